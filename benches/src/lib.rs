@@ -1,0 +1,2 @@
+//! Benchmarks of the watchfs stack live in `benches/`.
+#![forbid(unsafe_code)]

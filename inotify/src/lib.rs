@@ -1,0 +1,2 @@
+//! Safe wrapper over Linux inotify.
+#![deny(missing_docs)]

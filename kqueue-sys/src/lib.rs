@@ -1,0 +1,3 @@
+//! Raw FFI bindings to kqueue.
+#![no_std]
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! Safe wrapper over kqueue.
+#![deny(missing_docs)]

@@ -1,0 +1,3 @@
+//! Cross-platform file watcher.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
