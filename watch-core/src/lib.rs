@@ -15,8 +15,8 @@
 
 mod backend;
 mod config;
-#[allow(dead_code)] // used by the drivers, which land next
 mod cookie;
+mod debounce;
 mod diff;
 mod error;
 mod event;
@@ -27,6 +27,7 @@ mod snapshot;
 mod watcher;
 
 pub use config::{Backend, Config, RecursiveMode};
+pub use debounce::Debouncer;
 pub use error::Error;
 pub use event::{Event, EventKind, Origin, SkipReason};
 pub use watcher::Watcher;

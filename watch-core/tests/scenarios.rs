@@ -64,12 +64,18 @@ fn render(base: &Path, e: &Event) -> String {
 /// Canonical form of one sync block: a path created in the block reports
 /// no separate modification; duplicates collapse; order is not compared.
 fn normalize(lines: Vec<String>) -> Vec<String> {
-    let created: Vec<String> =
-        lines.iter().filter_map(|l| l.strip_prefix("created ").map(|p| p.trim_end_matches('/').to_owned())).collect();
+    let created: Vec<String> = lines
+        .iter()
+        .filter_map(|l| {
+            l.strip_prefix("created ")
+                .map(|p| p.trim_end_matches('/').to_owned())
+        })
+        .collect();
     let mut out: Vec<String> = Vec::new();
     for l in lines {
         let redundant = ["modified ", "metadata "].iter().any(|k| {
-            l.strip_prefix(k).is_some_and(|p| created.iter().any(|c| c == p.trim_end_matches('/')))
+            l.strip_prefix(k)
+                .is_some_and(|p| created.iter().any(|c| c == p.trim_end_matches('/')))
         });
         if !redundant && !out.contains(&l) {
             out.push(l);
@@ -101,7 +107,9 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
     let tmp = TempDir::new("scenario");
     let base = tmp.path().to_path_buf();
     let p = |w: &str| base.join(decode_path(w));
-    let mut config = Config::default().backend(backend).poll_interval(Duration::from_secs(3600));
+    let mut config = Config::default()
+        .backend(backend)
+        .poll_interval(Duration::from_secs(3600));
     let mut watcher: Option<Watcher> = None;
     let mut block: Option<Block> = None;
     let me = backend_name(backend);
@@ -130,14 +138,22 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
         let rest = rest.trim();
         let args: Vec<&str> = rest.split_whitespace().collect();
         if let Some(tag) = cmd.strip_prefix("expect") {
-            let b = block.as_mut().ok_or_else(|| format!("line {line_no}: expect without sync"))?;
+            let b = block
+                .as_mut()
+                .ok_or_else(|| format!("line {line_no}: expect without sync"))?;
             let text = if rest == "nothing" {
                 None
             } else {
                 // Path words may use the \xHH and {c*N} escapes.
                 let words: Vec<String> = rest
                     .split_whitespace()
-                    .map(|w| if w == "->" { w.to_owned() } else { decode_path(w).to_string_lossy().into_owned() })
+                    .map(|w| {
+                        if w == "->" {
+                            w.to_owned()
+                        } else {
+                            decode_path(w).to_string_lossy().into_owned()
+                        }
+                    })
                     .collect();
                 Some(words.join(" "))
             };
@@ -156,7 +172,9 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
         match (cmd, args.as_slice()) {
             ("skip_if_privileged", _) => {
                 if common::privileged(&base) {
-                    return Ok(Some(format!("running privileged, so permission bits do not deny: {rest}")));
+                    return Ok(Some(format!(
+                        "running privileged, so permission bits do not deny: {rest}"
+                    )));
                 }
             }
             ("config", ["follow_symlinks"]) => config = config.follow_symlinks(true),
@@ -170,22 +188,34 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
                     _ => RecursiveMode::Recursive,
                 };
                 if watcher.is_none() {
-                    watcher = Some(Watcher::with_config(config.clone()).map_err(|e| format!("line {line_no}: {e}"))?);
+                    watcher = Some(
+                        Watcher::with_config(config.clone())
+                            .map_err(|e| format!("line {line_no}: {e}"))?,
+                    );
                 }
                 if let Some(w) = watcher.as_mut() {
-                    w.watch(p(path), mode).map_err(|e| format!("line {line_no}: watch: {e}"))?;
+                    w.watch(p(path), mode)
+                        .map_err(|e| format!("line {line_no}: watch: {e}"))?;
                 }
             }
             ("unwatch", [path]) => {
                 if let Some(w) = watcher.as_mut() {
-                    w.unwatch(p(path)).map_err(|e| format!("line {line_no}: unwatch: {e}"))?;
+                    w.unwatch(p(path))
+                        .map_err(|e| format!("line {line_no}: unwatch: {e}"))?;
                 }
             }
             ("sync", []) => {
-                let w = watcher.as_mut().ok_or_else(|| format!("line {line_no}: sync before watch"))?;
-                w.sync(SYNC_TIMEOUT).map_err(|e| format!("line {line_no}: sync: {e}"))?;
+                let w = watcher
+                    .as_mut()
+                    .ok_or_else(|| format!("line {line_no}: sync before watch"))?;
+                w.sync(SYNC_TIMEOUT)
+                    .map_err(|e| format!("line {line_no}: sync: {e}"))?;
                 let mut events = Vec::new();
-                while w.read(&mut events, Some(Duration::ZERO)).map_err(|e| format!("line {line_no}: read: {e}"))? > 0 {}
+                while w
+                    .read(&mut events, Some(Duration::ZERO))
+                    .map_err(|e| format!("line {line_no}: read: {e}"))?
+                    > 0
+                {}
                 block = Some(Block {
                     line: line_no,
                     actual: events.iter().map(|e| render(&base, e)).collect(),
@@ -197,7 +227,11 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
             ("mkdir", ["-p", path]) => fs::create_dir_all(p(path)).map_err(fail)?,
             ("mkdir", [path]) => fs::create_dir(p(path)).map_err(fail)?,
             ("touch", [path]) => {
-                fs::OpenOptions::new().create(true).append(true).open(p(path)).map_err(fail)?;
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p(path))
+                    .map_err(fail)?;
             }
             ("write", [path, ..]) => {
                 let text = rest.split_once(char::is_whitespace).map_or("", |(_, t)| t);
@@ -206,16 +240,22 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
             ("append", [path, ..]) => {
                 use std::io::Write;
                 let text = rest.split_once(char::is_whitespace).map_or("", |(_, t)| t);
-                let mut f = fs::OpenOptions::new().append(true).open(p(path)).map_err(fail)?;
+                let mut f = fs::OpenOptions::new()
+                    .append(true)
+                    .open(p(path))
+                    .map_err(fail)?;
                 f.write_all(text.as_bytes()).map_err(fail)?;
             }
             ("mv", [from, to]) => fs::rename(p(from), p(to)).map_err(fail)?,
             ("rm", ["-r", path]) => fs::remove_dir_all(p(path)).map_err(fail)?,
             ("rm", [path]) => fs::remove_file(p(path)).map_err(fail)?,
             ("rmdir", [path]) => fs::remove_dir(p(path)).map_err(fail)?,
-            ("ln", ["-s", target, link]) => std::os::unix::fs::symlink(decode_path(target), p(link)).map_err(fail)?,
+            ("ln", ["-s", target, link]) => {
+                std::os::unix::fs::symlink(decode_path(target), p(link)).map_err(fail)?
+            }
             ("chmod", [mode, path]) => {
-                let mode = u32::from_str_radix(mode, 8).map_err(|e| format!("line {line_no}: {e}"))?;
+                let mode =
+                    u32::from_str_radix(mode, 8).map_err(|e| format!("line {line_no}: {e}"))?;
                 fs::set_permissions(p(path), fs::Permissions::from_mode(mode)).map_err(fail)?;
             }
             _ => return Err(format!("line {line_no}: unknown step {line:?}")),
@@ -234,12 +274,20 @@ fn run_all(backend: Backend) {
         .filter(|p| p.extension().is_some_and(|x| x == "txt"))
         .collect();
     scripts.sort();
-    assert!(!scripts.is_empty(), "no scenarios found in {}", dir.display());
+    assert!(
+        !scripts.is_empty(),
+        "no scenarios found in {}",
+        dir.display()
+    );
     let filter = std::env::var("SCENARIO").ok();
     let mut failures = Vec::new();
     let mut passed = 0;
     for script in &scripts {
-        let name = script.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let name = script
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
             continue;
         }
@@ -251,7 +299,12 @@ fn run_all(backend: Backend) {
         }
     }
     println!("{passed} scenarios passed on {}", backend_name(backend));
-    assert!(failures.is_empty(), "{} scenario(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} scenario(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -267,7 +320,17 @@ fn scenarios_on_poll() {
 
 #[test]
 fn path_words_decode_escapes_and_repeats() {
-    assert_eq!(decode_path("a/\\xff"), PathBuf::from(OsString::from_vec(b"a/\xff".to_vec())));
+    assert_eq!(
+        decode_path("a/\\xff"),
+        PathBuf::from(OsString::from_vec(b"a/\xff".to_vec()))
+    );
     assert_eq!(decode_path("{x*3}.txt"), PathBuf::from("xxx.txt"));
-    assert_eq!(normalize(vec!["modified a".into(), "created a".into(), "created a".into()]), ["created a"]);
+    assert_eq!(
+        normalize(vec![
+            "modified a".into(),
+            "created a".into(),
+            "created a".into()
+        ]),
+        ["created a"]
+    );
 }

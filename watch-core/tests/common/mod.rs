@@ -16,7 +16,8 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("watch-core-{tag}-{}-{n}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("watch-core-{tag}-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).expect("create temp dir");
         // Canonical, so that event paths compare equal to what we build.
@@ -52,7 +53,10 @@ pub fn make_writable(path: &Path) {
 
 /// The backends this build can run.
 pub fn backends() -> Vec<Backend> {
-    [Backend::Inotify, Backend::Kqueue, Backend::Poll].into_iter().filter(|b| b.is_available()).collect()
+    [Backend::Inotify, Backend::Kqueue, Backend::Poll]
+        .into_iter()
+        .filter(|b| b.is_available())
+        .collect()
 }
 
 /// Whether permission bits fail to deny us (root, or CAP_DAC_OVERRIDE).
@@ -98,13 +102,20 @@ pub fn fold(tree: &mut Tree, events: &[Event]) {
             }
             EventKind::Removed => remove_subtree(tree, &e.path),
             EventKind::Renamed { from } => {
-                let moved: Vec<(PathBuf, bool)> =
-                    tree.iter().filter(|(p, _)| p.starts_with(from)).map(|(p, d)| (p.clone(), *d)).collect();
+                let moved: Vec<(PathBuf, bool)> = tree
+                    .iter()
+                    .filter(|(p, _)| p.starts_with(from))
+                    .map(|(p, d)| (p.clone(), *d))
+                    .collect();
                 remove_subtree(tree, from);
                 remove_subtree(tree, &e.path);
                 for (p, d) in moved {
                     let rest = p.strip_prefix(from).expect("prefix");
-                    let new = if rest.as_os_str().is_empty() { e.path.clone() } else { e.path.join(rest) };
+                    let new = if rest.as_os_str().is_empty() {
+                        e.path.clone()
+                    } else {
+                        e.path.join(rest)
+                    };
                     tree.insert(new, d);
                 }
                 if !tree.contains_key(&e.path) {
