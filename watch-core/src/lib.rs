@@ -17,6 +17,7 @@ mod backend;
 mod config;
 #[allow(dead_code)] // used by the drivers, which land next
 mod cookie;
+mod debounce;
 mod error;
 mod event;
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -25,6 +26,7 @@ mod poll;
 mod watcher;
 
 pub use config::{Backend, Config, RecursiveMode};
+pub use debounce::Debouncer;
 pub use error::Error;
 pub use event::{Event, EventKind, Origin, SkipReason};
 pub use watcher::Watcher;
