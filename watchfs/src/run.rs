@@ -154,10 +154,9 @@ impl App {
         }
 
         // Scripts and tests wait for this line (documented in --help).
-        self.info(&format!(
-            "watches established ({} paths)",
-            self.cli.paths.len()
-        ));
+        let count = self.cli.paths.len();
+        let plural = if count == 1 { "" } else { "s" };
+        self.info(&format!("watches established ({count} path{plural})"));
 
         let mut debouncer = Debouncer::new(self.cli.debounce);
         let mut raw = Vec::new();
