@@ -333,7 +333,19 @@ impl App {
         };
         runner.trigger(&changed).map_err(|e| e.to_string())?;
         if self.cli.once {
-            let finished = runner.wait().map_err(|e| e.to_string())?;
+            // Wait for the run, but let SIGINT/SIGTERM stop it: the command
+            // has its own process group, so a terminal's ^C reaches only us.
+            let mut finished = Vec::new();
+            while finished.is_empty() {
+                if self.stop.load(Ordering::Relaxed) {
+                    runner.stop().map_err(|e| e.to_string())?;
+                    return Ok(Flow::Exit(ExitCode::SUCCESS));
+                }
+                finished = runner.poll().map_err(|e| e.to_string())?;
+                if finished.is_empty() {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
             let mut command_ok = true;
             for run in &finished {
                 command_ok &= self.report_finished(run);

@@ -486,3 +486,33 @@ fn on_busy_queue_runs_again_with_the_changes_made_meanwhile() {
     let records = s.log.wait_for(&s.marker());
     assert_eq!(records, vec![s.conf_record(), s.marker_record()]);
 }
+
+#[test]
+fn sigterm_stops_a_running_command_and_exits_cleanly() {
+    let s = Setup::new("term-cmd");
+    let pidfile = s.tmp.join("cmd.pid");
+    let mut args = vec![s.conf().display().to_string(), "--".to_string()];
+    args.extend([
+        "sh".to_string(),
+        "-c".into(),
+        format!(
+            "echo $$ > '{}.tmp'; mv '{0}.tmp' '{0}'; exec sleep 60",
+            pidfile.display()
+        ),
+    ]);
+    let mut w = Watchfs::start(&args);
+    fs::write(s.conf(), "version: 2\n").unwrap();
+    wait_until("the command's pid file", || pidfile.exists());
+    let pid = fs::read_to_string(&pidfile).unwrap().trim().to_string();
+    common::send_signal(w.pid(), "TERM");
+    let status = w.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", w.stderr_text());
+    // watchfs reaped it, so the pid no longer names a process.
+    let alive = Command::new("kill")
+        .args(["-0", &pid])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(!alive, "the command (pid {pid}) outlived watchfs");
+}
