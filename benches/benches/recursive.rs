@@ -169,8 +169,10 @@ mod imp {
         for &implementation in &implementations {
             // Check once, untimed, that every directory ends up watched.
             let check = Watching::start(implementation, tmp.path());
+            // watch-core also watches the root's parent (to see the root
+            // itself renamed or removed), so it may hold a few more.
             if let Some(n) = check.count() {
-                assert_eq!(n, watched, "{implementation} watched {n} of {watched}");
+                assert!(n >= watched, "{implementation} watched {n} of {watched}");
             }
             drop(check);
             group.bench_function(BenchmarkId::new(implementation, &param), |b| {

@@ -276,7 +276,7 @@ mod imp {
         let mode = Mode::current();
         let n = mode.sizes().storm_files;
         let storms = match mode {
-            Mode::Full => 5,
+            Mode::Full => 3,
             Mode::Quick => 3,
             Mode::Test => 1,
         };

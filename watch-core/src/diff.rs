@@ -85,8 +85,7 @@ pub(crate) fn diff(root: &Path, old: &Snapshot, new: &Snapshot, origin: Origin) 
         }
     }
     let mut renamed_from: HashSet<usize> = HashSet::new();
-    let mut renames: Vec<Event> = Vec::new();
-    let mut after: Vec<Event> = Vec::new();
+    let mut pairs: Vec<(usize, &PathBuf, &Entry)> = Vec::new();
     let mut creations: Vec<Event> = Vec::new();
     for (p, e) in &created {
         let key = (e.kind, e.dev, e.ino);
@@ -101,31 +100,7 @@ pub(crate) fn diff(root: &Path, old: &Snapshot, new: &Snapshot, origin: Origin) 
         match source {
             Some(i) => {
                 renamed_from.insert(i);
-                let (from, old_entry) = removed[i];
-                renames.push(Event::new(
-                    EventKind::Renamed {
-                        from: join_rel(root, from),
-                    },
-                    join_rel(root, p),
-                    false,
-                    origin,
-                ));
-                if old_entry.content_differs(e) {
-                    after.push(Event::new(
-                        EventKind::Modified,
-                        join_rel(root, p),
-                        false,
-                        origin,
-                    ));
-                }
-                if old_entry.metadata_differs(e) {
-                    after.push(Event::new(
-                        EventKind::Metadata,
-                        join_rel(root, p),
-                        false,
-                        origin,
-                    ));
-                }
+                pairs.push((i, p, e));
             }
             None => creations.push(Event::new(
                 EventKind::Created,
@@ -133,6 +108,62 @@ pub(crate) fn diff(root: &Path, old: &Snapshot, new: &Snapshot, origin: Origin) 
                 e.is_dir(),
                 origin,
             )),
+        }
+    }
+
+    // A rename onto a path that is itself the source of another rename must
+    // wait for that one. A cycle (a swap) cannot be expressed by renames in
+    // sequence: one of its renames becomes a removal plus a creation.
+    let mut ordered: Vec<(usize, &PathBuf, &Entry)> = Vec::with_capacity(pairs.len());
+    while !pairs.is_empty() {
+        let sources_left: HashSet<&Path> = pairs
+            .iter()
+            .map(|(i, _, _)| removed[*i].0.as_path())
+            .collect();
+        let (ready, blocked): (Vec<_>, Vec<_>) = pairs
+            .into_iter()
+            .partition(|(_, to, _)| !sources_left.contains(to.as_path()));
+        pairs = blocked;
+        if ready.is_empty() {
+            let (i, to, e) = pairs.remove(0);
+            renamed_from.remove(&i);
+            creations.push(Event::new(
+                EventKind::Created,
+                join_rel(root, to),
+                e.is_dir(),
+                origin,
+            ));
+        }
+        ordered.extend(ready);
+    }
+    creations.sort_by(|x, y| x.path.cmp(&y.path));
+    let mut renames: Vec<Event> = Vec::new();
+    let mut after: Vec<Event> = Vec::new();
+    for (i, p, e) in ordered {
+        let (from, old_entry) = removed[i];
+        renames.push(Event::new(
+            EventKind::Renamed {
+                from: join_rel(root, from),
+            },
+            join_rel(root, p),
+            false,
+            origin,
+        ));
+        if old_entry.content_differs(e) {
+            after.push(Event::new(
+                EventKind::Modified,
+                join_rel(root, p),
+                false,
+                origin,
+            ));
+        }
+        if old_entry.metadata_differs(e) {
+            after.push(Event::new(
+                EventKind::Metadata,
+                join_rel(root, p),
+                false,
+                origin,
+            ));
         }
     }
 
@@ -262,6 +293,20 @@ mod tests {
         let new = snap(&[("", Dir, 1, 0), ("b", File, 2, 0)]);
         let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
         assert_eq!(brief(&ev), ["removed r/b", "renamed r/a -> r/b"]);
+    }
+
+    #[test]
+    fn chained_renames_are_ordered_and_swaps_broken() {
+        let old = snap(&[("", Dir, 1, 0), ("a", File, 2, 0), ("b", File, 3, 0)]);
+        let chain = snap(&[("", Dir, 1, 0), ("b", File, 2, 0), ("c", File, 3, 0)]);
+        let ev = diff(Path::new("r"), &old, &chain, Origin::Rescan);
+        assert_eq!(brief(&ev), ["renamed r/b -> r/c", "renamed r/a -> r/b"]);
+        let swap = snap(&[("", Dir, 1, 0), ("a", File, 3, 0), ("b", File, 2, 0)]);
+        let ev = diff(Path::new("r"), &old, &swap, Origin::Rescan);
+        assert_eq!(
+            brief(&ev),
+            ["removed r/b", "renamed r/a -> r/b", "created r/a"]
+        );
     }
 
     #[test]

@@ -348,11 +348,17 @@ impl Root {
     ) {
         let full = self.full(rel);
         let entry = match Entry::lstat(&full) {
-            Ok(entry) => entry,
-            Err(_) => {
-                // Already gone again: report it; its removal event follows.
+            // The kernel tells the type of the object the event is about; a
+            // different type there now is a later object with its own event.
+            Ok(entry) if entry.is_dir() == is_dir => entry,
+            _ => {
+                // Already gone again (or replaced): report it, and remember
+                // it as reported (the snapshot is the user's view), so that
+                // its removal is reported too, by its own event or a rescan.
                 self.drop_subtree(k, rel);
                 out.push(Event::new(EventKind::Created, full, is_dir, Origin::Kernel));
+                self.snapshot
+                    .insert(rel.to_path_buf(), Entry::placeholder(is_dir));
                 return;
             }
         };
@@ -410,7 +416,16 @@ impl Root {
             return;
         }
         self.drop_subtree(k, to);
-        let is_dir = self.snapshot.get(from).map_or(is_dir, Entry::is_dir);
+        if self
+            .snapshot
+            .get(from)
+            .is_some_and(|e| e.is_dir() != is_dir)
+        {
+            // What we recorded there was a later object: the moved one is unknown.
+            self.drop_subtree(k, from);
+            self.snapshot
+                .insert(from.to_path_buf(), Entry::placeholder(is_dir));
+        }
         let moved: Vec<(PathBuf, WatchDescriptor)> = self
             .dirs
             .range(from.to_path_buf()..)
@@ -445,22 +460,118 @@ impl Root {
             is_dir,
             Origin::Kernel,
         ));
+        // What we recorded was seen by lstat some time after the events: the
+        // directory moved here may not be the one we looked at. Mark it
+        // unverified; `settle` rescans it once the queue is drained.
+        if is_dir
+            && let Some(recorded) = self.snapshot.get(to)
+            && recorded.ino != 0
+            && Entry::lstat(&self.full(to)).map_or(true, |a| !a.same_object(recorded))
+        {
+            self.snapshot
+                .insert(to.to_path_buf(), Entry::placeholder(true));
+        }
+    }
+
+    /// Once the kernel queue is drained (so every path we hold is current):
+    /// rescans each unverified entry (placeholder), watching what is there
+    /// and reporting the difference.
+    fn settle(&mut self, k: &mut Kernel, config: &Config, out: &mut Emit<'_>) {
+        let unknown: Vec<PathBuf> = self
+            .snapshot
+            .entries
+            .iter()
+            .filter(|(_, e)| e.ino == 0)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in unknown {
+            if self.snapshot.get(&p).is_some_and(|e| e.ino == 0) {
+                self.resync(k, config, &p, out);
+            }
+        }
+    }
+
+    /// Rescans the subtree at `rel` (re-arming its watches) and reports how
+    /// it differs from what the user was told (origin Rescan).
+    fn resync(&mut self, k: &mut Kernel, config: &Config, rel: &Path, out: &mut Emit<'_>) {
+        let mut old = Snapshot::default();
+        for (p, e) in self.snapshot.subtree(rel) {
+            old.insert(p.clone(), e.clone());
+        }
+        let old_dirs: Vec<(PathBuf, WatchDescriptor)> = self
+            .dirs
+            .range(rel.to_path_buf()..)
+            .take_while(|(p, _)| p.starts_with(rel))
+            .map(|(p, w)| (p.clone(), *w))
+            .collect();
+        for (p, _) in &old_dirs {
+            self.dirs.remove(p);
+        }
+        let full = self.full(rel);
+        let mut new = Snapshot::default();
+        let mut notices = Vec::new();
+        if let Ok(entry) = Entry::lstat(&full) {
+            let follow_link = entry.kind == EntryKind::Symlink
+                && std::fs::metadata(&full).is_ok_and(|m| m.is_dir());
+            if self.wants_tree(&entry, config, follow_link) {
+                let visited = self
+                    .snapshot
+                    .dir_ids_along(rel.parent().unwrap_or(Path::new("")));
+                let opts = self.opts(config);
+                let (id, dirs) = (self.id, &mut self.dirs);
+                let mut hook = |f: &Path, r: &Path, via_symlink: bool| {
+                    Root::arm_dir(k, dirs, id, f, r, via_symlink || r.as_os_str().is_empty())
+                        .map_err(|e| to_skip(&e).unwrap_or(SkipReason::Other("vanished".into())))
+                };
+                new = scan_dir(
+                    &self.path,
+                    rel,
+                    entry,
+                    visited,
+                    &opts,
+                    &mut hook,
+                    &mut notices,
+                );
+            } else {
+                new.insert(rel.to_path_buf(), entry);
+            }
+        }
+        for (p, wd) in old_dirs {
+            if self.dirs.get(&p) != Some(&wd) {
+                k.unuse(
+                    wd,
+                    &Use::Tree {
+                        root: self.id,
+                        rel: p,
+                    },
+                );
+            }
+        }
+        out.extend(diff(&self.path, &old, &new, Origin::Rescan));
+        self.snapshot.remove_subtree(rel);
+        self.snapshot.entries.extend(new.entries);
+        out.extend(notices.into_iter().filter(|n| {
+            !matches!(&n.kind, EventKind::Skipped { reason: SkipReason::Other(r) } if r == "vanished")
+        }));
     }
 
     /// MODIFY / CLOSE_WRITE / ATTRIB on an entry of a tree directory.
-    fn changed(&mut self, rel: &Path, kind: EventKind, is_dir: bool, out: &mut Emit<'_>) {
+    fn changed(&mut self, rel: &Path, kind: EventKind, out: &mut Emit<'_>) {
+        // A path the user does not know of was already reported removed;
+        // its next appearance has its own event.
+        let Some(known) = self.snapshot.get(rel) else {
+            return;
+        };
+        let is_dir = known.is_dir();
         let full = self.full(rel);
-        let known = self.snapshot.get(rel).is_some();
-        match Entry::lstat(&full) {
-            Ok(entry) => {
-                let is_dir = entry.is_dir();
-                self.snapshot.insert(rel.to_path_buf(), entry);
-                let kind = if known { kind } else { EventKind::Created };
-                out.push(Event::new(kind, full, is_dir, Origin::Kernel));
-            }
-            Err(_) if known => out.push(Event::new(kind, full, is_dir, Origin::Kernel)),
-            Err(_) => {} // never seen, already gone: its removal is reported by DELETE
+        // Refresh what we know only if it is still the same object: a
+        // replacement is reported by its own CREATE / MOVED_TO.
+        if let Ok(entry) = Entry::lstat(&full)
+            && entry.same_object(known)
+        {
+            self.snapshot.insert(rel.to_path_buf(), entry);
         }
+        out.push(Event::new(kind, full, is_dir, Origin::Kernel));
     }
 
     fn tree_event(
@@ -502,10 +613,10 @@ impl Root {
             self.removed(k, &rel, is_dir, out);
         } else {
             if mask.intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE) && !is_dir {
-                self.changed(&rel, EventKind::Modified, is_dir, out);
+                self.changed(&rel, EventKind::Modified, out);
             }
             if mask.contains(EventMask::ATTRIB) {
-                self.changed(&rel, EventKind::Metadata, is_dir, out);
+                self.changed(&rel, EventKind::Metadata, out);
             }
         }
     }
@@ -689,6 +800,8 @@ pub(crate) struct InotifyDriver {
     buf: Option<EventBuffer>,
     roots: Vec<Option<Root>>,
     cookies_seen: HashSet<OsString>,
+    /// Overflow recoveries so far (a sync in progress re-issues its cookies).
+    recoveries: u64,
 }
 
 /// Most reads per `read_events` call while events keep arriving, so a storm
@@ -709,6 +822,7 @@ impl InotifyDriver {
             buf: Some(buf),
             roots: Vec::new(),
             cookies_seen: HashSet::new(),
+            recoveries: 0,
         }))
     }
 
@@ -739,6 +853,9 @@ impl InotifyDriver {
                 }
                 Err(e) if e.is_would_block() => {
                     self.finish_moves(out);
+                    for root in self.roots.iter_mut().flatten() {
+                        root.settle(&mut self.kernel, &self.config, out);
+                    }
                     break;
                 }
                 Err(e) => {
@@ -834,6 +951,7 @@ impl InotifyDriver {
     /// Queue overflow: say so for every root, rescan, re-arm, report the
     /// differences from the last known state.
     fn recover(&mut self, out: &mut Emit<'_>) {
+        self.recoveries += 1;
         for root in self.roots.iter().flatten() {
             let is_dir = root.root_entry().is_some_and(Entry::is_dir);
             out.out.push(Event::new(
@@ -861,6 +979,28 @@ impl InotifyDriver {
             }
             out.extend(notices);
         }
+    }
+
+    /// Writes a cookie in every root's sync directory; returns their names.
+    fn write_cookies(&self) -> Vec<OsString> {
+        let mut dirs: Vec<PathBuf> = self
+            .roots
+            .iter()
+            .flatten()
+            .filter_map(Root::cookie_dir)
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        let mut names = Vec::with_capacity(dirs.len());
+        for dir in dirs {
+            let name = cookie::fresh_name();
+            // A directory we cannot write to (read-only mount) cannot carry a
+            // cookie; for it, sync only drains what is queued.
+            if cookie::touch(&dir, &name).is_ok() {
+                names.push(name);
+            }
+        }
+        names
     }
 
     fn wait(&self, deadline: Option<Instant>) -> Result<bool, Error> {
@@ -957,40 +1097,33 @@ impl Driver for InotifyDriver {
     fn sync(&mut self, out: &mut Vec<Event>, deadline: Instant) -> Result<(), Error> {
         let start = out.len();
         let mut emit = Emit { out, start };
-        let mut dirs: Vec<PathBuf> = self
-            .roots
-            .iter()
-            .flatten()
-            .filter_map(Root::cookie_dir)
-            .collect();
-        dirs.sort();
-        dirs.dedup();
-        let mut waiting: Vec<OsString> = Vec::new();
-        for dir in dirs {
-            let name = cookie::fresh_name();
-            // A directory we cannot write to (read-only mount) cannot carry
-            // a cookie; for it, sync only drains what is queued.
-            if cookie::touch(&dir, &name).is_ok() {
-                waiting.push(name);
-            }
-        }
+        let mut waiting = self.write_cookies();
+        let mut recoveries = self.recoveries;
         loop {
             self.drain(&mut emit)?;
+            if self.recoveries != recoveries {
+                // Events were lost, maybe our cookies' too; the rescan has
+                // caught up, so fresh cookies will tell when we are current.
+                recoveries = self.recoveries;
+                for n in waiting.drain(..) {
+                    self.cookies_seen.remove(n.as_os_str());
+                }
+                waiting = self.write_cookies();
+                continue;
+            }
             waiting.retain(|n| !self.cookies_seen.remove(n.as_os_str()));
             if waiting.is_empty() {
+                // Everything before the cookies is processed: paths are current.
+                self.finish_moves(&mut emit);
+                for root in self.roots.iter_mut().flatten() {
+                    root.settle(&mut self.kernel, &self.config, &mut emit);
+                }
                 return Ok(());
             }
             if !self.wait(Some(deadline))? {
-                // One last look, then give up.
-                self.drain(&mut emit)?;
-                waiting.retain(|n| !self.cookies_seen.remove(n.as_os_str()));
-                return if waiting.is_empty() {
-                    Ok(())
-                } else {
-                    Err(Error::SyncTimeout {
-                        waited: Default::default(),
-                    })
-                };
+                return Err(Error::SyncTimeout {
+                    waited: Default::default(),
+                });
             }
         }
     }

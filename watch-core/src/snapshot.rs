@@ -79,6 +79,27 @@ impl Entry {
         Ok(Entry::from_metadata(&meta, target))
     }
 
+    /// An entry for a path reported as created that was gone before it
+    /// could be examined. Inode 0 never matches a real object.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    pub(crate) fn placeholder(is_dir: bool) -> Entry {
+        Entry {
+            kind: if is_dir {
+                EntryKind::Dir
+            } else {
+                EntryKind::File
+            },
+            dev: 0,
+            ino: 0,
+            size: 0,
+            mtime: (0, 0),
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            target: None,
+        }
+    }
+
     pub(crate) fn is_dir(&self) -> bool {
         self.kind == EntryKind::Dir
     }

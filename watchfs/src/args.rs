@@ -26,7 +26,7 @@ a rewrite with equal content does nothing). The command gets the changed
 paths, one per line, in WATCHFS_CHANGED.
 
 STDERR: once every watch is in place, watchfs prints
-  watchfs: watches established (N paths)
+  watchfs: watches established (N path[s])
 Scripts can wait for that line before they change files.
 
 EXIT STATUS: 0 on SIGINT/SIGTERM or after --once; 1 on a runtime error;

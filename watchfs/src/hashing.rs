@@ -15,6 +15,10 @@ use watch_core::{Event, EventKind};
 
 use crate::filter::Excludes;
 
+/// Bytes hashed while taking the baseline; files beyond it are recorded
+/// unhashed, so that `watchfs -r` on a large tree starts promptly.
+const BASELINE_BUDGET: u64 = 256 << 20;
+
 /// What a path held when it was last looked at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum State {
@@ -24,6 +28,9 @@ enum State {
     Dir,
     /// A regular file (or something readable like one) with this content.
     File { len: u64, hash: u64 },
+    /// A file seen at baseline but not hashed (over the budget): its next
+    /// event counts as a change, since equality cannot be proven.
+    Unhashed,
     /// Exists but cannot be read (permissions, ...).
     Unreadable(io::ErrorKind),
 }
@@ -40,17 +47,33 @@ impl ContentTracker {
     /// below (without following symlinked directories, without entering
     /// excluded ones).
     pub fn baseline(roots: &[PathBuf], recursive: bool, excludes: &Excludes) -> ContentTracker {
+        ContentTracker::baseline_within(roots, recursive, excludes, BASELINE_BUDGET)
+    }
+
+    fn baseline_within(
+        roots: &[PathBuf],
+        recursive: bool,
+        excludes: &Excludes,
+        mut budget: u64,
+    ) -> ContentTracker {
         let mut tracker = ContentTracker::default();
         for root in roots {
-            tracker.record(root);
+            tracker.record(root, &mut budget);
             if fs::metadata(root).is_ok_and(|m| m.is_dir()) {
-                tracker.scan_dir(root, root, recursive, excludes);
+                tracker.scan_dir(root, root, recursive, excludes, &mut budget);
             }
         }
         tracker
     }
 
-    fn scan_dir(&mut self, root: &Path, dir: &Path, recursive: bool, excludes: &Excludes) {
+    fn scan_dir(
+        &mut self,
+        root: &Path,
+        dir: &Path,
+        recursive: bool,
+        excludes: &Excludes,
+        budget: &mut u64,
+    ) {
         let Ok(entries) = fs::read_dir(dir) else {
             return;
         };
@@ -59,16 +82,23 @@ impl ContentTracker {
             if excludes.is_excluded(root, &path) {
                 continue;
             }
-            let state = self.record(&path);
+            let state = self.record(&path, budget);
             let is_real_dir = entry.file_type().is_ok_and(|t| t.is_dir());
             if recursive && state == State::Dir && is_real_dir {
-                self.scan_dir(root, &path, recursive, excludes);
+                self.scan_dir(root, &path, recursive, excludes, budget);
             }
         }
     }
 
-    fn record(&mut self, path: &Path) -> State {
-        let state = observe(path);
+    fn record(&mut self, path: &Path, budget: &mut u64) -> State {
+        let state = match fs::metadata(path) {
+            Ok(meta) if meta.is_file() && meta.len() > *budget => State::Unhashed,
+            Ok(meta) if meta.is_file() => {
+                *budget -= meta.len();
+                observe(path)
+            }
+            _ => observe(path),
+        };
         self.known.insert(key(path), state.clone());
         state
     }
@@ -80,42 +110,63 @@ impl ContentTracker {
 
     /// Re-reads the paths named by `events` and returns those whose content
     /// changed (a file appeared, disappeared, or holds other bytes), in event
-    /// order. When a batch touches a symlink or a directory (a Kubernetes
-    /// ConfigMap swap renames `..data`), every tracked file is re-read,
-    /// since any of them may now resolve to other bytes.
+    /// order. Some changes redirect other paths: when a symlink changes (a
+    /// Kubernetes ConfigMap swap renames `..data`) or after an overflow,
+    /// every tracked file is re-read; when a directory changes, the files
+    /// known below it are.
     pub fn changed(&mut self, events: &[Event]) -> Vec<PathBuf> {
-        let mut candidates: Vec<&Path> = Vec::new();
+        let mut candidates: Vec<PathBuf> = Vec::new();
         for event in events {
             if let EventKind::Renamed { from } = &event.kind {
-                candidates.push(from);
+                candidates.push(from.clone());
             }
-            candidates.push(&event.path);
+            candidates.push(event.path.clone());
         }
-        let rescan_all = events.iter().any(|e| matches!(e.kind, EventKind::Overflow))
-            || candidates.iter().any(|path| self.may_redirect(path));
-        let candidates: Vec<PathBuf> = candidates.iter().map(|p| p.to_path_buf()).collect();
-        self.compare(candidates, rescan_all)
+        let overflow = events.iter().any(|e| matches!(e.kind, EventKind::Overflow));
+        let symlink = candidates.iter().any(|path| is_symlink(path));
+        let mut extra: Vec<PathBuf> = Vec::new();
+        if overflow || symlink {
+            extra.extend(self.known.keys().cloned());
+        } else {
+            let dirs: Vec<PathBuf> = candidates
+                .iter()
+                .filter(|path| self.is_or_was_dir(path))
+                .map(|path| key(path))
+                .collect();
+            if !dirs.is_empty() {
+                extra.extend(
+                    self.known
+                        .keys()
+                        .filter(|known| dirs.iter().any(|dir| known.starts_with(dir)))
+                        .cloned(),
+                );
+            }
+        }
+        extra.sort();
+        candidates.extend(extra);
+        self.compare(candidates, false)
     }
 
-    /// Re-reads every tracked file and returns those that changed.
+    /// Re-reads every hashed file and returns those that changed.
     pub fn rescan(&mut self) -> Vec<PathBuf> {
-        self.compare(Vec::new(), true)
+        let mut all: Vec<PathBuf> = self.known.keys().cloned().collect();
+        all.sort();
+        self.compare(all, true)
     }
 
-    fn compare(&mut self, mut order: Vec<PathBuf>, rescan_all: bool) -> Vec<PathBuf> {
-        if rescan_all {
-            let mut rest: Vec<PathBuf> = self.known.keys().cloned().collect();
-            rest.sort();
-            order.extend(rest);
-        }
+    fn compare(&mut self, order: Vec<PathBuf>, keep_unhashed: bool) -> Vec<PathBuf> {
         let mut seen = HashSet::new();
         let mut changed = Vec::new();
         for path in order {
-            if !seen.insert(key(&path)) {
+            let key = key(&path);
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            if keep_unhashed && self.known.get(&key) == Some(&State::Unhashed) {
                 continue;
             }
             let now = observe(&path);
-            let before = self.known.insert(key(&path), now.clone());
+            let before = self.known.insert(key, now.clone());
             if is_content_change(before.as_ref(), &now) {
                 changed.push(path);
             }
@@ -123,13 +174,14 @@ impl ContentTracker {
         changed
     }
 
-    /// Whether a change at `path` can change what other paths resolve to.
-    fn may_redirect(&self, path: &Path) -> bool {
-        let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-        is_link
-            || fs::metadata(path).is_ok_and(|m| m.is_dir())
+    fn is_or_was_dir(&self, path: &Path) -> bool {
+        fs::metadata(path).is_ok_and(|m| m.is_dir())
             || matches!(self.known.get(&key(path)), Some(State::Dir))
     }
+}
+
+fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 fn is_content_change(before: Option<&State>, now: &State) -> bool {
@@ -138,6 +190,7 @@ fn is_content_change(before: Option<&State>, now: &State) -> bool {
         (_, State::Dir) | (Some(State::Dir), State::Missing) => false,
         // A path never seen before that is not there now: nothing happened.
         (None, State::Missing) => false,
+        (Some(State::Unhashed), _) => true,
         (None, _) => true,
         (Some(before), now) => before != now,
     }
@@ -278,6 +331,41 @@ mod tests {
         assert!(tracker.rescan().is_empty());
         fs::write(&file, "2").unwrap();
         assert_eq!(tracker.rescan(), [std::path::absolute(&file).unwrap()]);
+    }
+
+    #[test]
+    fn files_over_the_baseline_budget_count_as_changed_once() {
+        let dir = TestDir::new();
+        let small = dir.path().join("small");
+        let big = dir.path().join("big");
+        fs::write(&small, "1").unwrap();
+        fs::write(&big, "0123456789").unwrap();
+        let roots = [dir.path().to_path_buf()];
+        let mut tracker = ContentTracker::baseline_within(&roots, false, &Excludes::none(), 5);
+        assert!(tracker.rescan().is_empty(), "unhashed files are left alone");
+        // Same bytes, but equality cannot be proven without a baseline hash.
+        assert_eq!(tracker.changed(&modified(&big)), vec![big.clone()]);
+        assert!(tracker.changed(&modified(&big)).is_empty(), "hashed now");
+        assert!(tracker.changed(&modified(&small)).is_empty());
+    }
+
+    #[test]
+    fn renaming_a_directory_rereads_the_files_below_it() {
+        let dir = TestDir::new();
+        let conf_d = dir.path().join("conf.d");
+        fs::create_dir(&conf_d).unwrap();
+        fs::write(conf_d.join("a.conf"), "a").unwrap();
+        let roots = [dir.path().to_path_buf()];
+        let mut tracker = ContentTracker::baseline(&roots, true, &Excludes::none());
+        fs::rename(&conf_d, dir.path().join("old.d")).unwrap();
+        let mut event = event(
+            EventKind::Renamed {
+                from: conf_d.clone(),
+            },
+            &dir.path().join("old.d"),
+        );
+        event.is_dir = true;
+        assert_eq!(tracker.changed(&[event]), vec![conf_d.join("a.conf")]);
     }
 
     #[test]

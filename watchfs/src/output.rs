@@ -27,9 +27,10 @@ impl Style {
                     from.display(),
                     event.path.display()
                 ),
-                EventKind::Overflow => {
-                    "overflow (events were lost; the tree was rescanned)".to_string()
-                }
+                EventKind::Overflow => format!(
+                    "overflow {} (events were lost; rescanned, differences follow)",
+                    event.path.display()
+                ),
                 kind => format!("{:<8} {}", kind_name(kind), event.path.display()),
             },
             Style::Json => json_line(event, time),
@@ -47,6 +48,7 @@ pub fn kind_name(kind: &EventKind) -> &'static str {
         EventKind::Removed => "removed",
         EventKind::Renamed { .. } => "renamed",
         EventKind::Overflow => "overflow",
+        EventKind::Skipped { .. } => "skipped",
         _ => "other",
     }
 }

@@ -141,12 +141,6 @@ impl App {
             let bound = metrics::serve(addr, Arc::clone(&self.metrics))?;
             self.info(&format!("serving metrics on http://{bound}/metrics"));
         }
-        // Scripts and tests wait for this line (documented in --help).
-        self.info(&format!(
-            "watches established ({} paths)",
-            self.cli.paths.len()
-        ));
-
         if let Some(tracker) = tracker.as_mut() {
             if self.cli.verbose {
                 self.info(&format!("tracking the content of {} paths", tracker.len()));
@@ -158,6 +152,11 @@ impl App {
                 return Ok(code);
             }
         }
+
+        // Scripts and tests wait for this line (documented in --help).
+        let count = self.cli.paths.len();
+        let plural = if count == 1 { "" } else { "s" };
+        self.info(&format!("watches established ({count} path{plural})"));
 
         let mut debouncer = Debouncer::new(self.cli.debounce);
         let mut raw = Vec::new();
@@ -296,20 +295,17 @@ impl App {
             self.metrics.record_reload(false);
             return Ok(self.once_exit(false));
         }
-        let mut ok = true;
-        let mut attempted = false;
+        // Outcomes are logged after the metrics are updated, so that anyone
+        // reacting to a log line sees metrics that include it.
+        let mut outcomes: Vec<Result<String, String>> = Vec::new();
         if let Some(signal) = &self.signal {
-            attempted = true;
-            match signal.send() {
-                Ok(pid) => self.info(&format!("sent {} to pid {pid}", signal.signal_name())),
-                Err(message) => {
-                    ok = false;
-                    self.error(&message);
-                }
-            }
+            outcomes.push(
+                signal
+                    .send()
+                    .map(|pid| format!("sent {} to pid {pid}", signal.signal_name())),
+            );
         }
         if let Some(http) = &self.http {
-            attempted = true;
             let stop = Arc::clone(&self.stop);
             let quiet = self.cli.quiet;
             let mut log = |line: &str| {
@@ -317,23 +313,39 @@ impl App {
                     eprintln!("watchfs: {line}");
                 }
             };
-            match http.send(&mut log, &|| stop.load(Ordering::Relaxed)) {
-                Ok(status) => self.info(&format!("{} {} -> {status}", http.method, http.url)),
-                Err(message) => {
-                    ok = false;
-                    self.error(&message);
-                }
-            }
+            outcomes.push(
+                http.send(&mut log, &|| stop.load(Ordering::Relaxed))
+                    .map(|status| format!("{} {} -> {status}", http.method, http.url)),
+            );
         }
-        if attempted {
+        let ok = outcomes.iter().all(Result::is_ok);
+        if !outcomes.is_empty() {
             self.metrics.record_reload(ok);
+        }
+        for outcome in outcomes {
+            match outcome {
+                Ok(message) => self.info(&message),
+                Err(message) => self.error(&message),
+            }
         }
         let Some(runner) = self.runner.as_mut() else {
             return Ok(self.once_exit(ok));
         };
         runner.trigger(&changed).map_err(|e| e.to_string())?;
         if self.cli.once {
-            let finished = runner.wait().map_err(|e| e.to_string())?;
+            // Wait for the run, but let SIGINT/SIGTERM stop it: the command
+            // has its own process group, so a terminal's ^C reaches only us.
+            let mut finished = Vec::new();
+            while finished.is_empty() {
+                if self.stop.load(Ordering::Relaxed) {
+                    runner.stop().map_err(|e| e.to_string())?;
+                    return Ok(Flow::Exit(ExitCode::SUCCESS));
+                }
+                finished = runner.poll().map_err(|e| e.to_string())?;
+                if finished.is_empty() {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
             let mut command_ok = true;
             for run in &finished {
                 command_ok &= self.report_finished(run);

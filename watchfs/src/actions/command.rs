@@ -164,6 +164,7 @@ impl CommandRunner {
     }
 
     /// Waits until the running command and any queued run have finished.
+    #[cfg(test)]
     pub fn wait(&mut self) -> io::Result<Vec<Finished>> {
         while let Some(child) = self.running.as_mut() {
             let status = child.wait()?;
