@@ -800,6 +800,8 @@ pub(crate) struct InotifyDriver {
     buf: Option<EventBuffer>,
     roots: Vec<Option<Root>>,
     cookies_seen: HashSet<OsString>,
+    /// Overflow recoveries so far (a sync in progress re-issues its cookies).
+    recoveries: u64,
 }
 
 /// Most reads per `read_events` call while events keep arriving, so a storm
@@ -820,6 +822,7 @@ impl InotifyDriver {
             buf: Some(buf),
             roots: Vec::new(),
             cookies_seen: HashSet::new(),
+            recoveries: 0,
         }))
     }
 
@@ -948,6 +951,7 @@ impl InotifyDriver {
     /// Queue overflow: say so for every root, rescan, re-arm, report the
     /// differences from the last known state.
     fn recover(&mut self, out: &mut Emit<'_>) {
+        self.recoveries += 1;
         for root in self.roots.iter().flatten() {
             let is_dir = root.root_entry().is_some_and(Entry::is_dir);
             out.out.push(Event::new(
@@ -975,6 +979,28 @@ impl InotifyDriver {
             }
             out.extend(notices);
         }
+    }
+
+    /// Writes a cookie in every root's sync directory; returns their names.
+    fn write_cookies(&self) -> Vec<OsString> {
+        let mut dirs: Vec<PathBuf> = self
+            .roots
+            .iter()
+            .flatten()
+            .filter_map(Root::cookie_dir)
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        let mut names = Vec::with_capacity(dirs.len());
+        for dir in dirs {
+            let name = cookie::fresh_name();
+            // A directory we cannot write to (read-only mount) cannot carry a
+            // cookie; for it, sync only drains what is queued.
+            if cookie::touch(&dir, &name).is_ok() {
+                names.push(name);
+            }
+        }
+        names
     }
 
     fn wait(&self, deadline: Option<Instant>) -> Result<bool, Error> {
@@ -1071,25 +1097,20 @@ impl Driver for InotifyDriver {
     fn sync(&mut self, out: &mut Vec<Event>, deadline: Instant) -> Result<(), Error> {
         let start = out.len();
         let mut emit = Emit { out, start };
-        let mut dirs: Vec<PathBuf> = self
-            .roots
-            .iter()
-            .flatten()
-            .filter_map(Root::cookie_dir)
-            .collect();
-        dirs.sort();
-        dirs.dedup();
-        let mut waiting: Vec<OsString> = Vec::new();
-        for dir in dirs {
-            let name = cookie::fresh_name();
-            // A directory we cannot write to (read-only mount) cannot carry
-            // a cookie; for it, sync only drains what is queued.
-            if cookie::touch(&dir, &name).is_ok() {
-                waiting.push(name);
-            }
-        }
+        let mut waiting = self.write_cookies();
+        let mut recoveries = self.recoveries;
         loop {
             self.drain(&mut emit)?;
+            if self.recoveries != recoveries {
+                // Events were lost, maybe our cookies' too; the rescan has
+                // caught up, so fresh cookies will tell when we are current.
+                recoveries = self.recoveries;
+                for n in waiting.drain(..) {
+                    self.cookies_seen.remove(n.as_os_str());
+                }
+                waiting = self.write_cookies();
+                continue;
+            }
             waiting.retain(|n| !self.cookies_seen.remove(n.as_os_str()));
             if waiting.is_empty() {
                 // Everything before the cookies is processed: paths are current.
@@ -1100,16 +1121,9 @@ impl Driver for InotifyDriver {
                 return Ok(());
             }
             if !self.wait(Some(deadline))? {
-                // One last look, then give up.
-                self.drain(&mut emit)?;
-                waiting.retain(|n| !self.cookies_seen.remove(n.as_os_str()));
-                return if waiting.is_empty() {
-                    Ok(())
-                } else {
-                    Err(Error::SyncTimeout {
-                        waited: Default::default(),
-                    })
-                };
+                return Err(Error::SyncTimeout {
+                    waited: Default::default(),
+                });
             }
         }
     }

@@ -99,6 +99,10 @@ struct Block {
     common: Vec<String>,
     specific: Vec<String>,
     has_specific: bool,
+    /// Some `expect` line other than `expect folded` applies to this backend.
+    exact: bool,
+    /// `expect folded`: the folded view must equal the tree.
+    folded: bool,
 }
 
 /// Runs one script on one backend. Returns Ok(None) when passed, Ok(Some)
@@ -114,8 +118,27 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
     let mut block: Option<Block> = None;
     let me = backend_name(backend);
 
-    let check = |block: Option<Block>| -> Result<(), String> {
+    // The folded view of the last recursive watch: (root, view).
+    let mut model: Option<(PathBuf, common::Tree)> = None;
+    let check = |block: Option<Block>,
+                 model: &Option<(PathBuf, common::Tree)>|
+     -> Result<(), String> {
         let Some(b) = block else { return Ok(()) };
+        if b.folded {
+            let Some((root, view)) = model else {
+                return Err(format!("line {}: folded without a recursive watch", b.line));
+            };
+            let real = common::scan(root);
+            if *view != real {
+                return Err(format!(
+                    "sync at line {}: folded view differs from the tree:\n  view: {view:?}\n  tree: {real:?}\n  events: {:?}",
+                    b.line, b.actual
+                ));
+            }
+            if !b.exact {
+                return Ok(());
+            }
+        }
         let expected = normalize(if b.has_specific { b.specific } else { b.common });
         let actual = normalize(b.actual);
         if expected == actual {
@@ -141,6 +164,10 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
             let b = block
                 .as_mut()
                 .ok_or_else(|| format!("line {line_no}: expect without sync"))?;
+            if rest == "folded" {
+                b.folded = true;
+                continue;
+            }
             let text = if rest == "nothing" {
                 None
             } else {
@@ -158,16 +185,20 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
                 Some(words.join(" "))
             };
             match tag {
-                "" => b.common.extend(text),
+                "" => {
+                    b.exact |= !b.has_specific;
+                    b.common.extend(text);
+                }
                 t if t == format!("[{me}]") => {
                     b.has_specific = true;
+                    b.exact = true;
                     b.specific.extend(text);
                 }
                 _ => {}
             }
             continue;
         }
-        check(block.take())?;
+        check(block.take(), &model)?;
         let fail = |e: std::io::Error| format!("line {line_no}: {line}: {e}");
         match (cmd, args.as_slice()) {
             ("skip_if_privileged", _) => {
@@ -197,6 +228,9 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
                     w.watch(p(path), mode)
                         .map_err(|e| format!("line {line_no}: watch: {e}"))?;
                 }
+                if mode == RecursiveMode::Recursive && p(path).is_dir() {
+                    model = Some((p(path), common::scan(&p(path))));
+                }
             }
             ("unwatch", [path]) => {
                 if let Some(w) = watcher.as_mut() {
@@ -216,12 +250,22 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
                     .map_err(|e| format!("line {line_no}: read: {e}"))?
                     > 0
                 {}
+                if let Some((root, view)) = model.as_mut() {
+                    let inside: Vec<Event> = events
+                        .iter()
+                        .filter(|e| e.path.starts_with(&*root) && e.path != *root)
+                        .cloned()
+                        .collect();
+                    common::fold(view, &inside);
+                }
                 block = Some(Block {
                     line: line_no,
                     actual: events.iter().map(|e| render(&base, e)).collect(),
                     common: Vec::new(),
                     specific: Vec::new(),
                     has_specific: false,
+                    exact: false,
+                    folded: false,
                 });
             }
             ("mkdir", ["-p", path]) => fs::create_dir_all(p(path)).map_err(fail)?,
@@ -261,7 +305,7 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
             _ => return Err(format!("line {line_no}: unknown step {line:?}")),
         }
     }
-    check(block.take())?;
+    check(block.take(), &model)?;
     Ok(None)
 }
 
@@ -294,7 +338,23 @@ fn run_all(backend: Backend) {
         let text = fs::read_to_string(script).expect("read scenario");
         match run(&text, backend) {
             Ok(None) => passed += 1,
-            Ok(Some(reason)) => println!("SKIP {name} [{}]: {reason}", backend_name(backend)),
+            Ok(Some(reason)) => match rerun_unprivileged(&text, backend) {
+                Some(Ok(())) => {
+                    println!(
+                        "{name} [{}]: passed as uid 65534 ({reason})",
+                        backend_name(backend)
+                    );
+                    passed += 1;
+                }
+                Some(Err(why)) => failures.push(format!(
+                    "FAIL {name} [{}] as uid 65534: {why}",
+                    backend_name(backend)
+                )),
+                None => println!(
+                    "SKIP {name} [{}]: {reason}; no way to drop privileges here",
+                    backend_name(backend)
+                ),
+            },
             Err(why) => failures.push(format!("FAIL {name} [{}]: {why}", backend_name(backend))),
         }
     }
@@ -316,6 +376,59 @@ fn scenarios_on_inotify() {
 #[test]
 fn scenarios_on_poll() {
     run_all(Backend::Poll);
+}
+
+const CHILD_SCRIPT: &str = "WATCH_CORE_SCENARIO_SCRIPT";
+const CHILD_BACKEND: &str = "WATCH_CORE_SCENARIO_BACKEND";
+
+/// Runs a scenario that needs permission bits to deny (skipped when
+/// privileged) in a child of this test binary as user `nobody`, through
+/// `setpriv`. `None` when that is not possible here.
+fn rerun_unprivileged(script: &str, backend: Backend) -> Option<Result<(), String>> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(exe)
+        .args([
+            "--exact",
+            "scenario_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_SCRIPT, script)
+        .env(CHILD_BACKEND, backend_name(backend))
+        .output()
+        .ok()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if stdout.contains("scenario-child: passed") && out.status.success() {
+        Some(Ok(()))
+    } else if stdout.contains("scenario-child: skipped") {
+        None
+    } else {
+        Some(Err(format!(
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        )))
+    }
+}
+
+/// The child side of [`rerun_unprivileged`]; does nothing in a normal run.
+#[test]
+fn scenario_child() {
+    let (Ok(script), Ok(backend)) = (std::env::var(CHILD_SCRIPT), std::env::var(CHILD_BACKEND))
+    else {
+        return;
+    };
+    let backend = match backend.as_str() {
+        "inotify" => Backend::Inotify,
+        "kqueue" => Backend::Kqueue,
+        _ => Backend::Poll,
+    };
+    match run(&script, backend) {
+        Ok(None) => println!("scenario-child: passed"),
+        Ok(Some(reason)) => println!("scenario-child: skipped: {reason}"),
+        Err(why) => panic!("scenario-child: failed: {why}"),
+    }
 }
 
 #[test]

@@ -103,8 +103,8 @@ pub fn fold(tree: &mut Tree, events: &[Event]) {
             EventKind::Removed => remove_subtree(tree, &e.path),
             EventKind::Renamed { from } => {
                 let moved: Vec<(PathBuf, bool)> = tree
-                    .iter()
-                    .filter(|(p, _)| p.starts_with(from))
+                    .range(from.clone()..)
+                    .take_while(|(p, _)| p.starts_with(from))
                     .map(|(p, d)| (p.clone(), *d))
                     .collect();
                 remove_subtree(tree, from);
@@ -128,5 +128,13 @@ pub fn fold(tree: &mut Tree, events: &[Event]) {
 }
 
 fn remove_subtree(tree: &mut Tree, path: &Path) {
-    tree.retain(|p, _| !p.starts_with(path));
+    // Paths order component-wise, so a subtree is one contiguous run.
+    let doomed: Vec<PathBuf> = tree
+        .range(path.to_path_buf()..)
+        .take_while(|(p, _)| p.starts_with(path))
+        .map(|(p, _)| p.clone())
+        .collect();
+    for p in doomed {
+        tree.remove(&p);
+    }
 }
