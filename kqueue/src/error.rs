@@ -157,6 +157,22 @@ const LIBKQUEUE_HINT: &str = "; with libkqueue, each vnode registration also hol
 )))]
 const LIBKQUEUE_HINT: &str = "";
 
+/// The process's soft descriptor limit (`RLIMIT_NOFILE`), or `None` when it
+/// is unlimited or cannot be read. A kqueue holds one descriptor per watched
+/// file, so watchers size their descriptor budget from it.
+///
+/// Manual pages: [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=getrlimit&sektion=2),
+/// [OpenBSD](https://man.openbsd.org/getrlimit.2),
+/// [NetBSD](https://man.netbsd.org/getrlimit.2),
+/// [macOS](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/getrlimit.2.html),
+/// [Linux](https://man7.org/linux/man-pages/man2/getrlimit.2.html).
+pub fn fd_limit() -> Option<u64> {
+    match current_fd_limit() {
+        Limit::Value(n) => Some(n),
+        Limit::Unlimited | Limit::Unknown => None,
+    }
+}
+
 /// The soft `RLIMIT_NOFILE`.
 fn current_fd_limit() -> Limit {
     let mut rl = libc::rlimit {

@@ -64,7 +64,7 @@ mod flags;
 pub mod layouts;
 
 pub use change::Change;
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, fd_limit};
 pub use event::Event;
 pub use flags::{EventFlags, Filter, Token, VnodeEvents};
 
