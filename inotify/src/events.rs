@@ -35,6 +35,13 @@ pub struct WatchEvent<'b> {
     pub name: Option<&'b OsStr>,
 }
 
+impl WatchEvent<'_> {
+    /// Whether the subject of the event is a directory ([`EventMask::ISDIR`]).
+    pub fn is_dir(&self) -> bool {
+        self.mask.contains(EventMask::ISDIR)
+    }
+}
+
 /// Iterator over the records in a buffer, as returned by
 /// [`Inotify::read`](crate::Inotify::read).
 ///
@@ -177,6 +184,8 @@ mod tests {
             panic!()
         };
         assert_eq!(third.cookie, 7);
+        assert!(first.is_dir());
+        assert!(!third.is_dir());
         assert_eq!(third.name.unwrap().as_bytes(), b"\xff\xfe");
     }
 

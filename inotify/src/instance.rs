@@ -27,6 +27,32 @@ fn errno() -> i32 {
 /// or tokio's `AsyncFd` through [`AsFd`]; drain a non-blocking instance with
 /// [`Inotify::read`] until [`Error::is_would_block`].
 ///
+/// ```no_run
+/// use std::time::Duration;
+/// use inotify::{Event, EventBuffer, Inotify, WatchMask};
+///
+/// let inotify = Inotify::init_nonblocking()?;
+/// inotify.add_watch("/etc", WatchMask::CREATE | WatchMask::MOVED_TO | WatchMask::CLOSE_WRITE)?;
+/// let mut buf = EventBuffer::default();
+/// while inotify.wait(Some(Duration::from_secs(5)))? {
+///     // Drain everything that is queued, then wait again.
+///     loop {
+///         let events = match inotify.read(&mut buf) {
+///             Ok(events) => events,
+///             Err(e) if e.is_would_block() => break,
+///             Err(e) => return Err(e),
+///         };
+///         for event in events {
+///             match event? {
+///                 Event::Watch(e) => println!("{:?} {:?}", e.mask, e.name),
+///                 Event::Overflow => println!("events were lost; rescan"),
+///             }
+///         }
+///     }
+/// }
+/// # Ok::<(), inotify::Error>(())
+/// ```
+///
 /// Man pages: [Linux inotify(7)](https://man7.org/linux/man-pages/man7/inotify.7.html),
 /// [FreeBSD inotify(2)](https://man.freebsd.org/cgi/man.cgi?query=inotify&sektion=2).
 #[derive(Debug)]
