@@ -58,6 +58,14 @@ enum Use {
     Tree { root: usize, rel: PathBuf },
     /// A directory consulted while resolving the root's path.
     Anchor { root: usize, dir: PathBuf },
+    /// The file a file root resolves to, watched by inode so that writes
+    /// through another hard link are seen too.
+    Target { root: usize },
+}
+
+/// What the inode watch on a file root's target listens for.
+fn file_mask() -> WatchMask {
+    WatchMask::MODIFY | WatchMask::ATTRIB | WatchMask::CLOSE_WRITE | WatchMask::DONT_FOLLOW
 }
 
 /// The instance and who uses each of its watches.
@@ -73,7 +81,16 @@ impl Kernel {
         follow: bool,
         user: Use,
     ) -> Result<WatchDescriptor, inotify::Error> {
-        let wd = self.ino.add_watch(path, dir_mask(follow))?;
+        self.arm_mask(path, dir_mask(follow), user)
+    }
+
+    fn arm_mask(
+        &mut self,
+        path: &Path,
+        mask: WatchMask,
+        user: Use,
+    ) -> Result<WatchDescriptor, inotify::Error> {
+        let wd = self.ino.add_watch(path, mask)?;
         let users = self.uses.entry(wd).or_default();
         if !users.contains(&user) {
             users.push(user);
@@ -169,6 +186,8 @@ struct Root {
     snapshot: Snapshot,
     /// MOVED_FROM halves waiting for their MOVED_TO: (cookie, rel, is_dir).
     moves: Vec<(u32, PathBuf, bool)>,
+    /// The inode watch on a file root's target: (device, inode, wd).
+    target: Option<(u64, u64, WatchDescriptor)>,
 }
 
 impl Root {
@@ -192,6 +211,38 @@ impl Root {
     /// set is stable (a watch armed after a resolve could miss a change made
     /// in between; resolving again after arming cannot).
     fn follow_name(&mut self, k: &mut Kernel) -> Result<(), Error> {
+        let result = self.follow_chain(k);
+        self.watch_target(k);
+        result
+    }
+
+    /// Keeps an inode watch on the file the root resolves to (none for a
+    /// directory or a missing path): a hard link elsewhere can change it.
+    fn watch_target(&mut self, k: &mut Kernel) {
+        let want = match (&self.resolved.target, self.resolved.last()) {
+            (Some(t), Some((dir, name))) if !t.is_dir() && t.kind != EntryKind::Symlink => {
+                Some((t.dev, t.ino, dir.join(name)))
+            }
+            _ => None,
+        };
+        if let (Some((dev, ino, _)), Some((d, i, _))) = (&want, &self.target)
+            && (dev, ino) == (d, i)
+        {
+            return;
+        }
+        if let Some((_, _, wd)) = self.target.take() {
+            k.unuse(wd, &Use::Target { root: self.id });
+        }
+        if let Some((dev, ino, path)) = want
+            && let Ok(wd) = k.arm_mask(&path, file_mask(), Use::Target { root: self.id })
+        {
+            // On failure (gone meanwhile, no permission) the directory
+            // watches still see changes by name; the next one retries.
+            self.target = Some((dev, ino, wd));
+        }
+    }
+
+    fn follow_chain(&mut self, k: &mut Kernel) -> Result<(), Error> {
         for _ in 0..8 {
             let resolved = resolve(&self.path);
             let wanted: Vec<PathBuf> = resolved.dirs().into_iter().map(Path::to_path_buf).collect();
@@ -550,9 +601,7 @@ impl Root {
         out.extend(diff(&self.path, &old, &new, Origin::Rescan));
         self.snapshot.remove_subtree(rel);
         self.snapshot.entries.extend(new.entries);
-        out.extend(notices.into_iter().filter(|n| {
-            !matches!(&n.kind, EventKind::Skipped { reason: SkipReason::Other(r) } if r == "vanished")
-        }));
+        out.extend(notices.into_iter().filter(|n| !matches!(&n.kind, EventKind::Skipped { reason: SkipReason::Other(r) } if r == "vanished")));
     }
 
     /// MODIFY / CLOSE_WRITE / ATTRIB on an entry of a tree directory.
@@ -775,6 +824,9 @@ impl Root {
 
     fn release(&mut self, k: &mut Kernel) {
         self.drop_subtree(k, Path::new(""));
+        if let Some((_, _, wd)) = self.target.take() {
+            k.unuse(wd, &Use::Target { root: self.id });
+        }
         for (dir, wd) in std::mem::take(&mut self.anchors) {
             k.unuse(wd, &Use::Anchor { root: self.id, dir });
         }
@@ -909,6 +961,15 @@ impl InotifyDriver {
             let (id, is_tree, path) = match user {
                 Use::Tree { root, rel } => (root, true, rel),
                 Use::Anchor { root, dir } => (root, false, dir),
+                Use::Target { root } => {
+                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
+                        let written = ev
+                            .mask
+                            .intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE);
+                        r.refresh(&mut self.kernel, &self.config, Some(written), out);
+                    }
+                    continue;
+                }
             };
             let Some(root) = self.roots.get_mut(id).and_then(Option::as_mut) else {
                 continue;
@@ -941,6 +1002,14 @@ impl InotifyDriver {
                 Use::Anchor { root, dir } => {
                     if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
                         r.anchors.retain(|(d, w)| !(d == &dir && *w == wd));
+                        r.refresh(&mut self.kernel, &self.config, None, out);
+                    }
+                }
+                Use::Target { root } => {
+                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
+                        if r.target.is_some_and(|(_, _, w)| w == wd) {
+                            r.target = None;
+                        }
                         r.refresh(&mut self.kernel, &self.config, None, out);
                     }
                 }
@@ -981,26 +1050,41 @@ impl InotifyDriver {
         }
     }
 
-    /// Writes a cookie in every root's sync directory; returns their names.
-    fn write_cookies(&self) -> Vec<OsString> {
+    /// Writes one sync cookie and returns its name. One is enough: the
+    /// kernel queues all of an instance's events in one ordered queue, so
+    /// the cookie's event comes after every event of every root caused
+    /// before it. Tried in each root's own directory (the watched directory,
+    /// or the one watched for a file), then in the other watched
+    /// directories. None if no watched directory can hold one (read-only,
+    /// no permission, vanished): sync then only drains what is queued.
+    fn write_cookies(&self) -> Result<Vec<OsString>, Error> {
         let mut dirs: Vec<PathBuf> = self
             .roots
             .iter()
             .flatten()
             .filter_map(Root::cookie_dir)
             .collect();
-        dirs.sort();
-        dirs.dedup();
-        let mut names = Vec::with_capacity(dirs.len());
+        dirs.extend(
+            self.roots
+                .iter()
+                .flatten()
+                .flat_map(|r| r.anchors.iter().map(|(d, _)| d.clone())),
+        );
+        let mut first_error = None;
         for dir in dirs {
             let name = cookie::fresh_name();
-            // A directory we cannot write to (read-only mount) cannot carry a
-            // cookie; for it, sync only drains what is queued.
-            if cookie::touch(&dir, &name).is_ok() {
-                names.push(name);
+            match cookie::touch(&dir, &name) {
+                Ok(_) => return Ok(vec![name]),
+                Err(e) if cookie::is_unwritable(&e) => {}
+                Err(e) => {
+                    first_error.get_or_insert(Error::io(dir, e));
+                }
             }
         }
-        names
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(Vec::new()),
+        }
     }
 
     fn wait(&self, deadline: Option<Instant>) -> Result<bool, Error> {
@@ -1049,6 +1133,7 @@ impl Driver for InotifyDriver {
             dirs: BTreeMap::new(),
             snapshot: Snapshot::default(),
             moves: Vec::new(),
+            target: None,
         };
         match root.rebuild(&mut self.kernel, &self.config, out) {
             Ok(snap) => {
@@ -1097,7 +1182,7 @@ impl Driver for InotifyDriver {
     fn sync(&mut self, out: &mut Vec<Event>, deadline: Instant) -> Result<(), Error> {
         let start = out.len();
         let mut emit = Emit { out, start };
-        let mut waiting = self.write_cookies();
+        let mut waiting = self.write_cookies()?;
         let mut recoveries = self.recoveries;
         loop {
             self.drain(&mut emit)?;
@@ -1108,7 +1193,7 @@ impl Driver for InotifyDriver {
                 for n in waiting.drain(..) {
                     self.cookies_seen.remove(n.as_os_str());
                 }
-                waiting = self.write_cookies();
+                waiting = self.write_cookies()?;
                 continue;
             }
             waiting.retain(|n| !self.cookies_seen.remove(n.as_os_str()));

@@ -98,11 +98,20 @@ impl Watcher {
         result.map(|()| out.len() - before)
     }
 
-    /// Returns once every change made before the call is ready to be read:
-    /// kernel backends write a cookie file in each watched directory root
-    /// (for a file, in the directory watched for it) and wait for its event;
-    /// the poll backend rescans. Events seen meanwhile are kept for the next
-    /// [`read`](Watcher::read). Cookies are never reported.
+    /// Returns once every change made before the call is ready to be read.
+    ///
+    /// Kernel backends create and remove a uniquely named hidden directory
+    /// (a *cookie*, `.watchfs-cookie.*`) in a watched root directory (for a
+    /// file, in the directory watched for it) and wait for its event: the
+    /// kernel delivers one queue in order, so everything before the cookie
+    /// has then been seen. If events were lost meanwhile (overflow), the
+    /// rescan runs and a fresh cookie is written. Where no watched directory
+    /// can hold a cookie (read-only, no write permission), `sync` only
+    /// processes what is already queued. The poll backend rescans.
+    ///
+    /// Events seen meanwhile are kept for the next [`read`](Watcher::read).
+    /// Cookies (also other watchers') are never reported.
+    /// [`Error::SyncTimeout`] if the cookie did not arrive within `timeout`.
     pub fn sync(&mut self, timeout: Duration) -> Result<(), Error> {
         let start = Instant::now();
         let deadline = start

@@ -294,6 +294,9 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
             ("rm", ["-r", path]) => fs::remove_dir_all(p(path)).map_err(fail)?,
             ("rm", [path]) => fs::remove_file(p(path)).map_err(fail)?,
             ("rmdir", [path]) => fs::remove_dir(p(path)).map_err(fail)?,
+            ("ln", [target, link]) if !target.starts_with('-') => {
+                fs::hard_link(p(target), p(link)).map_err(fail)?
+            }
             ("ln", ["-s", target, link]) => {
                 std::os::unix::fs::symlink(decode_path(target), p(link)).map_err(fail)?
             }

@@ -516,3 +516,41 @@ fn sigterm_stops_a_running_command_and_exits_cleanly() {
         .success();
     assert!(!alive, "the command (pid {pid}) outlived watchfs");
 }
+
+#[test]
+fn on_busy_restart_stops_the_running_command() {
+    let s = Setup::new("restart");
+    let starts = s.tmp.join("starts");
+    let args = vec![
+        s.dir(),
+        "--on-busy".to_string(),
+        "restart".to_string(),
+        "--".to_string(),
+        "sh".to_string(),
+        "-c".to_string(),
+        format!(
+            "printf '%s\\n' \"$WATCHFS_CHANGED\" >> '{}'; exec sleep 60",
+            starts.display()
+        ),
+    ];
+    let mut w = Watchfs::start(&args);
+    let lines = || {
+        fs::read_to_string(&starts)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    fs::write(s.conf(), "version: 2\n").unwrap();
+    wait_until("the first run", || lines().len() == 1);
+    fs::write(s.marker(), "1").unwrap();
+    w.wait_stderr("command stopped for a newer change (killed by signal 15)");
+    wait_until("the second run", || lines().len() == 2);
+    assert_eq!(
+        lines(),
+        [
+            s.conf().display().to_string(),
+            s.marker().display().to_string()
+        ]
+    );
+}

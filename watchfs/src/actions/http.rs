@@ -52,6 +52,7 @@ impl HttpAction {
             .timeout_global(Some(self.timeout))
             .http_status_as_error(false)
             .max_redirects(0)
+            .max_redirects_will_error(false)
             .build()
             .into();
         let mut delay = self.backoff;
@@ -119,5 +120,94 @@ fn sleep_unless(total: Duration, should_stop: &dyn Fn() -> bool) {
         let now = left.min(step);
         std::thread::sleep(now);
         left -= now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A server answering `statuses` in turn (the last repeats) and
+    /// recording each request's method.
+    fn server(statuses: &[u16]) -> (String, Arc<Mutex<Vec<String>>>) {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let addr = server.server_addr().to_ip().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let statuses = statuses.to_vec();
+        std::thread::spawn(move || {
+            for (i, request) in server.incoming_requests().enumerate() {
+                log.lock().unwrap().push(request.method().to_string());
+                let status = statuses[i.min(statuses.len() - 1)];
+                let _ = request.respond(tiny_http::Response::empty(status));
+            }
+        });
+        (format!("http://{addr}/-/reload"), seen)
+    }
+
+    fn action(url: &str) -> HttpAction {
+        HttpAction {
+            url: url.to_string(),
+            method: "POST".into(),
+            expect: StatusMatch::Class(2),
+            retries: 2,
+            backoff: Duration::from_millis(1),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn send(action: &HttpAction) -> (Result<u16, String>, Vec<String>) {
+        let mut lines = Vec::new();
+        let result = action.send(&mut |line| lines.push(line.to_string()), &|| false);
+        (result, lines)
+    }
+
+    #[test]
+    fn retries_5xx_until_success() {
+        let (url, seen) = server(&[503, 200]);
+        let (result, lines) = send(&action(&url));
+        assert_eq!(result, Ok(200));
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("answered 503") && lines[0].contains("retrying"));
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn redirects_and_403_are_not_retried() {
+        let (url, seen) = server(&[301]);
+        let (result, lines) = send(&action(&url));
+        assert!(result.unwrap_err().contains("answered 301"));
+        assert!(lines.is_empty());
+        assert_eq!(seen.lock().unwrap().len(), 1);
+
+        let (url, _) = server(&[403]);
+        let message = send(&action(&url)).0.unwrap_err();
+        assert!(message.contains("--web.enable-lifecycle"), "{message}");
+    }
+
+    #[test]
+    fn method_and_exact_status_are_honoured() {
+        let (url, seen) = server(&[200]);
+        let mut put = action(&url);
+        put.method = "PUT".into();
+        put.expect = StatusMatch::Code(204);
+        put.retries = 0;
+        let message = send(&put).0.unwrap_err();
+        assert!(message.contains("answered 200 (expected 204)"), "{message}");
+        assert_eq!(*seen.lock().unwrap(), ["PUT"]);
+    }
+
+    #[test]
+    fn connection_refused_is_retried_then_reported() {
+        // Bind and drop a listener: nothing accepts on that port any more.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let (result, lines) = send(&action(&format!("http://{addr}/")));
+        let message = result.unwrap_err();
+        assert!(message.contains("after 3 attempts"), "{message}");
+        assert_eq!(lines.len(), 2, "{lines:?}");
     }
 }
