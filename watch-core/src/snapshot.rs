@@ -221,8 +221,9 @@ impl ScanOptions<'_> {
 /// Called before a directory is read: `(full path, relative path, reached
 /// through a symlink)`. A kernel backend arms its watch here, so anything
 /// created while the directory is being read is reported by the kernel.
-/// An error skips the directory (it is reported as `Skipped`).
-pub(crate) type VisitDir<'v> = dyn FnMut(&Path, &Path, bool) -> Result<(), SkipReason> + 'v;
+/// An error skips the directory: `Err(Some(reason))` reports it as
+/// `Skipped`, `Err(None)` (it vanished meanwhile) says nothing.
+pub(crate) type VisitDir<'v> = dyn FnMut(&Path, &Path, bool) -> Result<(), Option<SkipReason>> + 'v;
 
 /// Scans the directory at `root`/`base_rel` (whose entry is `base`) and
 /// everything below it that the options allow. The result holds `base_rel`
@@ -244,14 +245,18 @@ pub(crate) fn scan_dir(
     let mut stack = vec![(base_rel.to_path_buf(), via_symlink)];
     while let Some((rel, via_symlink)) = stack.pop() {
         let full = join_rel(root, &rel);
-        if let Err(reason) = visit(&full, &rel, via_symlink) {
-            notices.push(Event::new(
-                EventKind::Skipped { reason },
-                full,
-                true,
-                Origin::Rescan,
-            ));
-            continue;
+        match visit(&full, &rel, via_symlink) {
+            Ok(()) => {}
+            Err(Some(reason)) => {
+                notices.push(Event::new(
+                    EventKind::Skipped { reason },
+                    full,
+                    true,
+                    Origin::Rescan,
+                ));
+                continue;
+            }
+            Err(None) => continue,
         }
         let reader = match fs::read_dir(&full) {
             Ok(reader) => reader,
