@@ -50,7 +50,7 @@ impl WatchEvent<'_> {
 /// an impossible watch descriptor, an [`ErrorKind::MalformedEvent`](crate::ErrorKind::MalformedEvent)
 /// error; after an error the iterator ends. Every field is copied out with
 /// unaligned loads, so any byte slice is safe to decode.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Events<'b> {
     bytes: &'b [u8],
     pos: usize,
@@ -143,6 +143,16 @@ impl<'b> Iterator for Events<'b> {
 }
 
 impl FusedIterator for Events<'_> {}
+
+impl std::fmt::Debug for Events<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events")
+            .field("len", &self.bytes.len())
+            .field("pos", &self.pos)
+            .field("instance", &self.instance)
+            .finish()
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -165,11 +165,11 @@ impl Inotify {
     /// Man page: [Linux inotify(7)](https://man7.org/linux/man-pages/man7/inotify.7.html)
     /// ("Reading events from an inotify file descriptor").
     pub fn read<'b>(&self, buf: &'b mut EventBuffer) -> Result<Events<'b>, Error> {
+        let (fd, ptr, cap) = (self.fd.as_raw_fd(), buf.as_mut_ptr(), buf.capacity());
         let n = loop {
-            // SAFETY: `buf` provides `capacity()` writable bytes that stay
-            // borrowed for the call; `fd` is our open descriptor.
-            let n =
-                unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.capacity()) };
+            // SAFETY: `ptr` points to `cap` writable bytes of `buf`, which
+            // stays mutably borrowed for the call; `fd` is our open descriptor.
+            let n = unsafe { libc::read(fd, ptr.cast(), cap) };
             if n >= 0 {
                 break n as usize;
             }

@@ -221,8 +221,9 @@ impl ScanOptions<'_> {
 /// Called before a directory is read: `(full path, relative path, reached
 /// through a symlink)`. A kernel backend arms its watch here, so anything
 /// created while the directory is being read is reported by the kernel.
-/// An error skips the directory (it is reported as `Skipped`).
-pub(crate) type VisitDir<'v> = dyn FnMut(&Path, &Path, bool) -> Result<(), SkipReason> + 'v;
+/// An error skips the directory: `Err(Some(reason))` reports it as
+/// `Skipped`, `Err(None)` (it vanished meanwhile) says nothing.
+pub(crate) type VisitDir<'v> = dyn FnMut(&Path, &Path, bool) -> Result<(), Option<SkipReason>> + 'v;
 
 /// Scans the directory at `root`/`base_rel` (whose entry is `base`) and
 /// everything below it that the options allow. The result holds `base_rel`
@@ -241,17 +242,25 @@ pub(crate) fn scan_dir(
     let via_symlink = base.kind == EntryKind::Symlink;
     visited.insert((base.dev, base.ino));
     snap.insert(base_rel.to_path_buf(), base);
-    let mut stack = vec![(base_rel.to_path_buf(), via_symlink)];
-    while let Some((rel, via_symlink)) = stack.pop() {
-        let full = join_rel(root, &rel);
-        if let Err(reason) = visit(&full, &rel, via_symlink) {
-            notices.push(Event::new(
-                EventKind::Skipped { reason },
-                full,
-                true,
-                Origin::Rescan,
-            ));
-            continue;
+    // (relative path, full path, reached through a symlink)
+    let mut stack = vec![(
+        base_rel.to_path_buf(),
+        join_rel(root, base_rel),
+        via_symlink,
+    )];
+    while let Some((rel, full, via_symlink)) = stack.pop() {
+        match visit(&full, &rel, via_symlink) {
+            Ok(()) => {}
+            Err(Some(reason)) => {
+                notices.push(Event::new(
+                    EventKind::Skipped { reason },
+                    full,
+                    true,
+                    Origin::Rescan,
+                ));
+                continue;
+            }
+            Err(None) => continue,
         }
         let reader = match fs::read_dir(&full) {
             Ok(reader) => reader,
@@ -267,45 +276,40 @@ pub(crate) fn scan_dir(
                 continue;
             }
         };
-        let descend = opts.recursive || rel.as_os_str().is_empty();
         for item in reader {
             let Ok(item) = item else { continue };
             let name = item.file_name();
             if cookie::is_cookie(&name) {
                 continue;
             }
-            let child_full = full.join(&name);
-            if opts.excluded(&child_full) {
+            // Full paths cost an allocation; build one only when needed.
+            let child_full = || full.join(&name);
+            if opts.exclude.is_some() && opts.excluded(&child_full()) {
                 continue;
             }
             let Ok(meta) = item.metadata() else { continue }; // vanished meanwhile
             let target = if meta.file_type().is_symlink() {
-                fs::read_link(&child_full).ok()
+                fs::read_link(child_full()).ok()
             } else {
                 None
             };
             let entry = Entry::from_metadata(&meta, target);
-            let child_rel = join_rel(&rel, Path::new(&name));
             let enter = match entry.kind {
-                EntryKind::Dir => {
-                    descend && opts.recursive && visited.insert((entry.dev, entry.ino))
-                }
-                EntryKind::Symlink if descend && opts.recursive && opts.follow_symlinks => {
-                    match fs::metadata(&child_full) {
+                EntryKind::Dir => opts.recursive && visited.insert((entry.dev, entry.ino)),
+                EntryKind::Symlink if opts.recursive && opts.follow_symlinks => {
+                    match fs::metadata(child_full()) {
                         Ok(m) if m.is_dir() => {
-                            if visited.insert((m.dev(), m.ino())) {
-                                true
-                            } else {
+                            let fresh = visited.insert((m.dev(), m.ino()));
+                            if !fresh {
+                                let reason = SkipReason::SymlinkLoop;
                                 notices.push(Event::new(
-                                    EventKind::Skipped {
-                                        reason: SkipReason::SymlinkLoop,
-                                    },
-                                    child_full.clone(),
+                                    EventKind::Skipped { reason },
+                                    child_full(),
                                     true,
                                     Origin::Rescan,
                                 ));
-                                false
                             }
+                            fresh
                         }
                         _ => false,
                     }
@@ -313,9 +317,12 @@ pub(crate) fn scan_dir(
                 _ => false,
             };
             let is_symlink = entry.kind == EntryKind::Symlink;
-            snap.insert(child_rel.clone(), entry);
+            let child_rel = join_rel(&rel, Path::new(&name));
             if enter {
-                stack.push((child_rel, is_symlink));
+                snap.insert(child_rel.clone(), entry);
+                stack.push((child_rel, child_full(), is_symlink));
+            } else {
+                snap.insert(child_rel, entry);
             }
         }
     }

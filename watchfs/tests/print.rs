@@ -158,3 +158,32 @@ fn runtime_error_exits_1() {
         w.stderr_text()
     );
 }
+
+#[test]
+fn recursive_watch_skips_excluded_trees() {
+    let tmp = TempDir::new("recursive");
+    let dir = tmp.join("repo");
+    fs::create_dir_all(dir.join(".git/objects")).unwrap();
+    fs::create_dir(dir.join("src")).unwrap();
+    let mut w = Watchfs::start(&[
+        "-r".to_string(),
+        "--exclude".to_string(),
+        ".git".to_string(),
+        "--format".to_string(),
+        "{kind} {path}".to_string(),
+        dir.display().to_string(),
+    ]);
+    // Changes inside the excluded tree first, then one that must show.
+    fs::write(dir.join(".git/objects/ab"), "blob").unwrap();
+    fs::create_dir(dir.join(".git/refs")).unwrap();
+    fs::create_dir_all(dir.join("src/deep/er")).unwrap();
+    fs::write(dir.join("src/deep/er/main.rs"), "fn main() {}").unwrap();
+    let wanted = format!("created {}", dir.join("src/deep/er/main.rs").display());
+    w.wait_stdout("for main.rs", |l| l == wanted);
+    let lines = w.stdout_lines();
+    assert!(lines.iter().all(|l| !l.contains(".git")), "{lines:?}");
+    for sub in ["src/deep", "src/deep/er"] {
+        let line = format!("created {}", dir.join(sub).display());
+        assert!(lines.contains(&line), "{line} missing from {lines:?}");
+    }
+}

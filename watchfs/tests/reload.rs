@@ -15,6 +15,20 @@ use std::sync::{Arc, Mutex};
 
 use common::{ActionLog, PATIENCE, TempDir, Watchfs, sh, wait_until};
 
+/// A window wide enough that the steps of one change (open with O_TRUNC,
+/// then write; write a temp file, then rename) surely fall inside it on a
+/// loaded machine: what these tests check is the coalescing, not timing.
+const WIDE: &[&str] = &["--debounce", "1s"];
+
+/// `extra`, plus [`WIDE`] unless it sets its own window.
+fn with_wide_window(extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    if !extra.contains(&"--debounce") {
+        args.extend(WIDE.iter().map(|s| s.to_string()));
+    }
+    args
+}
+
 /// A scenario directory: `w/` is watched and holds `conf` and `marker`;
 /// the action log lives outside it.
 struct Setup {
@@ -50,7 +64,7 @@ impl Setup {
             self.conf().display().to_string(),
             self.marker().display().to_string(),
         ];
-        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(with_wide_window(extra));
         args.extend(self.log.command());
         Watchfs::start(&args)
     }
@@ -58,7 +72,7 @@ impl Setup {
     /// Watches the directory.
     fn start_on_dir(&self, extra: &[&str]) -> Watchfs {
         let mut args: Vec<String> = vec![self.dir()];
-        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(with_wide_window(extra));
         args.extend(self.log.command());
         Watchfs::start(&args)
     }
@@ -149,7 +163,7 @@ fn thousand_writes_within_the_window_are_one_action() {
     let s = Setup::new("storm");
     // A wide window, so that the 1000 writes surely fall inside it even on a
     // loaded machine. -v lists the events on stderr, shown if this fails.
-    let mut w = s.start_on_files(&["--debounce", "1s", "-v"]);
+    let mut w = s.start_on_files(&["--debounce", "2s", "-v"]);
     for i in 0..1000 {
         fs::write(s.conf(), format!("version: {i}\n")).unwrap();
     }
@@ -183,6 +197,7 @@ fn configmap_swap_in_a_watched_directory_is_one_action() {
     fs::write(&marker, "0").unwrap();
     let log = ActionLog::new(tmp.path());
     let mut args = vec![cm.display().to_string()];
+    args.extend(with_wide_window(&[]));
     args.extend(log.command());
     let _w = Watchfs::start(&args);
     configmap_swap(&cm);
@@ -208,6 +223,7 @@ fn configmap_swap_of_a_watched_file_is_one_action() {
     let log = ActionLog::new(tmp.path());
     let conf = cm.join("prometheus.yml");
     let mut args = vec![conf.display().to_string(), marker.display().to_string()];
+    args.extend(with_wide_window(&[]));
     args.extend(log.command());
     let _w = Watchfs::start(&args);
     configmap_swap(&cm);
@@ -256,6 +272,7 @@ fn missing_path_is_watched_until_it_appears() {
         later.display().to_string(),
         s.marker().display().to_string(),
     ];
+    args.extend(with_wide_window(&[]));
     args.extend(s.log.command());
     let mut w = Watchfs::spawn(&args);
     w.wait_stderr("later.conf does not exist yet; watching for it to appear");
@@ -293,6 +310,8 @@ fn signal_reaches_the_service_once_per_change() {
             .count()
     };
     let mut w = Watchfs::start(&[
+        "--debounce",
+        "1s",
         "--signal",
         "HUP",
         "--pidfile",
@@ -360,7 +379,7 @@ fn start_posting(s: &Setup, server: &Server, extra: &[&str]) -> Watchfs {
         "10ms".into(),
         s.conf().display().to_string(),
     ];
-    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(with_wide_window(extra));
     Watchfs::start(&args)
 }
 
@@ -466,6 +485,7 @@ fn on_busy_queue_runs_again_with_the_changes_made_meanwhile() {
     // The first run waits for the gate file, so the second change arrives
     // while it is busy.
     let mut args = vec![s.dir(), "--on-busy".to_string(), "queue".to_string()];
+    args.extend(with_wide_window(&[]));
     args.extend([
         "--".to_string(),
         "sh".into(),
@@ -491,7 +511,9 @@ fn on_busy_queue_runs_again_with_the_changes_made_meanwhile() {
 fn sigterm_stops_a_running_command_and_exits_cleanly() {
     let s = Setup::new("term-cmd");
     let pidfile = s.tmp.join("cmd.pid");
-    let mut args = vec![s.conf().display().to_string(), "--".to_string()];
+    let mut args = vec![s.conf().display().to_string()];
+    args.extend(with_wide_window(&[]));
+    args.push("--".to_string());
     args.extend([
         "sh".to_string(),
         "-c".into(),
@@ -515,4 +537,57 @@ fn sigterm_stops_a_running_command_and_exits_cleanly() {
         .unwrap()
         .success();
     assert!(!alive, "the command (pid {pid}) outlived watchfs");
+}
+
+#[test]
+fn on_busy_restart_stops_the_running_command() {
+    let s = Setup::new("restart");
+    let starts = s.tmp.join("starts");
+    let args = vec![
+        s.dir(),
+        "--debounce".to_string(),
+        "1s".to_string(),
+        "--on-busy".to_string(),
+        "restart".to_string(),
+        "--".to_string(),
+        "sh".to_string(),
+        "-c".to_string(),
+        format!(
+            "printf '%s\\n' \"$WATCHFS_CHANGED\" >> '{}'; exec sleep 60",
+            starts.display()
+        ),
+    ];
+    let mut w = Watchfs::start(&args);
+    let lines = || {
+        fs::read_to_string(&starts)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    fs::write(s.conf(), "version: 2\n").unwrap();
+    wait_until("the first run", || lines().len() == 1);
+    fs::write(s.marker(), "1").unwrap();
+    w.wait_stderr("command stopped for a newer change (killed by signal 15)");
+    wait_until("the second run", || lines().len() == 2);
+    assert_eq!(
+        lines(),
+        [
+            s.conf().display().to_string(),
+            s.marker().display().to_string()
+        ]
+    );
+}
+
+#[test]
+fn once_exits_1_when_the_action_fails() {
+    let s = Setup::new("once-fail");
+    let mut args = vec![s.conf().display().to_string(), "--once".to_string()];
+    args.extend(with_wide_window(&[]));
+    args.extend(["--".to_string(), "false".to_string()]);
+    let mut w = Watchfs::start(&args);
+    fs::write(s.conf(), "version: 2\n").unwrap();
+    let status = w.wait_exit();
+    assert_eq!(status.code(), Some(1), "{}", w.stderr_text());
+    assert!(w.stderr_text().contains("command failed (exit status 1)"));
 }

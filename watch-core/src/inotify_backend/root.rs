@@ -1,201 +1,39 @@
-//! The inotify backend (Linux, Android).
-//!
-//! One non-blocking inotify instance. Every watched directory has one kernel
-//! watch, shared by all the roots that need it (a wd maps to a list of
-//! [`Use`]s). Each root keeps:
-//! - its *anchors*: the directories consulted when its path is resolved by
-//!   name ([`resolve`]), so that atomic saves, re-creation, a path appearing
-//!   later and symlink swaps along the path (Kubernetes ConfigMaps) are seen
-//!   as changes of a consulted name, after which the path is re-resolved;
-//! - for a directory root, its *tree*: one watch per directory (recursive) or
-//!   on the root only, and a [`Snapshot`] kept current event by event. The
-//!   snapshot dedupes what a scan already reported, gives `is_dir` for
-//!   removals, re-paths subtrees on rename, and is the "last known state"
-//!   that overflow recovery diffs against.
+//! One watched root: its name chain, its tree of watches, its snapshot (the
+//! user's view), and the translation of kernel events into [`Event`]s.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ffi::OsString;
-use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use inotify::{EventBuffer, EventMask, Inotify, WatchDescriptor, WatchEvent, WatchMask};
+use inotify::{EventMask, WatchDescriptor, WatchEvent};
 
-use crate::backend::Driver;
-use crate::cookie;
+use super::emit::Emit;
+use super::kernel::{Kernel, Use, file_mask, to_error, to_skip};
 use crate::diff::diff;
 use crate::snapshot::{
     Entry, EntryKind, Resolved, ScanOptions, Snapshot, join_rel, resolve, scan_dir,
 };
-use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason};
+use crate::{Config, Error, Event, EventKind, Origin, RecursiveMode};
 
-/// What every directory watch listens for. The same mask everywhere, so a
-/// directory shared by several roots never has its mask narrowed.
-fn dir_mask(follow: bool) -> WatchMask {
-    let mask = WatchMask::CREATE
-        | WatchMask::DELETE
-        | WatchMask::MOVED_FROM
-        | WatchMask::MOVED_TO
-        | WatchMask::MODIFY
-        | WatchMask::ATTRIB
-        | WatchMask::CLOSE_WRITE
-        | WatchMask::DELETE_SELF
-        | WatchMask::MOVE_SELF
-        | WatchMask::ONLYDIR
-        | WatchMask::EXCL_UNLINK;
-    if follow {
-        mask
-    } else {
-        mask | WatchMask::DONT_FOLLOW
-    }
-}
-
-/// Why a root needs a watch.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Use {
-    /// A directory of the root's tree, at this path relative to the root.
-    Tree { root: usize, rel: PathBuf },
-    /// A directory consulted while resolving the root's path.
-    Anchor { root: usize, dir: PathBuf },
-    /// The file a file root resolves to, watched by inode so that writes
-    /// through another hard link are seen too.
-    Target { root: usize },
-}
-
-/// What the inode watch on a file root's target listens for.
-fn file_mask() -> WatchMask {
-    WatchMask::MODIFY | WatchMask::ATTRIB | WatchMask::CLOSE_WRITE | WatchMask::DONT_FOLLOW
-}
-
-/// The instance and who uses each of its watches.
-struct Kernel {
-    ino: Inotify,
-    uses: HashMap<WatchDescriptor, Vec<Use>>,
-}
-
-impl Kernel {
-    fn arm(
-        &mut self,
-        path: &Path,
-        follow: bool,
-        user: Use,
-    ) -> Result<WatchDescriptor, inotify::Error> {
-        self.arm_mask(path, dir_mask(follow), user)
-    }
-
-    fn arm_mask(
-        &mut self,
-        path: &Path,
-        mask: WatchMask,
-        user: Use,
-    ) -> Result<WatchDescriptor, inotify::Error> {
-        let wd = self.ino.add_watch(path, mask)?;
-        let users = self.uses.entry(wd).or_default();
-        if !users.contains(&user) {
-            users.push(user);
-        }
-        Ok(wd)
-    }
-
-    /// Drops one use; the last one removes the kernel watch.
-    fn unuse(&mut self, wd: WatchDescriptor, user: &Use) {
-        if let Some(users) = self.uses.get_mut(&wd) {
-            users.retain(|u| u != user);
-            if users.is_empty() {
-                self.uses.remove(&wd);
-                // The kernel may have dropped it already (directory deleted).
-                let _ = self.ino.rm_watch(wd);
-            }
-        }
-    }
-
-    fn repath(&mut self, wd: WatchDescriptor, old: &Use, new: Use) {
-        if let Some(users) = self.uses.get_mut(&wd) {
-            users.retain(|u| u != old);
-            if !users.contains(&new) {
-                users.push(new);
-            }
-        }
-    }
-}
-
-/// Maps an inotify error to a watcher error for `path`.
-fn to_error(err: inotify::Error, path: &Path) -> Error {
-    use inotify::ErrorKind as K;
-    match err.kind() {
-        K::WatchLimit => Error::WatchLimit {
-            path: path.to_path_buf(),
-            limit: err.limit().and_then(|l| l.value),
-        },
-        K::InstanceLimit => Error::InstanceLimit {
-            limit: err.limit().and_then(|l| l.value),
-        },
-        K::FdLimit => Error::FdLimit {
-            path: Some(path.to_path_buf()),
-        },
-        K::PermissionDenied => Error::PermissionDenied {
-            path: path.to_path_buf(),
-        },
-        _ => Error::io(path.to_path_buf(), io::Error::other(err)),
-    }
-}
-
-/// Why a subtree could not be watched, or `None` when it simply vanished.
-fn to_skip(err: &inotify::Error) -> Option<SkipReason> {
-    use inotify::ErrorKind as K;
-    match err.kind() {
-        K::NotFound | K::NotADirectory => None,
-        K::WatchLimit => Some(SkipReason::WatchLimit),
-        K::PermissionDenied => Some(SkipReason::PermissionDenied),
-        _ => Some(SkipReason::Other(err.to_string())),
-    }
-}
-
-/// Appends events, collapsing an immediate repeat of the same
-/// modification (one write is often MODIFY + CLOSE_WRITE).
-struct Emit<'a> {
-    out: &'a mut Vec<Event>,
-    start: usize,
-}
-
-impl Emit<'_> {
-    fn push(&mut self, event: Event) {
-        let repeat = matches!(event.kind, EventKind::Modified | EventKind::Metadata)
-            && self.out.len() > self.start
-            && self.out.last() == Some(&event);
-        if !repeat {
-            self.out.push(event);
-        }
-    }
-
-    fn extend(&mut self, events: impl IntoIterator<Item = Event>) {
-        for e in events {
-            self.push(e);
-        }
-    }
-}
-
-struct Root {
-    id: usize,
-    path: PathBuf,
-    mode: RecursiveMode,
-    resolved: Resolved,
-    anchors: Vec<(PathBuf, WatchDescriptor)>,
-    dirs: BTreeMap<PathBuf, WatchDescriptor>,
-    snapshot: Snapshot,
+pub(super) struct Root {
+    pub(super) id: usize,
+    pub(super) path: PathBuf,
+    pub(super) mode: RecursiveMode,
+    pub(super) resolved: Resolved,
+    pub(super) anchors: Vec<(PathBuf, WatchDescriptor)>,
+    pub(super) dirs: BTreeMap<PathBuf, WatchDescriptor>,
+    pub(super) snapshot: Snapshot,
     /// MOVED_FROM halves waiting for their MOVED_TO: (cookie, rel, is_dir).
-    moves: Vec<(u32, PathBuf, bool)>,
+    pub(super) moves: Vec<(u32, PathBuf, bool)>,
     /// The inode watch on a file root's target: (device, inode, wd).
-    target: Option<(u64, u64, WatchDescriptor)>,
+    pub(super) target: Option<(u64, u64, WatchDescriptor)>,
 }
 
 impl Root {
-    fn full(&self, rel: &Path) -> PathBuf {
+    pub(super) fn full(&self, rel: &Path) -> PathBuf {
         join_rel(&self.path, rel)
     }
 
-    fn opts<'c>(&self, config: &'c Config) -> ScanOptions<'c> {
+    pub(super) fn opts<'c>(&self, config: &'c Config) -> ScanOptions<'c> {
         ScanOptions {
             recursive: self.mode == RecursiveMode::Recursive,
             follow_symlinks: config.follow_symlinks,
@@ -203,14 +41,14 @@ impl Root {
         }
     }
 
-    fn root_entry(&self) -> Option<&Entry> {
+    pub(super) fn root_entry(&self) -> Option<&Entry> {
         self.snapshot.get(Path::new(""))
     }
 
     /// Watches the directories of the name chain, re-resolving until the
     /// set is stable (a watch armed after a resolve could miss a change made
     /// in between; resolving again after arming cannot).
-    fn follow_name(&mut self, k: &mut Kernel) -> Result<(), Error> {
+    pub(super) fn follow_name(&mut self, k: &mut Kernel) -> Result<(), Error> {
         let result = self.follow_chain(k);
         self.watch_target(k);
         result
@@ -218,7 +56,7 @@ impl Root {
 
     /// Keeps an inode watch on the file the root resolves to (none for a
     /// directory or a missing path): a hard link elsewhere can change it.
-    fn watch_target(&mut self, k: &mut Kernel) {
+    pub(super) fn watch_target(&mut self, k: &mut Kernel) {
         let want = match (&self.resolved.target, self.resolved.last()) {
             (Some(t), Some((dir, name))) if !t.is_dir() && t.kind != EntryKind::Symlink => {
                 Some((t.dev, t.ino, dir.join(name)))
@@ -242,7 +80,7 @@ impl Root {
         }
     }
 
-    fn follow_chain(&mut self, k: &mut Kernel) -> Result<(), Error> {
+    pub(super) fn follow_chain(&mut self, k: &mut Kernel) -> Result<(), Error> {
         for _ in 0..8 {
             let resolved = resolve(&self.path);
             let wanted: Vec<PathBuf> = resolved.dirs().into_iter().map(Path::to_path_buf).collect();
@@ -291,7 +129,7 @@ impl Root {
     }
 
     /// Arms a tree directory watch (the hook scans call before reading).
-    fn arm_dir(
+    pub(super) fn arm_dir(
         k: &mut Kernel,
         dirs: &mut BTreeMap<PathBuf, WatchDescriptor>,
         id: usize,
@@ -314,7 +152,7 @@ impl Root {
     /// Scans the directory at `rel` (already in the snapshot as `entry`),
     /// arming each directory before reading it, and reports what the snapshot
     /// did not know yet as `Created` (origin Rescan).
-    fn scan_new_dir(
+    pub(super) fn scan_new_dir(
         &mut self,
         k: &mut Kernel,
         config: &Config,
@@ -331,8 +169,7 @@ impl Root {
         let mut hook = |full: &Path, r: &Path, via_symlink: bool| {
             // The root directory follows the user's symlink; others only when followed.
             let follow = r.as_os_str().is_empty() || via_symlink;
-            Root::arm_dir(k, dirs, id, full, r, follow)
-                .map_err(|e| to_skip(&e).unwrap_or(SkipReason::Other("vanished".into())))
+            Root::arm_dir(k, dirs, id, full, r, follow).map_err(|e| to_skip(&e))
         };
         let found = scan_dir(
             &self.path,
@@ -358,12 +195,12 @@ impl Root {
             ));
             self.snapshot.insert(p, e);
         }
-        out.extend(notices.into_iter().filter(|n| !matches!(&n.kind, EventKind::Skipped { reason: SkipReason::Other(r) } if r == "vanished")));
+        out.extend(notices);
     }
 
     /// Stops watching the tree directories at and below `rel` and forgets
     /// the snapshot there.
-    fn drop_subtree(&mut self, k: &mut Kernel, rel: &Path) {
+    pub(super) fn drop_subtree(&mut self, k: &mut Kernel, rel: &Path) {
         let gone: Vec<(PathBuf, WatchDescriptor)> = self
             .dirs
             .range(rel.to_path_buf()..)
@@ -383,13 +220,13 @@ impl Root {
         self.snapshot.remove_subtree(rel);
     }
 
-    fn wants_tree(&self, entry: &Entry, config: &Config, follow_link: bool) -> bool {
+    pub(super) fn wants_tree(&self, entry: &Entry, config: &Config, follow_link: bool) -> bool {
         self.mode == RecursiveMode::Recursive
             && (entry.is_dir() || (follow_link && config.follow_symlinks))
     }
 
     /// A name appeared in a tree directory (CREATE, or MOVED_TO from outside).
-    fn appeared(
+    pub(super) fn appeared(
         &mut self,
         k: &mut Kernel,
         config: &Config,
@@ -442,7 +279,7 @@ impl Root {
         }
     }
 
-    fn removed(&mut self, k: &mut Kernel, rel: &Path, is_dir: bool, out: &mut Emit<'_>) {
+    pub(super) fn removed(&mut self, k: &mut Kernel, rel: &Path, is_dir: bool, out: &mut Emit<'_>) {
         let is_dir = self.snapshot.get(rel).map_or(is_dir, Entry::is_dir);
         self.drop_subtree(k, rel);
         out.push(Event::new(
@@ -453,7 +290,7 @@ impl Root {
         ));
     }
 
-    fn renamed(
+    pub(super) fn renamed(
         &mut self,
         k: &mut Kernel,
         config: &Config,
@@ -527,7 +364,7 @@ impl Root {
     /// Once the kernel queue is drained (so every path we hold is current):
     /// rescans each unverified entry (placeholder), watching what is there
     /// and reporting the difference.
-    fn settle(&mut self, k: &mut Kernel, config: &Config, out: &mut Emit<'_>) {
+    pub(super) fn settle(&mut self, k: &mut Kernel, config: &Config, out: &mut Emit<'_>) {
         let unknown: Vec<PathBuf> = self
             .snapshot
             .entries
@@ -544,7 +381,13 @@ impl Root {
 
     /// Rescans the subtree at `rel` (re-arming its watches) and reports how
     /// it differs from what the user was told (origin Rescan).
-    fn resync(&mut self, k: &mut Kernel, config: &Config, rel: &Path, out: &mut Emit<'_>) {
+    pub(super) fn resync(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        rel: &Path,
+        out: &mut Emit<'_>,
+    ) {
         let mut old = Snapshot::default();
         for (p, e) in self.snapshot.subtree(rel) {
             old.insert(p.clone(), e.clone());
@@ -572,7 +415,7 @@ impl Root {
                 let (id, dirs) = (self.id, &mut self.dirs);
                 let mut hook = |f: &Path, r: &Path, via_symlink: bool| {
                     Root::arm_dir(k, dirs, id, f, r, via_symlink || r.as_os_str().is_empty())
-                        .map_err(|e| to_skip(&e).unwrap_or(SkipReason::Other("vanished".into())))
+                        .map_err(|e| to_skip(&e))
                 };
                 new = scan_dir(
                     &self.path,
@@ -601,11 +444,11 @@ impl Root {
         out.extend(diff(&self.path, &old, &new, Origin::Rescan));
         self.snapshot.remove_subtree(rel);
         self.snapshot.entries.extend(new.entries);
-        out.extend(notices.into_iter().filter(|n| !matches!(&n.kind, EventKind::Skipped { reason: SkipReason::Other(r) } if r == "vanished")));
+        out.extend(notices);
     }
 
     /// MODIFY / CLOSE_WRITE / ATTRIB on an entry of a tree directory.
-    fn changed(&mut self, rel: &Path, kind: EventKind, out: &mut Emit<'_>) {
+    pub(super) fn changed(&mut self, rel: &Path, kind: EventKind, out: &mut Emit<'_>) {
         // A path the user does not know of was already reported removed;
         // its next appearance has its own event.
         let Some(known) = self.snapshot.get(rel) else {
@@ -623,7 +466,7 @@ impl Root {
         out.push(Event::new(kind, full, is_dir, Origin::Kernel));
     }
 
-    fn tree_event(
+    pub(super) fn tree_event(
         &mut self,
         k: &mut Kernel,
         config: &Config,
@@ -671,13 +514,13 @@ impl Root {
     }
 
     /// Unpaired MOVED_FROMs: the entry left the tree.
-    fn finish_moves(&mut self, k: &mut Kernel, out: &mut Emit<'_>) {
+    pub(super) fn finish_moves(&mut self, k: &mut Kernel, out: &mut Emit<'_>) {
         for (_, rel, is_dir) in std::mem::take(&mut self.moves) {
             self.removed(k, &rel, is_dir, out);
         }
     }
 
-    fn anchor_event(
+    pub(super) fn anchor_event(
         &mut self,
         k: &mut Kernel,
         config: &Config,
@@ -706,7 +549,7 @@ impl Root {
     /// Re-resolves the root path and reports how what it names changed.
     /// `written`: the kernel saw the final file written (content changed even
     /// if size and mtime look the same).
-    fn refresh(
+    pub(super) fn refresh(
         &mut self,
         k: &mut Kernel,
         config: &Config,
@@ -766,7 +609,7 @@ impl Root {
 
     /// Builds the root from scratch: name chain, then (for a directory) the
     /// tree. Used by `watch` (no events) and after an overflow (diffed).
-    fn rebuild(
+    pub(super) fn rebuild(
         &mut self,
         k: &mut Kernel,
         config: &Config,
@@ -787,9 +630,8 @@ impl Root {
                             if r.as_os_str().is_empty() {
                                 return Ok(());
                             }
-                            Root::arm_dir(k, dirs, id, full, r, via_symlink).map_err(|e| {
-                                to_skip(&e).unwrap_or(SkipReason::Other("vanished".into()))
-                            })
+                            Root::arm_dir(k, dirs, id, full, r, via_symlink)
+                                .map_err(|e| to_skip(&e))
                         };
                         let mut found = Vec::new();
                         snap = scan_dir(
@@ -801,7 +643,7 @@ impl Root {
                             &mut hook,
                             &mut found,
                         );
-                        notices.extend(found.into_iter().filter(|n| !matches!(&n.kind, EventKind::Skipped { reason: SkipReason::Other(r) } if r == "vanished")));
+                        notices.extend(found);
                     }
                     Err(e) if to_skip(&e).is_none() => {} // vanished: the anchor reports its return
                     Err(e) => {
@@ -822,7 +664,7 @@ impl Root {
         result.map(|()| snap)
     }
 
-    fn release(&mut self, k: &mut Kernel) {
+    pub(super) fn release(&mut self, k: &mut Kernel) {
         self.drop_subtree(k, Path::new(""));
         if let Some((_, _, wd)) = self.target.take() {
             k.unuse(wd, &Use::Target { root: self.id });
@@ -834,7 +676,7 @@ impl Root {
 
     /// Where a sync cookie for this root goes: the watched root directory,
     /// or the directory watched for the name.
-    fn cookie_dir(&self) -> Option<PathBuf> {
+    pub(super) fn cookie_dir(&self) -> Option<PathBuf> {
         if self.root_entry().is_some_and(Entry::is_dir) && self.dirs.contains_key(Path::new("")) {
             return Some(self.path.clone());
         }
@@ -843,401 +685,5 @@ impl Root {
             .iter()
             .any(|(d, _)| d == dir)
             .then(|| dir.to_path_buf())
-    }
-}
-
-pub(crate) struct InotifyDriver {
-    config: Config,
-    kernel: Kernel,
-    buf: Option<EventBuffer>,
-    roots: Vec<Option<Root>>,
-    cookies_seen: HashSet<OsString>,
-    /// Overflow recoveries so far (a sync in progress re-issues its cookies).
-    recoveries: u64,
-}
-
-/// Most reads per `read_events` call while events keep arriving, so a storm
-/// cannot keep one call busy forever.
-const MAX_READS: usize = 64;
-
-impl InotifyDriver {
-    pub(crate) fn boxed(config: Config) -> Result<Box<dyn Driver>, Error> {
-        let ino = Inotify::init_nonblocking().map_err(|e| to_error(e, Path::new("")))?;
-        let buf = EventBuffer::new(EventBuffer::DEFAULT_LEN)
-            .map_err(|e| Error::io(None, io::Error::other(e)))?;
-        Ok(Box::new(InotifyDriver {
-            config,
-            kernel: Kernel {
-                ino,
-                uses: HashMap::new(),
-            },
-            buf: Some(buf),
-            roots: Vec::new(),
-            cookies_seen: HashSet::new(),
-            recoveries: 0,
-        }))
-    }
-
-    fn root_index(&self, path: &Path) -> Option<usize> {
-        self.roots
-            .iter()
-            .position(|r| r.as_ref().is_some_and(|r| r.path == path))
-    }
-
-    /// Reads and translates what is queued (up to [`MAX_READS`] reads, or
-    /// until something was emitted and no rename half is pending).
-    fn drain(&mut self, out: &mut Emit<'_>) -> Result<(), Error> {
-        let mut buf = self.buf.take().unwrap_or_default();
-        let mut result = Ok(());
-        for _ in 0..MAX_READS {
-            match self.kernel.ino.read(&mut buf) {
-                Ok(events) => {
-                    for event in events {
-                        match event {
-                            Ok(inotify::Event::Watch(ev)) => self.handle(&ev, out),
-                            Ok(inotify::Event::Overflow) | Err(_) => {
-                                // A malformed record is treated as lost events.
-                                self.recover(out);
-                                break;
-                            }
-                        }
-                    }
-                }
-                Err(e) if e.is_would_block() => {
-                    self.finish_moves(out);
-                    for root in self.roots.iter_mut().flatten() {
-                        root.settle(&mut self.kernel, &self.config, out);
-                    }
-                    break;
-                }
-                Err(e) => {
-                    result = Err(Error::io(None, io::Error::other(e)));
-                    break;
-                }
-            }
-            if out.out.len() > out.start && self.roots.iter().flatten().all(|r| r.moves.is_empty())
-            {
-                break;
-            }
-        }
-        self.buf = Some(buf);
-        result
-    }
-
-    fn finish_moves(&mut self, out: &mut Emit<'_>) {
-        for root in self.roots.iter_mut().flatten() {
-            root.finish_moves(&mut self.kernel, out);
-        }
-    }
-
-    fn handle(&mut self, ev: &WatchEvent<'_>, out: &mut Emit<'_>) {
-        // A MOVED_TO follows its MOVED_FROM directly; anything else means
-        // the entry left the watched scope.
-        let pairs = ev.mask.contains(EventMask::MOVED_TO)
-            && self
-                .roots
-                .iter()
-                .flatten()
-                .any(|r| r.moves.iter().any(|(c, _, _)| *c == ev.cookie));
-        if !pairs {
-            self.finish_moves(out);
-        }
-        if let Some(name) = ev.name
-            && cookie::is_cookie(name)
-        {
-            if ev.mask.contains(EventMask::CREATE) {
-                self.cookies_seen.insert(name.to_os_string());
-            }
-            return;
-        }
-        if ev.mask.contains(EventMask::IGNORED) {
-            self.forget(ev.wd, out);
-            return;
-        }
-        let Some(users) = self.kernel.uses.get(&ev.wd).cloned() else {
-            return;
-        };
-        for user in users {
-            let (id, is_tree, path) = match user {
-                Use::Tree { root, rel } => (root, true, rel),
-                Use::Anchor { root, dir } => (root, false, dir),
-                Use::Target { root } => {
-                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
-                        let written = ev
-                            .mask
-                            .intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE);
-                        r.refresh(&mut self.kernel, &self.config, Some(written), out);
-                    }
-                    continue;
-                }
-            };
-            let Some(root) = self.roots.get_mut(id).and_then(Option::as_mut) else {
-                continue;
-            };
-            if is_tree {
-                root.tree_event(&mut self.kernel, &self.config, &path, ev, out);
-            } else {
-                root.anchor_event(&mut self.kernel, &self.config, &path, ev, out);
-            }
-        }
-    }
-
-    /// The kernel dropped a watch (its directory is gone or unmounted).
-    fn forget(&mut self, wd: WatchDescriptor, out: &mut Emit<'_>) {
-        let Some(users) = self.kernel.uses.remove(&wd) else {
-            return;
-        };
-        for user in users {
-            match user {
-                Use::Tree { root, rel } => {
-                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
-                        if r.dirs.get(&rel) == Some(&wd) {
-                            r.dirs.remove(&rel);
-                        }
-                        if rel.as_os_str().is_empty() {
-                            r.refresh(&mut self.kernel, &self.config, None, out);
-                        }
-                    }
-                }
-                Use::Anchor { root, dir } => {
-                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
-                        r.anchors.retain(|(d, w)| !(d == &dir && *w == wd));
-                        r.refresh(&mut self.kernel, &self.config, None, out);
-                    }
-                }
-                Use::Target { root } => {
-                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
-                        if r.target.is_some_and(|(_, _, w)| w == wd) {
-                            r.target = None;
-                        }
-                        r.refresh(&mut self.kernel, &self.config, None, out);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Queue overflow: say so for every root, rescan, re-arm, report the
-    /// differences from the last known state.
-    fn recover(&mut self, out: &mut Emit<'_>) {
-        self.recoveries += 1;
-        for root in self.roots.iter().flatten() {
-            let is_dir = root.root_entry().is_some_and(Entry::is_dir);
-            out.out.push(Event::new(
-                EventKind::Overflow,
-                root.path.clone(),
-                is_dir,
-                Origin::Kernel,
-            ));
-        }
-        for root in self.roots.iter_mut().flatten() {
-            let mut notices = Vec::new();
-            match root.rebuild(&mut self.kernel, &self.config, &mut notices) {
-                Ok(snap) => {
-                    let old = std::mem::replace(&mut root.snapshot, snap);
-                    out.extend(diff(&root.path, &old, &root.snapshot, Origin::Rescan));
-                }
-                Err(e) => out.push(Event::new(
-                    EventKind::Skipped {
-                        reason: SkipReason::Other(e.to_string()),
-                    },
-                    root.path.clone(),
-                    root.root_entry().is_some_and(Entry::is_dir),
-                    Origin::Rescan,
-                )),
-            }
-            out.extend(notices);
-        }
-    }
-
-    /// Writes one sync cookie and returns its name. One is enough: the
-    /// kernel queues all of an instance's events in one ordered queue, so
-    /// the cookie's event comes after every event of every root caused
-    /// before it. Tried in each root's own directory (the watched directory,
-    /// or the one watched for a file), then in the other watched
-    /// directories. None if no watched directory can hold one (read-only,
-    /// no permission, vanished): sync then only drains what is queued.
-    fn write_cookies(&self) -> Result<Vec<OsString>, Error> {
-        let mut dirs: Vec<PathBuf> = self
-            .roots
-            .iter()
-            .flatten()
-            .filter_map(Root::cookie_dir)
-            .collect();
-        dirs.extend(
-            self.roots
-                .iter()
-                .flatten()
-                .flat_map(|r| r.anchors.iter().map(|(d, _)| d.clone())),
-        );
-        let mut first_error = None;
-        for dir in dirs {
-            let name = cookie::fresh_name();
-            match cookie::touch(&dir, &name) {
-                Ok(_) => return Ok(vec![name]),
-                Err(e) if cookie::is_unwritable(&e) => {}
-                Err(e) => {
-                    first_error.get_or_insert(Error::io(dir, e));
-                }
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(Vec::new()),
-        }
-    }
-
-    fn wait(&self, deadline: Option<Instant>) -> Result<bool, Error> {
-        let timeout = match deadline {
-            None => None,
-            Some(d) => {
-                let now = Instant::now();
-                if d <= now {
-                    return Ok(false);
-                }
-                Some(d - now)
-            }
-        };
-        self.kernel
-            .ino
-            .wait(timeout)
-            .map_err(|e| Error::io(None, io::Error::other(e)))
-    }
-}
-
-impl Driver for InotifyDriver {
-    fn kind(&self) -> Backend {
-        Backend::Inotify
-    }
-
-    fn add_root(
-        &mut self,
-        path: &Path,
-        mode: RecursiveMode,
-        out: &mut Vec<Event>,
-    ) -> Result<(), Error> {
-        if self.root_index(path).is_some() {
-            self.remove_root(path)?;
-        }
-        let id = self
-            .roots
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or(self.roots.len());
-        let mut root = Root {
-            id,
-            path: path.to_path_buf(),
-            mode,
-            resolved: Resolved::default(),
-            anchors: Vec::new(),
-            dirs: BTreeMap::new(),
-            snapshot: Snapshot::default(),
-            moves: Vec::new(),
-            target: None,
-        };
-        match root.rebuild(&mut self.kernel, &self.config, out) {
-            Ok(snap) => {
-                root.snapshot = snap;
-                if id == self.roots.len() {
-                    self.roots.push(Some(root));
-                } else {
-                    self.roots[id] = Some(root);
-                }
-                Ok(())
-            }
-            Err(e) => {
-                root.release(&mut self.kernel);
-                Err(e)
-            }
-        }
-    }
-
-    fn remove_root(&mut self, path: &Path) -> Result<(), Error> {
-        let Some(i) = self.root_index(path) else {
-            return Err(Error::NotWatched {
-                path: path.to_path_buf(),
-            });
-        };
-        if let Some(mut root) = self.roots[i].take() {
-            root.release(&mut self.kernel);
-        }
-        Ok(())
-    }
-
-    fn read_events(
-        &mut self,
-        out: &mut Vec<Event>,
-        deadline: Option<Instant>,
-    ) -> Result<(), Error> {
-        let start = out.len();
-        let mut emit = Emit { out, start };
-        loop {
-            self.drain(&mut emit)?;
-            if emit.out.len() > start || !self.wait(deadline)? {
-                return Ok(());
-            }
-        }
-    }
-
-    fn sync(&mut self, out: &mut Vec<Event>, deadline: Instant) -> Result<(), Error> {
-        let start = out.len();
-        let mut emit = Emit { out, start };
-        let mut waiting = self.write_cookies()?;
-        let mut recoveries = self.recoveries;
-        loop {
-            self.drain(&mut emit)?;
-            if self.recoveries != recoveries {
-                // Events were lost, maybe our cookies' too; the rescan has
-                // caught up, so fresh cookies will tell when we are current.
-                recoveries = self.recoveries;
-                for n in waiting.drain(..) {
-                    self.cookies_seen.remove(n.as_os_str());
-                }
-                waiting = self.write_cookies()?;
-                continue;
-            }
-            waiting.retain(|n| !self.cookies_seen.remove(n.as_os_str()));
-            if waiting.is_empty() {
-                // Everything before the cookies is processed: paths are current.
-                self.finish_moves(&mut emit);
-                for root in self.roots.iter_mut().flatten() {
-                    root.settle(&mut self.kernel, &self.config, &mut emit);
-                }
-                return Ok(());
-            }
-            if !self.wait(Some(deadline))? {
-                return Err(Error::SyncTimeout {
-                    waited: Default::default(),
-                });
-            }
-        }
-    }
-
-    fn watch_count(&self) -> usize {
-        self.kernel.uses.len()
-    }
-
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.kernel.ino.as_fd()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emit_collapses_only_repeated_modifications_of_this_call() {
-        let old = Event::new(EventKind::Modified, "a", false, Origin::Kernel);
-        let mut out = vec![old.clone()];
-        let mut emit = Emit {
-            out: &mut out,
-            start: 1,
-        };
-        emit.push(old.clone());
-        emit.push(old.clone());
-        emit.push(Event::new(EventKind::Created, "b", false, Origin::Kernel));
-        emit.push(Event::new(EventKind::Created, "b", false, Origin::Kernel));
-        assert_eq!(out.len(), 4);
     }
 }
