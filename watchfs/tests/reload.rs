@@ -578,3 +578,16 @@ fn on_busy_restart_stops_the_running_command() {
         ]
     );
 }
+
+#[test]
+fn once_exits_1_when_the_action_fails() {
+    let s = Setup::new("once-fail");
+    let mut args = vec![s.conf().display().to_string(), "--once".to_string()];
+    args.extend(with_wide_window(&[]));
+    args.extend(["--".to_string(), "false".to_string()]);
+    let mut w = Watchfs::start(&args);
+    fs::write(s.conf(), "version: 2\n").unwrap();
+    let status = w.wait_exit();
+    assert_eq!(status.code(), Some(1), "{}", w.stderr_text());
+    assert!(w.stderr_text().contains("command failed (exit status 1)"));
+}
