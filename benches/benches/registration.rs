@@ -84,7 +84,7 @@ mod imp {
 
             let rounds = match mode {
                 Mode::Full => 30,
-                Mode::Quick => 15,
+                Mode::Quick => 10,
                 Mode::Test => 1,
             };
             let ratio = paired_ratio(&dirs, rounds);
