@@ -1,2 +1,52 @@
-//! Safe wrapper over Linux inotify.
+//! Safe, zero-copy, never-panicking inotify.
+//!
+//! ```no_run
+//! use inotify::{Event, EventBuffer, Inotify, WatchMask};
+//!
+//! let inotify = Inotify::init()?;
+//! let wd = inotify.add_watch(".", WatchMask::CREATE | WatchMask::DELETE)?;
+//! let mut buf = EventBuffer::default();
+//! for event in inotify.read(&mut buf)? {
+//!     match event? {
+//!         Event::Watch(e) if e.wd == wd => println!("{:?} {:?}", e.mask, e.name),
+//!         Event::Watch(_) => {}
+//!         Event::Overflow => println!("queue overflowed: rescan"),
+//!     }
+//! }
+//! # Ok::<(), inotify::Error>(())
+//! ```
+//!
+//! * [`Inotify`] owns the descriptor (always close-on-exec; blocking or
+//!   non-blocking fixed at creation) and lends it through [`AsFd`](std::os::fd::AsFd).
+//! * [`Inotify::add_watch`] builds the C path on the stack and maps every
+//!   failure to an [`ErrorKind`] that says what to do, naming the limit to
+//!   raise (`fs.inotify.max_user_watches`, `fs.inotify.max_user_instances`).
+//! * [`Inotify::read`] fills an aligned [`EventBuffer`] with one system call
+//!   and returns [`Events`], a borrowing iterator: names are `&OsStr` into the
+//!   buffer, unknown mask bits are kept, the queue-overflow record is
+//!   [`Event::Overflow`], and a record that does not fit is an error item.
+//!   [`Events::from_bytes`] decodes bytes without a system call.
+//! * [`WatchDescriptor`]s remember their instance, so descriptors of two
+//!   instances never compare equal.
+//!
+//! Man pages: [Linux inotify(7)](https://man7.org/linux/man-pages/man7/inotify.7.html),
+//! [FreeBSD inotify(2)](https://man.freebsd.org/cgi/man.cgi?query=inotify&sektion=2).
 #![deny(missing_docs)]
+
+mod buffer;
+mod cpath;
+mod error;
+mod events;
+mod instance;
+pub mod limits;
+mod mask;
+mod wd;
+
+pub use buffer::EventBuffer;
+pub use error::{Error, ErrorKind, Limit};
+pub use events::{Event, Events, WatchEvent};
+pub use instance::Inotify;
+#[doc(hidden)]
+pub use instance::raw;
+pub use mask::{EventMask, WatchMask};
+pub use wd::WatchDescriptor;

@@ -1,0 +1,4 @@
+//! decode benchmark (filled in once the measured crates land).
+#![forbid(unsafe_code)]
+
+fn main() {}

@@ -1,0 +1,4 @@
+//! storm benchmark (filled in once the measured crates land).
+#![forbid(unsafe_code)]
+
+fn main() {}

@@ -1,0 +1,248 @@
+//! Zero-copy decoding of the records read from an inotify descriptor.
+
+use std::ffi::{CStr, OsStr};
+use std::iter::FusedIterator;
+use std::os::unix::ffi::OsStrExt;
+
+use inotify_sys::{IN_Q_OVERFLOW, INOTIFY_EVENT_SIZE, inotify_event};
+
+use crate::error::Error;
+use crate::mask::EventMask;
+use crate::wd::WatchDescriptor;
+
+/// One decoded record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Event<'b> {
+    /// An event on a watch.
+    Watch(WatchEvent<'b>),
+    /// The kernel's queue overflowed (`wd == -1`, `IN_Q_OVERFLOW`): events
+    /// were lost after this point and the watched trees must be rescanned.
+    Overflow,
+}
+
+/// An event on one watch. `name` borrows the buffer it was read into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WatchEvent<'b> {
+    /// The watch this event belongs to.
+    pub wd: WatchDescriptor,
+    /// What happened; unknown bits are kept.
+    pub mask: EventMask,
+    /// Equal on the `MOVED_FROM` and `MOVED_TO` of one rename; 0 otherwise.
+    pub cookie: u32,
+    /// For events on an entry of a watched directory, the entry's name
+    /// (trimmed at its first NUL); `None` for events on the watched object
+    /// itself.
+    pub name: Option<&'b OsStr>,
+}
+
+/// Iterator over the records in a buffer, as returned by
+/// [`Inotify::read`](crate::Inotify::read).
+///
+/// Each item is either an [`Event`] borrowing the buffer (no copy, no
+/// allocation) or, for a record that does not fit in the bytes read or has
+/// an impossible watch descriptor, an [`ErrorKind::MalformedEvent`](crate::ErrorKind::MalformedEvent)
+/// error; after an error the iterator ends. Every field is copied out with
+/// unaligned loads, so any byte slice is safe to decode.
+#[derive(Clone, Debug)]
+pub struct Events<'b> {
+    bytes: &'b [u8],
+    pos: usize,
+    instance: u64,
+}
+
+impl<'b> Events<'b> {
+    pub(crate) fn new(bytes: &'b [u8], instance: u64) -> Self {
+        Events {
+            bytes,
+            pos: 0,
+            instance,
+        }
+    }
+
+    /// Decodes records already in memory, without a system call: for
+    /// benchmarks, fuzzing, replaying captured reads, or bytes obtained by
+    /// reading the descriptor directly. `bytes` may start at any alignment
+    /// and may hold anything; bad input yields an error item, never a panic
+    /// or an out-of-bounds read.
+    ///
+    /// The [`WatchDescriptor`]s produced carry instance id 0, which no
+    /// [`Inotify`](crate::Inotify) has; use
+    /// [`Inotify::decode`](crate::Inotify::decode) to get descriptors that
+    /// compare equal to an instance's own.
+    pub fn from_bytes(bytes: &'b [u8]) -> Self {
+        Events::new(bytes, 0)
+    }
+
+    /// The bytes not yet decoded.
+    pub fn remaining_bytes(&self) -> &'b [u8] {
+        &self.bytes[self.pos..]
+    }
+
+    /// Stops the iteration and returns the error for a record at `self.pos`.
+    fn fail(&mut self, reason: &'static str) -> Error {
+        let at = self.pos;
+        self.pos = self.bytes.len();
+        Error::malformed(at, reason)
+    }
+}
+
+impl<'b> Iterator for Events<'b> {
+    type Item = Result<Event<'b>, Error>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = &self.bytes[self.pos..];
+        if rest.is_empty() {
+            return None;
+        }
+        let Some((head, tail)) = rest.split_at_checked(INOTIFY_EVENT_SIZE) else {
+            return Some(Err(self.fail("truncated record header")));
+        };
+        // SAFETY: `head` holds exactly size_of::<inotify_event>() readable
+        // bytes; `read_unaligned` accepts any alignment, and every bit
+        // pattern is a valid `inotify_event` (four plain integers).
+        let ev: inotify_event = unsafe { head.as_ptr().cast::<inotify_event>().read_unaligned() };
+        let len = ev.len as usize;
+        let Some(name) = tail.get(..len) else {
+            return Some(Err(self.fail("name length runs past the bytes read")));
+        };
+        let event = if ev.wd >= 0 {
+            let name = match CStr::from_bytes_until_nul(name) {
+                Ok(c) => c.to_bytes(),
+                Err(_) => name,
+            };
+            Event::Watch(WatchEvent {
+                wd: WatchDescriptor::new(self.instance, ev.wd),
+                mask: EventMask::from_bits_retain(ev.mask),
+                cookie: ev.cookie,
+                name: (!name.is_empty()).then(|| OsStr::from_bytes(name)),
+            })
+        } else if ev.wd == -1 && ev.mask & IN_Q_OVERFLOW != 0 {
+            Event::Overflow
+        } else {
+            return Some(Err(self.fail("negative watch descriptor")));
+        };
+        self.pos += INOTIFY_EVENT_SIZE + len;
+        Some(Ok(event))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let rest = self.bytes.len() - self.pos;
+        (
+            usize::from(rest > 0),
+            Some(rest.div_ceil(INOTIFY_EVENT_SIZE)),
+        )
+    }
+}
+
+impl FusedIterator for Events<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use inotify_sys::{IN_CREATE, IN_ISDIR, IN_MOVED_FROM};
+
+    fn record(out: &mut Vec<u8>, wd: i32, mask: u32, cookie: u32, name: &[u8], len: u32) {
+        out.extend_from_slice(&wd.to_ne_bytes());
+        out.extend_from_slice(&mask.to_ne_bytes());
+        out.extend_from_slice(&cookie.to_ne_bytes());
+        out.extend_from_slice(&len.to_ne_bytes());
+        let start = out.len();
+        out.extend_from_slice(name);
+        out.resize(start + len as usize, 0);
+    }
+
+    #[test]
+    fn decodes_names_masks_and_overflow() {
+        let mut b = Vec::new();
+        record(&mut b, 1, IN_CREATE | IN_ISDIR | 0x0800_0000, 0, b"dir", 16);
+        record(&mut b, -1, IN_Q_OVERFLOW, 0, b"", 0);
+        record(&mut b, 2, IN_MOVED_FROM, 7, b"\xff\xfe", 4);
+        let evs: Vec<_> = Events::new(&b, 9).collect::<Result<_, _>>().unwrap();
+        assert_eq!(evs.len(), 3);
+        let Event::Watch(first) = evs[0] else {
+            panic!("{:?}", evs[0])
+        };
+        assert_eq!(first.wd, WatchDescriptor::new(9, 1));
+        assert_eq!(first.name, Some(OsStr::new("dir")));
+        assert!(first.mask.contains(EventMask::CREATE | EventMask::ISDIR));
+        assert_eq!(
+            first.mask.bits() & 0x0800_0000,
+            0x0800_0000,
+            "unknown bit kept"
+        );
+        assert_eq!(evs[1], Event::Overflow);
+        let Event::Watch(third) = evs[2] else {
+            panic!()
+        };
+        assert_eq!(third.cookie, 7);
+        assert_eq!(third.name.unwrap().as_bytes(), b"\xff\xfe");
+    }
+
+    #[test]
+    fn truncated_header_is_an_error_then_none() {
+        let mut b = Vec::new();
+        record(&mut b, 1, IN_CREATE, 0, b"", 0);
+        b.extend_from_slice(&[0; 15]);
+        let mut it = Events::from_bytes(&b);
+        assert!(it.next().unwrap().is_ok());
+        let err = it.next().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MalformedEvent);
+        assert_eq!(err.offset(), Some(16));
+        assert!(it.next().is_none());
+        assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn name_past_end_is_an_error() {
+        let mut b = Vec::new();
+        record(&mut b, 1, IN_CREATE, 0, b"abc", 16);
+        b.truncate(b.len() - 1);
+        let mut it = Events::from_bytes(&b);
+        assert_eq!(
+            it.next().unwrap().unwrap_err().kind(),
+            ErrorKind::MalformedEvent
+        );
+        assert!(it.next().is_none());
+        // A length near u32::MAX must not overflow anything either.
+        let mut b = Vec::new();
+        record(&mut b, 1, IN_CREATE, 0, b"", 0);
+        b[12..16].copy_from_slice(&u32::MAX.to_ne_bytes());
+        let mut it = Events::from_bytes(&b);
+        assert_eq!(
+            it.next().unwrap().unwrap_err().kind(),
+            ErrorKind::MalformedEvent
+        );
+    }
+
+    #[test]
+    fn negative_wd_without_overflow_is_an_error() {
+        for (wd, mask) in [(-1, IN_CREATE), (-2, IN_Q_OVERFLOW), (i32::MIN, 0)] {
+            let mut b = Vec::new();
+            record(&mut b, wd, mask, 0, b"", 0);
+            let err = Events::from_bytes(&b).next().unwrap().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::MalformedEvent);
+        }
+    }
+
+    #[test]
+    fn empty_name_field_is_none() {
+        let mut b = Vec::new();
+        record(&mut b, 3, IN_CREATE, 0, b"", 16);
+        let ev = Events::from_bytes(&b).next().unwrap().unwrap();
+        let Event::Watch(w) = ev else { panic!() };
+        assert_eq!(w.name, None);
+        assert_eq!(w.wd.instance_id(), 0);
+    }
+
+    #[test]
+    fn misaligned_start_decodes() {
+        let mut b = vec![0u8; 3];
+        record(&mut b, 5, IN_CREATE, 0, b"x", 16);
+        let ev = Events::from_bytes(&b[3..]).next().unwrap().unwrap();
+        let Event::Watch(w) = ev else { panic!() };
+        assert_eq!(w.wd.raw(), 5);
+        assert_eq!(w.name, Some(OsStr::new("x")));
+    }
+}

@@ -1,0 +1,347 @@
+//! The inotify instance: create, watch, unwatch, read, wait.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use inotify_sys as sys;
+
+use crate::buffer::EventBuffer;
+use crate::cpath::with_c_path;
+use crate::error::{Error, ErrorKind, Op};
+use crate::events::Events;
+use crate::limits;
+use crate::mask::WatchMask;
+use crate::wd::{WatchDescriptor, next_instance_id};
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// An inotify instance: owns its file descriptor (always close-on-exec) and
+/// closes it on drop, which also removes all its watches.
+///
+/// Blocking or non-blocking is chosen at creation ([`Inotify::init`],
+/// [`Inotify::init_nonblocking`]) and never changed. The descriptor is
+/// readable when events are queued, so it can be registered with epoll, mio
+/// or tokio's `AsyncFd` through [`AsFd`]; drain a non-blocking instance with
+/// [`Inotify::read`] until [`Error::is_would_block`].
+///
+/// Man pages: [Linux inotify(7)](https://man7.org/linux/man-pages/man7/inotify.7.html),
+/// [FreeBSD inotify(2)](https://man.freebsd.org/cgi/man.cgi?query=inotify&sektion=2).
+#[derive(Debug)]
+pub struct Inotify {
+    fd: OwnedFd,
+    id: u64,
+}
+
+impl Inotify {
+    /// Creates an instance whose [`read`](Inotify::read) blocks until an event
+    /// is queued: `inotify_init1(IN_CLOEXEC)`.
+    ///
+    /// Man pages: [Linux inotify_init1(2)](https://man7.org/linux/man-pages/man2/inotify_init1.2.html),
+    /// [FreeBSD inotify(2)](https://man.freebsd.org/cgi/man.cgi?query=inotify&sektion=2).
+    pub fn init() -> Result<Inotify, Error> {
+        Self::init_with(sys::IN_CLOEXEC)
+    }
+
+    /// Creates an instance whose [`read`](Inotify::read) fails with
+    /// [`ErrorKind::WouldBlock`] when nothing is queued:
+    /// `inotify_init1(IN_CLOEXEC | IN_NONBLOCK)`.
+    ///
+    /// Man pages: [Linux inotify_init1(2)](https://man7.org/linux/man-pages/man2/inotify_init1.2.html),
+    /// [FreeBSD inotify(2)](https://man.freebsd.org/cgi/man.cgi?query=inotify&sektion=2).
+    pub fn init_nonblocking() -> Result<Inotify, Error> {
+        Self::init_with(sys::IN_CLOEXEC | sys::IN_NONBLOCK)
+    }
+
+    fn init_with(flags: libc::c_int) -> Result<Inotify, Error> {
+        // SAFETY: inotify_init1 takes no pointers; a non-negative result is a
+        // new descriptor that nothing else owns.
+        let fd = unsafe { sys::inotify_init1(flags) };
+        if fd < 0 {
+            return Err(init_error(errno()));
+        }
+        // SAFETY: `fd` was just returned by inotify_init1, is open, and is
+        // owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Inotify {
+            fd,
+            id: next_instance_id(),
+        })
+    }
+
+    /// The process-unique id of this instance, carried by every
+    /// [`WatchDescriptor`] it makes.
+    pub fn instance_id(&self) -> u64 {
+        self.id
+    }
+
+    /// Watches `path` for the events in `mask`, or changes the mask of an
+    /// existing watch on the same object (the kernel returns the same
+    /// descriptor); see [`WatchMask`] for the flags.
+    ///
+    /// No heap allocation for a path shorter than `PATH_MAX`. A path with a
+    /// NUL byte fails with [`ErrorKind::PathContainsNul`] before any system
+    /// call. Errors name the path; `ENOSPC` becomes [`ErrorKind::WatchLimit`]
+    /// with the current `fs.inotify.max_user_watches`.
+    ///
+    /// Man pages: [Linux inotify_add_watch(2)](https://man7.org/linux/man-pages/man2/inotify_add_watch.2.html),
+    /// [FreeBSD inotify(2)](https://man.freebsd.org/cgi/man.cgi?query=inotify&sektion=2).
+    pub fn add_watch<P: AsRef<Path>>(
+        &self,
+        path: P,
+        mask: WatchMask,
+    ) -> Result<WatchDescriptor, Error> {
+        let path = path.as_ref();
+        let fd = self.fd.as_raw_fd();
+        let wd = with_c_path(path, |c| {
+            // SAFETY: `c` is a valid NUL-terminated string for the duration
+            // of the call; `fd` is our open descriptor.
+            unsafe { sys::inotify_add_watch(fd, c.as_ptr(), mask.bits()) }
+        })?;
+        if wd < 0 {
+            return Err(add_watch_error(errno()).with_path(path));
+        }
+        Ok(WatchDescriptor::new(self.id, wd))
+    }
+
+    /// Removes a watch. The kernel then queues an event with
+    /// [`EventMask::IGNORED`](crate::EventMask::IGNORED) for it.
+    ///
+    /// A descriptor made by another instance, or one the kernel has already
+    /// dropped (after `IGNORED`), fails with [`ErrorKind::UnknownWatch`].
+    ///
+    /// Man pages: [Linux inotify_rm_watch(2)](https://man7.org/linux/man-pages/man2/inotify_rm_watch.2.html),
+    /// [FreeBSD inotify(2)](https://man.freebsd.org/cgi/man.cgi?query=inotify&sektion=2).
+    pub fn rm_watch(&self, wd: WatchDescriptor) -> Result<(), Error> {
+        if wd.instance_id() != self.id {
+            return Err(Error::foreign_watch(wd.raw()));
+        }
+        raw::rm_watch(self.fd.as_fd(), wd.raw()).map_err(|e| {
+            let errno = e.raw_os_error().unwrap_or(0);
+            let kind = if errno == libc::EINVAL {
+                ErrorKind::UnknownWatch
+            } else {
+                ErrorKind::Other
+            };
+            Error::os(kind, Op::RmWatch, errno).with_wd(wd.raw())
+        })
+    }
+
+    /// Reads as many queued events as fit into `buf` with one `read(2)`,
+    /// and returns an iterator over them that borrows `buf`.
+    ///
+    /// A blocking instance waits for at least one event; a non-blocking one
+    /// fails with [`ErrorKind::WouldBlock`] when none is queued (drain it
+    /// until then when using edge-triggered readiness). `EINTR` is retried.
+    ///
+    /// Man page: [Linux inotify(7)](https://man7.org/linux/man-pages/man7/inotify.7.html)
+    /// ("Reading events from an inotify file descriptor").
+    pub fn read<'b>(&self, buf: &'b mut EventBuffer) -> Result<Events<'b>, Error> {
+        let n = loop {
+            // SAFETY: `buf` provides `capacity()` writable bytes that stay
+            // borrowed for the call; `fd` is our open descriptor.
+            let n =
+                unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.capacity()) };
+            if n >= 0 {
+                break n as usize;
+            }
+            match errno() {
+                libc::EINTR => continue,
+                e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
+                    return Err(Error::os(ErrorKind::WouldBlock, Op::Read, e));
+                }
+                // Cannot happen with an EventBuffer (>= 272 bytes), but map it
+                // to what it would mean.
+                libc::EINVAL => {
+                    return Err(Error::os(ErrorKind::BufferTooSmall, Op::Read, libc::EINVAL));
+                }
+                e => return Err(Error::os(ErrorKind::Other, Op::Read, e)),
+            }
+        };
+        Ok(Events::new(buf.filled(n), self.id))
+    }
+
+    /// Decodes bytes read from this instance's descriptor by other means
+    /// (e.g. a `File` made from [`Inotify::as_fd`]), giving descriptors that
+    /// compare equal to the ones [`add_watch`](Inotify::add_watch) returned.
+    /// See [`Events::from_bytes`].
+    pub fn decode<'b>(&self, bytes: &'b [u8]) -> Events<'b> {
+        Events::new(bytes, self.id)
+    }
+
+    /// Waits until an event is queued or `timeout` passes, with `poll(2)`.
+    ///
+    /// Returns `Ok(true)` if the descriptor is readable, `Ok(false)` on
+    /// timeout. `None` waits forever; `Some(Duration::ZERO)` only checks.
+    /// `EINTR` is retried with the remaining time. Works the same on
+    /// blocking and non-blocking instances.
+    ///
+    /// Man pages: [Linux poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html),
+    /// [FreeBSD poll(2)](https://man.freebsd.org/cgi/man.cgi?query=poll&sektion=2).
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        loop {
+            let ms: libc::c_int = match (timeout, deadline) {
+                (None, _) => -1,
+                // A timeout too large for an Instant: wait in long slices.
+                (Some(_), None) => libc::c_int::MAX,
+                (Some(_), Some(d)) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    // Round up so that we never return before the deadline.
+                    let ms = left.as_nanos().div_ceil(1_000_000);
+                    libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+                }
+            };
+            let mut pfd = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: `pfd` is one valid pollfd, and we pass a count of 1.
+            let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if rc > 0 {
+                return Ok(true);
+            }
+            if rc < 0 {
+                let e = errno();
+                if e != libc::EINTR {
+                    return Err(Error::os(ErrorKind::Other, Op::Wait, e));
+                }
+            }
+            if let Some(d) = deadline
+                && Instant::now() >= d
+            {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+fn init_error(errno: i32) -> Error {
+    match errno {
+        libc::EMFILE => {
+            if process_fd_table_full() {
+                Error::os(ErrorKind::FdLimit, Op::Init, errno)
+                    .with_limit(limits::process_fd_limit())
+            } else {
+                Error::os(ErrorKind::InstanceLimit, Op::Init, errno)
+                    .with_limit(limits::instance_limit())
+            }
+        }
+        libc::ENFILE => {
+            Error::os(ErrorKind::FdLimit, Op::Init, errno).with_limit(limits::system_fd_limit())
+        }
+        e => Error::os(ErrorKind::Other, Op::Init, e),
+    }
+}
+
+/// `EMFILE` from inotify_init1 means either the per-user instance limit or
+/// the per-process descriptor limit; tell them apart by asking for one more
+/// descriptor of another kind.
+fn process_fd_table_full() -> bool {
+    // SAFETY: the path is a NUL-terminated literal; a returned descriptor is
+    // closed right away.
+    let fd = unsafe {
+        libc::open(
+            c"/".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_DIRECTORY,
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: `fd` was just opened and is owned by nobody else.
+        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+        false
+    } else {
+        errno() == libc::EMFILE
+    }
+}
+
+fn add_watch_error(errno: i32) -> Error {
+    let kind = match errno {
+        libc::ENOSPC => {
+            return Error::os(ErrorKind::WatchLimit, Op::AddWatch, errno)
+                .with_limit(limits::watch_limit());
+        }
+        libc::ENOENT => ErrorKind::NotFound,
+        libc::EACCES | libc::EPERM => ErrorKind::PermissionDenied,
+        libc::ENOTDIR => ErrorKind::NotADirectory,
+        libc::EEXIST => ErrorKind::AlreadyWatched,
+        libc::EINVAL => ErrorKind::InvalidMask,
+        _ => ErrorKind::Other,
+    };
+    Error::os(kind, Op::AddWatch, errno)
+}
+
+impl AsFd for Inotify {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Inotify {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl IntoRawFd for Inotify {
+    fn into_raw_fd(self) -> RawFd {
+        self.fd.into_raw_fd()
+    }
+}
+
+impl From<Inotify> for OwnedFd {
+    fn from(inotify: Inotify) -> OwnedFd {
+        inotify.fd
+    }
+}
+
+impl From<OwnedFd> for Inotify {
+    /// Adopts a descriptor that must come from `inotify_init1` (for instance
+    /// one returned by `OwnedFd::from(Inotify)`). It gets a new instance id,
+    /// so descriptors made before the conversion no longer match.
+    fn from(fd: OwnedFd) -> Inotify {
+        Inotify {
+            fd,
+            id: next_instance_id(),
+        }
+    }
+}
+
+/// Bare system calls, one each, without path conversion, error mapping or
+/// instance bookkeeping.
+///
+/// Not part of the API, for benches only: it is the floor that
+/// [`Inotify::add_watch`] and [`Inotify::rm_watch`] are measured against.
+#[doc(hidden)]
+pub mod raw {
+    use super::*;
+    use std::ffi::CStr;
+
+    /// Exactly one `inotify_add_watch(2)`.
+    pub fn add_watch(fd: BorrowedFd<'_>, path: &CStr, mask: u32) -> std::io::Result<i32> {
+        // SAFETY: `path` is NUL-terminated and outlives the call; a bad `fd`
+        // is reported by the kernel as EBADF/EINVAL.
+        let wd = unsafe { sys::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), mask) };
+        if wd < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(wd)
+        }
+    }
+
+    /// Exactly one `inotify_rm_watch(2)`.
+    pub fn rm_watch(fd: BorrowedFd<'_>, wd: i32) -> std::io::Result<()> {
+        #[cfg(target_os = "android")]
+        let wd = wd as u32;
+        // SAFETY: no pointers; the kernel validates `fd` and `wd`.
+        let rc = unsafe { sys::inotify_rm_watch(fd.as_raw_fd(), wd) };
+        if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+}

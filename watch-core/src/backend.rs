@@ -1,0 +1,75 @@
+//! The interface every backend implements (inotify, poll, and kqueue).
+//!
+//! A backend is a [`Driver`]: it owns its kernel object (or none, for poll),
+//! tracks the watched roots, and turns notifications into [`Event`]s. The
+//! [`Watcher`](crate::Watcher) owns one boxed driver and a queue of events
+//! already produced but not yet handed to the user.
+//!
+//! Adding a backend (e.g. kqueue in `kqueue_backend.rs`):
+//! 1. implement [`Driver`] on a type in its own module, `cfg`-gated to the
+//!    targets that have the kernel API;
+//! 2. construct it in `Watcher::with_config` for its [`Backend`] value and
+//!    make [`Backend::is_available`] / [`Backend::platform_default`] say so.
+//!
+//! Shared machinery a driver should reuse rather than rewrite:
+//! - [`crate::snapshot`]: lstat-based tree scan with excludes, symlink policy,
+//!   loop detection and permission-denied reporting; the scan calls a
+//!   `visit_dir` hook *before* reading each directory, which is where a kernel
+//!   backend arms its watch (so nothing created during the scan is missed);
+//! - [`crate::snapshot::resolve`]: follows a user path by name through
+//!   symlink chains and reports which (directory, name) pairs it consulted,
+//!   i.e. which directories must be watched to follow the name;
+//! - [`crate::diff`]: turns two snapshots into events (overflow recovery,
+//!   polling, a kqueue `NOTE_WRITE` on a directory);
+//! - [`crate::cookie`]: the sync cookie names, which drivers must drop.
+
+use std::os::fd::BorrowedFd;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::{Backend, Error, Event, RecursiveMode};
+
+/// One backend's implementation. Every method may be called while events are
+/// flowing; none may panic on what the kernel or the filesystem returns.
+pub(crate) trait Driver: Send {
+    /// Which backend this is.
+    fn kind(&self) -> Backend;
+
+    /// Starts watching `path` (as the user named it). A path that does not
+    /// exist yet is not an error: its appearance is reported as `Created`.
+    /// Notices about skipped subtrees are appended to `out`.
+    fn add_root(
+        &mut self,
+        path: &Path,
+        mode: RecursiveMode,
+        out: &mut Vec<Event>,
+    ) -> Result<(), Error>;
+
+    /// Stops watching `path` (exactly as given to `add_root`) and releases
+    /// its kernel resources. `Error::NotWatched` if it is not a root.
+    fn remove_root(&mut self, path: &Path) -> Result<(), Error>;
+
+    /// Appends available events to `out`. When none is available, waits until
+    /// one is or `deadline` passes (`None`: wait forever; a past deadline:
+    /// never wait). Cookie files are never reported.
+    fn read_events(&mut self, out: &mut Vec<Event>, deadline: Option<Instant>)
+    -> Result<(), Error>;
+
+    /// Returns once every change made before the call has been appended to
+    /// `out` (kernel backends: cookie files; poll: a forced scan), or
+    /// `Error::SyncTimeout` at `deadline`.
+    fn sync(&mut self, out: &mut Vec<Event>, deadline: Instant) -> Result<(), Error>;
+
+    /// Kernel watches or file descriptors currently held.
+    fn watch_count(&self) -> usize;
+
+    /// A descriptor that polls readable when `read_events` has something.
+    fn as_fd(&self) -> BorrowedFd<'_>;
+
+    /// Told after each `read`/`sync` whether the watcher still queues events
+    /// for the user, so a driver whose fd is not a kernel queue (poll) can
+    /// keep it readable exactly while that is true.
+    fn queued_for_user(&mut self, queued: bool) {
+        let _ = queued;
+    }
+}

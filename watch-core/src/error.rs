@@ -1,0 +1,146 @@
+//! Typed errors a user can act on.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Backend;
+
+/// Why a watcher operation failed.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Error {
+    /// The backend cannot run on this platform or in this build.
+    Unsupported {
+        /// The backend asked for.
+        backend: Backend,
+        /// Why it is not available.
+        reason: &'static str,
+    },
+    /// The per-user inotify watch limit (`fs.inotify.max_user_watches`) is reached.
+    WatchLimit {
+        /// The directory that could not be watched.
+        path: PathBuf,
+        /// The current limit, when it could be read.
+        limit: Option<u64>,
+    },
+    /// The per-user inotify instance limit (`fs.inotify.max_user_instances`) is reached.
+    InstanceLimit {
+        /// The current limit, when it could be read.
+        limit: Option<u64>,
+    },
+    /// The process ran out of file descriptors (`RLIMIT_NOFILE`).
+    FdLimit {
+        /// The path being opened, if any.
+        path: Option<PathBuf>,
+    },
+    /// Permission denied while watching or reading `path`.
+    PermissionDenied {
+        /// The path that could not be accessed.
+        path: PathBuf,
+    },
+    /// `unwatch` was called for a path that is not watched.
+    NotWatched {
+        /// The path given to `unwatch`.
+        path: PathBuf,
+    },
+    /// The path cannot be watched as given (empty, or contains a NUL byte).
+    InvalidPath {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// `sync` did not see its cookie events within the timeout.
+    SyncTimeout {
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// Any other I/O error, with the path involved when there is one.
+    Io {
+        /// The path involved, if any.
+        path: Option<PathBuf>,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+impl Error {
+    #[allow(dead_code)] // used by the drivers, which land next
+    pub(crate) fn io(path: impl Into<Option<PathBuf>>, source: io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Unsupported { backend, reason } => {
+                write!(
+                    f,
+                    "the {backend} backend is not available: {reason}; use Backend::Poll or the platform default"
+                )
+            }
+            Error::WatchLimit { path, limit } => {
+                write!(
+                    f,
+                    "inotify watch limit reached while watching {}",
+                    path.display()
+                )?;
+                if let Some(limit) = limit {
+                    write!(f, " (fs.inotify.max_user_watches={limit})")?;
+                }
+                f.write_str("; raise it with `sysctl fs.inotify.max_user_watches=<n>` or exclude large directories")
+            }
+            Error::InstanceLimit { limit } => {
+                f.write_str("inotify instance limit reached")?;
+                if let Some(limit) = limit {
+                    write!(f, " (fs.inotify.max_user_instances={limit})")?;
+                }
+                f.write_str("; raise it with `sysctl fs.inotify.max_user_instances=<n>` or share one watcher")
+            }
+            Error::FdLimit { path } => {
+                f.write_str("out of file descriptors")?;
+                if let Some(path) = path {
+                    write!(f, " while opening {}", path.display())?;
+                }
+                f.write_str("; raise RLIMIT_NOFILE (`ulimit -n`) or lower the watcher's fd budget")
+            }
+            Error::PermissionDenied { path } => {
+                write!(
+                    f,
+                    "permission denied: {} (grant read and search permission, or exclude it)",
+                    path.display()
+                )
+            }
+            Error::NotWatched { path } => write!(f, "{} is not watched", path.display()),
+            Error::InvalidPath { path, reason } => {
+                write!(f, "cannot watch {:?}: {reason}", path.as_os_str())
+            }
+            Error::SyncTimeout { waited } => {
+                write!(
+                    f,
+                    "sync timed out after {waited:?} waiting for cookie events; the event queue may be stalled"
+                )
+            }
+            Error::Io {
+                path: Some(path),
+                source,
+            } => write!(f, "{}: {source}", path.display()),
+            Error::Io { path: None, source } => write!(f, "{source}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

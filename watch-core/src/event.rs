@@ -1,0 +1,100 @@
+//! What a [`Watcher`](crate::Watcher) reports.
+//!
+//! # Folding events
+//! The stream is designed so that applying it, in order, to the tree as it
+//! was when `watch` returned reproduces the tree as it is now (after a
+//! [`sync`](crate::Watcher::sync)):
+//! - [`Created`](EventKind::Created): `path` exists now; if something was
+//!   there before, it was replaced. A new directory's contents follow as
+//!   their own `Created` events.
+//! - [`Removed`](EventKind::Removed): `path` and everything below it are gone.
+//! - [`Renamed`](EventKind::Renamed): what was at `from` (with everything
+//!   below it) is now at `path`, replacing whatever was there.
+//! - [`Modified`](EventKind::Modified) / [`Metadata`](EventKind::Metadata):
+//!   the content / the permissions or ownership of `path` changed.
+//! - [`Overflow`](EventKind::Overflow): the kernel dropped events for the
+//!   tree at `path`; the watcher rescanned it, and the differences follow as
+//!   events with [`Origin::Rescan`].
+
+use std::path::PathBuf;
+
+/// Where an event came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// A notification from the kernel (inotify, kqueue).
+    Kernel,
+    /// A difference found by scanning the tree: the poll backend, the contents
+    /// of a newly appeared directory, or the recovery after an overflow.
+    Rescan,
+}
+
+/// Why part of a watched tree is not being watched.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The directory cannot be read or watched with our permissions.
+    PermissionDenied,
+    /// A followed symlink leads back to a directory already being watched.
+    SymlinkLoop,
+    /// The kernel watch limit was reached (inotify: raise
+    /// `fs.inotify.max_user_watches` with sysctl).
+    WatchLimit,
+    /// The file descriptor budget is spent (kqueue): changes below this
+    /// directory are detected at directory level only.
+    FdBudget,
+    /// Any other error, with its description.
+    Other(String),
+}
+
+/// The kind of change.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// `path` appeared (created, moved in, or replaced).
+    Created,
+    /// The content of `path` changed (for a symlink: its target).
+    Modified,
+    /// Permissions or ownership of `path` changed.
+    Metadata,
+    /// `path` (and everything below it) disappeared.
+    Removed,
+    /// `from` was renamed to `path`; both are inside the watched scope.
+    Renamed {
+        /// The old path, as the user named it.
+        from: PathBuf,
+    },
+    /// Events were lost for the tree at `path`. The watcher rescanned it; the
+    /// differences follow with [`Origin::Rescan`].
+    Overflow,
+    /// `path` is not watched (and its contents not reported) for `reason`.
+    Skipped {
+        /// Why the subtree is skipped.
+        reason: SkipReason,
+    },
+}
+
+/// One change to a watched path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// What happened.
+    pub kind: EventKind,
+    /// The path as the user named it: the watched path joined with the names
+    /// below it.
+    pub path: PathBuf,
+    /// Whether `path` is (or, for `Removed`, was) a directory.
+    pub is_dir: bool,
+    /// Kernel notification or rescan.
+    pub origin: Origin,
+}
+
+impl Event {
+    /// Builds an event.
+    pub fn new(kind: EventKind, path: impl Into<PathBuf>, is_dir: bool, origin: Origin) -> Event {
+        Event {
+            kind,
+            path: path.into(),
+            is_dir,
+            origin,
+        }
+    }
+}

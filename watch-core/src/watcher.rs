@@ -1,0 +1,193 @@
+//! The public [`Watcher`]: one backend driver plus the queue of events that
+//! were produced (by `watch` or `sync`) but not yet read.
+
+use std::collections::VecDeque;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::backend::Driver;
+use crate::{Backend, Config, Error, Event, RecursiveMode};
+
+/// Watches files and directories and reports their changes as [`Event`]s.
+///
+/// No thread is started: events are produced when [`read`](Watcher::read) or
+/// [`sync`](Watcher::sync) is called. For an event loop, poll the descriptor
+/// from [`AsFd`]; see there for the exact readiness rule.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use watch_core::{RecursiveMode, Watcher};
+///
+/// let mut watcher = Watcher::new()?;
+/// watcher.watch("config.toml", RecursiveMode::NonRecursive)?;
+/// let mut events = Vec::new();
+/// loop {
+///     events.clear();
+///     watcher.read(&mut events, None)?;
+///     for event in &events {
+///         println!("{:?} {}", event.kind, event.path.display());
+///     }
+/// }
+/// # Ok::<(), watch_core::Error>(())
+/// ```
+pub struct Watcher {
+    driver: Box<dyn Driver>,
+    queued: VecDeque<Event>,
+}
+
+impl Watcher {
+    /// A watcher on the platform's default backend
+    /// ([`Backend::platform_default`]).
+    pub fn new() -> Result<Watcher, Error> {
+        Watcher::with_config(Config::default())
+    }
+
+    /// A watcher with explicit options and backend.
+    pub fn with_config(config: Config) -> Result<Watcher, Error> {
+        let driver = make_driver(config)?;
+        Ok(Watcher {
+            driver,
+            queued: VecDeque::new(),
+        })
+    }
+
+    /// Starts watching `path`. The path need not exist yet: its appearance is
+    /// reported as [`Created`](crate::EventKind::Created). A file path is
+    /// followed by name across atomic saves, re-creation and symlink
+    /// retargeting. Watching a path again replaces its mode. Subtrees that
+    /// cannot be watched are reported as
+    /// [`Skipped`](crate::EventKind::Skipped) events by the next `read`.
+    pub fn watch<P: AsRef<Path>>(&mut self, path: P, mode: RecursiveMode) -> Result<(), Error> {
+        let path = path.as_ref();
+        check_path(path)?;
+        let mut notices = Vec::new();
+        let result = self.driver.add_root(path, mode, &mut notices);
+        self.enqueue(notices);
+        result
+    }
+
+    /// Stops watching `path` (as given to [`watch`](Watcher::watch)).
+    /// Events already queued for it are still delivered.
+    pub fn unwatch<P: AsRef<Path>>(&mut self, path: P) -> Result<(), Error> {
+        self.driver.remove_root(path.as_ref())
+    }
+
+    /// Appends events to `out` and returns how many were appended.
+    ///
+    /// `None` blocks until at least one event is available;
+    /// `Some(Duration::ZERO)` never blocks; `Some(t)` waits at most `t`.
+    pub fn read(
+        &mut self,
+        out: &mut Vec<Event>,
+        timeout: Option<Duration>,
+    ) -> Result<usize, Error> {
+        let before = out.len();
+        if !self.queued.is_empty() {
+            out.extend(self.queued.drain(..));
+            self.driver.queued_for_user(false);
+            return Ok(out.len() - before);
+        }
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let deadline = match timeout {
+            Some(_) if deadline.is_none() => None, // too far away: forever
+            _ => deadline,
+        };
+        let result = self.driver.read_events(out, deadline);
+        self.driver.queued_for_user(false);
+        result.map(|()| out.len() - before)
+    }
+
+    /// Returns once every change made before the call is ready to be read:
+    /// kernel backends write a cookie file in each watched directory root
+    /// (for a file, in the directory watched for it) and wait for its event;
+    /// the poll backend rescans. Events seen meanwhile are kept for the next
+    /// [`read`](Watcher::read). Cookies are never reported.
+    pub fn sync(&mut self, timeout: Duration) -> Result<(), Error> {
+        let start = Instant::now();
+        let deadline = start
+            .checked_add(timeout)
+            .unwrap_or(start + Duration::from_secs(86_400 * 365));
+        let mut seen = Vec::new();
+        let result = self.driver.sync(&mut seen, deadline);
+        self.enqueue(seen);
+        match result {
+            Err(Error::SyncTimeout { .. }) => Err(Error::SyncTimeout {
+                waited: start.elapsed(),
+            }),
+            other => other,
+        }
+    }
+
+    /// Kernel watches (inotify) or file descriptors (kqueue) currently held;
+    /// zero for the poll backend.
+    pub fn watch_count(&self) -> usize {
+        self.driver.watch_count()
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.driver.kind()
+    }
+
+    fn enqueue(&mut self, events: Vec<Event>) {
+        if !events.is_empty() {
+            self.queued.extend(events);
+            self.driver.queued_for_user(true);
+        }
+    }
+}
+
+/// The descriptor polls readable when events are pending.
+///
+/// For the inotify backend it is the inotify descriptor itself. Events found
+/// by `watch` (skip notices) or during `sync` are queued inside the watcher
+/// and do not make it readable: after it polls readable, and after `watch` or
+/// `sync`, call [`Watcher::read`] with `Some(Duration::ZERO)` until it returns
+/// 0. For the poll backend it is readable exactly while such a queue is
+/// non-empty; changes are only found by scanning, which `read` does when
+/// [`Config::poll_interval`] has elapsed, so an event loop must also wake up
+/// at that interval.
+impl AsFd for Watcher {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.driver.as_fd()
+    }
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field("backend", &self.driver.kind())
+            .field("watch_count", &self.driver.watch_count())
+            .field("queued", &self.queued.len())
+            .finish()
+    }
+}
+
+fn check_path(path: &Path) -> Result<(), Error> {
+    if path.as_os_str().is_empty() {
+        return Err(Error::InvalidPath {
+            path: path.to_path_buf(),
+            reason: "the path is empty",
+        });
+    }
+    if path.as_os_str().as_encoded_bytes().contains(&0) {
+        return Err(Error::InvalidPath {
+            path: path.to_path_buf(),
+            reason: "the path contains a NUL byte",
+        });
+    }
+    Ok(())
+}
+
+fn make_driver(config: Config) -> Result<Box<dyn Driver>, Error> {
+    match config.selected_backend() {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Backend::Inotify => crate::inotify_backend::InotifyDriver::boxed(config),
+        Backend::Poll => crate::poll::PollDriver::boxed(config),
+        backend => Err(Error::Unsupported {
+            backend,
+            reason: "not implemented for this target yet",
+        }),
+    }
+}
