@@ -1,4 +1,335 @@
-//! storm benchmark (filled in once the measured crates land).
+//! Storm: a burst of N file creations (full run 20,000, more than the default
+//! `fs.inotify.max_queued_events` of 16,384 records, so the kernel queue
+//! overflows; `--quick` 1,000) lands in a watched directory while user code
+//! is busy elsewhere, then user code drains it.
+//!
+//! Per storm: a fresh directory and watcher (not timed); the burst, made by
+//! this thread while no consumer reads (not timed; notify's own reader
+//! thread is held at its first handler call so it cannot drain early); then
+//! the drain, timed until user code knows it has everything it will get:
+//! - `raw`: non-blocking `read(2)` + the hand-written decode loop until
+//!   `EAGAIN`.
+//! - `ours`: `Inotify::read` on a non-blocking instance until would-block.
+//! - `watch-core`: `read` until empty, then `sync` (a cookie round trip, and
+//!   the rescan that reconciles an overflow), then `read` until empty.
+//! - `notify`: release its thread, receive from the channel handed to it as
+//!   the event handler (notify's documented pattern) until a cookie file's
+//!   creation arrives: notify offers no sync point, so the burst ends with a
+//!   cookie, and whenever 20 ms pass without an event (the first cookie was
+//!   dropped by an overflow) another is created; the kernel queues in order.
+//!
+//! Reported per implementation (median of the storms): drain time, events per
+//! second delivered to user code (every event, not only creations), and the
+//! changes lost: files whose creation user code never learned of (for
+//! watch-core, rescan reports count as learned). A file create is slow on a
+//! loaded disk, so the storms run outside criterion's sampling loop (which
+//! would need ten or more per implementation); the figures go to the result
+//! file that `cargo xtask bench` summarises.
 #![forbid(unsafe_code)]
 
-fn main() {}
+#[cfg(target_os = "linux")]
+mod imp {
+    use std::ffi::OsStr;
+    use std::fs::File;
+    use std::io::{ErrorKind, Read};
+    use std::os::fd::OwnedFd;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc::{self, RecvTimeoutError};
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::{Duration, Instant};
+
+    use benches::{Mode, Results, TempDir, decode_raw, percentile};
+    use inotify::{Event, EventMask, Inotify, WatchMask};
+
+    const IN_CREATE: u32 = 0x100;
+    const IN_Q_OVERFLOW: u32 = 0x4000;
+    /// Generous bound for a loaded machine; reaching it fails the bench.
+    const GIVE_UP: Duration = Duration::from_secs(120);
+    const IMPLEMENTATIONS: [&str; 4] = ["raw", "ours", "watch-core", "notify"];
+
+    fn dir_mask() -> WatchMask {
+        WatchMask::CREATE
+            | WatchMask::DELETE
+            | WatchMask::MODIFY
+            | WatchMask::ATTRIB
+            | WatchMask::CLOSE_WRITE
+            | WatchMask::MOVE
+    }
+
+    /// What one storm delivered to user code.
+    struct Tally {
+        seen: Vec<bool>,
+        delivered: u64,
+        overflows: u64,
+        cookie: bool,
+    }
+
+    impl Tally {
+        fn new(n: usize) -> Tally {
+            Tally {
+                seen: vec![false; n],
+                delivered: 0,
+                overflows: 0,
+                cookie: false,
+            }
+        }
+
+        /// Counts one delivered event; `created` is the name of a created entry.
+        fn event(&mut self, created: Option<&OsStr>) {
+            self.delivered += 1;
+            let Some(name) = created else { return };
+            let name = name.as_bytes();
+            if name.starts_with(b"cookie-") {
+                self.cookie = true;
+            } else if let Some(i) = name
+                .strip_prefix(b"f")
+                .and_then(|digits| std::str::from_utf8(digits).ok())
+                .and_then(|digits| digits.parse::<usize>().ok())
+                .filter(|&i| i < self.seen.len())
+            {
+                self.seen[i] = true;
+            }
+        }
+
+        fn lost(&self) -> u64 {
+            self.seen.iter().filter(|s| !**s).count() as u64
+        }
+    }
+
+    /// Creates `f0`..`f{n-1}` in `dir`.
+    fn burst(dir: &Path, n: usize) {
+        for i in 0..n {
+            File::create(dir.join(format!("f{i}"))).expect("create file");
+        }
+    }
+
+    /// Holds notify's reader thread at its first handler call until opened.
+    #[derive(Default)]
+    struct Gate {
+        open: AtomicBool,
+        lock: Mutex<bool>,
+        opened: Condvar,
+    }
+
+    impl Gate {
+        fn wait(&self) {
+            if self.open.load(Ordering::Acquire) {
+                return;
+            }
+            let mut open = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            while !*open {
+                open = self.opened.wait(open).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+
+        fn open(&self) {
+            *self.lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            self.open.store(true, Ordering::Release);
+            self.opened.notify_all();
+        }
+    }
+
+    /// One storm of `n` creations with `implementation`: drain time and tally.
+    fn storm(implementation: &str, n: usize) -> (Duration, Tally) {
+        let tmp = TempDir::new("storm").expect("temp dir");
+        let dir = tmp.path();
+        let mut tally = Tally::new(n);
+        let elapsed = match implementation {
+            "raw" => {
+                let ino = Inotify::init_nonblocking().expect("inotify_init1");
+                ino.add_watch(dir, dir_mask()).expect("add_watch");
+                let mut fd = File::from(OwnedFd::from(ino));
+                let mut buf = vec![0u8; 64 * 1024];
+                burst(dir, n);
+                let start = Instant::now();
+                loop {
+                    let len = match fd.read(&mut buf) {
+                        Ok(len) => len,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) => panic!("read: {e}"),
+                    };
+                    decode_raw(&buf[..len], |e| {
+                        if e.mask & IN_Q_OVERFLOW != 0 {
+                            tally.overflows += 1;
+                        }
+                        let created = e.mask & IN_CREATE != 0;
+                        tally.event(created.then(|| OsStr::from_bytes(e.name)));
+                    });
+                }
+                start.elapsed()
+            }
+            "ours" => {
+                let ino = Inotify::init_nonblocking().expect("inotify_init1");
+                ino.add_watch(dir, dir_mask()).expect("add_watch");
+                let mut buf = inotify::EventBuffer::default();
+                burst(dir, n);
+                let start = Instant::now();
+                loop {
+                    let events = match ino.read(&mut buf) {
+                        Ok(events) => events,
+                        Err(e) if e.is_would_block() => break,
+                        Err(e) => panic!("read: {e}"),
+                    };
+                    for event in events {
+                        match event.expect("well-formed record") {
+                            Event::Watch(e) => {
+                                let created = e.mask.contains(EventMask::CREATE);
+                                tally.event(if created { e.name } else { None });
+                            }
+                            Event::Overflow => {
+                                tally.overflows += 1;
+                                tally.event(None);
+                            }
+                        }
+                    }
+                }
+                start.elapsed()
+            }
+            "watch-core" => {
+                use watch_core::{EventKind, RecursiveMode};
+                let mut w = core_watcher().expect("watch-core watcher");
+                w.watch(dir, RecursiveMode::NonRecursive).expect("watch");
+                let mut out = Vec::new();
+                let mut drain = |w: &mut watch_core::Watcher, tally: &mut Tally| {
+                    while w.read(&mut out, Some(Duration::ZERO)).expect("read") > 0 {
+                        for e in out.drain(..) {
+                            match e.kind {
+                                EventKind::Created => tally.event(e.path.file_name()),
+                                EventKind::Overflow => {
+                                    tally.overflows += 1;
+                                    tally.event(None);
+                                }
+                                _ => tally.event(None),
+                            }
+                        }
+                    }
+                };
+                burst(dir, n);
+                let start = Instant::now();
+                drain(&mut w, &mut tally);
+                w.sync(GIVE_UP).expect("sync");
+                drain(&mut w, &mut tally);
+                start.elapsed()
+            }
+            "notify" => {
+                use notify_published::{
+                    Config, EventKind, INotifyWatcher, RecursiveMode, Watcher as _,
+                };
+                let gate = Arc::new(Gate::default());
+                let (tx, rx) = mpsc::channel();
+                let held = gate.clone();
+                let handler = move |res: notify_published::Result<notify_published::Event>| {
+                    held.wait();
+                    // A closed channel only means the storm is over.
+                    let _ = tx.send(res);
+                };
+                let mut w = INotifyWatcher::new(handler, Config::default()).expect("watcher");
+                w.watch(dir, RecursiveMode::NonRecursive).expect("watch");
+                burst(dir, n);
+                // The burst's last file is the first cookie: without an
+                // overflow it arrives right after the burst's own events.
+                File::create(dir.join("cookie-0")).expect("cookie");
+                let start = Instant::now();
+                gate.open();
+                let mut cookies = 1;
+                while !tally.cookie {
+                    match rx.recv_timeout(Duration::from_millis(20)) {
+                        Ok(res) => {
+                            let e = res.expect("notify error");
+                            if e.need_rescan() {
+                                tally.overflows += 1;
+                            }
+                            if matches!(e.kind, EventKind::Create(_)) {
+                                for path in &e.paths {
+                                    tally.event(path.file_name());
+                                }
+                            } else {
+                                tally.event(None);
+                            }
+                        }
+                        Err(RecvTimeoutError::Timeout) => {
+                            assert!(start.elapsed() < GIVE_UP, "notify never delivered a cookie");
+                            File::create(dir.join(format!("cookie-{cookies}"))).expect("cookie");
+                            cookies += 1;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => panic!("notify stopped"),
+                    }
+                }
+                let elapsed = start.elapsed();
+                drop(w);
+                elapsed
+            }
+            other => panic!("unknown implementation {other}"),
+        };
+        (elapsed, tally)
+    }
+
+    /// watch-core on its inotify backend.
+    fn core_watcher() -> Result<watch_core::Watcher, watch_core::Error> {
+        use watch_core::{Backend, Config, Watcher};
+        Watcher::with_config(Config::default().backend(Backend::Inotify))
+    }
+
+    pub fn run() {
+        let mode = Mode::current();
+        let n = mode.sizes().storm_files;
+        let storms = match mode {
+            Mode::Full => 3,
+            Mode::Quick => 3,
+            Mode::Test => 1,
+        };
+        let core = core_watcher()
+            .map_err(|e| eprintln!("watch-core left out of this run: {e}"))
+            .is_ok();
+        let mut results = Results::create("storm").expect("result file");
+        let param = n.to_string();
+        for implementation in IMPLEMENTATIONS {
+            if implementation == "watch-core" && !core {
+                continue;
+            }
+            let (mut drains, mut rates) = (Vec::new(), Vec::new());
+            let (mut lost, mut overflows) = (0, 0);
+            for _ in 0..storms {
+                let (elapsed, tally) = storm(implementation, n);
+                drains.push(elapsed.as_nanos() as u64);
+                rates.push((tally.delivered as f64 / elapsed.as_secs_f64()) as u64);
+                lost += tally.lost();
+                overflows += tally.overflows;
+            }
+            drains.sort_unstable();
+            rates.sort_unstable();
+            let drain = percentile(&drains, 50.0).unwrap_or_default();
+            let rate = percentile(&rates, 50.0).unwrap_or_default();
+            let created = (storms * n) as u64;
+            println!(
+                "storm/{implementation}/{n}: drain {:.2} ms, {rate} events/s to user code, \
+                 {lost} of {created} creations lost, {overflows} overflows ({storms} storms)",
+                drain as f64 / 1e6
+            );
+            let figures = [
+                ("drain_ns", drain as f64),
+                ("events_per_sec", rate as f64),
+                ("lost", lost as f64),
+                ("created", created as f64),
+                ("overflows", overflows as f64),
+                ("storms", storms as f64),
+            ];
+            for (metric, value) in figures {
+                results
+                    .record("storm", implementation, &param, metric, value)
+                    .expect("write result");
+            }
+        }
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this once
+    // on tiny sizes (see `benches::Mode`). No criterion options apply here.
+    #[cfg(target_os = "linux")]
+    imp::run();
+    #[cfg(not(target_os = "linux"))]
+    eprintln!("storm: the inotify comparisons run on Linux only");
+}

@@ -44,7 +44,7 @@ impl Mode {
                 registration: &[1_000],
                 tree_dirs: 1_000,
                 tree_files: 10_000,
-                storm_files: 5_000,
+                storm_files: 1_000,
             },
             Mode::Test => Sizes {
                 registration: &[50],

@@ -105,8 +105,9 @@ pub struct RawEvent<'a> {
 
 /// The decode floor: a hand-written loop over the raw bytes, calling `each`
 /// per record. It checks only what safe Rust must (the header and the name
-/// fit in `bytes`) and stops at the first record that does not fit. Returns
-/// the number of records decoded.
+/// fit in `bytes`), trusts the kernel's layout for the rest (NUL padding),
+/// and stops at the first record that does not fit. Returns the number of
+/// records decoded.
 #[inline]
 pub fn decode_raw<'a>(bytes: &'a [u8], mut each: impl FnMut(RawEvent<'a>)) -> usize {
     let mut rest = bytes;
@@ -117,10 +118,14 @@ pub fn decode_raw<'a>(bytes: &'a [u8], mut each: impl FnMut(RawEvent<'a>)) -> us
         let Some((field, next)) = tail.split_at_checked(len) else {
             break;
         };
-        let name = match field.iter().position(|&b| b == 0) {
-            Some(end) => &field[..end],
-            None => field,
-        };
+        // The kernel pads the name with NULs to the next 16 bytes and a name
+        // holds no NUL, so trimming the padding from the end finds it in at
+        // most 16 steps without scanning the name itself.
+        let mut end = field.len();
+        while end > 0 && field[end - 1] == 0 {
+            end -= 1;
+        }
+        let name = &field[..end];
         each(RawEvent {
             wd: i32::from_ne_bytes(word(0)),
             mask: u32::from_ne_bytes(word(4)),

@@ -110,3 +110,32 @@ mod libc_layout {
     // checked above, and NAME_MAX is checked here.
     static_assertions::const_assert_eq!(super::NAME_MAX, libc::NAME_MAX as usize);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_sizes_round_up_to_the_os_alignment() {
+        assert_eq!(inotify_name_size(0), 0);
+        assert_eq!(inotify_record_size(0), 16);
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            assert_eq!(IN_NAME_ALIGN, 16);
+            assert_eq!(inotify_name_size(1), 16);
+            assert_eq!(inotify_name_size(15), 16);
+            assert_eq!(inotify_name_size(16), 32);
+            assert_eq!(inotify_name_size(NAME_MAX), 256);
+        }
+        #[cfg(target_os = "freebsd")]
+        {
+            assert_eq!(IN_NAME_ALIGN, 4);
+            assert_eq!(inotify_name_size(1), 4);
+            assert_eq!(inotify_name_size(3), 4);
+            assert_eq!(inotify_name_size(4), 8);
+            assert_eq!(inotify_name_size(NAME_MAX), 256);
+        }
+        // The largest record always fits the minimum buffer.
+        assert!(inotify_record_size(NAME_MAX) <= INOTIFY_MIN_BUFFER_SIZE);
+    }
+}

@@ -35,6 +35,13 @@ pub struct WatchEvent<'b> {
     pub name: Option<&'b OsStr>,
 }
 
+impl WatchEvent<'_> {
+    /// Whether the subject of the event is a directory ([`EventMask::ISDIR`]).
+    pub fn is_dir(&self) -> bool {
+        self.mask.contains(EventMask::ISDIR)
+    }
+}
+
 /// Iterator over the records in a buffer, as returned by
 /// [`Inotify::read`](crate::Inotify::read).
 ///
@@ -43,7 +50,7 @@ pub struct WatchEvent<'b> {
 /// an impossible watch descriptor, an [`ErrorKind::MalformedEvent`](crate::ErrorKind::MalformedEvent)
 /// error; after an error the iterator ends. Every field is copied out with
 /// unaligned loads, so any byte slice is safe to decode.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Events<'b> {
     bytes: &'b [u8],
     pos: usize,
@@ -137,6 +144,16 @@ impl<'b> Iterator for Events<'b> {
 
 impl FusedIterator for Events<'_> {}
 
+impl std::fmt::Debug for Events<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events")
+            .field("len", &self.bytes.len())
+            .field("pos", &self.pos)
+            .field("instance", &self.instance)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +194,8 @@ mod tests {
             panic!()
         };
         assert_eq!(third.cookie, 7);
+        assert!(first.is_dir());
+        assert!(!third.is_dir());
         assert_eq!(third.name.unwrap().as_bytes(), b"\xff\xfe");
     }
 

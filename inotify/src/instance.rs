@@ -27,6 +27,32 @@ fn errno() -> i32 {
 /// or tokio's `AsyncFd` through [`AsFd`]; drain a non-blocking instance with
 /// [`Inotify::read`] until [`Error::is_would_block`].
 ///
+/// ```no_run
+/// use std::time::Duration;
+/// use inotify::{Event, EventBuffer, Inotify, WatchMask};
+///
+/// let inotify = Inotify::init_nonblocking()?;
+/// inotify.add_watch("/etc", WatchMask::CREATE | WatchMask::MOVED_TO | WatchMask::CLOSE_WRITE)?;
+/// let mut buf = EventBuffer::default();
+/// while inotify.wait(Some(Duration::from_secs(5)))? {
+///     // Drain everything that is queued, then wait again.
+///     loop {
+///         let events = match inotify.read(&mut buf) {
+///             Ok(events) => events,
+///             Err(e) if e.is_would_block() => break,
+///             Err(e) => return Err(e),
+///         };
+///         for event in events {
+///             match event? {
+///                 Event::Watch(e) => println!("{:?} {:?}", e.mask, e.name),
+///                 Event::Overflow => println!("events were lost; rescan"),
+///             }
+///         }
+///     }
+/// }
+/// # Ok::<(), inotify::Error>(())
+/// ```
+///
 /// Man pages: [Linux inotify(7)](https://man7.org/linux/man-pages/man7/inotify.7.html),
 /// [FreeBSD inotify(2)](https://man.freebsd.org/cgi/man.cgi?query=inotify&sektion=2).
 #[derive(Debug)]
@@ -139,11 +165,11 @@ impl Inotify {
     /// Man page: [Linux inotify(7)](https://man7.org/linux/man-pages/man7/inotify.7.html)
     /// ("Reading events from an inotify file descriptor").
     pub fn read<'b>(&self, buf: &'b mut EventBuffer) -> Result<Events<'b>, Error> {
+        let (fd, ptr, cap) = (self.fd.as_raw_fd(), buf.as_mut_ptr(), buf.capacity());
         let n = loop {
-            // SAFETY: `buf` provides `capacity()` writable bytes that stay
-            // borrowed for the call; `fd` is our open descriptor.
-            let n =
-                unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.capacity()) };
+            // SAFETY: `ptr` points to `cap` writable bytes of `buf`, which
+            // stays mutably borrowed for the call; `fd` is our open descriptor.
+            let n = unsafe { libc::read(fd, ptr.cast(), cap) };
             if n >= 0 {
                 break n as usize;
             }
@@ -343,5 +369,86 @@ pub mod raw {
         } else {
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enospc_names_the_watch_limit_and_its_value() {
+        let err = add_watch_error(libc::ENOSPC).with_path(Path::new("some/dir"));
+        assert_eq!(err.kind(), ErrorKind::WatchLimit);
+        let limit = err.limit().unwrap();
+        assert_eq!(limit.name, "fs.inotify.max_user_watches");
+        let current: u64 = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(limit.value, Some(current));
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("fs.inotify.max_user_watches={current}")),
+            "{msg}"
+        );
+        assert!(msg.contains("some/dir"), "{msg}");
+        assert!(msg.contains("sysctl"), "{msg}");
+        assert_eq!(err.path(), Some(Path::new("some/dir")));
+        assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
+    }
+
+    #[test]
+    fn emfile_at_init_names_the_instance_limit() {
+        // With descriptors to spare, EMFILE can only be the instance limit.
+        let err = init_error(libc::EMFILE);
+        assert_eq!(err.kind(), ErrorKind::InstanceLimit);
+        let limit = err.limit().unwrap();
+        assert_eq!(limit.name, "fs.inotify.max_user_instances");
+        let current: u64 = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(limit.value, Some(current));
+        assert!(err.to_string().contains("fs.inotify.max_user_instances="));
+    }
+
+    #[test]
+    fn enfile_is_the_system_fd_limit() {
+        let err = init_error(libc::ENFILE);
+        assert_eq!(err.kind(), ErrorKind::FdLimit);
+        assert_eq!(err.limit().unwrap().name, "fs.file-max");
+    }
+
+    #[test]
+    fn errno_mapping_for_add_watch() {
+        for (errno, kind) in [
+            (libc::ENOENT, ErrorKind::NotFound),
+            (libc::EACCES, ErrorKind::PermissionDenied),
+            (libc::EPERM, ErrorKind::PermissionDenied),
+            (libc::ENOTDIR, ErrorKind::NotADirectory),
+            (libc::EEXIST, ErrorKind::AlreadyWatched),
+            (libc::EINVAL, ErrorKind::InvalidMask),
+            (libc::ENOMEM, ErrorKind::Other),
+        ] {
+            let err = add_watch_error(errno).with_path(Path::new("p"));
+            assert_eq!(err.kind(), kind, "errno {errno}");
+            assert_eq!(err.raw_os_error(), Some(errno));
+            assert!(std::error::Error::source(&err).is_some());
+            assert!(err.to_string().starts_with("p: "), "{err}");
+        }
+    }
+
+    #[test]
+    fn converts_to_io_error_keeping_the_payload() {
+        let err = add_watch_error(libc::ENOENT).with_path(Path::new("gone"));
+        let io: std::io::Error = err.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        let inner = io.get_ref().unwrap().downcast_ref::<Error>().unwrap();
+        assert_eq!(inner.kind(), ErrorKind::NotFound);
+        let wb: std::io::Error = Error::os(ErrorKind::WouldBlock, Op::Read, libc::EAGAIN).into();
+        assert_eq!(wb.kind(), std::io::ErrorKind::WouldBlock);
     }
 }

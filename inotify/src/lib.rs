@@ -50,3 +50,15 @@ pub use instance::Inotify;
 pub use instance::raw;
 pub use mask::{EventMask, WatchMask};
 pub use wd::WatchDescriptor;
+
+/// The public types can cross threads: an instance can be read on one
+/// thread while another adds watches, and errors can be sent anywhere.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Inotify>();
+    send_sync::<Error>();
+    send_sync::<EventBuffer>();
+    send_sync::<Events<'static>>();
+    send_sync::<Event<'static>>();
+    send_sync::<WatchDescriptor>();
+};

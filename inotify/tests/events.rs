@@ -278,3 +278,36 @@ fn many_events_fill_a_small_buffer_across_reads() {
     assert_eq!(got, names);
     assert!(reads > 1, "272 bytes cannot hold 200 events");
 }
+
+#[test]
+fn kernel_name_padding_matches_the_sys_layout_helpers() {
+    use std::os::fd::AsFd;
+    let dir = TempDir::new();
+    let (ino, _) = watching(dir.path(), WatchMask::CREATE);
+    let names: Vec<String> = (1..=40).map(|n| "n".repeat(n)).collect();
+    for n in &names {
+        File::create(dir.join(n)).unwrap();
+    }
+    let mut raw = File::from(ino.as_fd().try_clone_to_owned().unwrap());
+    let mut bytes = vec![0u8; 64 * 1024];
+    let total = raw.read(&mut bytes).unwrap();
+    let bytes = &bytes[..total];
+    let mut off = 0;
+    for n in &names {
+        let len = u32::from_ne_bytes(bytes[off + 12..off + 16].try_into().unwrap()) as usize;
+        assert_eq!(
+            len,
+            inotify_sys::inotify_name_size(n.len()),
+            "name of {} bytes",
+            n.len()
+        );
+        assert_eq!(len % inotify_sys::IN_NAME_ALIGN, 0);
+        off += inotify_sys::inotify_record_size(n.len());
+    }
+    assert_eq!(off, total, "all records accounted for");
+    let decoded: Vec<String> = ino
+        .decode(bytes)
+        .map(|e| common::own(e.unwrap()).name().unwrap().to_owned())
+        .collect();
+    assert_eq!(decoded, names);
+}

@@ -143,7 +143,7 @@ impl Config {
         self.backend.unwrap_or_else(Backend::platform_default)
     }
 
-    #[allow(dead_code)] // used by the drivers, which land next
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
     pub(crate) fn is_excluded(&self, path: &Path) -> bool {
         self.exclude.as_ref().is_some_and(|f| f(path))
     }

@@ -23,24 +23,39 @@ use crate::{Event, EventKind};
 ///   continuous stream, such as a log file being appended to, still flushes
 ///   regularly). The whole batch is released at once rather than path by path:
 ///   the temporary file and the target of an atomic save belong together.
-/// * **Coalescing.** Within a batch each path holds at most one event, at the
-///   position of its first arrival. Kinds merge as follows (earlier, later):
+/// * **Coalescing.** Replaying a batch in order onto the tree as it was
+///   before gives the tree as it is after (checked by a property test over
+///   random operation sequences), and every path whose content changed is
+///   named. Within that, each path normally holds one event, at the position
+///   of its first arrival; a rename goes after the events it depends on.
+///   Kinds merge as follows (earlier, later):
 ///   * `Created`, then `Modified`/`Metadata`: `Created`.
-///   * `Created`, then `Removed`: nothing; the path existed only inside the
-///     window, so before and after look the same to the consumer.
+///   * `Created`, then `Removed`: nothing when the creation was the path's
+///     first event in the batch (it existed only inside the window);
+///     `Removed` when the creation came from a rename over the path (an
+///     atomic save), since what was there before is gone. A file moved in
+///     from outside the watched tree over an existing one is reported by the
+///     watcher as a plain creation, so if it is removed within the same
+///     window the removal of the older file is not reported.
 ///   * `Modified`/`Metadata`, then `Removed`: `Removed`.
 ///   * `Removed`, then `Created`: `Modified` (the path was replaced).
 ///   * `Metadata` and `Modified` in either order: `Modified`.
 ///   * `Renamed { from }`, then `Modified`/`Metadata`: `Renamed { from }`
 ///     (the rename keeps its origin).
+///   * `a` renamed to `b`: any event pending for `a` is taken out. If `a`
+///     was created within the window (the temporary file of an atomic save),
+///     `b` is reported `Created`; if `a` was itself the target of a rename
+///     from `z`, `b` is reported `Renamed { from: z }` (the chain keeps its
+///     first `from`; a path renamed back to where it started is `Modified`)
+///     unless `z` was filled again meanwhile, in which case both renames are
+///     kept.
 ///   * `Renamed { from: a }` to `b`, then `b` removed: `a` is reported
-///     `Removed`, `b` is dropped.
-///   * `a` renamed to `b`: any event pending for `a` is taken out of the
-///     batch. If `a` was created within the window (the temporary file of an
-///     atomic save), `b` is reported `Created`; if `a` was itself the target
-///     of an earlier rename from `z`, `b` is reported `Renamed { from: z }`
-///     (the chain keeps its first `from`), and a path renamed back to where it
-///     started is reported `Modified`.
+///     `Removed`, or `Modified` if `a` was created again meanwhile (vim's
+///     backup-file save).
+///   * Whenever an event that stood for a path's old content is merged away
+///     (a replaced rename target, a chain's middle), that path is reported
+///     `Removed` unless it was created within the batch: the rename may have
+///     replaced a file, and a consumer must not keep believing in it.
 ///   * `Overflow`, `Skipped` and kinds added later are never merged: each
 ///     is kept, in order, so a consumer cannot miss one.
 ///
@@ -62,11 +77,13 @@ pub struct Debouncer {
     max_wait: Duration,
     /// Pending events in order of first arrival; `None` marks a slot whose
     /// event was coalesced away.
-    slots: Vec<Option<Event>>,
+    slots: Vec<Option<Slot>>,
     /// Path -> index in `slots` of its pending event.
     by_path: HashMap<PathBuf, usize>,
     /// Number of `Some` slots.
     pending: usize,
+    /// Sequence number of the event being pushed (orders events in time).
+    seq: u64,
     /// When the oldest pending event arrived.
     first_push: Option<Instant>,
     /// When the newest event arrived.
@@ -92,6 +109,7 @@ impl Debouncer {
             slots: Vec::new(),
             by_path: HashMap::new(),
             pending: 0,
+            seq: 0,
             first_push: None,
             last_push: None,
         }
@@ -116,9 +134,10 @@ impl Debouncer {
             self.first_push = Some(now);
         }
         self.last_push = Some(now);
+        self.seq += 1;
         match &event.kind {
             EventKind::Created | EventKind::Modified | EventKind::Metadata | EventKind::Removed => {
-                self.merge_at_path(event)
+                self.merge_at_path(event, self.seq)
             }
             EventKind::Renamed { from } => {
                 let from = from.clone();
@@ -126,8 +145,9 @@ impl Debouncer {
             }
             // Overflow and anything newer: never merged, never dropped.
             _ => {
+                let slot = self.slot(event, false);
                 self.pending += 1;
-                self.slots.push(Some(event));
+                self.slots.push(Some(slot));
             }
         }
     }
@@ -145,7 +165,7 @@ impl Debouncer {
     /// at shutdown) and returns how many were appended.
     pub fn flush(&mut self, out: &mut Vec<Event>) -> usize {
         let before = out.len();
-        out.extend(self.slots.drain(..).flatten());
+        out.extend(self.slots.drain(..).flatten().map(|slot| slot.event));
         self.by_path.clear();
         self.pending = 0;
         self.first_push = None;
@@ -176,63 +196,264 @@ impl Debouncer {
         self.pending == 0
     }
 
-    /// Takes the pending event of `path` out, with its slot index.
-    fn take(&mut self, path: &PathBuf) -> Option<(usize, Event)> {
+    /// A slot for `event`, pushed now.
+    fn slot(&self, event: Event, new: bool) -> Slot {
+        Slot {
+            event,
+            new,
+            first_seq: self.seq,
+            last_seq: self.seq,
+            kind_seq: self.seq,
+        }
+    }
+
+    /// Takes the pending slot of `path` out, with its index.
+    fn take(&mut self, path: &PathBuf) -> Option<(usize, Slot)> {
         let index = self.by_path.remove(path)?;
-        let event = self.slots[index].take()?;
+        let slot = self.slots[index].take()?;
         self.pending -= 1;
-        Some((index, event))
+        Some((index, slot))
     }
 
-    /// Puts `event` into slot `index`: the position of its path's first
-    /// arrival in this batch.
-    fn restore(&mut self, index: usize, event: Event) {
-        self.by_path.insert(event.path.clone(), index);
-        self.slots[index] = Some(event);
+    /// Puts `slot` at `index`: the position of its path's first arrival in
+    /// this batch.
+    fn restore(&mut self, index: usize, slot: Slot) {
+        self.by_path.insert(slot.event.path.clone(), index);
+        self.slots[index] = Some(slot);
         self.pending += 1;
     }
 
-    fn insert(&mut self, event: Event) {
-        self.by_path.insert(event.path.clone(), self.slots.len());
-        self.slots.push(Some(event));
+    fn insert(&mut self, slot: Slot) {
+        self.by_path
+            .insert(slot.event.path.clone(), self.slots.len());
+        self.slots.push(Some(slot));
         self.pending += 1;
     }
 
-    fn merge_at_path(&mut self, event: Event) {
+    /// Merges `event`, which happened at time `at`, into its path's slot.
+    fn merge_at_path(&mut self, event: Event, at: u64) {
         let Some((index, old)) = self.take(&event.path) else {
-            self.insert(event);
+            // A creation as the path's first event in the batch: the path
+            // did not exist before it (as far as this batch tells).
+            let new = event.kind == EventKind::Created;
+            let slot = Slot {
+                event,
+                new,
+                first_seq: at,
+                last_seq: at,
+                kind_seq: at,
+            };
+            self.insert(slot);
             return;
         };
-        match merge_kinds(&old.kind, &event.kind) {
-            Merged::Kind(kind) => self.restore(index, Event { kind, ..event }),
+        match merge_kinds(&old.event.kind, &event.kind, old.new) {
+            Merged::Kind(kind) => {
+                // A kept rename keeps the time its source was vacated.
+                let kind_seq = match (&old.event.kind, &kind) {
+                    (EventKind::Renamed { .. }, EventKind::Renamed { .. }) => old.kind_seq,
+                    _ => at,
+                };
+                let event = Event { kind, ..event };
+                self.restore(
+                    index,
+                    Slot {
+                        event,
+                        kind_seq,
+                        last_seq: at,
+                        ..old
+                    },
+                );
+            }
             Merged::Nothing => {}
             Merged::RemoveSource(from) => {
-                // `from` was renamed here and is now gone: from the
-                // consumer's point of view `from` was removed.
-                let removed = Event {
-                    kind: EventKind::Removed,
-                    path: from,
-                    ..event
-                };
-                self.merge_at_path(removed);
+                // `from` was renamed here and is now gone too.
+                if !old.new {
+                    // The rename may have replaced a file that existed
+                    // before the batch; that one is gone as well.
+                    let removed = Event {
+                        kind: EventKind::Removed,
+                        ..event.clone()
+                    };
+                    let slot = Slot {
+                        event: removed,
+                        new: false,
+                        first_seq: old.first_seq,
+                        last_seq: at,
+                        kind_seq: at,
+                    };
+                    self.restore(index, slot);
+                }
+                self.removed_at(from, old.kind_seq, &event);
             }
         }
     }
 
-    fn merge_rename(&mut self, from: PathBuf, event: Event) {
-        let source = self.take(&from).map(|(_, source)| source.kind);
-        let kind = match source {
-            Some(EventKind::Created) => EventKind::Created,
-            Some(EventKind::Renamed { from: first }) if first == event.path => EventKind::Modified,
-            Some(EventKind::Renamed { from: first }) => EventKind::Renamed { from: first },
-            _ => EventKind::Renamed { from },
+    /// Reports `path` removed at time `seq`: a removal that an event taken
+    /// out of the batch used to imply. Events pending for `path` that came
+    /// later (vim's backup save: rename f to f~, write a new f, remove f~)
+    /// merge after it; earlier ones before it.
+    fn removed_at(&mut self, path: PathBuf, seq: u64, like: &Event) {
+        let removed = Event {
+            kind: EventKind::Removed,
+            path,
+            ..like.clone()
         };
+        let Some((index, pending)) = self.take(&removed.path) else {
+            let slot = Slot {
+                event: removed,
+                new: false,
+                first_seq: seq,
+                last_seq: seq,
+                kind_seq: seq,
+            };
+            self.insert(slot);
+            return;
+        };
+        if pending.last_seq < seq {
+            // Everything pending happened before the removal.
+            self.restore(index, pending);
+            self.merge_at_path(removed, seq);
+            return;
+        }
+        // Something pending came after the removal, and so decides what
+        // the path holds now; the removal goes first.
+        let kind = match merge_kinds(&EventKind::Removed, &pending.event.kind, false) {
+            Merged::Kind(kind) => kind,
+            Merged::Nothing | Merged::RemoveSource(_) => pending.event.kind.clone(),
+        };
+        let event = Event {
+            kind,
+            ..pending.event
+        };
+        let slot = Slot {
+            event,
+            new: false,
+            first_seq: seq.min(pending.first_seq),
+            last_seq: pending.last_seq,
+            kind_seq: pending.kind_seq,
+        };
+        self.restore(index, slot);
+    }
+
+    fn merge_rename(&mut self, from: PathBuf, event: Event) {
+        let mut source = self.take(&from);
+        // A chain a -> from -> path folds into a -> path only while nothing
+        // new happened at `a` since: a later event at `a` would otherwise
+        // come before the rename that empties `a`.
+        if let Some((index, slot)) = source.take() {
+            match &slot.event.kind {
+                EventKind::Renamed { from: first } if self.by_path.contains_key(first) => {
+                    // Keep it where it is, closed: later events at `from`
+                    // start a new slot after this rename.
+                    self.slots[index] = Some(slot);
+                    self.pending += 1;
+                }
+                _ => source = Some((index, slot)),
+            }
+        }
+        // The new kind, when its source was vacated, and whether it still
+        // says that `from` is gone.
+        let (kind, kind_seq, says_from_gone) = match source.as_ref().map(|(_, s)| s) {
+            Some(Slot {
+                event:
+                    Event {
+                        kind: EventKind::Created,
+                        ..
+                    },
+                ..
+            }) => (EventKind::Created, self.seq, false),
+            Some(Slot {
+                event:
+                    Event {
+                        kind: EventKind::Renamed { from: first },
+                        ..
+                    },
+                ..
+            }) if *first == event.path => (EventKind::Modified, self.seq, false),
+            Some(Slot {
+                event:
+                    Event {
+                        kind: EventKind::Renamed { from: first },
+                        ..
+                    },
+                kind_seq,
+                ..
+            }) => (
+                EventKind::Renamed {
+                    from: first.clone(),
+                },
+                *kind_seq,
+                false,
+            ),
+            _ => (EventKind::Renamed { from: from.clone() }, self.seq, true),
+        };
+        if let Some((index, source)) = source
+            && !says_from_gone
+            && !source.new
+        {
+            // `from` may have held a file before the batch that the
+            // coalesced events no longer mention: report it gone.
+            let removed = Event {
+                kind: EventKind::Removed,
+                ..source.event
+            };
+            let slot = Slot {
+                event: removed,
+                new: false,
+                first_seq: source.first_seq,
+                last_seq: self.seq,
+                kind_seq: self.seq,
+            };
+            self.restore(index, slot);
+        }
         let event = Event { kind, ..event };
         match self.take(&event.path) {
-            Some((index, _)) => self.restore(index, event),
-            None => self.insert(event),
+            // Whatever was pending here is replaced; whether the path
+            // existed before the batch is still what that slot knew.
+            // The rename goes to the end of the batch, after the events it
+            // depends on (such as the one that filled its source).
+            Some((_, old)) => {
+                let slot = Slot {
+                    event,
+                    new: old.new,
+                    first_seq: old.first_seq,
+                    last_seq: self.seq,
+                    kind_seq,
+                };
+                self.insert(slot);
+                // A replaced rename no longer says its source is gone.
+                if let EventKind::Renamed { from: gone } = &old.event.kind {
+                    self.removed_at(gone.clone(), old.kind_seq, &old.event);
+                }
+            }
+            // Something may have been here before the batch.
+            None => {
+                let slot = Slot {
+                    event,
+                    new: false,
+                    first_seq: self.seq,
+                    last_seq: self.seq,
+                    kind_seq,
+                };
+                self.insert(slot);
+            }
         }
     }
+}
+
+/// A pending event and what the batch tells about its path.
+#[derive(Debug)]
+struct Slot {
+    event: Event,
+    /// The path did not exist before this batch (its first event in the
+    /// batch was a creation), so a later removal cancels out.
+    new: bool,
+    /// Sequence numbers of the first and last events merged into this slot.
+    first_seq: u64,
+    last_seq: u64,
+    /// Sequence number of the event that set the current kind; for a
+    /// rename, when its source was vacated.
+    kind_seq: u64,
 }
 
 enum Merged {
@@ -241,10 +462,15 @@ enum Merged {
     RemoveSource(PathBuf),
 }
 
-fn merge_kinds(old: &EventKind, new: &EventKind) -> Merged {
+/// Merges an earlier and a later kind at one path; `was_new` tells whether
+/// the path did not exist before the batch.
+fn merge_kinds(old: &EventKind, new: &EventKind, was_new: bool) -> Merged {
     use EventKind::{Created, Metadata, Modified, Removed, Renamed};
     let kind = match (old, new) {
-        (Created, Removed) => return Merged::Nothing,
+        (Created, Removed) if was_new => return Merged::Nothing,
+        // Created over something that existed (a file moved in from
+        // outside, or an atomic save), then removed: the old one is gone.
+        (Created, Removed) => Removed,
         (Renamed { from }, Removed) => return Merged::RemoveSource(from.clone()),
         (Created, _) => Created,
         (Renamed { from }, _) => Renamed { from: from.clone() },
@@ -463,20 +689,82 @@ mod tests {
 
     #[test]
     fn rename_chain_keeps_the_first_from() {
+        // `b` may have held a file that the first rename replaced.
         let out = coalesce(vec![renamed("a", "b"), renamed("b", "c")]);
-        assert_eq!(out, vec![renamed("a", "c")]);
+        assert_eq!(out, vec![ev(EventKind::Removed, "b"), renamed("a", "c")]);
     }
 
     #[test]
     fn rename_back_to_the_start_is_modified() {
         let out = coalesce(vec![renamed("a", "b"), renamed("b", "a")]);
-        assert_eq!(out, vec![ev(EventKind::Modified, "a")]);
+        assert_eq!(
+            out,
+            vec![ev(EventKind::Removed, "b"), ev(EventKind::Modified, "a")]
+        );
     }
 
     #[test]
-    fn renamed_then_removed_reports_the_source_removed() {
+    fn renamed_then_removed_reports_both_ends_removed() {
+        // `b` may have held a file that the rename replaced.
         let out = coalesce(vec![renamed("a", "b"), ev(EventKind::Removed, "b")]);
-        assert_eq!(out, vec![ev(EventKind::Removed, "a")]);
+        assert_eq!(
+            out,
+            vec![ev(EventKind::Removed, "b"), ev(EventKind::Removed, "a")]
+        );
+    }
+
+    #[test]
+    fn rename_over_a_file_and_back_reports_the_replaced_file_removed() {
+        let out = coalesce(vec![renamed("c", "b"), renamed("b", "c")]);
+        assert_eq!(
+            out,
+            vec![ev(EventKind::Removed, "b"), ev(EventKind::Modified, "c")]
+        );
+    }
+
+    #[test]
+    fn atomic_save_then_removal_is_removed() {
+        let out = coalesce(vec![
+            ev(EventKind::Created, "tmp"),
+            renamed("tmp", "f"),
+            ev(EventKind::Removed, "f"),
+        ]);
+        assert_eq!(out, vec![ev(EventKind::Removed, "f")]);
+    }
+
+    #[test]
+    fn created_after_a_rename_away_then_removed_is_nothing_more() {
+        // The rename already says `a` is gone; a new `a` that came and went
+        // within the window adds nothing.
+        let out = coalesce(vec![
+            renamed("a", "b"),
+            ev(EventKind::Created, "a"),
+            ev(EventKind::Removed, "a"),
+        ]);
+        assert_eq!(out, vec![renamed("a", "b")]);
+    }
+
+    #[test]
+    fn backup_file_save_is_f_modified() {
+        // vim with backupcopy=no, emacs: rename f to f~, write a new f,
+        // remove the backup. An older f~ may have been replaced by the
+        // rename, so its removal is reported too.
+        let out = coalesce(vec![
+            renamed("f", "f~"),
+            ev(EventKind::Created, "f"),
+            ev(EventKind::Modified, "f"),
+            ev(EventKind::Removed, "f~"),
+        ]);
+        assert_eq!(
+            out,
+            vec![ev(EventKind::Removed, "f~"), ev(EventKind::Modified, "f")]
+        );
+    }
+
+    #[test]
+    fn backup_kept_is_a_rename_and_a_creation() {
+        let out = coalesce(vec![renamed("f", "f~"), ev(EventKind::Created, "f")]);
+        assert_eq!(out, vec![renamed("f", "f~"), ev(EventKind::Created, "f")]);
     }
 
     #[test]
@@ -540,7 +828,7 @@ mod tests {
     }
 
     #[test]
-    fn rename_over_a_pending_path_replaces_its_event_in_place() {
+    fn rename_over_a_pending_path_replaces_its_event_and_moves_last() {
         let out = coalesce(vec![
             ev(EventKind::Modified, "target"),
             ev(EventKind::Modified, "other"),
@@ -548,7 +836,28 @@ mod tests {
         ]);
         assert_eq!(
             out,
-            vec![renamed("src", "target"), ev(EventKind::Modified, "other")]
+            vec![ev(EventKind::Modified, "other"), renamed("src", "target")]
+        );
+    }
+
+    #[test]
+    fn rename_from_a_refilled_path_keeps_both_in_order() {
+        // c -> a, d -> c, a -> b, new a: `a` must not fold into b's rename
+        // from c, since c was refilled in between.
+        let out = coalesce(vec![
+            renamed("c", "a"),
+            renamed("d", "c"),
+            renamed("a", "b"),
+            ev(EventKind::Created, "a"),
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                renamed("c", "a"),
+                renamed("d", "c"),
+                renamed("a", "b"),
+                ev(EventKind::Created, "a"),
+            ]
         );
     }
 
@@ -561,5 +870,129 @@ mod tests {
         assert_eq!(debouncer.flush(&mut out), 1);
         assert!(debouncer.is_empty());
         assert_eq!(debouncer.len(), 0);
+    }
+
+    mod model {
+        //! Property: for any sequence of file operations, folding the
+        //! coalesced batch onto the starting tree gives the same set of
+        //! existing paths as the operations did, and every path whose
+        //! content changed is named by some event.
+
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::{BTreeMap, BTreeSet};
+
+        const NAMES: [&str; 4] = ["a", "b", "c", "d"];
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Write(usize),
+            Chmod(usize),
+            Remove(usize),
+            Rename(usize, usize),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                (0..4usize).prop_map(Op::Write),
+                (0..4usize).prop_map(Op::Chmod),
+                (0..4usize).prop_map(Op::Remove),
+                (0..4usize, 0..4usize).prop_map(|(a, b)| Op::Rename(a, b)),
+            ]
+        }
+
+        /// Applies `ops` to `tree` (name -> content version) and returns the
+        /// events a watcher reports for them.
+        fn run(tree: &mut BTreeMap<&'static str, u32>, ops: &[Op]) -> Vec<Event> {
+            let mut next_version = 1;
+            let mut events = Vec::new();
+            for op in ops {
+                match *op {
+                    Op::Write(i) => {
+                        let kind = if tree.contains_key(NAMES[i]) {
+                            EventKind::Modified
+                        } else {
+                            EventKind::Created
+                        };
+                        tree.insert(NAMES[i], next_version);
+                        next_version += 1;
+                        events.push(ev(kind, NAMES[i]));
+                    }
+                    Op::Chmod(i) if tree.contains_key(NAMES[i]) => {
+                        events.push(ev(EventKind::Metadata, NAMES[i]));
+                    }
+                    Op::Remove(i) if tree.remove(NAMES[i]).is_some() => {
+                        events.push(ev(EventKind::Removed, NAMES[i]));
+                    }
+                    Op::Rename(i, j) if i != j && tree.contains_key(NAMES[i]) => {
+                        let version = tree.remove(NAMES[i]).unwrap();
+                        tree.insert(NAMES[j], version);
+                        events.push(renamed(NAMES[i], NAMES[j]));
+                    }
+                    _ => {}
+                }
+            }
+            events
+        }
+
+        fn fold(start: &BTreeSet<String>, events: &[Event]) -> BTreeSet<String> {
+            let mut tree = start.clone();
+            for event in events {
+                let path = event.path.to_str().unwrap().to_string();
+                match &event.kind {
+                    EventKind::Removed => {
+                        tree.remove(&path);
+                    }
+                    EventKind::Renamed { from } => {
+                        tree.remove(from.to_str().unwrap());
+                        tree.insert(path);
+                    }
+                    _ => {
+                        tree.insert(path);
+                    }
+                }
+            }
+            tree
+        }
+
+        proptest! {
+            #[test]
+            fn coalescing_keeps_the_outcome(
+                initial in proptest::collection::vec(any::<bool>(), 4),
+                ops in proptest::collection::vec(op(), 0..32),
+            ) {
+                let mut tree: BTreeMap<&'static str, u32> = NAMES
+                    .iter()
+                    .zip(&initial)
+                    .filter(|(_, exists)| **exists)
+                    .map(|(name, _)| (*name, 0))
+                    .collect();
+                let before = tree.clone();
+                let events = run(&mut tree, &ops);
+                let events_len = events.len();
+                let out = coalesce(events);
+
+                let start: BTreeSet<String> = before.keys().map(|k| k.to_string()).collect();
+                let now: BTreeSet<String> = tree.keys().map(|k| k.to_string()).collect();
+                prop_assert_eq!(fold(&start, &out), now, "batch {:?}", out);
+
+                let named: BTreeSet<String> = out
+                    .iter()
+                    .flat_map(|e| {
+                        let mut names = vec![e.path.to_str().unwrap().to_string()];
+                        if let EventKind::Renamed { from } = &e.kind {
+                            names.push(from.to_str().unwrap().to_string());
+                        }
+                        names
+                    })
+                    .collect();
+                for name in NAMES {
+                    if before.get(name) != tree.get(name) {
+                        prop_assert!(named.contains(name), "{} changed but {:?}", name, out);
+                    }
+                }
+                prop_assert!(out.len() <= events_len, "never more events: {:?}", out);
+            }
+        }
     }
 }

@@ -67,7 +67,6 @@ pub enum Error {
 }
 
 impl Error {
-    #[allow(dead_code)] // used by the drivers, which land next
     pub(crate) fn io(path: impl Into<Option<PathBuf>>, source: io::Error) -> Error {
         Error::Io {
             path: path.into(),

@@ -15,14 +15,15 @@
 
 mod backend;
 mod config;
-#[allow(dead_code)] // used by the drivers, which land next
 mod cookie;
 mod debounce;
+mod diff;
 mod error;
 mod event;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod inotify_backend;
 mod poll;
+mod snapshot;
 mod watcher;
 
 pub use config::{Backend, Config, RecursiveMode};

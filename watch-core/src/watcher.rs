@@ -58,6 +58,15 @@ impl Watcher {
     /// retargeting. Watching a path again replaces its mode. Subtrees that
     /// cannot be watched are reported as
     /// [`Skipped`](crate::EventKind::Skipped) events by the next `read`.
+    ///
+    /// Event paths start with `path` exactly as given; a relative path is
+    /// looked up from the current directory each time, so do not change
+    /// directory while watching relative paths.
+    ///
+    /// Errors: [`Error::WatchLimit`] / [`Error::FdLimit`] /
+    /// [`Error::PermissionDenied`] when `path` itself (or the directory
+    /// followed for it) cannot be watched; a subtree that cannot be watched
+    /// is skipped and reported, never an error.
     pub fn watch<P: AsRef<Path>>(&mut self, path: P, mode: RecursiveMode) -> Result<(), Error> {
         let path = path.as_ref();
         check_path(path)?;
@@ -98,11 +107,20 @@ impl Watcher {
         result.map(|()| out.len() - before)
     }
 
-    /// Returns once every change made before the call is ready to be read:
-    /// kernel backends write a cookie file in each watched directory root
-    /// (for a file, in the directory watched for it) and wait for its event;
-    /// the poll backend rescans. Events seen meanwhile are kept for the next
-    /// [`read`](Watcher::read). Cookies are never reported.
+    /// Returns once every change made before the call is ready to be read.
+    ///
+    /// Kernel backends create and remove a uniquely named hidden directory
+    /// (a *cookie*, `.watchfs-cookie.*`) in a watched root directory (for a
+    /// file, in the directory watched for it) and wait for its event: the
+    /// kernel delivers one queue in order, so everything before the cookie
+    /// has then been seen. If events were lost meanwhile (overflow), the
+    /// rescan runs and a fresh cookie is written. Where no watched directory
+    /// can hold a cookie (read-only, no write permission), `sync` only
+    /// processes what is already queued. The poll backend rescans.
+    ///
+    /// Events seen meanwhile are kept for the next [`read`](Watcher::read).
+    /// Cookies (also other watchers') are never reported.
+    /// [`Error::SyncTimeout`] if the cookie did not arrive within `timeout`.
     pub fn sync(&mut self, timeout: Duration) -> Result<(), Error> {
         let start = Instant::now();
         let deadline = start

@@ -1,0 +1,190 @@
+//! libkqueue, the userspace kqueue for Linux and other systems
+//! (`<kqueue/sys/event.h>` as installed by libkqueue 2.7).
+//!
+//! The layout matches the FreeBSD 11 one (`intptr_t data`, no `ext`), but some
+//! values differ from every BSD: `EVFILT_USER` is -11 (macOS: -10),
+//! `NOTE_REVOKE` does not exist, `0x80` is `NOTE_TRUNCATE`, and the timer unit
+//! flags follow macOS. A filter is only usable if the library was built with
+//! it (read, write, vnode, proc, signal, timer and user on Linux).
+//!
+//! Behaviour to know about: closing a watched descriptor does not remove its
+//! knote (always `EV_DELETE` first); with `EV_RECEIPT`, make the event list as
+//! long as the change list, or `kevent()` may wait out the whole timeout;
+//! `poll()` never reports the kqueue descriptor readable; delivered `flags`
+//! repeat the registration flags.
+//!
+//! Project: [libkqueue](https://github.com/mheily/libkqueue); its kqueue(2)
+//! manual page follows [FreeBSD's](https://man.freebsd.org/cgi/man.cgi?query=kqueue&sektion=2).
+
+use core::ffi::c_void;
+
+/// A kernel event, as passed to and returned by `kevent()`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+#[allow(non_camel_case_types)]
+pub struct kevent {
+    /// Identifier for this event: a file descriptor, pid, signal or user id.
+    pub ident: usize,
+    /// Filter for the event (`EVFILT_*`).
+    pub filter: i16,
+    /// Action and status flags (`EV_*`).
+    pub flags: u16,
+    /// Filter-specific flags (`NOTE_*`).
+    pub fflags: u32,
+    /// Filter-specific data (`intptr_t`).
+    pub data: isize,
+    /// Opaque user data, returned unchanged with each event.
+    pub udata: *mut c_void,
+}
+
+/// `EV_SET`: a `kevent` with the given fields.
+pub const fn ev_set(
+    ident: usize,
+    filter: i16,
+    flags: u16,
+    fflags: u32,
+    data: isize,
+    udata: *mut c_void,
+) -> kevent {
+    kevent {
+        ident,
+        filter,
+        flags,
+        fflags,
+        data,
+        udata,
+    }
+}
+
+/// Read readiness.
+pub const EVFILT_READ: i16 = -1;
+/// Write readiness.
+pub const EVFILT_WRITE: i16 = -2;
+/// Asynchronous I/O requests (not built on Linux).
+pub const EVFILT_AIO: i16 = -3;
+/// Changes to a vnode (file or directory) behind a descriptor.
+pub const EVFILT_VNODE: i16 = -4;
+/// Process events.
+pub const EVFILT_PROC: i16 = -5;
+/// Signal delivery.
+pub const EVFILT_SIGNAL: i16 = -6;
+/// Timers.
+pub const EVFILT_TIMER: i16 = -7;
+/// Network device events (not built on Linux).
+pub const EVFILT_NETDEV: i16 = -8;
+/// File system events (not built on Linux).
+pub const EVFILT_FS: i16 = -9;
+/// `lio_listio` requests (not built on Linux).
+pub const EVFILT_LIO: i16 = -10;
+/// User-triggered events.
+pub const EVFILT_USER: i16 = -11;
+/// libkqueue control filter (version, debugging).
+pub const EVFILT_LIBKQUEUE: i16 = -12;
+/// Number of filters.
+pub const EVFILT_SYSCOUNT: i16 = 12;
+
+/// Add the event to the kqueue (implies `EV_ENABLE`).
+pub const EV_ADD: u16 = 0x0001;
+/// Delete the event from the kqueue.
+pub const EV_DELETE: u16 = 0x0002;
+/// Enable the event.
+pub const EV_ENABLE: u16 = 0x0004;
+/// Disable the event (it is not reported).
+pub const EV_DISABLE: u16 = 0x0008;
+/// Report only one occurrence.
+pub const EV_ONESHOT: u16 = 0x0010;
+/// Clear the event state after it is reported.
+pub const EV_CLEAR: u16 = 0x0020;
+/// Return a receipt (`EV_ERROR`, `data` = 0 or errno) for each change.
+pub const EV_RECEIPT: u16 = 0x0040;
+/// Disable the event after it is reported.
+pub const EV_DISPATCH: u16 = 0x0080;
+/// Flags reserved by the system.
+pub const EV_SYSFLAGS: u16 = 0xF000;
+/// Filter-specific flag 1.
+pub const EV_FLAG1: u16 = 0x2000;
+/// End of file detected.
+pub const EV_EOF: u16 = 0x8000;
+/// Error; `data` holds the errno value.
+pub const EV_ERROR: u16 = 0x4000;
+
+/// `EVFILT_USER`: ignore the input flags.
+pub const NOTE_FFNOP: u32 = 0x0000_0000;
+/// `EVFILT_USER`: AND the input flags into the stored ones.
+pub const NOTE_FFAND: u32 = 0x4000_0000;
+/// `EVFILT_USER`: OR the input flags into the stored ones.
+pub const NOTE_FFOR: u32 = 0x8000_0000;
+/// `EVFILT_USER`: copy the input flags.
+pub const NOTE_FFCOPY: u32 = 0xC000_0000;
+/// `EVFILT_USER`: mask of the operation bits.
+pub const NOTE_FFCTRLMASK: u32 = 0xC000_0000;
+/// `EVFILT_USER`: mask of the user flag bits.
+pub const NOTE_FFLAGSMASK: u32 = 0x00FF_FFFF;
+/// `EVFILT_USER`: trigger the event.
+pub const NOTE_TRIGGER: u32 = 0x0100_0000;
+
+/// `EVFILT_READ`/`EVFILT_WRITE`: `data` holds a low-water mark.
+pub const NOTE_LOWAT: u32 = 0x0000_0001;
+
+/// Vnode: the file was removed.
+pub const NOTE_DELETE: u32 = 0x0000_0001;
+/// Vnode: contents changed.
+pub const NOTE_WRITE: u32 = 0x0000_0002;
+/// Vnode: size increased.
+pub const NOTE_EXTEND: u32 = 0x0000_0004;
+/// Vnode: attributes changed.
+pub const NOTE_ATTRIB: u32 = 0x0000_0008;
+/// Vnode: link count changed.
+pub const NOTE_LINK: u32 = 0x0000_0010;
+/// Vnode: the file was renamed.
+pub const NOTE_RENAME: u32 = 0x0000_0020;
+/// Vnode: the file was truncated (there is no `NOTE_REVOKE`).
+pub const NOTE_TRUNCATE: u32 = 0x0000_0080;
+
+/// Process: exited.
+pub const NOTE_EXIT: u32 = 0x8000_0000;
+/// Process: forked.
+pub const NOTE_FORK: u32 = 0x4000_0000;
+/// Process: exec'd.
+pub const NOTE_EXEC: u32 = 0x2000_0000;
+/// Process: mask for control bits.
+pub const NOTE_PCTRLMASK: u32 = 0xF000_0000;
+/// Process: mask for the pid.
+pub const NOTE_PDATAMASK: u32 = 0x000F_FFFF;
+/// Process: follow across forks.
+pub const NOTE_TRACK: u32 = 0x0000_0001;
+/// Process: could not track a child.
+pub const NOTE_TRACKERR: u32 = 0x0000_0002;
+/// Process: this is a tracked child.
+pub const NOTE_CHILD: u32 = 0x0000_0004;
+
+/// `EVFILT_NETDEV`: link is up.
+pub const NOTE_LINKUP: u32 = 0x0000_0001;
+/// `EVFILT_NETDEV`: link is down.
+pub const NOTE_LINKDOWN: u32 = 0x0000_0002;
+/// `EVFILT_NETDEV`: link state is invalid.
+pub const NOTE_LINKINV: u32 = 0x0000_0004;
+
+/// Timer: `data` is in seconds (the default is milliseconds).
+pub const NOTE_SECONDS: u32 = 0x0000_0001;
+/// Timer: `data` is in microseconds.
+pub const NOTE_USECONDS: u32 = 0x0000_0002;
+/// Timer: `data` is in nanoseconds.
+pub const NOTE_NSECONDS: u32 = 0x0000_0004;
+/// Timer: `data` is an absolute time.
+pub const NOTE_ABSOLUTE: u32 = 0x0000_0008;
+
+/// `EVFILT_LIBKQUEUE`: version number as `MMmmpprr`.
+pub const NOTE_VERSION: u32 = 0x0001;
+/// `EVFILT_LIBKQUEUE`: version number string.
+pub const NOTE_VERSION_STR: u32 = 0x0002;
+/// `EVFILT_LIBKQUEUE`: lock the kqueue mutex after looking up a kqueue.
+pub const NOTE_THREAD_SAFE: u32 = 0x0003;
+/// `EVFILT_LIBKQUEUE`: whether kqueues are cleaned up on fork.
+pub const NOTE_FORK_CLEANUP: u32 = 0x0004;
+/// `EVFILT_LIBKQUEUE`: toggle debugging output.
+pub const NOTE_DEBUG: u32 = 0x0005;
+/// `EVFILT_LIBKQUEUE`: prefix for debugging messages.
+pub const NOTE_DEBUG_PREFIX: u32 = 0x0006;
+/// `EVFILT_LIBKQUEUE`: function producing debugging output.
+pub const NOTE_DEBUG_FUNC: u32 = 0x0007;

@@ -1,0 +1,520 @@
+//! The kqueue itself: creation, change batches and waiting.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use crate::abi::{Abi, Native};
+use crate::change::Change;
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
+use crate::flags::{EventFlags, Filter, Token};
+
+use kqueue_sys as sys;
+
+/// The count type of `kevent()`: `size_t` on NetBSD, `int` elsewhere.
+#[cfg(target_os = "netbsd")]
+type Count = usize;
+#[cfg(not(target_os = "netbsd"))]
+type Count = core::ffi::c_int;
+
+/// Most changes submitted by one `kevent()` call. libkqueue truncates an
+/// event list to 512 entries (`MAX_KEVENT`), which would lose receipts, so
+/// there a larger batch takes several calls; the kernels take any number.
+#[cfg(not(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly",
+)))]
+const MAX_CHANGES_PER_CALL: usize = 512;
+#[cfg(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly",
+))]
+const MAX_CHANGES_PER_CALL: usize = usize::MAX;
+
+/// Longest timeout passed to the kernel, in seconds (about three years).
+/// Longer timeouts are clamped: some systems reject huge `timespec` values.
+const MAX_TIMEOUT_SECS: u64 = 100_000_000;
+
+/// A kqueue: the kernel event queue, owning its descriptor.
+///
+/// The descriptor is close-on-exec (`kqueuex(KQUEUE_CLOEXEC)` on FreeBSD,
+/// `kqueue1(O_CLOEXEC)` on NetBSD, `FD_CLOEXEC` right after `kqueue()`
+/// elsewhere; no BSD or macOS kernel lets a `fork(2)` child inherit a kqueue,
+/// so that gap cannot leak it into a child). It is closed when the `Kqueue`
+/// is dropped. `Kqueue` is `Send + Sync`: one thread may wait while another
+/// submits changes or triggers a user event.
+///
+/// Manual pages:
+/// [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=kqueue&sektion=2),
+/// [OpenBSD](https://man.openbsd.org/kqueue.2),
+/// [NetBSD](https://man.netbsd.org/kqueue.2),
+/// [macOS](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/kqueue.2.html).
+#[derive(Debug)]
+pub struct Kqueue {
+    // Shared only with `Weak` handles held by vnode watches, which delete
+    // their registration on drop while the kqueue is alive.
+    fd: Arc<OwnedFd>,
+}
+
+impl Kqueue {
+    /// Creates a kqueue (close-on-exec).
+    ///
+    /// Errors: [`ErrorKind::FdLimit`] / [`ErrorKind::SystemFdLimit`] when no
+    /// descriptor is available, [`ErrorKind::OutOfMemory`].
+    pub fn new() -> Result<Kqueue, Error> {
+        let fd = create()?;
+        Ok(Kqueue { fd: Arc::new(fd) })
+    }
+
+    pub(crate) fn weak(&self) -> Weak<OwnedFd> {
+        Arc::downgrade(&self.fd)
+    }
+
+    /// Submits every change of `changes` with one `kevent()` call (with
+    /// libkqueue, one call per 512 changes).
+    ///
+    /// Each change carries `EV_RECEIPT`, so the kernel applies all of them
+    /// and writes one receipt per change back into the batch's own storage.
+    /// The returned [`Applied`] lists the changes that failed, by index; all
+    /// others were applied. When it is dropped the batch is empty again,
+    /// ready for reuse (its capacity is kept).
+    ///
+    /// Errors concern the call as a whole (a bad kqueue descriptor, a batch
+    /// longer than the system's count type); the batch is then cleared and
+    /// the fate of its changes is unknown, except for
+    /// [`ErrorKind::Interrupted`], after which all changes were applied.
+    /// (If a later libkqueue call fails, the changes it carried are reported
+    /// as failures with that error, and the earlier ones keep their receipts.)
+    pub fn apply<'c>(&self, changes: &'c mut Changes) -> Result<Applied<'c>, Error> {
+        let n = changes.raw.len();
+        let mut receipts = 0;
+        let mut tail_errno = None;
+        for chunk in changes.raw.chunks_mut(MAX_CHANGES_PER_CALL) {
+            match self.apply_chunk(chunk) {
+                Ok(got) => {
+                    receipts += got;
+                    if got < chunk.len() {
+                        // Never seen in practice; later changes are not
+                        // submitted, and the caller hears about all of them.
+                        break;
+                    }
+                }
+                Err(err) if receipts == 0 => {
+                    changes.raw.clear();
+                    return Err(err);
+                }
+                Err(err) => {
+                    // Earlier calls were applied and have their receipts.
+                    tail_errno = Some(err.raw_os_error().unwrap_or(libc::EIO));
+                    break;
+                }
+            }
+        }
+        debug_assert!(receipts <= n);
+        Ok(Applied { changes, receipts, tail_errno })
+    }
+
+    /// One `kevent()` call for `chunk`; returns the number of receipts.
+    fn apply_chunk(&self, chunk: &mut [RawEvent]) -> Result<usize, Error> {
+        let n = chunk.len();
+        let count = Count::try_from(n).map_err(|_| Error::new(ErrorKind::InvalidInput, "kevent"))?;
+        let list = chunk.as_mut_ptr().cast::<sys::kevent>();
+        let zero = timespec(Duration::ZERO);
+        // SAFETY: `list` points to `n` initialised kevents (RawEvent is a
+        // transparent wrapper) that are both read as the change list and
+        // written as the event list; kevent(2) allows the same array for
+        // both, and with EV_RECEIPT on every change it writes at most one
+        // receipt per change read, never ahead of the changes still unread.
+        // The event list is exactly as long as the change list, so no
+        // pending event can be stored and the zero timeout never waits.
+        let rc = unsafe { sys::kevent(self.fd.as_raw_fd(), list, count, list, count, &zero) };
+        if rc < 0 {
+            return Err(Error::from_io("kevent", io::Error::last_os_error()));
+        }
+        Ok(usize::try_from(rc).unwrap_or(0).min(n))
+    }
+
+    /// Submits one change and returns its own error, if any.
+    pub fn apply_one(&self, change: Change) -> Result<(), Error> {
+        let mut changes = Changes::with_capacity(1);
+        changes.push(change);
+        let applied = self.apply(&mut changes)?;
+        let first = applied.failures().next();
+        match first {
+            Some(failure) => Err(failure.error),
+            None => Ok(()),
+        }
+    }
+
+    /// Fires the user event named `ident`, registered with
+    /// [`Change::user`] and `token`, waking a thread blocked in a wait on
+    /// this kqueue (see [`Change::trigger`]).
+    pub fn trigger(&self, ident: usize, token: Token) -> Result<(), Error> {
+        self.apply_one(Change::trigger(ident, token))
+    }
+
+    /// Waits for events and appends them to `events`, in its spare capacity.
+    ///
+    /// At most `events.capacity() - events.len()` events are read, with one
+    /// `kevent()` call; reserve room first ([`ErrorKind::NoEventSpace`] if
+    /// there is none). `timeout`: `None` waits until an event arrives,
+    /// `Some(Duration::ZERO)` polls, longer timeouts are clamped to about
+    /// three years. A signal (`EINTR`) does not end the wait early: it is
+    /// retried with the time remaining. Returns the number of events appended
+    /// (0 on timeout).
+    pub fn wait(
+        &self,
+        events: &mut Vec<RawEvent>,
+        timeout: Option<Duration>,
+    ) -> Result<usize, Error> {
+        let spare = events.spare_capacity_mut();
+        let n = self.wait_raw(spare, timeout)?;
+        let len = events.len();
+        // SAFETY: the kernel initialised the first `n` elements of the spare
+        // capacity, which directly follow the `len` initialised elements.
+        unsafe { events.set_len(len + n) };
+        Ok(n)
+    }
+
+    /// Waits for events and stores them at the start of `events`; returns how
+    /// many were stored. Same rules as [`Kqueue::wait`].
+    pub fn wait_slice(
+        &self,
+        events: &mut [RawEvent],
+        timeout: Option<Duration>,
+    ) -> Result<usize, Error> {
+        // SAFETY: `MaybeUninit<T>` has the layout of `T`; the kernel only
+        // writes complete, initialised kevents into it, so the slice stays
+        // initialised.
+        let uninit = unsafe {
+            std::slice::from_raw_parts_mut(
+                events.as_mut_ptr().cast::<MaybeUninit<RawEvent>>(),
+                events.len(),
+            )
+        };
+        self.wait_raw(uninit, timeout)
+    }
+
+    fn wait_raw(
+        &self,
+        out: &mut [MaybeUninit<RawEvent>],
+        timeout: Option<Duration>,
+    ) -> Result<usize, Error> {
+        if out.is_empty() {
+            return Err(Error::new(ErrorKind::NoEventSpace, "kevent"));
+        }
+        let count = Count::try_from(out.len()).unwrap_or(Count::MAX);
+        let list = out.as_mut_ptr().cast::<sys::kevent>();
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut remaining = timeout;
+        loop {
+            let ts = remaining.map(timespec);
+            let ts_ptr = ts.as_ref().map_or(ptr::null(), ptr::from_ref);
+            // SAFETY: `list` points to `count` writable kevent slots
+            // (`count <= out.len()`), the change list is empty, and `ts_ptr`
+            // is null or points to `ts`, which outlives the call.
+            let rc = unsafe { sys::kevent(self.fd.as_raw_fd(), ptr::null(), 0, list, count, ts_ptr) };
+            if rc >= 0 {
+                return Ok(usize::try_from(rc).unwrap_or(0).min(out.len()));
+            }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINTR) {
+                return Err(Error::from_io("kevent", err));
+            }
+            // kevent(2): EINTR means no event was returned; wait again for
+            // the time left.
+            if let Some(deadline) = deadline {
+                remaining = Some(deadline.saturating_duration_since(Instant::now()));
+            }
+        }
+    }
+}
+
+/// Converts a timeout, clamped to [`MAX_TIMEOUT_SECS`].
+fn timespec(d: Duration) -> sys::timespec {
+    let (secs, nanos) = if d.as_secs() >= MAX_TIMEOUT_SECS {
+        (MAX_TIMEOUT_SECS, 0)
+    } else {
+        (d.as_secs(), d.subsec_nanos())
+    };
+    sys::timespec {
+        // Both values fit: secs < 10^8 and nanos < 10^9.
+        tv_sec: secs as libc::time_t,
+        tv_nsec: nanos as libc::c_long,
+    }
+}
+
+/// Creates the kqueue descriptor, close-on-exec.
+fn create() -> Result<OwnedFd, Error> {
+    #[cfg(target_os = "freebsd")]
+    let fd = sys::kqueuex(sys::KQUEUE_CLOEXEC);
+    #[cfg(target_os = "netbsd")]
+    let fd = sys::kqueue1(libc::O_CLOEXEC);
+    #[cfg(not(any(target_os = "freebsd", target_os = "netbsd")))]
+    let fd = sys::kqueue();
+    if fd < 0 {
+        return Err(Error::from_io("kqueue", io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` is a descriptor that was just created and is owned by
+    // nothing else.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    #[cfg(not(any(target_os = "freebsd", target_os = "netbsd")))]
+    set_cloexec(owned.as_fd())?;
+    Ok(owned)
+}
+
+#[cfg(not(any(target_os = "freebsd", target_os = "netbsd")))]
+fn set_cloexec(fd: BorrowedFd<'_>) -> Result<(), Error> {
+    // SAFETY: F_GETFD takes no argument and only reads descriptor flags of
+    // an open descriptor.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+    if flags < 0 {
+        return Err(Error::from_io("fcntl", io::Error::last_os_error()));
+    }
+    // SAFETY: F_SETFD takes an int argument and only sets descriptor flags.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+    if rc < 0 {
+        return Err(Error::from_io("fcntl", io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Deletes one registration, ignoring errors (used on drop).
+pub(crate) fn delete_quietly(kq: BorrowedFd<'_>, change: Change) {
+    let k = Native::encode(&change.to_delete());
+    let zero = timespec(Duration::ZERO);
+    // SAFETY: one readable kevent, no event list, a valid timeout.
+    let _ = unsafe { sys::kevent(kq.as_raw_fd(), &k, 1, ptr::null_mut(), 0, &zero) };
+}
+
+impl AsFd for Kqueue {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Kqueue {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl From<OwnedFd> for Kqueue {
+    /// Takes ownership of a kqueue descriptor (it is not checked to be one:
+    /// calls on another kind of descriptor fail with an error).
+    fn from(fd: OwnedFd) -> Kqueue {
+        Kqueue { fd: Arc::new(fd) }
+    }
+}
+
+impl From<Kqueue> for OwnedFd {
+    /// Releases the descriptor. Vnode watches opened from this kqueue no
+    /// longer delete their registration when dropped (closing their
+    /// descriptor still removes it on the BSDs and macOS).
+    fn from(kq: Kqueue) -> OwnedFd {
+        let mut fd = kq.fd;
+        loop {
+            // Watches only hold `Weak` handles; a strong one exists only
+            // while a watch's drop submits its `EV_DELETE`, which ends soon.
+            match Arc::try_unwrap(fd) {
+                Ok(owned) => return owned,
+                Err(shared) => {
+                    fd = shared;
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}
+
+/// A `struct kevent` of the target system, as stored in an event list.
+///
+/// Kernel storage for [`Kqueue::wait`]; decode it with [`RawEvent::decode`],
+/// which copies its fields out.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub struct RawEvent(sys::kevent);
+
+// SAFETY: a kevent is plain data; its `udata` pointer is an opaque token
+// that this crate never dereferences.
+unsafe impl Send for RawEvent {}
+// SAFETY: as above; shared access only reads plain fields.
+unsafe impl Sync for RawEvent {}
+
+impl RawEvent {
+    /// Decodes the event (copying each field; every bit is kept).
+    pub fn decode(&self) -> Event {
+        Native::decode(&self.0)
+    }
+
+    /// The event's token.
+    pub fn token(&self) -> Token {
+        self.decode().token()
+    }
+}
+
+impl Default for RawEvent {
+    fn default() -> RawEvent {
+        RawEvent(Native::encode(&Change::new(
+            0,
+            Filter::Unknown(0),
+            EventFlags::empty(),
+            0,
+            0,
+            Token(0),
+        )))
+    }
+}
+
+impl std::fmt::Debug for RawEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.decode().fmt(f)
+    }
+}
+
+/// A batch of changes to submit with one `kevent()` call ([`Kqueue::apply`]).
+///
+/// Changes are encoded as they are pushed, with `EV_RECEIPT` added; the
+/// receipts are read back into the same storage.
+#[derive(Debug, Default)]
+pub struct Changes {
+    raw: Vec<RawEvent>,
+}
+
+impl Changes {
+    /// An empty batch.
+    pub fn new() -> Changes {
+        Changes::default()
+    }
+
+    /// An empty batch with room for `capacity` changes.
+    pub fn with_capacity(capacity: usize) -> Changes {
+        Changes { raw: Vec::with_capacity(capacity) }
+    }
+
+    /// Adds a change; returns its index in the batch (the index a failure
+    /// is reported with).
+    pub fn push(&mut self, change: Change) -> usize {
+        let change = change.with_flags(change.flags().union(EventFlags::RECEIPT));
+        self.raw.push(RawEvent(Native::encode(&change)));
+        self.raw.len() - 1
+    }
+
+    /// The number of changes in the batch.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Removes every change, keeping the capacity.
+    pub fn clear(&mut self) {
+        self.raw.clear();
+    }
+
+    /// Reserves room for `additional` more changes.
+    pub fn reserve(&mut self, additional: usize) {
+        self.raw.reserve(additional);
+    }
+
+    /// The change at `index`, decoded (before [`Kqueue::apply`]).
+    pub fn get(&self, index: usize) -> Option<Event> {
+        self.raw.get(index).map(RawEvent::decode)
+    }
+}
+
+/// The outcome of [`Kqueue::apply`]: which changes failed. Dropping it
+/// clears the batch.
+#[must_use = "failed changes are only reported here"]
+#[derive(Debug)]
+pub struct Applied<'c> {
+    changes: &'c mut Changes,
+    /// Changes `..receipts` have receipts; later ones failed or were not
+    /// submitted.
+    receipts: usize,
+    /// Why the changes after `receipts` were not confirmed, if known.
+    tail_errno: Option<i32>,
+}
+
+impl Applied<'_> {
+    /// The number of changes submitted.
+    pub fn len(&self) -> usize {
+        self.changes.raw.len()
+    }
+
+    /// Whether the batch was empty.
+    pub fn is_empty(&self) -> bool {
+        self.changes.raw.is_empty()
+    }
+
+    /// Whether every change was applied.
+    pub fn is_ok(&self) -> bool {
+        self.failures().next().is_none()
+    }
+
+    /// The changes that failed, in batch order. Every other change was
+    /// applied.
+    pub fn failures(&self) -> impl Iterator<Item = ChangeFailure> + '_ {
+        let raw = &self.changes.raw;
+        raw.iter().enumerate().filter_map(move |(index, r)| {
+            if index >= self.receipts {
+                // No receipt: the caller must not assume success.
+                let ev = r.decode();
+                let error = match self.tail_errno {
+                    Some(errno) => Error::from_errno("kevent", errno),
+                    None => Error::new(ErrorKind::Other, "kevent (no receipt)"),
+                };
+                return Some(ChangeFailure {
+                    index,
+                    ident: ev.ident(),
+                    filter: ev.filter(),
+                    token: ev.token(),
+                    error,
+                });
+            }
+            let ev = r.decode();
+            let errno = ev.error()?;
+            Some(ChangeFailure {
+                index,
+                ident: ev.ident(),
+                filter: ev.filter(),
+                token: ev.token(),
+                error: Error::from_errno("kevent", errno),
+            })
+        })
+    }
+}
+
+impl Drop for Applied<'_> {
+    fn drop(&mut self) {
+        self.changes.raw.clear();
+    }
+}
+
+/// A change of a batch that the kernel rejected.
+#[derive(Debug)]
+pub struct ChangeFailure {
+    /// Index of the change in its batch (as returned by [`Changes::push`]).
+    pub index: usize,
+    /// The change's identifier (descriptor, timer or user event number).
+    pub ident: usize,
+    /// The change's filter.
+    pub filter: Filter,
+    /// The change's token.
+    pub token: Token,
+    /// Why it failed (for example [`ErrorKind::BadDescriptor`]).
+    pub error: Error,
+}

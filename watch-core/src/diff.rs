@@ -1,0 +1,330 @@
+//! The difference between two snapshots of one root, as events.
+//!
+//! Order matters, so that folding the events onto the old snapshot gives the
+//! new one: removals (deepest first), then renames, then creations (parents
+//! first), then content and metadata changes. Renames are recognised for
+//! non-directories whose (device, inode) moved between two directories that
+//! stayed in place; a moved directory is reported as removed plus created.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
+use crate::{Event, EventKind, Origin};
+
+/// Events turning `old` into `new`, for the root the user named `root`.
+pub(crate) fn diff(root: &Path, old: &Snapshot, new: &Snapshot, origin: Origin) -> Vec<Event> {
+    let mut removed: Vec<(&PathBuf, &Entry)> = Vec::new();
+    let mut created: Vec<(&PathBuf, &Entry)> = Vec::new();
+    let mut kept: Vec<(&PathBuf, &Entry, &Entry)> = Vec::new();
+    let mut a = old.entries.iter().peekable();
+    let mut b = new.entries.iter().peekable();
+    loop {
+        match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => removed.extend(a.by_ref()),
+            (None, Some(_)) => created.extend(b.by_ref()),
+            (Some((pa, ea)), Some((pb, eb))) => match pa.cmp(pb) {
+                std::cmp::Ordering::Less => {
+                    removed.push((pa, ea));
+                    a.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    created.push((pb, eb));
+                    b.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    // A watched file replaced by another file (atomic save,
+                    // symlink swap) is, for that name, a content change.
+                    let root_file = pa.as_os_str().is_empty() && !ea.is_dir() && !eb.is_dir();
+                    if ea.same_object(eb) || root_file {
+                        kept.push((pa, ea, eb));
+                    } else {
+                        removed.push((pa, ea));
+                        created.push((pb, eb));
+                    }
+                    a.next();
+                    b.next();
+                }
+            },
+        }
+    }
+
+    // Below a removed or replaced directory, even an unchanged object (a hard
+    // link) was removed with it as far as the folded view is concerned.
+    let gone_dirs: HashSet<&Path> = removed
+        .iter()
+        .filter(|(_, e)| e.kind != EntryKind::File)
+        .map(|(p, _)| p.as_path())
+        .collect();
+    let mut changed: Vec<(&PathBuf, &Entry, &Entry)> = Vec::new();
+    for (p, ea, eb) in kept {
+        if !gone_dirs.is_empty() && p.ancestors().skip(1).any(|anc| gone_dirs.contains(anc)) {
+            removed.push((p, ea));
+            created.push((p, eb));
+        } else {
+            changed.push((p, ea, eb));
+        }
+    }
+    removed.sort_by(|x, y| y.0.cmp(x.0));
+    created.sort_by(|x, y| x.0.cmp(y.0));
+
+    // Renames: a non-directory object that left one stable directory and
+    // appeared in another (or the same) one.
+    let stable = |p: &Path| -> bool {
+        let parent = p.parent().unwrap_or(Path::new(""));
+        match (old.get(parent), new.get(parent)) {
+            (Some(x), Some(y)) => x.same_object(y) && !gone_dirs.contains(parent),
+            _ => false,
+        }
+    };
+    let mut sources: HashMap<(EntryKind, u64, u64), usize> = HashMap::new();
+    for (i, (p, e)) in removed.iter().enumerate() {
+        if e.kind != EntryKind::Dir && !p.as_os_str().is_empty() && stable(p) {
+            sources.insert((e.kind, e.dev, e.ino), i);
+        }
+    }
+    let mut renamed_from: HashSet<usize> = HashSet::new();
+    let mut pairs: Vec<(usize, &PathBuf, &Entry)> = Vec::new();
+    let mut creations: Vec<Event> = Vec::new();
+    for (p, e) in &created {
+        let key = (e.kind, e.dev, e.ino);
+        let source = if e.kind != EntryKind::Dir && !p.as_os_str().is_empty() && stable(p) {
+            sources
+                .get(&key)
+                .copied()
+                .filter(|i| !renamed_from.contains(i))
+        } else {
+            None
+        };
+        match source {
+            Some(i) => {
+                renamed_from.insert(i);
+                pairs.push((i, p, e));
+            }
+            None => creations.push(Event::new(
+                EventKind::Created,
+                join_rel(root, p),
+                e.is_dir(),
+                origin,
+            )),
+        }
+    }
+
+    // A rename onto a path that is itself the source of another rename must
+    // wait for that one. A cycle (a swap) cannot be expressed by renames in
+    // sequence: one of its renames becomes a removal plus a creation.
+    let mut ordered: Vec<(usize, &PathBuf, &Entry)> = Vec::with_capacity(pairs.len());
+    while !pairs.is_empty() {
+        let sources_left: HashSet<&Path> = pairs
+            .iter()
+            .map(|(i, _, _)| removed[*i].0.as_path())
+            .collect();
+        let (ready, blocked): (Vec<_>, Vec<_>) = pairs
+            .into_iter()
+            .partition(|(_, to, _)| !sources_left.contains(to.as_path()));
+        pairs = blocked;
+        if ready.is_empty() {
+            let (i, to, e) = pairs.remove(0);
+            renamed_from.remove(&i);
+            creations.push(Event::new(
+                EventKind::Created,
+                join_rel(root, to),
+                e.is_dir(),
+                origin,
+            ));
+        }
+        ordered.extend(ready);
+    }
+    creations.sort_by(|x, y| x.path.cmp(&y.path));
+    let mut renames: Vec<Event> = Vec::new();
+    let mut after: Vec<Event> = Vec::new();
+    for (i, p, e) in ordered {
+        let (from, old_entry) = removed[i];
+        renames.push(Event::new(
+            EventKind::Renamed {
+                from: join_rel(root, from),
+            },
+            join_rel(root, p),
+            false,
+            origin,
+        ));
+        if old_entry.content_differs(e) {
+            after.push(Event::new(
+                EventKind::Modified,
+                join_rel(root, p),
+                false,
+                origin,
+            ));
+        }
+        if old_entry.metadata_differs(e) {
+            after.push(Event::new(
+                EventKind::Metadata,
+                join_rel(root, p),
+                false,
+                origin,
+            ));
+        }
+    }
+
+    let mut events = Vec::with_capacity(removed.len() + created.len() + changed.len());
+    for (i, (p, e)) in removed.iter().enumerate() {
+        if !renamed_from.contains(&i) {
+            events.push(Event::new(
+                EventKind::Removed,
+                join_rel(root, p),
+                e.is_dir(),
+                origin,
+            ));
+        }
+    }
+    events.extend(renames);
+    events.extend(creations);
+    events.extend(after);
+    for (p, ea, eb) in changed {
+        if ea.content_differs(eb) || !ea.same_object(eb) {
+            events.push(Event::new(
+                EventKind::Modified,
+                join_rel(root, p),
+                eb.is_dir(),
+                origin,
+            ));
+        }
+        if ea.metadata_differs(eb) {
+            events.push(Event::new(
+                EventKind::Metadata,
+                join_rel(root, p),
+                eb.is_dir(),
+                origin,
+            ));
+        }
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: EntryKind, ino: u64, size: u64) -> Entry {
+        Entry {
+            kind,
+            dev: 1,
+            ino,
+            size,
+            mtime: (0, 0),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            target: None,
+        }
+    }
+
+    fn snap(items: &[(&str, EntryKind, u64, u64)]) -> Snapshot {
+        let mut s = Snapshot::default();
+        for &(p, k, ino, size) in items {
+            s.insert(PathBuf::from(p), entry(k, ino, size));
+        }
+        s
+    }
+
+    fn brief(events: &[Event]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match &e.kind {
+                EventKind::Renamed { from } => {
+                    format!("renamed {} -> {}", from.display(), e.path.display())
+                }
+                k => format!("{k:?} {}", e.path.display()).to_lowercase(),
+            })
+            .collect()
+    }
+
+    use EntryKind::{Dir, File};
+
+    #[test]
+    fn create_modify_remove_rename() {
+        let old = snap(&[
+            ("", Dir, 1, 0),
+            ("a", File, 2, 0),
+            ("b", File, 3, 0),
+            ("d", Dir, 4, 0),
+            ("d/x", File, 5, 0),
+        ]);
+        let new = snap(&[
+            ("", Dir, 1, 0),
+            ("a", File, 2, 9),
+            ("c", File, 3, 0),
+            ("d", Dir, 4, 0),
+            ("n", File, 6, 0),
+        ]);
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(
+            brief(&ev),
+            [
+                "removed r/d/x",
+                "renamed r/b -> r/c",
+                "created r/n",
+                "modified r/a"
+            ]
+        );
+        assert!(ev.iter().all(|e| e.origin == Origin::Rescan));
+    }
+
+    #[test]
+    fn replaced_dir_takes_hard_links_with_it() {
+        let old = snap(&[("", Dir, 1, 0), ("d", Dir, 4, 0), ("d/x", File, 5, 0)]);
+        let new = snap(&[("", Dir, 1, 0), ("d", Dir, 7, 0), ("d/x", File, 5, 0)]);
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(
+            brief(&ev),
+            [
+                "removed r/d/x",
+                "removed r/d",
+                "created r/d",
+                "created r/d/x"
+            ]
+        );
+    }
+
+    #[test]
+    fn rename_over_existing_removes_the_old_one_first() {
+        let old = snap(&[("", Dir, 1, 0), ("a", File, 2, 0), ("b", File, 3, 0)]);
+        let new = snap(&[("", Dir, 1, 0), ("b", File, 2, 0)]);
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(brief(&ev), ["removed r/b", "renamed r/a -> r/b"]);
+    }
+
+    #[test]
+    fn chained_renames_are_ordered_and_swaps_broken() {
+        let old = snap(&[("", Dir, 1, 0), ("a", File, 2, 0), ("b", File, 3, 0)]);
+        let chain = snap(&[("", Dir, 1, 0), ("b", File, 2, 0), ("c", File, 3, 0)]);
+        let ev = diff(Path::new("r"), &old, &chain, Origin::Rescan);
+        assert_eq!(brief(&ev), ["renamed r/b -> r/c", "renamed r/a -> r/b"]);
+        let swap = snap(&[("", Dir, 1, 0), ("a", File, 3, 0), ("b", File, 2, 0)]);
+        let ev = diff(Path::new("r"), &old, &swap, Origin::Rescan);
+        assert_eq!(
+            brief(&ev),
+            ["removed r/b", "renamed r/a -> r/b", "created r/a"]
+        );
+    }
+
+    #[test]
+    fn root_file_appears_and_goes() {
+        let none = Snapshot::default();
+        let some = snap(&[("", File, 2, 0)]);
+        assert_eq!(
+            brief(&diff(Path::new("f"), &none, &some, Origin::Rescan)),
+            ["created f"]
+        );
+        assert_eq!(
+            brief(&diff(Path::new("f"), &some, &none, Origin::Rescan)),
+            ["removed f"]
+        );
+        let replaced = snap(&[("", File, 3, 0)]);
+        assert_eq!(
+            brief(&diff(Path::new("f"), &some, &replaced, Origin::Rescan)),
+            ["modified f"]
+        );
+    }
+}

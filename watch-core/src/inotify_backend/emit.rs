@@ -1,0 +1,48 @@
+//! The sink events are translated into.
+
+use crate::{Event, EventKind};
+
+/// Appends events, collapsing an immediate repeat of the same
+/// modification (one write is often MODIFY + CLOSE_WRITE).
+pub(super) struct Emit<'a> {
+    pub(super) out: &'a mut Vec<Event>,
+    pub(super) start: usize,
+}
+
+impl Emit<'_> {
+    pub(super) fn push(&mut self, event: Event) {
+        let repeat = matches!(event.kind, EventKind::Modified | EventKind::Metadata)
+            && self.out.len() > self.start
+            && self.out.last() == Some(&event);
+        if !repeat {
+            self.out.push(event);
+        }
+    }
+
+    pub(super) fn extend(&mut self, events: impl IntoIterator<Item = Event>) {
+        for e in events {
+            self.push(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Origin;
+
+    #[test]
+    fn emit_collapses_only_repeated_modifications_of_this_call() {
+        let old = Event::new(EventKind::Modified, "a", false, Origin::Kernel);
+        let mut out = vec![old.clone()];
+        let mut emit = Emit {
+            out: &mut out,
+            start: 1,
+        };
+        emit.push(old.clone());
+        emit.push(old.clone());
+        emit.push(Event::new(EventKind::Created, "b", false, Origin::Kernel));
+        emit.push(Event::new(EventKind::Created, "b", false, Origin::Kernel));
+        assert_eq!(out.len(), 4);
+    }
+}

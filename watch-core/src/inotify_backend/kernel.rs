@@ -1,0 +1,131 @@
+//! The inotify instance, who uses each of its watches, and error mapping.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use inotify::{Inotify, WatchDescriptor, WatchMask};
+
+use crate::{Error, SkipReason};
+
+/// What every directory watch listens for. The same mask everywhere, so a
+/// directory shared by several roots never has its mask narrowed.
+pub(super) fn dir_mask(follow: bool) -> WatchMask {
+    let mask = WatchMask::CREATE
+        | WatchMask::DELETE
+        | WatchMask::MOVED_FROM
+        | WatchMask::MOVED_TO
+        | WatchMask::MODIFY
+        | WatchMask::ATTRIB
+        | WatchMask::CLOSE_WRITE
+        | WatchMask::DELETE_SELF
+        | WatchMask::MOVE_SELF
+        | WatchMask::ONLYDIR
+        | WatchMask::EXCL_UNLINK;
+    if follow {
+        mask
+    } else {
+        mask | WatchMask::DONT_FOLLOW
+    }
+}
+
+/// Why a root needs a watch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Use {
+    /// A directory of the root's tree, at this path relative to the root.
+    Tree { root: usize, rel: PathBuf },
+    /// A directory consulted while resolving the root's path.
+    Anchor { root: usize, dir: PathBuf },
+    /// The file a file root resolves to, watched by inode so that writes
+    /// through another hard link are seen too.
+    Target { root: usize },
+}
+
+/// What the inode watch on a file root's target listens for.
+pub(super) fn file_mask() -> WatchMask {
+    WatchMask::MODIFY | WatchMask::ATTRIB | WatchMask::CLOSE_WRITE | WatchMask::DONT_FOLLOW
+}
+
+/// The instance and who uses each of its watches.
+pub(super) struct Kernel {
+    pub(super) ino: Inotify,
+    pub(super) uses: HashMap<WatchDescriptor, Vec<Use>>,
+}
+
+impl Kernel {
+    pub(super) fn arm(
+        &mut self,
+        path: &Path,
+        follow: bool,
+        user: Use,
+    ) -> Result<WatchDescriptor, inotify::Error> {
+        self.arm_mask(path, dir_mask(follow), user)
+    }
+
+    pub(super) fn arm_mask(
+        &mut self,
+        path: &Path,
+        mask: WatchMask,
+        user: Use,
+    ) -> Result<WatchDescriptor, inotify::Error> {
+        let wd = self.ino.add_watch(path, mask)?;
+        let users = self.uses.entry(wd).or_default();
+        if !users.contains(&user) {
+            users.push(user);
+        }
+        Ok(wd)
+    }
+
+    /// Drops one use; the last one removes the kernel watch.
+    pub(super) fn unuse(&mut self, wd: WatchDescriptor, user: &Use) {
+        if let Some(users) = self.uses.get_mut(&wd) {
+            users.retain(|u| u != user);
+            if users.is_empty() {
+                self.uses.remove(&wd);
+                // The kernel may have dropped it already (directory deleted).
+                let _ = self.ino.rm_watch(wd);
+            }
+        }
+    }
+
+    pub(super) fn repath(&mut self, wd: WatchDescriptor, old: &Use, new: Use) {
+        if let Some(users) = self.uses.get_mut(&wd) {
+            users.retain(|u| u != old);
+            if !users.contains(&new) {
+                users.push(new);
+            }
+        }
+    }
+}
+
+/// Maps an inotify error to a watcher error for `path`.
+pub(super) fn to_error(err: inotify::Error, path: &Path) -> Error {
+    use inotify::ErrorKind as K;
+    match err.kind() {
+        K::WatchLimit => Error::WatchLimit {
+            path: path.to_path_buf(),
+            limit: err.limit().and_then(|l| l.value),
+        },
+        K::InstanceLimit => Error::InstanceLimit {
+            limit: err.limit().and_then(|l| l.value),
+        },
+        K::FdLimit => Error::FdLimit {
+            path: Some(path.to_path_buf()),
+        },
+        K::PermissionDenied => Error::PermissionDenied {
+            path: path.to_path_buf(),
+        },
+        _ => Error::io(path.to_path_buf(), io::Error::other(err)),
+    }
+}
+
+/// Why a subtree could not be watched, or `None` when it simply vanished.
+pub(super) fn to_skip(err: &inotify::Error) -> Option<SkipReason> {
+    use inotify::ErrorKind as K;
+    match err.kind() {
+        K::NotFound | K::NotADirectory => None,
+        K::WatchLimit => Some(SkipReason::WatchLimit),
+        K::PermissionDenied => Some(SkipReason::PermissionDenied),
+        _ => Some(SkipReason::Other(err.to_string())),
+    }
+}

@@ -1,0 +1,412 @@
+//! The inotify backend (Linux, Android).
+//!
+//! One non-blocking inotify instance. Every watched directory has one kernel
+//! watch, shared by all the roots that need it (a wd maps to a list of
+//! [`Use`]s). Each root keeps:
+//! - its *anchors*: the directories consulted when its path is resolved by
+//!   name ([`resolve`]), so that atomic saves, re-creation, a path appearing
+//!   later and symlink swaps along the path (Kubernetes ConfigMaps) are seen
+//!   as changes of a consulted name, after which the path is re-resolved;
+//! - for a directory root, its *tree*: one watch per directory (recursive) or
+//!   on the root only, and a [`Snapshot`] kept current event by event. The
+//!   snapshot dedupes what a scan already reported, gives `is_dir` for
+//!   removals, re-paths subtrees on rename, and is the "last known state"
+//!   that overflow recovery diffs against.
+
+mod emit;
+mod kernel;
+mod root;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use inotify::{EventBuffer, EventMask, Inotify, WatchDescriptor, WatchEvent};
+
+use crate::backend::Driver;
+use crate::cookie;
+use crate::diff::diff;
+use crate::snapshot::{Entry, Resolved, Snapshot};
+use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason};
+use emit::Emit;
+use kernel::{Kernel, Use, to_error};
+use root::Root;
+
+pub(crate) struct InotifyDriver {
+    config: Config,
+    kernel: Kernel,
+    buf: Option<EventBuffer>,
+    roots: Vec<Option<Root>>,
+    cookies_seen: HashSet<OsString>,
+    /// Overflow recoveries so far (a sync in progress re-issues its cookies).
+    recoveries: u64,
+}
+
+/// Most reads per `read_events` call while events keep arriving, so a storm
+/// cannot keep one call busy forever.
+const MAX_READS: usize = 64;
+
+impl InotifyDriver {
+    pub(crate) fn boxed(config: Config) -> Result<Box<dyn Driver>, Error> {
+        let ino = Inotify::init_nonblocking().map_err(|e| to_error(e, Path::new("")))?;
+        let buf = EventBuffer::new(EventBuffer::DEFAULT_LEN)
+            .map_err(|e| Error::io(None, io::Error::other(e)))?;
+        Ok(Box::new(InotifyDriver {
+            config,
+            kernel: Kernel {
+                ino,
+                uses: HashMap::new(),
+            },
+            buf: Some(buf),
+            roots: Vec::new(),
+            cookies_seen: HashSet::new(),
+            recoveries: 0,
+        }))
+    }
+
+    fn root_index(&self, path: &Path) -> Option<usize> {
+        self.roots
+            .iter()
+            .position(|r| r.as_ref().is_some_and(|r| r.path == path))
+    }
+
+    /// Reads and translates what is queued (up to [`MAX_READS`] reads, or
+    /// until something was emitted and no rename half is pending).
+    fn drain(&mut self, out: &mut Emit<'_>) -> Result<(), Error> {
+        let mut buf = self.buf.take().unwrap_or_default();
+        let mut result = Ok(());
+        for _ in 0..MAX_READS {
+            match self.kernel.ino.read(&mut buf) {
+                Ok(events) => {
+                    for event in events {
+                        match event {
+                            Ok(inotify::Event::Watch(ev)) => self.handle(&ev, out),
+                            Ok(inotify::Event::Overflow) | Err(_) => {
+                                // A malformed record is treated as lost events.
+                                self.recover(out);
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) if e.is_would_block() => {
+                    self.finish_moves(out);
+                    for root in self.roots.iter_mut().flatten() {
+                        root.settle(&mut self.kernel, &self.config, out);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    result = Err(Error::io(None, io::Error::other(e)));
+                    break;
+                }
+            }
+            if out.out.len() > out.start && self.roots.iter().flatten().all(|r| r.moves.is_empty())
+            {
+                break;
+            }
+        }
+        self.buf = Some(buf);
+        result
+    }
+
+    fn finish_moves(&mut self, out: &mut Emit<'_>) {
+        for root in self.roots.iter_mut().flatten() {
+            root.finish_moves(&mut self.kernel, out);
+        }
+    }
+
+    fn handle(&mut self, ev: &WatchEvent<'_>, out: &mut Emit<'_>) {
+        // A MOVED_TO follows its MOVED_FROM directly; anything else means
+        // the entry left the watched scope.
+        let pairs = ev.mask.contains(EventMask::MOVED_TO)
+            && self
+                .roots
+                .iter()
+                .flatten()
+                .any(|r| r.moves.iter().any(|(c, _, _)| *c == ev.cookie));
+        if !pairs {
+            self.finish_moves(out);
+        }
+        if let Some(name) = ev.name
+            && cookie::is_cookie(name)
+        {
+            if ev.mask.contains(EventMask::CREATE) {
+                self.cookies_seen.insert(name.to_os_string());
+            }
+            return;
+        }
+        if ev.mask.contains(EventMask::IGNORED) {
+            self.forget(ev.wd, out);
+            return;
+        }
+        let Some(users) = self.kernel.uses.get(&ev.wd).cloned() else {
+            return;
+        };
+        for user in users {
+            let (id, is_tree, path) = match user {
+                Use::Tree { root, rel } => (root, true, rel),
+                Use::Anchor { root, dir } => (root, false, dir),
+                Use::Target { root } => {
+                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
+                        let written = ev
+                            .mask
+                            .intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE);
+                        r.refresh(&mut self.kernel, &self.config, Some(written), out);
+                    }
+                    continue;
+                }
+            };
+            let Some(root) = self.roots.get_mut(id).and_then(Option::as_mut) else {
+                continue;
+            };
+            if is_tree {
+                root.tree_event(&mut self.kernel, &self.config, &path, ev, out);
+            } else {
+                root.anchor_event(&mut self.kernel, &self.config, &path, ev, out);
+            }
+        }
+    }
+
+    /// The kernel dropped a watch (its directory is gone or unmounted).
+    fn forget(&mut self, wd: WatchDescriptor, out: &mut Emit<'_>) {
+        let Some(users) = self.kernel.uses.remove(&wd) else {
+            return;
+        };
+        for user in users {
+            match user {
+                Use::Tree { root, rel } => {
+                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
+                        if r.dirs.get(&rel) == Some(&wd) {
+                            r.dirs.remove(&rel);
+                        }
+                        if rel.as_os_str().is_empty() {
+                            r.refresh(&mut self.kernel, &self.config, None, out);
+                        }
+                    }
+                }
+                Use::Anchor { root, dir } => {
+                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
+                        r.anchors.retain(|(d, w)| !(d == &dir && *w == wd));
+                        r.refresh(&mut self.kernel, &self.config, None, out);
+                    }
+                }
+                Use::Target { root } => {
+                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
+                        if r.target.is_some_and(|(_, _, w)| w == wd) {
+                            r.target = None;
+                        }
+                        r.refresh(&mut self.kernel, &self.config, None, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queue overflow: say so for every root, rescan, re-arm, report the
+    /// differences from the last known state.
+    fn recover(&mut self, out: &mut Emit<'_>) {
+        self.recoveries += 1;
+        for root in self.roots.iter().flatten() {
+            let is_dir = root.root_entry().is_some_and(Entry::is_dir);
+            out.out.push(Event::new(
+                EventKind::Overflow,
+                root.path.clone(),
+                is_dir,
+                Origin::Kernel,
+            ));
+        }
+        for root in self.roots.iter_mut().flatten() {
+            let mut notices = Vec::new();
+            match root.rebuild(&mut self.kernel, &self.config, &mut notices) {
+                Ok(snap) => {
+                    let old = std::mem::replace(&mut root.snapshot, snap);
+                    out.extend(diff(&root.path, &old, &root.snapshot, Origin::Rescan));
+                }
+                Err(e) => out.push(Event::new(
+                    EventKind::Skipped {
+                        reason: SkipReason::Other(e.to_string()),
+                    },
+                    root.path.clone(),
+                    root.root_entry().is_some_and(Entry::is_dir),
+                    Origin::Rescan,
+                )),
+            }
+            out.extend(notices);
+        }
+    }
+
+    /// Writes one sync cookie and returns its name. One is enough: the
+    /// kernel queues all of an instance's events in one ordered queue, so
+    /// the cookie's event comes after every event of every root caused
+    /// before it. Tried in each root's own directory (the watched directory,
+    /// or the one watched for a file), then in the other watched
+    /// directories. None if no watched directory can hold one (read-only,
+    /// no permission, vanished): sync then only drains what is queued.
+    fn write_cookies(&self) -> Result<Vec<OsString>, Error> {
+        let mut dirs: Vec<PathBuf> = self
+            .roots
+            .iter()
+            .flatten()
+            .filter_map(Root::cookie_dir)
+            .collect();
+        dirs.extend(
+            self.roots
+                .iter()
+                .flatten()
+                .flat_map(|r| r.anchors.iter().map(|(d, _)| d.clone())),
+        );
+        let mut first_error = None;
+        for dir in dirs {
+            let name = cookie::fresh_name();
+            match cookie::touch(&dir, &name) {
+                Ok(_) => return Ok(vec![name]),
+                Err(e) if cookie::is_unwritable(&e) => {}
+                Err(e) => {
+                    first_error.get_or_insert(Error::io(dir, e));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn wait(&self, deadline: Option<Instant>) -> Result<bool, Error> {
+        let timeout = match deadline {
+            None => None,
+            Some(d) => {
+                let now = Instant::now();
+                if d <= now {
+                    return Ok(false);
+                }
+                Some(d - now)
+            }
+        };
+        self.kernel
+            .ino
+            .wait(timeout)
+            .map_err(|e| Error::io(None, io::Error::other(e)))
+    }
+}
+
+impl Driver for InotifyDriver {
+    fn kind(&self) -> Backend {
+        Backend::Inotify
+    }
+
+    fn add_root(
+        &mut self,
+        path: &Path,
+        mode: RecursiveMode,
+        out: &mut Vec<Event>,
+    ) -> Result<(), Error> {
+        if self.root_index(path).is_some() {
+            self.remove_root(path)?;
+        }
+        let id = self
+            .roots
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.roots.len());
+        let mut root = Root {
+            id,
+            path: path.to_path_buf(),
+            mode,
+            resolved: Resolved::default(),
+            anchors: Vec::new(),
+            dirs: BTreeMap::new(),
+            snapshot: Snapshot::default(),
+            moves: Vec::new(),
+            target: None,
+        };
+        match root.rebuild(&mut self.kernel, &self.config, out) {
+            Ok(snap) => {
+                root.snapshot = snap;
+                if id == self.roots.len() {
+                    self.roots.push(Some(root));
+                } else {
+                    self.roots[id] = Some(root);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                root.release(&mut self.kernel);
+                Err(e)
+            }
+        }
+    }
+
+    fn remove_root(&mut self, path: &Path) -> Result<(), Error> {
+        let Some(i) = self.root_index(path) else {
+            return Err(Error::NotWatched {
+                path: path.to_path_buf(),
+            });
+        };
+        if let Some(mut root) = self.roots[i].take() {
+            root.release(&mut self.kernel);
+        }
+        Ok(())
+    }
+
+    fn read_events(
+        &mut self,
+        out: &mut Vec<Event>,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
+        let start = out.len();
+        let mut emit = Emit { out, start };
+        loop {
+            self.drain(&mut emit)?;
+            if emit.out.len() > start || !self.wait(deadline)? {
+                return Ok(());
+            }
+        }
+    }
+
+    fn sync(&mut self, out: &mut Vec<Event>, deadline: Instant) -> Result<(), Error> {
+        let start = out.len();
+        let mut emit = Emit { out, start };
+        let mut waiting = self.write_cookies()?;
+        let mut recoveries = self.recoveries;
+        loop {
+            self.drain(&mut emit)?;
+            if self.recoveries != recoveries {
+                // Events were lost, maybe our cookies' too; the rescan has
+                // caught up, so fresh cookies will tell when we are current.
+                recoveries = self.recoveries;
+                for n in waiting.drain(..) {
+                    self.cookies_seen.remove(n.as_os_str());
+                }
+                waiting = self.write_cookies()?;
+                continue;
+            }
+            waiting.retain(|n| !self.cookies_seen.remove(n.as_os_str()));
+            if waiting.is_empty() {
+                // Everything before the cookies is processed: paths are current.
+                self.finish_moves(&mut emit);
+                for root in self.roots.iter_mut().flatten() {
+                    root.settle(&mut self.kernel, &self.config, &mut emit);
+                }
+                return Ok(());
+            }
+            if !self.wait(Some(deadline))? {
+                return Err(Error::SyncTimeout {
+                    waited: Default::default(),
+                });
+            }
+        }
+    }
+
+    fn watch_count(&self) -> usize {
+        self.kernel.uses.len()
+    }
+
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.kernel.ino.as_fd()
+    }
+}

@@ -1,0 +1,689 @@
+//! One watched root: its name chain, its tree of watches, its snapshot (the
+//! user's view), and the translation of kernel events into [`Event`]s.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use inotify::{EventMask, WatchDescriptor, WatchEvent};
+
+use super::emit::Emit;
+use super::kernel::{Kernel, Use, file_mask, to_error, to_skip};
+use crate::diff::diff;
+use crate::snapshot::{
+    Entry, EntryKind, Resolved, ScanOptions, Snapshot, join_rel, resolve, scan_dir,
+};
+use crate::{Config, Error, Event, EventKind, Origin, RecursiveMode};
+
+pub(super) struct Root {
+    pub(super) id: usize,
+    pub(super) path: PathBuf,
+    pub(super) mode: RecursiveMode,
+    pub(super) resolved: Resolved,
+    pub(super) anchors: Vec<(PathBuf, WatchDescriptor)>,
+    pub(super) dirs: BTreeMap<PathBuf, WatchDescriptor>,
+    pub(super) snapshot: Snapshot,
+    /// MOVED_FROM halves waiting for their MOVED_TO: (cookie, rel, is_dir).
+    pub(super) moves: Vec<(u32, PathBuf, bool)>,
+    /// The inode watch on a file root's target: (device, inode, wd).
+    pub(super) target: Option<(u64, u64, WatchDescriptor)>,
+}
+
+impl Root {
+    pub(super) fn full(&self, rel: &Path) -> PathBuf {
+        join_rel(&self.path, rel)
+    }
+
+    pub(super) fn opts<'c>(&self, config: &'c Config) -> ScanOptions<'c> {
+        ScanOptions {
+            recursive: self.mode == RecursiveMode::Recursive,
+            follow_symlinks: config.follow_symlinks,
+            exclude: config.exclude.as_ref(),
+        }
+    }
+
+    pub(super) fn root_entry(&self) -> Option<&Entry> {
+        self.snapshot.get(Path::new(""))
+    }
+
+    /// Watches the directories of the name chain, re-resolving until the
+    /// set is stable (a watch armed after a resolve could miss a change made
+    /// in between; resolving again after arming cannot).
+    pub(super) fn follow_name(&mut self, k: &mut Kernel) -> Result<(), Error> {
+        let result = self.follow_chain(k);
+        self.watch_target(k);
+        result
+    }
+
+    /// Keeps an inode watch on the file the root resolves to (none for a
+    /// directory or a missing path): a hard link elsewhere can change it.
+    pub(super) fn watch_target(&mut self, k: &mut Kernel) {
+        let want = match (&self.resolved.target, self.resolved.last()) {
+            (Some(t), Some((dir, name))) if !t.is_dir() && t.kind != EntryKind::Symlink => {
+                Some((t.dev, t.ino, dir.join(name)))
+            }
+            _ => None,
+        };
+        if let (Some((dev, ino, _)), Some((d, i, _))) = (&want, &self.target)
+            && (dev, ino) == (d, i)
+        {
+            return;
+        }
+        if let Some((_, _, wd)) = self.target.take() {
+            k.unuse(wd, &Use::Target { root: self.id });
+        }
+        if let Some((dev, ino, path)) = want
+            && let Ok(wd) = k.arm_mask(&path, file_mask(), Use::Target { root: self.id })
+        {
+            // On failure (gone meanwhile, no permission) the directory
+            // watches still see changes by name; the next one retries.
+            self.target = Some((dev, ino, wd));
+        }
+    }
+
+    pub(super) fn follow_chain(&mut self, k: &mut Kernel) -> Result<(), Error> {
+        for _ in 0..8 {
+            let resolved = resolve(&self.path);
+            let wanted: Vec<PathBuf> = resolved.dirs().into_iter().map(Path::to_path_buf).collect();
+            let mut armed_new = false;
+            let mut result = Ok(());
+            for dir in &wanted {
+                if self.anchors.iter().any(|(d, _)| d == dir) {
+                    continue;
+                }
+                match k.arm(
+                    dir,
+                    true,
+                    Use::Anchor {
+                        root: self.id,
+                        dir: dir.clone(),
+                    },
+                ) {
+                    Ok(wd) => {
+                        self.anchors.push((dir.clone(), wd));
+                        armed_new = true;
+                    }
+                    Err(e) if to_skip(&e).is_none() => armed_new = true, // vanished: resolve again
+                    Err(e) => result = Err(to_error(e, dir)),
+                }
+            }
+            let id = self.id;
+            self.anchors.retain(|(d, wd)| {
+                let keep = wanted.contains(d);
+                if !keep {
+                    k.unuse(
+                        *wd,
+                        &Use::Anchor {
+                            root: id,
+                            dir: d.clone(),
+                        },
+                    );
+                }
+                keep
+            });
+            self.resolved = resolved;
+            if !armed_new || result.is_err() {
+                return result;
+            }
+        }
+        Ok(())
+    }
+
+    /// Arms a tree directory watch (the hook scans call before reading).
+    pub(super) fn arm_dir(
+        k: &mut Kernel,
+        dirs: &mut BTreeMap<PathBuf, WatchDescriptor>,
+        id: usize,
+        full: &Path,
+        rel: &Path,
+        follow: bool,
+    ) -> Result<(), inotify::Error> {
+        let wd = k.arm(
+            full,
+            follow,
+            Use::Tree {
+                root: id,
+                rel: rel.to_path_buf(),
+            },
+        )?;
+        dirs.insert(rel.to_path_buf(), wd);
+        Ok(())
+    }
+
+    /// Scans the directory at `rel` (already in the snapshot as `entry`),
+    /// arming each directory before reading it, and reports what the snapshot
+    /// did not know yet as `Created` (origin Rescan).
+    pub(super) fn scan_new_dir(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        rel: &Path,
+        entry: Entry,
+        out: &mut Emit<'_>,
+    ) {
+        let visited = self
+            .snapshot
+            .dir_ids_along(rel.parent().unwrap_or(Path::new("")));
+        let mut notices = Vec::new();
+        let opts = self.opts(config);
+        let (id, dirs) = (self.id, &mut self.dirs);
+        let mut hook = |full: &Path, r: &Path, via_symlink: bool| {
+            // The root directory follows the user's symlink; others only when followed.
+            let follow = r.as_os_str().is_empty() || via_symlink;
+            Root::arm_dir(k, dirs, id, full, r, follow).map_err(|e| to_skip(&e))
+        };
+        let found = scan_dir(
+            &self.path,
+            rel,
+            entry,
+            visited,
+            &opts,
+            &mut hook,
+            &mut notices,
+        );
+        for (p, e) in found.entries {
+            if p == rel {
+                continue;
+            }
+            if self.snapshot.get(&p).is_some_and(|old| old.same_object(&e)) {
+                continue;
+            }
+            out.push(Event::new(
+                EventKind::Created,
+                self.full(&p),
+                e.is_dir(),
+                Origin::Rescan,
+            ));
+            self.snapshot.insert(p, e);
+        }
+        out.extend(notices);
+    }
+
+    /// Stops watching the tree directories at and below `rel` and forgets
+    /// the snapshot there.
+    pub(super) fn drop_subtree(&mut self, k: &mut Kernel, rel: &Path) {
+        let gone: Vec<(PathBuf, WatchDescriptor)> = self
+            .dirs
+            .range(rel.to_path_buf()..)
+            .take_while(|(p, _)| p.starts_with(rel))
+            .map(|(p, w)| (p.clone(), *w))
+            .collect();
+        for (p, wd) in gone {
+            self.dirs.remove(&p);
+            k.unuse(
+                wd,
+                &Use::Tree {
+                    root: self.id,
+                    rel: p,
+                },
+            );
+        }
+        self.snapshot.remove_subtree(rel);
+    }
+
+    pub(super) fn wants_tree(&self, entry: &Entry, config: &Config, follow_link: bool) -> bool {
+        self.mode == RecursiveMode::Recursive
+            && (entry.is_dir() || (follow_link && config.follow_symlinks))
+    }
+
+    /// A name appeared in a tree directory (CREATE, or MOVED_TO from outside).
+    pub(super) fn appeared(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        rel: &Path,
+        is_dir: bool,
+        out: &mut Emit<'_>,
+    ) {
+        let full = self.full(rel);
+        let entry = match Entry::lstat(&full) {
+            // The kernel tells the type of the object the event is about; a
+            // different type there now is a later object with its own event.
+            Ok(entry) if entry.is_dir() == is_dir => entry,
+            _ => {
+                // Already gone again (or replaced): report it, and remember
+                // it as reported (the snapshot is the user's view), so that
+                // its removal is reported too, by its own event or a rescan.
+                self.drop_subtree(k, rel);
+                out.push(Event::new(EventKind::Created, full, is_dir, Origin::Kernel));
+                self.snapshot
+                    .insert(rel.to_path_buf(), Entry::placeholder(is_dir));
+                return;
+            }
+        };
+        if self
+            .snapshot
+            .get(rel)
+            .is_some_and(|old| old.same_object(&entry))
+        {
+            return; // a scan already reported it
+        }
+        self.drop_subtree(k, rel);
+        out.push(Event::new(
+            EventKind::Created,
+            full.clone(),
+            entry.is_dir(),
+            Origin::Kernel,
+        ));
+        self.snapshot.insert(rel.to_path_buf(), entry.clone());
+        let enter = if entry.kind == EntryKind::Symlink {
+            self.wants_tree(
+                &entry,
+                config,
+                std::fs::metadata(&full).is_ok_and(|m| m.is_dir()),
+            )
+        } else {
+            self.wants_tree(&entry, config, false)
+        };
+        if enter {
+            self.scan_new_dir(k, config, rel, entry, out);
+        }
+    }
+
+    pub(super) fn removed(&mut self, k: &mut Kernel, rel: &Path, is_dir: bool, out: &mut Emit<'_>) {
+        let is_dir = self.snapshot.get(rel).map_or(is_dir, Entry::is_dir);
+        self.drop_subtree(k, rel);
+        out.push(Event::new(
+            EventKind::Removed,
+            self.full(rel),
+            is_dir,
+            Origin::Kernel,
+        ));
+    }
+
+    pub(super) fn renamed(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        from: &Path,
+        to: &Path,
+        is_dir: bool,
+        out: &mut Emit<'_>,
+    ) {
+        if self.snapshot.get(from).is_none() {
+            self.appeared(k, config, to, is_dir, out);
+            return;
+        }
+        self.drop_subtree(k, to);
+        if self
+            .snapshot
+            .get(from)
+            .is_some_and(|e| e.is_dir() != is_dir)
+        {
+            // What we recorded there was a later object: the moved one is unknown.
+            self.drop_subtree(k, from);
+            self.snapshot
+                .insert(from.to_path_buf(), Entry::placeholder(is_dir));
+        }
+        let moved: Vec<(PathBuf, WatchDescriptor)> = self
+            .dirs
+            .range(from.to_path_buf()..)
+            .take_while(|(p, _)| p.starts_with(from))
+            .map(|(p, w)| (p.clone(), *w))
+            .collect();
+        for (old, wd) in moved {
+            let Ok(rest) = old.strip_prefix(from) else {
+                continue;
+            };
+            let new = join_rel(to, rest);
+            self.dirs.remove(&old);
+            self.dirs.insert(new.clone(), wd);
+            k.repath(
+                wd,
+                &Use::Tree {
+                    root: self.id,
+                    rel: old,
+                },
+                Use::Tree {
+                    root: self.id,
+                    rel: new,
+                },
+            );
+        }
+        self.snapshot.move_subtree(from, to);
+        out.push(Event::new(
+            EventKind::Renamed {
+                from: self.full(from),
+            },
+            self.full(to),
+            is_dir,
+            Origin::Kernel,
+        ));
+        // What we recorded was seen by lstat some time after the events: the
+        // directory moved here may not be the one we looked at. Mark it
+        // unverified; `settle` rescans it once the queue is drained.
+        if is_dir
+            && let Some(recorded) = self.snapshot.get(to)
+            && recorded.ino != 0
+            && Entry::lstat(&self.full(to)).map_or(true, |a| !a.same_object(recorded))
+        {
+            self.snapshot
+                .insert(to.to_path_buf(), Entry::placeholder(true));
+        }
+    }
+
+    /// Once the kernel queue is drained (so every path we hold is current):
+    /// rescans each unverified entry (placeholder), watching what is there
+    /// and reporting the difference.
+    pub(super) fn settle(&mut self, k: &mut Kernel, config: &Config, out: &mut Emit<'_>) {
+        let unknown: Vec<PathBuf> = self
+            .snapshot
+            .entries
+            .iter()
+            .filter(|(_, e)| e.ino == 0)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in unknown {
+            if self.snapshot.get(&p).is_some_and(|e| e.ino == 0) {
+                self.resync(k, config, &p, out);
+            }
+        }
+    }
+
+    /// Rescans the subtree at `rel` (re-arming its watches) and reports how
+    /// it differs from what the user was told (origin Rescan).
+    pub(super) fn resync(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        rel: &Path,
+        out: &mut Emit<'_>,
+    ) {
+        let mut old = Snapshot::default();
+        for (p, e) in self.snapshot.subtree(rel) {
+            old.insert(p.clone(), e.clone());
+        }
+        let old_dirs: Vec<(PathBuf, WatchDescriptor)> = self
+            .dirs
+            .range(rel.to_path_buf()..)
+            .take_while(|(p, _)| p.starts_with(rel))
+            .map(|(p, w)| (p.clone(), *w))
+            .collect();
+        for (p, _) in &old_dirs {
+            self.dirs.remove(p);
+        }
+        let full = self.full(rel);
+        let mut new = Snapshot::default();
+        let mut notices = Vec::new();
+        if let Ok(entry) = Entry::lstat(&full) {
+            let follow_link = entry.kind == EntryKind::Symlink
+                && std::fs::metadata(&full).is_ok_and(|m| m.is_dir());
+            if self.wants_tree(&entry, config, follow_link) {
+                let visited = self
+                    .snapshot
+                    .dir_ids_along(rel.parent().unwrap_or(Path::new("")));
+                let opts = self.opts(config);
+                let (id, dirs) = (self.id, &mut self.dirs);
+                let mut hook = |f: &Path, r: &Path, via_symlink: bool| {
+                    Root::arm_dir(k, dirs, id, f, r, via_symlink || r.as_os_str().is_empty())
+                        .map_err(|e| to_skip(&e))
+                };
+                new = scan_dir(
+                    &self.path,
+                    rel,
+                    entry,
+                    visited,
+                    &opts,
+                    &mut hook,
+                    &mut notices,
+                );
+            } else {
+                new.insert(rel.to_path_buf(), entry);
+            }
+        }
+        for (p, wd) in old_dirs {
+            if self.dirs.get(&p) != Some(&wd) {
+                k.unuse(
+                    wd,
+                    &Use::Tree {
+                        root: self.id,
+                        rel: p,
+                    },
+                );
+            }
+        }
+        out.extend(diff(&self.path, &old, &new, Origin::Rescan));
+        self.snapshot.remove_subtree(rel);
+        self.snapshot.entries.extend(new.entries);
+        out.extend(notices);
+    }
+
+    /// MODIFY / CLOSE_WRITE / ATTRIB on an entry of a tree directory.
+    pub(super) fn changed(&mut self, rel: &Path, kind: EventKind, out: &mut Emit<'_>) {
+        // A path the user does not know of was already reported removed;
+        // its next appearance has its own event.
+        let Some(known) = self.snapshot.get(rel) else {
+            return;
+        };
+        let is_dir = known.is_dir();
+        let full = self.full(rel);
+        // Refresh what we know only if it is still the same object: a
+        // replacement is reported by its own CREATE / MOVED_TO.
+        if let Ok(entry) = Entry::lstat(&full)
+            && entry.same_object(known)
+        {
+            self.snapshot.insert(rel.to_path_buf(), entry);
+        }
+        out.push(Event::new(kind, full, is_dir, Origin::Kernel));
+    }
+
+    pub(super) fn tree_event(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        dir: &Path,
+        ev: &WatchEvent<'_>,
+        out: &mut Emit<'_>,
+    ) {
+        let mask = ev.mask;
+        let Some(name) = ev.name else {
+            if dir.as_os_str().is_empty()
+                && mask
+                    .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::UNMOUNT)
+            {
+                self.refresh(k, config, None, out);
+            }
+            return;
+        };
+        let rel = join_rel(dir, Path::new(name));
+        if config.is_excluded(&self.full(&rel)) {
+            return;
+        }
+        let is_dir = mask.contains(EventMask::ISDIR);
+        if mask.contains(EventMask::MOVED_FROM) {
+            self.moves.push((ev.cookie, rel, is_dir));
+        } else if mask.contains(EventMask::MOVED_TO) {
+            match self.moves.iter().position(|(c, _, _)| *c == ev.cookie) {
+                Some(i) => {
+                    let (_, from, _) = self.moves.remove(i);
+                    self.renamed(k, config, &from, &rel, is_dir, out);
+                }
+                None => self.appeared(k, config, &rel, is_dir, out),
+            }
+        } else if mask.contains(EventMask::CREATE) {
+            self.appeared(k, config, &rel, is_dir, out);
+        } else if mask.contains(EventMask::DELETE) {
+            self.removed(k, &rel, is_dir, out);
+        } else {
+            if mask.intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE) && !is_dir {
+                self.changed(&rel, EventKind::Modified, out);
+            }
+            if mask.contains(EventMask::ATTRIB) {
+                self.changed(&rel, EventKind::Metadata, out);
+            }
+        }
+    }
+
+    /// Unpaired MOVED_FROMs: the entry left the tree.
+    pub(super) fn finish_moves(&mut self, k: &mut Kernel, out: &mut Emit<'_>) {
+        for (_, rel, is_dir) in std::mem::take(&mut self.moves) {
+            self.removed(k, &rel, is_dir, out);
+        }
+    }
+
+    pub(super) fn anchor_event(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        dir: &Path,
+        ev: &WatchEvent<'_>,
+        out: &mut Emit<'_>,
+    ) {
+        match ev.name {
+            Some(name) if self.resolved.depends_on(dir, name) => {
+                let is_last = self.resolved.last() == Some((dir, name));
+                let written = ev
+                    .mask
+                    .intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE);
+                self.refresh(k, config, Some(is_last && written), out);
+            }
+            None if ev
+                .mask
+                .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::UNMOUNT) =>
+            {
+                self.refresh(k, config, None, out);
+            }
+            _ => {}
+        }
+    }
+
+    /// Re-resolves the root path and reports how what it names changed.
+    /// `written`: the kernel saw the final file written (content changed even
+    /// if size and mtime look the same).
+    pub(super) fn refresh(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        written: Option<bool>,
+        out: &mut Emit<'_>,
+    ) {
+        let _ = self.follow_name(k); // an unarmable anchor is retried on the next event
+        let old = self.root_entry().cloned();
+        let new = self.resolved.target.clone();
+        let path = self.path.clone();
+        match (old, new) {
+            (None, None) => {}
+            (Some(o), Some(n)) if o.same_object(&n) => {
+                if (o.content_differs(&n) || written == Some(true)) && !n.is_dir() {
+                    out.push(Event::new(EventKind::Modified, path, false, Origin::Kernel));
+                }
+                if o.metadata_differs(&n) {
+                    out.push(Event::new(
+                        EventKind::Metadata,
+                        self.path.clone(),
+                        n.is_dir(),
+                        Origin::Kernel,
+                    ));
+                }
+                self.snapshot.insert(PathBuf::new(), n);
+            }
+            (Some(o), Some(n)) if !o.is_dir() && !n.is_dir() => {
+                // Atomic save or symlink swap: the name now means new content.
+                out.push(Event::new(EventKind::Modified, path, false, Origin::Kernel));
+                self.snapshot.insert(PathBuf::new(), n);
+            }
+            (old, new) => {
+                if let Some(o) = old {
+                    self.drop_subtree(k, Path::new(""));
+                    out.push(Event::new(
+                        EventKind::Removed,
+                        path.clone(),
+                        o.is_dir(),
+                        Origin::Kernel,
+                    ));
+                }
+                if let Some(n) = new {
+                    out.push(Event::new(
+                        EventKind::Created,
+                        path.clone(),
+                        n.is_dir(),
+                        Origin::Kernel,
+                    ));
+                    self.snapshot.insert(PathBuf::new(), n.clone());
+                    if n.is_dir() {
+                        self.scan_new_dir(k, config, Path::new(""), n, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Builds the root from scratch: name chain, then (for a directory) the
+    /// tree. Used by `watch` (no events) and after an overflow (diffed).
+    pub(super) fn rebuild(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        notices: &mut Vec<Event>,
+    ) -> Result<Snapshot, Error> {
+        self.moves.clear();
+        let anchored = self.follow_name(k);
+        let old_dirs = std::mem::take(&mut self.dirs);
+        let mut snap = Snapshot::default();
+        let mut result = anchored;
+        if let Some(target) = self.resolved.target.clone() {
+            if target.is_dir() {
+                let opts = self.opts(config);
+                let (id, dirs) = (self.id, &mut self.dirs);
+                match Root::arm_dir(k, dirs, id, &self.path, Path::new(""), true) {
+                    Ok(()) => {
+                        let mut hook = |full: &Path, r: &Path, via_symlink: bool| {
+                            if r.as_os_str().is_empty() {
+                                return Ok(());
+                            }
+                            Root::arm_dir(k, dirs, id, full, r, via_symlink)
+                                .map_err(|e| to_skip(&e))
+                        };
+                        let mut found = Vec::new();
+                        snap = scan_dir(
+                            &self.path,
+                            Path::new(""),
+                            target,
+                            HashSet::new(),
+                            &opts,
+                            &mut hook,
+                            &mut found,
+                        );
+                        notices.extend(found);
+                    }
+                    Err(e) if to_skip(&e).is_none() => {} // vanished: the anchor reports its return
+                    Err(e) => {
+                        if result.is_ok() {
+                            result = Err(to_error(e, &self.path));
+                        }
+                    }
+                }
+            } else {
+                snap.insert(PathBuf::new(), target);
+            }
+        }
+        for (rel, wd) in old_dirs {
+            if self.dirs.get(&rel) != Some(&wd) {
+                k.unuse(wd, &Use::Tree { root: self.id, rel });
+            }
+        }
+        result.map(|()| snap)
+    }
+
+    pub(super) fn release(&mut self, k: &mut Kernel) {
+        self.drop_subtree(k, Path::new(""));
+        if let Some((_, _, wd)) = self.target.take() {
+            k.unuse(wd, &Use::Target { root: self.id });
+        }
+        for (dir, wd) in std::mem::take(&mut self.anchors) {
+            k.unuse(wd, &Use::Anchor { root: self.id, dir });
+        }
+    }
+
+    /// Where a sync cookie for this root goes: the watched root directory,
+    /// or the directory watched for the name.
+    pub(super) fn cookie_dir(&self) -> Option<PathBuf> {
+        if self.root_entry().is_some_and(Entry::is_dir) && self.dirs.contains_key(Path::new("")) {
+            return Some(self.path.clone());
+        }
+        let (dir, _) = self.resolved.last()?;
+        self.anchors
+            .iter()
+            .any(|(d, _)| d == dir)
+            .then(|| dir.to_path_buf())
+    }
+}

@@ -1,0 +1,233 @@
+//! The public API's promises: errors, timeouts, the readiness descriptor,
+//! unwatch, and that sync cookies are never reported.
+
+mod common;
+
+use std::fs;
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use common::{TempDir, backends};
+use watch_core::{Backend, Config, Error, Event, EventKind, RecursiveMode, Watcher};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn watcher(backend: Backend) -> Watcher {
+    let config = Config::default()
+        .backend(backend)
+        .poll_interval(Duration::from_millis(20));
+    Watcher::with_config(config).expect("watcher")
+}
+
+fn drain(w: &mut Watcher) -> Vec<Event> {
+    let mut events = Vec::new();
+    while w.read(&mut events, Some(Duration::ZERO)).expect("read") > 0 {}
+    events
+}
+
+#[test]
+fn an_unavailable_backend_is_a_typed_error() {
+    let missing = [Backend::Inotify, Backend::Kqueue, Backend::Poll]
+        .into_iter()
+        .find(|b| !b.is_available());
+    let Some(backend) = missing else { return }; // every backend available here
+    match Watcher::with_config(Config::default().backend(backend)) {
+        Err(Error::Unsupported { backend: b, .. }) => {
+            assert_eq!(b, backend);
+            let err = Watcher::with_config(Config::default().backend(backend)).unwrap_err();
+            assert!(err.to_string().contains(&backend.to_string()), "{err}");
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
+
+#[test]
+fn new_uses_the_platform_default() {
+    let w = Watcher::new().expect("default watcher");
+    assert_eq!(w.backend(), Backend::platform_default());
+}
+
+#[test]
+fn bad_paths_and_unknown_unwatch_are_typed_errors() {
+    for backend in backends() {
+        let mut w = watcher(backend);
+        assert!(matches!(
+            w.watch("", RecursiveMode::Recursive),
+            Err(Error::InvalidPath { .. })
+        ));
+        let err = w.unwatch("/no/such/watch").unwrap_err();
+        assert!(
+            matches!(&err, Error::NotWatched { path } if path.as_os_str() == "/no/such/watch"),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn zero_and_short_timeouts_return_zero_when_nothing_changed() {
+    for backend in backends() {
+        let tmp = TempDir::new("api-timeout");
+        let mut w = watcher(backend);
+        w.watch(tmp.path(), RecursiveMode::Recursive).unwrap();
+        w.sync(LONG).unwrap();
+        let mut events = Vec::new();
+        assert_eq!(
+            w.read(&mut events, Some(Duration::ZERO)).unwrap(),
+            0,
+            "{backend}"
+        );
+        assert_eq!(
+            w.read(&mut events, Some(Duration::from_millis(30)))
+                .unwrap(),
+            0,
+            "{backend}"
+        );
+        assert!(events.is_empty());
+    }
+}
+
+#[test]
+fn a_blocking_read_returns_a_change_made_by_another_thread() {
+    for backend in backends() {
+        let tmp = TempDir::new("api-block");
+        let mut w = watcher(backend);
+        w.watch(tmp.path(), RecursiveMode::Recursive).unwrap();
+        let file = tmp.path().join("from-thread");
+        let writer = {
+            let file = file.clone();
+            std::thread::spawn(move || fs::write(file, b"x").unwrap())
+        };
+        let mut events = Vec::new();
+        while !events
+            .iter()
+            .any(|e: &Event| e.path == file && e.kind == EventKind::Created)
+        {
+            let n = w.read(&mut events, None).unwrap();
+            assert!(n > 0, "a blocking read returned no event ({backend})");
+        }
+        writer.join().unwrap();
+        // The caller's earlier contents are kept; events are appended.
+        let mut keep = vec![events[0].clone()];
+        fs::write(tmp.path().join("second"), b"y").unwrap();
+        w.sync(LONG).unwrap();
+        let n = w.read(&mut keep, Some(Duration::ZERO)).unwrap();
+        assert_eq!(keep.len(), 1 + n);
+    }
+}
+
+/// Whether `fd` polls readable right now, via the inotify crate's poll(2)
+/// wrapper on a duplicate of the descriptor (any descriptor polls alike).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn readable(w: &Watcher, timeout: Duration) -> bool {
+    let dup = w.as_fd().try_clone_to_owned().unwrap();
+    inotify::Inotify::from(dup).wait(Some(timeout)).unwrap()
+}
+
+#[test]
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn the_descriptor_is_readable_exactly_while_events_are_pending() {
+    for backend in backends() {
+        let tmp = TempDir::new("api-fd");
+        let mut w = watcher(backend);
+        w.watch(tmp.path(), RecursiveMode::Recursive).unwrap();
+        w.sync(LONG).unwrap();
+        assert!(drain(&mut w).is_empty());
+        assert!(
+            !readable(&w, Duration::ZERO),
+            "{backend}: readable with nothing pending"
+        );
+        fs::write(tmp.path().join("f"), b"x").unwrap();
+        if backend == Backend::Poll {
+            // Polling finds changes only when asked; sync queues them.
+            w.sync(LONG).unwrap();
+        }
+        assert!(
+            readable(&w, LONG),
+            "{backend}: not readable with an event pending"
+        );
+        let events = drain(&mut w);
+        assert!(
+            events.iter().any(|e| e.kind == EventKind::Created),
+            "{backend}: {events:?}"
+        );
+        assert!(
+            !readable(&w, Duration::ZERO),
+            "{backend}: still readable after draining"
+        );
+    }
+}
+
+#[test]
+fn unwatch_releases_watches_and_stops_events() {
+    for backend in backends() {
+        let tmp = TempDir::new("api-unwatch");
+        for d in ["a", "a/b", "c"] {
+            fs::create_dir(tmp.path().join(d)).unwrap();
+        }
+        let mut w = watcher(backend);
+        w.watch(tmp.path(), RecursiveMode::Recursive).unwrap();
+        if backend == Backend::Inotify {
+            // One watch per directory (4) plus the parent followed for the name.
+            assert_eq!(w.watch_count(), 5);
+        }
+        let other = TempDir::new("api-unwatch-other");
+        w.watch(other.path(), RecursiveMode::NonRecursive).unwrap();
+        w.unwatch(tmp.path()).unwrap();
+        fs::write(tmp.path().join("a/b/late"), b"x").unwrap();
+        fs::write(other.path().join("kept"), b"x").unwrap();
+        w.sync(LONG).unwrap();
+        let events = drain(&mut w);
+        assert!(
+            !events.iter().any(|e| e.path.starts_with(tmp.path())),
+            "{backend}: {events:?}"
+        );
+        assert!(
+            events.iter().any(|e| e.path == other.path().join("kept")),
+            "{backend}: {events:?}"
+        );
+        w.unwatch(other.path()).unwrap();
+        assert_eq!(w.watch_count(), 0, "{backend}");
+        assert!(matches!(
+            w.unwatch(other.path()),
+            Err(Error::NotWatched { .. })
+        ));
+    }
+}
+
+#[test]
+fn sync_cookies_are_never_reported() {
+    for backend in backends() {
+        let tmp = TempDir::new("api-sync");
+        let file = tmp.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        let mut w = watcher(backend);
+        w.watch(tmp.path(), RecursiveMode::Recursive).unwrap();
+        w.watch(&file, RecursiveMode::NonRecursive).unwrap();
+        let mut events = Vec::new();
+        for i in 0..20 {
+            fs::write(tmp.path().join(format!("n{i}")), b"x").unwrap();
+            w.sync(LONG).unwrap();
+            while w.read(&mut events, Some(Duration::ZERO)).unwrap() > 0 {}
+        }
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| e.kind == EventKind::Created)
+                .count(),
+            20,
+            "{backend}: {events:?}"
+        );
+        assert!(
+            !events.iter().any(|e| e
+                .path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().contains("cookie"))),
+            "{backend}: a cookie was reported: {events:?}"
+        );
+        assert_eq!(
+            fs::read_dir(tmp.path()).unwrap().count(),
+            21,
+            "{backend}: a cookie file was left behind"
+        );
+    }
+}

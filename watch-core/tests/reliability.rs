@@ -1,0 +1,891 @@
+//! Reliability and security of the watcher under forced faults, storms and
+//! hostile trees, on every backend that runs here where it makes sense.
+//!
+//! Faults are forced for real: a kernel queue overflow under a storm of
+//! creates, renames and deletes; a child process with a lower
+//! `RLIMIT_NOFILE` (`prlimit`); a child in a user namespace whose inotify
+//! limits are lowered (`unshare`); an unprivileged child (`setpriv`).
+
+mod common;
+mod reliability_support;
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{TempDir, Tree, fold, scan};
+use reliability_support as rs;
+use watch_core::{Backend, Config, Error, Event, EventKind, RecursiveMode, SkipReason, Watcher};
+
+/// Generous: sync normally takes milliseconds; this only bounds a hang.
+const SYNC: Duration = Duration::from_secs(120);
+
+/// Everything the watcher has for us after a sync.
+fn sync_and_drain(w: &mut Watcher) -> Vec<Event> {
+    w.sync(SYNC).expect("sync");
+    drain(w)
+}
+
+fn drain(w: &mut Watcher) -> Vec<Event> {
+    let mut out = Vec::new();
+    while w.read(&mut out, Some(Duration::ZERO)).expect("read") > 0 {}
+    out
+}
+
+fn has(events: &[Event], kind: &EventKind, path: &Path) -> bool {
+    events.iter().any(|e| &e.kind == kind && e.path == path)
+}
+
+fn inotify_watcher() -> Watcher {
+    Watcher::with_config(Config::default().backend(Backend::Inotify)).expect("watcher")
+}
+
+/// A small deterministic generator (xorshift), so a failing storm replays.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Applies `ops` random operations below `root`: creates, writes, renames
+/// (within and across directories, files and directories), deletes, mkdirs
+/// and rmdirs. Returns how many operations succeeded. Most operations land
+/// in the directories that existed at the start (already watched), so that
+/// they produce kernel events rather than being found by a scan.
+fn storm(root: &Path, rng: &mut Rng, ops: usize) -> usize {
+    let mut done = 0;
+    let mut serial = 0u64;
+    let mut dirs: Vec<PathBuf> = vec![root.to_path_buf()];
+    let mut files: Vec<PathBuf> = Vec::new();
+    for (path, is_dir) in scan(root) {
+        if is_dir {
+            dirs.push(path);
+        } else {
+            files.push(path);
+        }
+    }
+    let hot = dirs.len();
+    let pick = |rng: &mut Rng, dirs: &[PathBuf]| {
+        if rng.below(10) < 8 {
+            rng.below(hot.min(dirs.len()))
+        } else {
+            rng.below(dirs.len())
+        }
+    };
+    for _ in 0..ops {
+        serial += 1;
+        let ok = match rng.below(100) {
+            0..40 => {
+                let p = dirs[pick(rng, &dirs)].join(format!("f{serial}"));
+                let ok = fs::write(&p, b"x").is_ok();
+                if ok {
+                    files.push(p);
+                }
+                ok
+            }
+            40..50 if !files.is_empty() => {
+                fs::write(&files[rng.below(files.len())], b"more").is_ok()
+            }
+            50..65 if !files.is_empty() => {
+                let i = rng.below(files.len());
+                let to = dirs[pick(rng, &dirs)].join(format!("r{serial}"));
+                let ok = fs::rename(&files[i], &to).is_ok();
+                if ok {
+                    files[i] = to;
+                }
+                ok
+            }
+            65..80 if !files.is_empty() => {
+                let f = files.swap_remove(rng.below(files.len()));
+                fs::remove_file(f).is_ok()
+            }
+            80..88 => {
+                let p = dirs[pick(rng, &dirs)].join(format!("d{serial}"));
+                let ok = fs::create_dir(&p).is_ok();
+                if ok {
+                    dirs.push(p);
+                }
+                ok
+            }
+            88..94 if dirs.len() > 1 => {
+                // Rename a directory (never the root, never into itself).
+                let i = 1 + rng.below(dirs.len() - 1);
+                let from = dirs[i].clone();
+                let parent = dirs[rng.below(dirs.len())].clone();
+                if parent.starts_with(&from) {
+                    false
+                } else {
+                    let to = parent.join(format!("m{serial}"));
+                    let ok = fs::rename(&from, &to).is_ok();
+                    if ok {
+                        for p in dirs.iter_mut().chain(files.iter_mut()) {
+                            if let Ok(rest) = p.strip_prefix(&from) {
+                                *p = to.join(rest);
+                            }
+                        }
+                        // `to.join("")` leaves a trailing slash behind.
+                        dirs[i] = to;
+                    }
+                    ok
+                }
+            }
+            94..100 if dirs.len() > 1 => {
+                let i = 1 + rng.below(dirs.len() - 1);
+                let ok = fs::remove_dir(&dirs[i]).is_ok();
+                if ok {
+                    dirs.swap_remove(i);
+                }
+                ok
+            }
+            _ => false,
+        };
+        done += usize::from(ok);
+    }
+    done
+}
+
+fn tree_diff(model: &Tree, real: &Tree) -> String {
+    let mut out = String::new();
+    for (p, d) in model {
+        if real.get(p) != Some(d) {
+            out += &format!("  model only: {} (dir: {d})\n", p.display());
+        }
+    }
+    for (p, d) in real {
+        if model.get(p) != Some(d) {
+            out += &format!("  real only:  {} (dir: {d})\n", p.display());
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------ overflow
+
+#[test]
+fn overflow_under_a_storm_folds_back_to_the_real_tree() {
+    let tmp = TempDir::new("rel-storm");
+    let root = tmp.path().join("w");
+    fs::create_dir(&root).unwrap();
+    for i in 0..6 {
+        fs::create_dir_all(root.join(format!("d{i}/sub"))).unwrap();
+        fs::write(root.join(format!("d{i}/seed")), b"").unwrap();
+    }
+    let mut w = inotify_watcher();
+    w.watch(&root, RecursiveMode::Recursive).unwrap();
+    let mut model = scan(&root);
+    fold(&mut model, &sync_and_drain(&mut w));
+    assert_eq!(model, scan(&root));
+
+    // Far more events than the kernel queue holds, with nobody reading.
+    let queue = inotify::limits::max_queued_events().unwrap_or(16_384) as usize;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let done = storm(&root, &mut rng, queue);
+    assert!(done > queue / 2, "only {done} operations succeeded");
+    // Sync straight away: the sync cookie itself is dropped by the full queue.
+    let events = sync_and_drain(&mut w);
+    assert!(
+        events.iter().any(|e| e.kind == EventKind::Overflow),
+        "no overflow reported after {done} operations"
+    );
+    fold(&mut model, &events);
+    let real = scan(&root);
+    assert!(
+        model == real,
+        "after overflow:\n{}",
+        tree_diff(&model, &real)
+    );
+
+    // The watcher keeps serving afterwards, watches re-armed everywhere.
+    for round in 0..3 {
+        storm(&root, &mut rng, 300);
+        let events = sync_and_drain(&mut w);
+        fold(&mut model, &events);
+        let real = scan(&root);
+        assert!(
+            model == real,
+            "round {round}:\n{}",
+            tree_diff(&model, &real)
+        );
+    }
+    // No watch leaked or missing: as many as a fresh watcher needs.
+    let mut fresh = inotify_watcher();
+    fresh.watch(&root, RecursiveMode::Recursive).unwrap();
+    assert_eq!(w.watch_count(), fresh.watch_count());
+}
+
+#[test]
+fn overflow_reports_the_removal_of_what_was_reported_before_it() {
+    let tmp = TempDir::new("rel-overflow-removal");
+    let root = tmp.path().join("w");
+    fs::create_dir(&root).unwrap();
+    let mut w = inotify_watcher();
+    w.watch(&root, RecursiveMode::Recursive).unwrap();
+    let mut model = scan(&root);
+    fold(&mut model, &sync_and_drain(&mut w));
+    fs::create_dir(root.join("dir")).unwrap();
+    fs::write(root.join("file"), b"x").unwrap();
+    fold(&mut model, &sync_and_drain(&mut w));
+    assert_eq!(model, scan(&root));
+    // Both go away, then the queue overflows before anything is read.
+    fs::remove_dir(root.join("dir")).unwrap();
+    fs::remove_file(root.join("file")).unwrap();
+    let queue = inotify::limits::max_queued_events().unwrap_or(16_384) as usize;
+    for i in 0..queue / 2 {
+        File::create(root.join(format!("f{i}"))).unwrap();
+    }
+    let mut events = drain(&mut w);
+    events.extend(sync_and_drain(&mut w));
+    assert!(events.iter().any(|e| e.kind == EventKind::Overflow));
+    fold(&mut model, &events);
+    let real = scan(&root);
+    assert!(model == real, "{}", tree_diff(&model, &real));
+}
+
+/// The kernel queue holds `max_queued_events` events, then one overflow
+/// record. `prepare` runs first, `finish` last, with just enough events in
+/// between that `finish`'s events straddle the overflow. The exact count of
+/// events already queued (the sync cookie's own) is not ours to know, so a
+/// few alignments are tried; at least one must overflow, and every one must
+/// fold back to the real tree.
+fn straddle_overflow(tag: &str, prepare: fn(&Path), finish: fn(&Path)) {
+    let queue = inotify::limits::max_queued_events().unwrap_or(16_384) as usize;
+    let mut overflowed = 0;
+    for slack in 0..4 {
+        let tmp = TempDir::new(tag);
+        let root = tmp.path().join("w");
+        fs::create_dir_all(root.join("dir/sub")).unwrap();
+        fs::write(root.join("dir/sub/f"), b"x").unwrap();
+        fs::write(root.join("a"), b"").unwrap();
+        fs::write(root.join("b"), b"").unwrap();
+        let mut w = inotify_watcher();
+        w.watch(&root, RecursiveMode::Recursive).unwrap();
+        let mut model = scan(&root);
+        fold(&mut model, &sync_and_drain(&mut w));
+        prepare(&root);
+        // Alternating, so the kernel cannot merge consecutive events.
+        for i in 0..queue - 2 - slack {
+            let name = if i % 2 == 0 { "a" } else { "b" };
+            let mode = 0o600 | (i as u32 & 0o077);
+            fs::set_permissions(root.join(name), fs::Permissions::from_mode(mode)).unwrap();
+        }
+        finish(&root);
+        let mut events = drain(&mut w);
+        events.extend(sync_and_drain(&mut w));
+        overflowed += usize::from(events.iter().any(|e| e.kind == EventKind::Overflow));
+        fold(&mut model, &events);
+        let real = scan(&root);
+        assert!(
+            model == real,
+            "slack {slack}:\n{}",
+            tree_diff(&model, &real)
+        );
+    }
+    assert!(overflowed > 0, "the queue never overflowed");
+}
+
+#[test]
+fn overflow_between_the_two_halves_of_a_rename() {
+    straddle_overflow(
+        "rel-half-rename",
+        |_| {},
+        |root| {
+            fs::rename(root.join("dir"), root.join("moved")).unwrap();
+        },
+    );
+}
+
+#[test]
+fn overflow_after_a_creation_whose_removal_was_dropped() {
+    straddle_overflow(
+        "rel-lost-removal",
+        |root| fs::create_dir(root.join("brief")).unwrap(),
+        |root| {
+            fs::remove_dir(root.join("brief")).unwrap();
+            fs::remove_file(root.join("dir/sub/f")).unwrap();
+        },
+    );
+}
+
+#[test]
+fn entries_created_then_renamed_before_a_read_fold_back() {
+    for dirs in [false, true] {
+        let tmp = TempDir::new("rel-quick-rename");
+        let root = tmp.path().join("w");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        let mut w = inotify_watcher();
+        w.watch(&root, RecursiveMode::Recursive).unwrap();
+        let mut model = scan(&root);
+        fold(&mut model, &sync_and_drain(&mut w));
+        // All three steps happen before the watcher reads anything.
+        if dirs {
+            fs::create_dir(root.join("brief")).unwrap();
+        } else {
+            fs::write(root.join("brief"), b"").unwrap();
+        }
+        fs::rename(root.join("brief"), root.join("sub/renamed")).unwrap();
+        fs::rename(root.join("sub/renamed"), root.join("final")).unwrap();
+        let events = sync_and_drain(&mut w);
+        fold(&mut model, &events);
+        let real = scan(&root);
+        assert!(
+            model == real,
+            "directories: {dirs}\n{}events: {events:#?}",
+            tree_diff(&model, &real)
+        );
+    }
+}
+
+#[test]
+fn overflow_after_a_creation_whose_rename_was_dropped() {
+    straddle_overflow(
+        "rel-lost-rename",
+        |root| {
+            fs::create_dir(root.join("brief")).unwrap();
+            fs::rename(root.join("brief"), root.join("dir/renamed")).unwrap();
+        },
+        |root| fs::rename(root.join("dir/renamed"), root.join("final")).unwrap(),
+    );
+}
+
+#[test]
+fn sync_right_after_an_overflow_returns() {
+    let tmp = TempDir::new("rel-sync-overflow");
+    let root = tmp.path().join("w");
+    fs::create_dir(&root).unwrap();
+    let mut w = inotify_watcher();
+    w.watch(&root, RecursiveMode::Recursive).unwrap();
+    let mut model = scan(&root);
+    fold(&mut model, &sync_and_drain(&mut w));
+    let queue = inotify::limits::max_queued_events().unwrap_or(16_384) as usize;
+    for i in 0..queue {
+        File::create(root.join(format!("f{i}"))).unwrap();
+    }
+    // Nothing read yet: the cookie's CREATE is dropped with the rest.
+    w.sync(Duration::from_secs(30))
+        .expect("sync after overflow");
+    let events = drain(&mut w);
+    assert!(events.iter().any(|e| e.kind == EventKind::Overflow));
+    fold(&mut model, &events);
+    assert_eq!(model, scan(&root));
+}
+
+// ----------------------------------------------------- roots that go away
+
+#[test]
+fn a_root_deleted_renamed_or_replaced_is_reported_and_others_keep_working() {
+    for backend in common::backends() {
+        let tmp = TempDir::new("rel-roots");
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        let target = tmp.path().join("target");
+        for d in [&a, &b, &target] {
+            fs::create_dir(d).unwrap();
+        }
+        fs::write(a.join("inside"), b"").unwrap();
+        let mut w = Watcher::with_config(
+            Config::default()
+                .backend(backend)
+                .poll_interval(Duration::from_secs(3600)),
+        )
+        .unwrap();
+        w.watch(&a, RecursiveMode::Recursive).unwrap();
+        w.watch(&b, RecursiveMode::Recursive).unwrap();
+        sync_and_drain(&mut w);
+        let mut serial = 0;
+        let mut b_still_works = |w: &mut Watcher, step: &str| {
+            serial += 1;
+            let f = b.join(format!("alive{serial}"));
+            File::create(&f).unwrap();
+            let evs = sync_and_drain(w);
+            assert!(
+                has(&evs, &EventKind::Created, &f),
+                "{backend:?} after {step}: {evs:?}"
+            );
+        };
+
+        // Deleted.
+        fs::remove_dir_all(&a).unwrap();
+        let evs = sync_and_drain(&mut w);
+        assert!(has(&evs, &EventKind::Removed, &a), "{backend:?}: {evs:?}");
+        b_still_works(&mut w, "delete");
+
+        // Re-created: the name is followed.
+        fs::create_dir(&a).unwrap();
+        fs::write(a.join("again"), b"").unwrap();
+        let evs = sync_and_drain(&mut w);
+        assert!(has(&evs, &EventKind::Created, &a), "{backend:?}: {evs:?}");
+        assert!(
+            has(&evs, &EventKind::Created, &a.join("again")),
+            "{backend:?}: {evs:?}"
+        );
+
+        // Renamed away: the root is gone from where it was watched.
+        fs::rename(&a, tmp.path().join("a-old")).unwrap();
+        let evs = sync_and_drain(&mut w);
+        assert!(has(&evs, &EventKind::Removed, &a), "{backend:?}: {evs:?}");
+        fs::write(tmp.path().join("a-old/not-watched"), b"").unwrap();
+        let evs = sync_and_drain(&mut w);
+        assert!(
+            evs.iter().all(|e| !e.path.ends_with("not-watched")),
+            "{backend:?}: the renamed tree is still reported: {evs:?}"
+        );
+        b_still_works(&mut w, "rename");
+
+        // Replaced by a symlink: the link appears; no panic, no escape.
+        symlink(&target, &a).unwrap();
+        let evs = sync_and_drain(&mut w);
+        assert!(has(&evs, &EventKind::Created, &a), "{backend:?}: {evs:?}");
+        b_still_works(&mut w, "symlink replacement");
+    }
+}
+
+// ------------------------------------------------------------------ security
+
+#[test]
+fn recursive_watch_does_not_follow_symlinks_out_of_the_root() {
+    for backend in common::backends() {
+        let tmp = TempDir::new("rel-escape");
+        let root = tmp.path().join("w");
+        let outside = tmp.path().join("outside");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::create_dir(&outside).unwrap();
+        symlink(&outside, root.join("out")).unwrap();
+        symlink("/", root.join("slash")).unwrap();
+        symlink("..", root.join("sub/up")).unwrap();
+        symlink("../..", root.join("sub/upup")).unwrap();
+        let mut w = Watcher::with_config(
+            Config::default()
+                .backend(backend)
+                .poll_interval(Duration::from_secs(3600)),
+        )
+        .unwrap();
+        w.watch(&root, RecursiveMode::Recursive).unwrap();
+        sync_and_drain(&mut w);
+        if backend == Backend::Inotify {
+            // The links add no watch: as many as the same tree without them.
+            let plain = tmp.path().join("plain");
+            fs::create_dir_all(plain.join("sub")).unwrap();
+            let mut twin = Watcher::with_config(Config::default().backend(backend)).unwrap();
+            twin.watch(&plain, RecursiveMode::Recursive).unwrap();
+            assert_eq!(w.watch_count(), twin.watch_count());
+        }
+        fs::write(outside.join("secret"), b"x").unwrap();
+        fs::create_dir(outside.join("deeper")).unwrap();
+        fs::write(root.join("sub/inside"), b"x").unwrap();
+        let evs = sync_and_drain(&mut w);
+        assert!(
+            has(&evs, &EventKind::Created, &root.join("sub/inside")),
+            "{backend:?}: {evs:?}"
+        );
+        for e in &evs {
+            assert!(
+                e.path.starts_with(&root) && !e.path.starts_with(root.join("out")),
+                "{backend:?} escaped the root: {e:?}"
+            );
+            assert!(
+                !e.path.starts_with(root.join("slash")),
+                "{backend:?} walked /: {e:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn following_symlinks_when_asked_stays_finite_and_reports_loops() {
+    let tmp = TempDir::new("rel-follow");
+    let root = tmp.path().join("w");
+    let outside = tmp.path().join("outside");
+    fs::create_dir_all(root.join("sub")).unwrap();
+    fs::create_dir(&outside).unwrap();
+    symlink(&outside, root.join("out")).unwrap();
+    symlink("..", root.join("sub/up")).unwrap();
+    symlink(".", root.join("sub/here")).unwrap();
+    let mut w = Watcher::with_config(
+        Config::default()
+            .backend(Backend::Inotify)
+            .follow_symlinks(true),
+    )
+    .unwrap();
+    w.watch(&root, RecursiveMode::Recursive).unwrap();
+    let evs = sync_and_drain(&mut w);
+    let loops = evs
+        .iter()
+        .filter(|e| {
+            matches!(
+                &e.kind,
+                EventKind::Skipped {
+                    reason: SkipReason::SymlinkLoop
+                }
+            )
+        })
+        .count();
+    assert!(loops >= 2, "both loops reported: {evs:?}");
+    // w, w/sub and the followed w/out: as many watches as a tree where `out`
+    // is a real directory, however deep the loops would go.
+    let plain = tmp.path().join("plain");
+    fs::create_dir_all(plain.join("sub")).unwrap();
+    fs::create_dir_all(plain.join("out")).unwrap();
+    let mut twin = inotify_watcher();
+    twin.watch(&plain, RecursiveMode::Recursive).unwrap();
+    assert_eq!(w.watch_count(), twin.watch_count(), "{evs:?}");
+    fs::write(outside.join("seen"), b"x").unwrap();
+    let evs = sync_and_drain(&mut w);
+    assert!(
+        has(&evs, &EventKind::Created, &root.join("out/seen")),
+        "followed link reported under its name: {evs:?}"
+    );
+}
+
+#[test]
+fn no_watcher_descriptor_is_inherited_by_a_child() {
+    let tmp = TempDir::new("rel-cloexec");
+    let before = rs::open_fds();
+    let mut watchers = Vec::new();
+    for backend in common::backends() {
+        let mut w = Watcher::with_config(Config::default().backend(backend)).unwrap();
+        w.watch(tmp.path(), RecursiveMode::Recursive).unwrap();
+        w.sync(SYNC).unwrap();
+        watchers.push(w);
+    }
+    let ours: Vec<(u32, String)> = rs::open_fds()
+        .into_iter()
+        .filter(|fd| !before.contains(fd))
+        .collect();
+    assert!(
+        ours.iter().any(|(_, t)| t.contains("inotify")),
+        "the watcher holds an inotify descriptor: {ours:?}"
+    );
+    let out = Command::new("ls")
+        .args(["-l", "/proc/self/fd/"])
+        .output()
+        .expect("ls");
+    assert!(out.status.success());
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.contains(" 0 -> "), "listing works: {listing}");
+    // Descriptors opened meanwhile by other tests may be files; the
+    // watchers' own are anonymous inodes or pipes, unique by name.
+    for (_, target) in &ours {
+        if target.starts_with("anon_inode:") || target.starts_with("pipe:") {
+            assert!(
+                !listing.contains(target.as_str()),
+                "inherited {target}: {listing}"
+            );
+        }
+    }
+    assert!(!listing.contains("inotify"), "inherited: {listing}");
+    drop(watchers);
+}
+
+// -------------------------------------------------------------- bad input
+
+#[test]
+fn bad_paths_get_clear_errors_or_correct_events() {
+    for backend in common::backends() {
+        let tmp = TempDir::new("rel-badpath");
+        let cfg = Config::default()
+            .backend(backend)
+            .poll_interval(Duration::from_secs(3600));
+        let mut w = Watcher::with_config(cfg).unwrap();
+        for (path, what) in [(OsStr::new(""), "empty"), (OsStr::new("a\0b"), "NUL")] {
+            let err = w
+                .watch(Path::new(path), RecursiveMode::Recursive)
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidPath { .. }),
+                "{backend:?} {what}: {err:?}"
+            );
+            assert!(!err.to_string().is_empty());
+        }
+        // Longer than PATH_MAX: an error naming the path, never a panic.
+        let long = tmp.path().join("x/".repeat(3000));
+        match w.watch(&long, RecursiveMode::NonRecursive) {
+            Ok(()) => {}
+            Err(e) => assert!(!e.to_string().is_empty(), "{backend:?}"),
+        }
+        // Odd names below a recursive root are reported byte-exact.
+        let root = tmp.path().join("w");
+        fs::create_dir(&root).unwrap();
+        w.watch(&root, RecursiveMode::Recursive).unwrap();
+        sync_and_drain(&mut w);
+        use std::os::unix::ffi::OsStrExt;
+        let names: Vec<OsString> = [&b"\xff\xfe"[..], &[b'n'; 255][..], b"new\nline", b" "]
+            .iter()
+            .map(|b| OsStr::from_bytes(b).to_owned())
+            .collect();
+        for n in &names {
+            fs::write(root.join(n), b"x").unwrap();
+        }
+        // A FIFO inside the tree is an entry, never opened (so never blocks).
+        assert!(
+            Command::new("mkfifo")
+                .arg(root.join("fifo"))
+                .status()
+                .unwrap()
+                .success()
+        );
+        let evs = sync_and_drain(&mut w);
+        for n in names
+            .iter()
+            .map(OsString::as_os_str)
+            .chain([OsStr::new("fifo")])
+        {
+            assert!(
+                has(&evs, &EventKind::Created, &root.join(n)),
+                "{backend:?} {n:?}: {evs:?}"
+            );
+        }
+        // Watching a FIFO, a device and a /proc file directly returns.
+        for p in [root.join("fifo"), PathBuf::from("/dev/null")] {
+            w.watch(&p, RecursiveMode::NonRecursive)
+                .unwrap_or_else(|e| panic!("{backend:?} {}: {e}", p.display()));
+            w.unwatch(&p).unwrap();
+        }
+        let _ = w.watch("/proc/self/status", RecursiveMode::NonRecursive);
+        w.sync(SYNC).unwrap();
+    }
+}
+
+#[test]
+fn the_same_tree_through_two_paths_reports_under_each_name() {
+    let tmp = TempDir::new("rel-alias");
+    let real = tmp.path().join("real");
+    let alias = tmp.path().join("alias");
+    fs::create_dir(&real).unwrap();
+    symlink(&real, &alias).unwrap();
+    let mut w = inotify_watcher();
+    w.watch(&real, RecursiveMode::NonRecursive).unwrap();
+    w.watch(&alias, RecursiveMode::NonRecursive).unwrap();
+    sync_and_drain(&mut w);
+    File::create(real.join("new")).unwrap();
+    let evs = sync_and_drain(&mut w);
+    assert!(has(&evs, &EventKind::Created, &real.join("new")), "{evs:?}");
+    assert!(
+        has(&evs, &EventKind::Created, &alias.join("new")),
+        "{evs:?}"
+    );
+    // One path unwatched: the other keeps reporting.
+    w.unwatch(&alias).unwrap();
+    fs::remove_file(real.join("new")).unwrap();
+    let evs = sync_and_drain(&mut w);
+    assert!(has(&evs, &EventKind::Removed, &real.join("new")), "{evs:?}");
+    assert!(evs.iter().all(|e| !e.path.starts_with(&alias)), "{evs:?}");
+}
+
+#[test]
+fn a_write_through_another_hard_link_is_reported() {
+    let tmp = TempDir::new("rel-hardlink");
+    let real = tmp.path().join("real");
+    fs::create_dir(&real).unwrap();
+    fs::write(real.join("file"), b"").unwrap();
+    fs::hard_link(real.join("file"), tmp.path().join("hardlink")).unwrap();
+    let mut w = inotify_watcher();
+    w.watch(tmp.path().join("hardlink"), RecursiveMode::NonRecursive)
+        .unwrap();
+    sync_and_drain(&mut w);
+    fs::write(real.join("file"), b"changed").unwrap();
+    let evs = sync_and_drain(&mut w);
+    assert!(
+        has(&evs, &EventKind::Modified, &tmp.path().join("hardlink")),
+        "{evs:?}"
+    );
+}
+
+// ------------------------------------------------- forced limits (children)
+
+#[test]
+fn permission_denied_subtrees_are_skipped_as_an_unprivileged_user() {
+    const TEST: &str = "permission_denied_subtrees_are_skipped_as_an_unprivileged_user";
+    if rs::in_child(TEST) {
+        let base = PathBuf::from(std::env::var_os(rs::DIR_ENV).unwrap());
+        let root = base.join("w");
+        let mut w = inotify_watcher();
+        // A root we may not read: a typed error naming it.
+        let err = w
+            .watch(root.join("locked"), RecursiveMode::Recursive)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::PermissionDenied { path } if *path == root.join("locked")),
+            "{err:?}"
+        );
+        // Inside a recursive watch: skipped and reported, the rest watched.
+        w.watch(&root, RecursiveMode::Recursive).unwrap();
+        let evs = sync_and_drain(&mut w);
+        let skipped = Event::new(
+            EventKind::Skipped {
+                reason: SkipReason::PermissionDenied,
+            },
+            root.join("locked"),
+            true,
+            watch_core::Origin::Rescan,
+        );
+        assert!(
+            evs.iter()
+                .any(|e| e.kind == skipped.kind && e.path == skipped.path),
+            "{evs:?}"
+        );
+        fs::write(root.join("open/f"), b"x").unwrap();
+        let evs = sync_and_drain(&mut w);
+        assert!(
+            has(&evs, &EventKind::Created, &root.join("open/f")),
+            "{evs:?}"
+        );
+        println!("{}", rs::CHILD_OK);
+        return;
+    }
+    let tmp = TempDir::new("rel-perm");
+    let root = tmp.path().join("w");
+    fs::create_dir_all(root.join("locked/inner")).unwrap();
+    fs::create_dir_all(root.join("open")).unwrap();
+    fs::set_permissions(root.join("locked"), fs::Permissions::from_mode(0o000)).unwrap();
+    let wrapper: Vec<&OsStr> = if rs::effective_uid() == 0 {
+        // Root ignores permission bits; the child runs as `nobody`, which
+        // owns the tree except for the locked directory.
+        let status = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(tmp.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let status = Command::new("chown")
+            .arg("0:0")
+            .arg(root.join("locked"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ]
+        .map(OsStr::new)
+        .to_vec()
+    } else {
+        Vec::new()
+    };
+    rs::rerun(TEST, &wrapper, &[(rs::DIR_ENV, tmp.path().as_os_str())]);
+}
+
+#[test]
+fn fd_exhaustion_is_a_typed_error_and_the_watcher_keeps_serving() {
+    const TEST: &str = "fd_exhaustion_is_a_typed_error_and_the_watcher_keeps_serving";
+    if rs::in_child(TEST) {
+        let root = PathBuf::from(std::env::var_os(rs::DIR_ENV).unwrap());
+        let mut w = inotify_watcher();
+        w.watch(&root, RecursiveMode::Recursive).unwrap();
+        sync_and_drain(&mut w);
+        let mut hoard = Vec::new();
+        while let Ok(f) = File::open("/dev/null") {
+            hoard.push(f);
+        }
+        let err = Watcher::new().unwrap_err();
+        assert!(matches!(err, Error::FdLimit { .. }), "{err:?}");
+        assert!(err.to_string().contains("RLIMIT_NOFILE"), "{err}");
+        // The existing watcher still reads kernel events with the table full.
+        fs::create_dir(root.join("while-full")).unwrap();
+        let mut evs = Vec::new();
+        w.read(&mut evs, Some(SYNC)).unwrap();
+        assert!(
+            has(&evs, &EventKind::Created, &root.join("while-full")),
+            "{evs:?}"
+        );
+        // sync needs no descriptor (its cookie is a directory): it still
+        // works, and delivers what happened just before it.
+        fs::create_dir(root.join("before-sync")).unwrap();
+        w.sync(SYNC).expect("sync with a full descriptor table");
+        let evs = drain(&mut w);
+        assert!(
+            has(&evs, &EventKind::Created, &root.join("before-sync")),
+            "{evs:?}"
+        );
+        hoard.clear();
+        fs::write(root.join("after"), b"x").unwrap();
+        let evs = sync_and_drain(&mut w);
+        assert!(
+            has(&evs, &EventKind::Created, &root.join("after")),
+            "{evs:?}"
+        );
+        println!("{}", rs::CHILD_OK);
+        return;
+    }
+    let tmp = TempDir::new("rel-nofile");
+    rs::rerun(
+        TEST,
+        &["prlimit", "--nofile=40:40", "--"].map(OsStr::new),
+        &[(rs::DIR_ENV, tmp.path().as_os_str())],
+    );
+}
+
+#[test]
+fn instance_limit_is_a_typed_error_naming_the_sysctl() {
+    const TEST: &str = "instance_limit_is_a_typed_error_naming_the_sysctl";
+    if rs::in_child(TEST) {
+        let first = Watcher::new().unwrap();
+        let err = Watcher::new().unwrap_err();
+        assert!(matches!(err, Error::InstanceLimit { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("fs.inotify.max_user_instances"),
+            "{err}"
+        );
+        drop(first);
+        Watcher::new().unwrap();
+        println!("{}", rs::CHILD_OK);
+        return;
+    }
+    let wrapper = rs::in_user_namespace("max_inotify_instances", 1);
+    let wrapper: Vec<&OsStr> = wrapper.iter().map(OsString::as_os_str).collect();
+    rs::rerun(TEST, &wrapper, &[]);
+}
+
+#[test]
+fn watch_limit_skips_subtrees_and_other_roots_keep_working() {
+    const TEST: &str = "watch_limit_skips_subtrees_and_other_roots_keep_working";
+    if rs::in_child(TEST) {
+        let base = PathBuf::from(std::env::var_os(rs::DIR_ENV).unwrap());
+        let (small, big) = (base.join("small"), base.join("big"));
+        let mut w = inotify_watcher();
+        w.watch(&small, RecursiveMode::Recursive).unwrap();
+        let result = w.watch(&big, RecursiveMode::Recursive);
+        let evs = sync_and_drain(&mut w);
+        let limited = evs.iter().any(|e| {
+            matches!(
+                &e.kind,
+                EventKind::Skipped {
+                    reason: SkipReason::WatchLimit
+                }
+            )
+        });
+        match &result {
+            Err(e @ Error::WatchLimit { .. }) => {
+                assert!(e.to_string().contains("fs.inotify.max_user_watches"), "{e}");
+            }
+            Ok(()) => assert!(limited, "no skip notice: {evs:?}"),
+            Err(e) => panic!("{e:?}"),
+        }
+        // The root that fit keeps reporting.
+        fs::write(small.join("still"), b"x").unwrap();
+        let evs = sync_and_drain(&mut w);
+        assert!(
+            has(&evs, &EventKind::Created, &small.join("still")),
+            "{evs:?}"
+        );
+        println!("{}", rs::CHILD_OK);
+        return;
+    }
+    let tmp = TempDir::new("rel-watches");
+    fs::create_dir_all(tmp.path().join("small")).unwrap();
+    for i in 0..12 {
+        fs::create_dir_all(tmp.path().join(format!("big/d{i}"))).unwrap();
+    }
+    let wrapper = rs::in_user_namespace("max_inotify_watches", 5);
+    let wrapper: Vec<&OsStr> = wrapper.iter().map(OsString::as_os_str).collect();
+    rs::rerun(TEST, &wrapper, &[(rs::DIR_ENV, tmp.path().as_os_str())]);
+}

@@ -1,0 +1,750 @@
+//! `cargo xtask soak --minutes N`: a recursive watch under a continuous,
+//! bounded mix of filesystem operations, checked for lost changes and for
+//! growth of resident memory and open descriptors.
+//!
+//! The run drives one [`Watcher`] (platform default backend) on a temp tree
+//! and, in one thread, alternates batches of operations (create, write,
+//! chmod, rename files and directories within and across directories,
+//! delete, mkdir, `mkdir -p` with a file, recursive removal) with
+//! non-blocking reads, folding every event onto a model of the tree.
+//! Periodically it stops reading during a burst larger than the kernel queue,
+//! so overflow recovery is exercised too.
+//!
+//! Every checkpoint (`--every` seconds) calls `sync`, folds what it returned
+//! and compares the model with a fresh scan: each differing path is a lost
+//! change. It prints events per second, resident memory (`VmRSS`), open
+//! descriptors and kernel watches.
+//!
+//! Exit status is non-zero if any change was lost, if a watcher call failed,
+//! or if, after the warm-up (the first fifth of the run, at least one
+//! checkpoint), resident memory grew by more than [`RSS_TOLERANCE_KIB`] KiB
+//! or 25 % (whichever is larger) over its warm-up peak, or the descriptor
+//! count grew by more than [`FD_TOLERANCE`] over its warm-up peak, or the
+//! kernel watches outnumbered the directories by more than [`WATCH_SLACK`].
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use watch_core::{Event, EventKind, RecursiveMode, Watcher};
+
+type Result<T = (), E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+
+/// Allowed growth of resident memory after warm-up, in KiB (or 25 %).
+pub const RSS_TOLERANCE_KIB: u64 = 8 * 1024;
+/// Allowed growth of the open descriptor count after warm-up.
+pub const FD_TOLERANCE: usize = 2;
+/// Kernel watches allowed beyond one per directory (the root's anchors).
+pub const WATCH_SLACK: usize = 4;
+
+/// Most files and directories the tree may hold; past these, operations
+/// that add entries turn into ones that remove them.
+const MAX_FILES: usize = 2_000;
+const MAX_DIRS: usize = 200;
+/// Two files in the root that only bursts touch.
+const BURST_FILES: [&str; 2] = ["burst-a", "burst-b"];
+/// Operations between two non-blocking reads.
+const BATCH: usize = 64;
+/// Generous: a sync normally takes milliseconds; this only bounds a hang.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(120);
+
+const USAGE: &str =
+    "usage: cargo xtask soak --minutes N [--every SECS] [--burst-every SECS] [--seed N]
+  --minutes N        how long to run (fractions allowed, e.g. 0.5)
+  --every SECS       seconds between checkpoints (default: run/12, 2..=10)
+  --burst-every SECS seconds between queue-overflowing bursts (default 30; 0 = never)
+  --seed N           seed of the operation mix (default: fixed)";
+
+/// Options of one run.
+#[derive(Clone, Debug, PartialEq)]
+struct Options {
+    duration: Duration,
+    every: Duration,
+    burst_every: Option<Duration>,
+    seed: u64,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut minutes: Option<f64> = None;
+    let mut every: Option<f64> = None;
+    let mut burst: f64 = 30.0;
+    let mut seed: u64 = 0x5eed_50a4;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| -> Result<f64> {
+            let v = it
+                .next()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))?;
+            let n: f64 = v
+                .parse()
+                .map_err(|_| format!("{name}: `{v}` is not a number\n{USAGE}"))?;
+            if !n.is_finite() || n < 0.0 {
+                return Err(format!("{name}: `{v}` must be a non-negative number").into());
+            }
+            Ok(n)
+        };
+        match arg.as_str() {
+            "--minutes" => minutes = Some(value("--minutes")?),
+            "--every" => every = Some(value("--every")?),
+            "--burst-every" => burst = value("--burst-every")?,
+            "--seed" => seed = value("--seed")? as u64,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unexpected argument `{other}`\n{USAGE}").into()),
+        }
+    }
+    let minutes = minutes.ok_or_else(|| format!("--minutes is required\n{USAGE}"))?;
+    if minutes <= 0.0 {
+        return Err("--minutes must be greater than 0".into());
+    }
+    let duration = Duration::from_secs_f64(minutes * 60.0);
+    let every = match every {
+        Some(s) if s > 0.0 => Duration::from_secs_f64(s),
+        Some(_) => return Err("--every must be greater than 0".into()),
+        None => Duration::from_secs_f64((duration.as_secs_f64() / 12.0).clamp(2.0, 10.0)),
+    };
+    Ok(Options {
+        duration,
+        every,
+        burst_every: (burst > 0.0).then(|| Duration::from_secs_f64(burst)),
+        seed,
+    })
+}
+
+/// Entry point of `cargo xtask soak`.
+pub fn main(args: &[String]) -> Result {
+    let options = parse(args)?;
+    let scratch = Scratch::new()?;
+    let report = run(&options, scratch.path())?;
+    report.print_summary();
+    let problems = report.problems();
+    if problems.is_empty() {
+        println!("soak: ok");
+        Ok(())
+    } else {
+        Err(problems.join("; ").into())
+    }
+}
+
+// ------------------------------------------------------------------ the run
+
+/// One checkpoint's figures.
+#[derive(Clone, Debug)]
+struct Sample {
+    at: Duration,
+    ops: u64,
+    events: u64,
+    rss_kib: u64,
+    fds: usize,
+    watches: usize,
+    dirs: usize,
+    lost: usize,
+}
+
+struct Report {
+    samples: Vec<Sample>,
+    warmup: Duration,
+    overflows: u64,
+    bursts: u64,
+    lost_examples: Vec<String>,
+}
+
+fn run(options: &Options, base: &Path) -> Result<Report> {
+    let root = base.join("tree");
+    fs::create_dir(&root)?;
+    let mut truth = Truth::new(&root);
+    let mut rng = Rng(options.seed | 1);
+    for name in BURST_FILES {
+        fs::write(root.join(name), b"")?;
+    }
+    // Start with some depth, so renames move subtrees from the beginning.
+    for i in 0..20 {
+        truth.mkdir(&root.join(format!("seed{i}")));
+        truth.create(&root.join(format!("seed{i}/file")));
+    }
+
+    let mut watcher = Watcher::new()?;
+    watcher.watch(&root, RecursiveMode::Recursive)?;
+    let mut model = scan(&root);
+    let mut events: Vec<Event> = Vec::new();
+    watcher.sync(SYNC_TIMEOUT)?;
+    drain(&mut watcher, &mut events)?;
+    fold(&mut model, &events, &mut 0);
+    events.clear();
+
+    let queue = max_queued_events();
+    let start = Instant::now();
+    let mut next_checkpoint = options.every;
+    let warmup = (options.duration / 5).max(options.every);
+    // The first burst falls inside the warm-up, so that the memory it needs
+    // once is part of the baseline and only growth after it counts.
+    let mut next_burst = options.burst_every.map(|every| every.min(warmup / 2));
+    let mut report = Report {
+        samples: Vec::new(),
+        warmup,
+        overflows: 0,
+        bursts: 0,
+        lost_examples: Vec::new(),
+    };
+    let (mut ops, mut seen) = (0u64, 0u64);
+    println!(
+        "soak: {:.1} s on {} ({} backend), checkpoint every {:.1} s, warm-up {:.1} s",
+        options.duration.as_secs_f64(),
+        root.display(),
+        watcher.backend(),
+        options.every.as_secs_f64(),
+        report.warmup.as_secs_f64()
+    );
+    loop {
+        let now = start.elapsed();
+        if let Some(at) = next_burst
+            && now >= at
+        {
+            // More events than the kernel queue holds, with nobody reading.
+            ops += truth.burst(&mut rng, queue + queue / 4);
+            report.bursts += 1;
+            next_burst = options.burst_every.map(|every| at + every);
+        }
+        for _ in 0..BATCH {
+            truth.step(&mut rng);
+            ops += 1;
+        }
+        seen += drain(&mut watcher, &mut events)? as u64;
+        fold(&mut model, &events, &mut report.overflows);
+        events.clear();
+
+        let now = start.elapsed();
+        let done = now >= options.duration;
+        if now >= next_checkpoint || done {
+            watcher.sync(SYNC_TIMEOUT)?;
+            seen += drain(&mut watcher, &mut events)? as u64;
+            fold(&mut model, &events, &mut report.overflows);
+            events.clear();
+            let real = scan(&root);
+            let lost = differences(&model, &real, &mut report.lost_examples);
+            if lost > 0 {
+                // Count each loss once: continue from the real tree.
+                model = real;
+            }
+            let sample = Sample {
+                at: now,
+                ops,
+                events: seen,
+                rss_kib: resident_kib().unwrap_or(0),
+                fds: open_fds(),
+                watches: watcher.watch_count(),
+                dirs: 1 + model.values().filter(|d| **d).count(),
+                lost,
+            };
+            sample.print(report.samples.last());
+            report.samples.push(sample);
+            next_checkpoint = now + options.every;
+        }
+        if done {
+            break;
+        }
+    }
+    drop(watcher);
+    Ok(report)
+}
+
+fn drain(watcher: &mut Watcher, out: &mut Vec<Event>) -> Result<usize> {
+    let before = out.len();
+    while watcher.read(out, Some(Duration::ZERO))? > 0 {}
+    Ok(out.len() - before)
+}
+
+impl Sample {
+    fn print(&self, previous: Option<&Sample>) {
+        let (t0, e0) = previous.map_or((Duration::ZERO, 0), |p| (p.at, p.events));
+        let secs = (self.at - t0).as_secs_f64().max(1e-9);
+        println!(
+            "soak: t={:>7.1}s ops={:>9} events={:>9} ({:>8.0}/s) rss={:>7.1} MiB fds={:>3} watches={:>4} dirs={:>4} lost={}",
+            self.at.as_secs_f64(),
+            self.ops,
+            self.events,
+            (self.events - e0) as f64 / secs,
+            self.rss_kib as f64 / 1024.0,
+            self.fds,
+            self.watches,
+            self.dirs,
+            self.lost
+        );
+    }
+}
+
+impl Report {
+    fn warm(&self) -> (Vec<&Sample>, Vec<&Sample>) {
+        let (warm, steady): (Vec<&Sample>, Vec<&Sample>) =
+            self.samples.iter().partition(|s| s.at <= self.warmup);
+        if warm.is_empty() {
+            // At least one checkpoint is warm-up.
+            let (first, rest) = self
+                .samples
+                .split_first()
+                .map_or((vec![], vec![]), |(f, r)| (vec![f], r.iter().collect()));
+            return (first, rest);
+        }
+        (warm, steady)
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let lost: usize = self.samples.iter().map(|s| s.lost).sum();
+        if lost > 0 {
+            out.push(format!(
+                "{lost} lost changes, e.g. {}",
+                self.lost_examples.join(", ")
+            ));
+        }
+        let (warm, steady) = self.warm();
+        let rss_base = warm.iter().map(|s| s.rss_kib).max().unwrap_or(0);
+        let rss_max = steady.iter().map(|s| s.rss_kib).max().unwrap_or(rss_base);
+        let rss_allowed = rss_base + RSS_TOLERANCE_KIB.max(rss_base / 4);
+        if rss_max > rss_allowed {
+            out.push(format!(
+                "resident memory grew from {rss_base} KiB (warm-up peak) to {rss_max} KiB (allowed {rss_allowed})"
+            ));
+        }
+        let fd_base = warm.iter().map(|s| s.fds).max().unwrap_or(0);
+        let fd_max = steady.iter().map(|s| s.fds).max().unwrap_or(fd_base);
+        if fd_max > fd_base + FD_TOLERANCE {
+            out.push(format!(
+                "open descriptors grew from {fd_base} (warm-up peak) to {fd_max}"
+            ));
+        }
+        for s in &self.samples {
+            if s.watches > s.dirs + WATCH_SLACK {
+                out.push(format!(
+                    "{} kernel watches for {} directories at {:.1} s (leaked watches)",
+                    s.watches,
+                    s.dirs,
+                    s.at.as_secs_f64()
+                ));
+                break;
+            }
+        }
+        out
+    }
+
+    fn print_summary(&self) {
+        let Some(last) = self.samples.last() else {
+            return;
+        };
+        let (warm, steady) = self.warm();
+        let rss_base = warm.iter().map(|s| s.rss_kib).max().unwrap_or(0);
+        let rss_max = steady.iter().map(|s| s.rss_kib).max().unwrap_or(rss_base);
+        let fd_base = warm.iter().map(|s| s.fds).max().unwrap_or(0);
+        let fd_max = steady.iter().map(|s| s.fds).max().unwrap_or(fd_base);
+        let lost: usize = self.samples.iter().map(|s| s.lost).sum();
+        println!(
+            "soak summary: {:.1} s, {} operations, {} events ({:.0}/s), {} bursts, {} overflows recovered, \
+             {} checkpoints, lost changes {lost}, rss {:.1} MiB after warm-up -> max {:.1} MiB, fds {fd_base} -> max {fd_max}",
+            last.at.as_secs_f64(),
+            last.ops,
+            last.events,
+            last.events as f64 / last.at.as_secs_f64().max(1e-9),
+            self.bursts,
+            self.overflows,
+            self.samples.len(),
+            rss_base as f64 / 1024.0,
+            rss_max as f64 / 1024.0,
+        );
+    }
+}
+
+// ------------------------------------------------------------ the operations
+
+/// A small deterministic generator (xorshift64), so a failing run replays.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
+    }
+}
+
+/// What the soak itself did to the tree, to pick targets without scanning.
+struct Truth {
+    root: PathBuf,
+    dirs: Vec<PathBuf>,
+    files: Vec<PathBuf>,
+    serial: u64,
+}
+
+impl Truth {
+    fn new(root: &Path) -> Truth {
+        Truth {
+            root: root.to_path_buf(),
+            dirs: vec![root.to_path_buf()],
+            files: Vec::new(),
+            serial: 0,
+        }
+    }
+
+    fn name(&mut self, prefix: &str) -> String {
+        self.serial += 1;
+        format!("{prefix}{}", self.serial)
+    }
+
+    fn any_dir(&mut self, rng: &mut Rng) -> PathBuf {
+        self.dirs[rng.below(self.dirs.len())].clone()
+    }
+
+    fn create(&mut self, path: &Path) {
+        if fs::write(path, b"soak").is_ok() {
+            self.files.push(path.to_path_buf());
+        }
+    }
+
+    fn mkdir(&mut self, path: &Path) {
+        if fs::create_dir(path).is_ok() {
+            self.dirs.push(path.to_path_buf());
+        }
+    }
+
+    /// Forgets `path` and everything below it.
+    fn forget(&mut self, path: &Path) {
+        self.dirs.retain(|p| !p.starts_with(path));
+        self.files.retain(|p| !p.starts_with(path));
+    }
+
+    /// Re-paths everything below `from` to below `to`.
+    fn repath(&mut self, from: &Path, to: &Path) {
+        for p in self.dirs.iter_mut().chain(self.files.iter_mut()) {
+            if let Ok(rest) = p.strip_prefix(from) {
+                *p = if rest.as_os_str().is_empty() {
+                    to.to_path_buf()
+                } else {
+                    to.join(rest)
+                };
+            }
+        }
+    }
+
+    /// One operation from the bounded mix. Failures (a racing choice) are
+    /// fine: the watcher must report whatever really happened.
+    fn step(&mut self, rng: &mut Rng) {
+        let full_files = self.files.len() >= MAX_FILES;
+        let full_dirs = self.dirs.len() >= MAX_DIRS;
+        match rng.below(100) {
+            0..25 if !full_files => {
+                let p = self.any_dir(rng).join(self.name("f"));
+                self.create(&p);
+            }
+            0..45 if !self.files.is_empty() => {
+                let f = self.files[rng.below(self.files.len())].clone();
+                let _ = fs::OpenOptions::new()
+                    .append(true)
+                    .open(&f)
+                    .and_then(|mut h| std::io::Write::write_all(&mut h, b"+"));
+            }
+            45..50 if !self.files.is_empty() => {
+                let f = self.files[rng.below(self.files.len())].clone();
+                let mode = 0o600 | (rng.below(8) as u32) << 3;
+                let _ = fs::set_permissions(&f, fs::Permissions::from_mode(mode));
+            }
+            50..65 if !self.files.is_empty() => {
+                let i = rng.below(self.files.len());
+                let to = self.any_dir(rng).join(self.name("r"));
+                if fs::rename(&self.files[i], &to).is_ok() {
+                    self.files[i] = to;
+                }
+            }
+            65..80 if !self.files.is_empty() => {
+                let f = self.files.swap_remove(rng.below(self.files.len()));
+                let _ = fs::remove_file(f);
+            }
+            80..87 if !full_dirs => {
+                let p = self.any_dir(rng).join(self.name("d"));
+                self.mkdir(&p);
+            }
+            87..92 if self.dirs.len() > 1 => {
+                let from = self.dirs[1 + rng.below(self.dirs.len() - 1)].clone();
+                let parent = self.any_dir(rng);
+                if !parent.starts_with(&from) {
+                    let to = parent.join(self.name("m"));
+                    if fs::rename(&from, &to).is_ok() {
+                        self.repath(&from, &to);
+                    }
+                }
+            }
+            92..95 if self.dirs.len() > 1 || full_dirs || full_files => {
+                // Remove a whole subtree (never the root).
+                if self.dirs.len() > 1 {
+                    let victim = self.dirs[1 + rng.below(self.dirs.len() - 1)].clone();
+                    if fs::remove_dir_all(&victim).is_ok() {
+                        self.forget(&victim);
+                    }
+                }
+            }
+            95..100 if !full_dirs && !full_files => {
+                // `mkdir -p a/b/c && touch a/b/c/f`, faster than the watcher.
+                let top = self.any_dir(rng).join(self.name("p"));
+                let deep = top.join("b").join("c");
+                if fs::create_dir_all(&deep).is_ok() {
+                    for d in [top.clone(), top.join("b"), deep.clone()] {
+                        self.dirs.push(d);
+                    }
+                    self.create(&deep.join("f"));
+                }
+            }
+            _ => {
+                // The preferred operation is not possible now: shrink instead.
+                if let Some(f) = self.files.pop() {
+                    let _ = fs::remove_file(f);
+                }
+            }
+        }
+    }
+
+    /// `n` operations without reading: chmods of two files in the root
+    /// (always watched; the kernel cannot merge alternating events), with a
+    /// structural change every 64th. Returns `n`.
+    fn burst(&mut self, rng: &mut Rng, n: usize) -> u64 {
+        let targets = [
+            self.root.join(BURST_FILES[0]),
+            self.root.join(BURST_FILES[1]),
+        ];
+        for i in 0..n {
+            if i % 64 == 63 {
+                self.step(rng);
+            } else {
+                let mode = 0o600 | ((i as u32) & 0o070);
+                let _ = fs::set_permissions(&targets[i % 2], fs::Permissions::from_mode(mode));
+            }
+        }
+        n as u64
+    }
+}
+
+// ------------------------------------------------------------ model and scan
+
+/// Path -> is a directory.
+type Tree = BTreeMap<PathBuf, bool>;
+
+/// Everything below `root` (root excluded), by lstat, links not followed.
+fn scan(root: &Path) -> Tree {
+    let mut tree = Tree::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir {
+                stack.push(path.clone());
+            }
+            tree.insert(path, is_dir);
+        }
+    }
+    tree
+}
+
+/// Applies events to the model as `watch_core::Event` documents.
+fn fold(tree: &mut Tree, events: &[Event], overflows: &mut u64) {
+    for e in events {
+        match &e.kind {
+            EventKind::Created => {
+                remove_subtree(tree, &e.path);
+                tree.insert(e.path.clone(), e.is_dir);
+            }
+            EventKind::Removed => remove_subtree(tree, &e.path),
+            EventKind::Renamed { from } => {
+                let moved: Vec<(PathBuf, bool)> = tree
+                    .range(from.clone()..)
+                    .take_while(|(p, _)| p.starts_with(from))
+                    .map(|(p, d)| (p.clone(), *d))
+                    .collect();
+                remove_subtree(tree, from);
+                remove_subtree(tree, &e.path);
+                for (p, d) in moved {
+                    let rest = p.strip_prefix(from).unwrap_or(&p);
+                    let new = if rest.as_os_str().is_empty() {
+                        e.path.clone()
+                    } else {
+                        e.path.join(rest)
+                    };
+                    tree.insert(new, d);
+                }
+                tree.entry(e.path.clone()).or_insert(e.is_dir);
+            }
+            EventKind::Overflow => *overflows += 1,
+            _ => {}
+        }
+    }
+}
+
+fn remove_subtree(tree: &mut Tree, path: &Path) {
+    let doomed: Vec<PathBuf> = tree
+        .range(path.to_path_buf()..)
+        .take_while(|(p, _)| p.starts_with(path))
+        .map(|(p, _)| p.clone())
+        .collect();
+    for p in doomed {
+        tree.remove(&p);
+    }
+}
+
+/// Paths whose presence or type differs; keeps a few examples.
+fn differences(model: &Tree, real: &Tree, examples: &mut Vec<String>) -> usize {
+    let mut n = 0;
+    let mut note = |what: &str, p: &Path| {
+        n += 1;
+        if examples.len() < 5 {
+            examples.push(format!("{what} {}", p.display()));
+        }
+    };
+    for (p, d) in model {
+        if real.get(p) != Some(d) {
+            note("reported but absent:", p);
+        }
+    }
+    for (p, d) in real {
+        if model.get(p) != Some(d) {
+            note("present but unreported:", p);
+        }
+    }
+    n
+}
+
+// ----------------------------------------------------------- process figures
+
+/// `VmRSS` of this process in KiB, from `/proc/self/status`.
+fn resident_kib() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Open descriptors of this process (minus the one listing them).
+fn open_fds() -> usize {
+    fs::read_dir("/proc/self/fd").map_or(0, |d| d.count().saturating_sub(1))
+}
+
+fn max_queued_events() -> usize {
+    fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(16_384)
+}
+
+/// The soak's temp dir, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Scratch> {
+        let path = std::env::temp_dir().join(format!("watchfs-soak-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path)?;
+        // Canonical, so that event paths compare equal to scanned ones.
+        Ok(Scratch(fs::canonicalize(&path)?))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn parses_fractional_minutes_and_defaults() {
+        let o = parse(&args("--minutes 0.5")).unwrap();
+        assert_eq!(o.duration, Duration::from_secs(30));
+        assert_eq!(o.every, Duration::from_secs_f64(2.5));
+        assert_eq!(o.burst_every, Some(Duration::from_secs(30)));
+        let o = parse(&args("--minutes 2 --every 5 --burst-every 0 --seed 7")).unwrap();
+        assert_eq!(o.every, Duration::from_secs(5));
+        assert_eq!(o.burst_every, None);
+        assert_eq!(o.seed, 7);
+    }
+
+    #[test]
+    fn rejects_bad_arguments() {
+        for bad in [
+            "",
+            "--minutes",
+            "--minutes x",
+            "--minutes 0",
+            "--minutes -1",
+            "--minutes 1 --nope",
+        ] {
+            assert!(parse(&args(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn fold_applies_created_removed_renamed() {
+        let p = |s: &str| PathBuf::from(s);
+        let mut tree = Tree::new();
+        let ev = |kind, path: &str, is_dir| {
+            Event::new(kind, p(path), is_dir, watch_core::Origin::Kernel)
+        };
+        let mut overflows = 0;
+        fold(
+            &mut tree,
+            &[
+                ev(EventKind::Created, "/r/a", true),
+                ev(EventKind::Created, "/r/a/f", false),
+                ev(EventKind::Created, "/r/ab", false),
+                ev(EventKind::Renamed { from: p("/r/a") }, "/r/b", true),
+                ev(EventKind::Overflow, "/r", true),
+                ev(EventKind::Removed, "/r/ab", false),
+            ],
+            &mut overflows,
+        );
+        let want: Tree = [(p("/r/b"), true), (p("/r/b/f"), false)]
+            .into_iter()
+            .collect();
+        assert_eq!(tree, want);
+        assert_eq!(overflows, 1);
+        let mut examples = Vec::new();
+        assert_eq!(differences(&tree, &Tree::new(), &mut examples), 2);
+        assert_eq!(examples.len(), 2);
+    }
+
+    #[test]
+    fn growth_beyond_tolerance_is_a_problem() {
+        let sample = |at: u64, rss_kib: u64, fds: usize, lost: usize| Sample {
+            at: Duration::from_secs(at),
+            ops: 0,
+            events: 0,
+            rss_kib,
+            fds,
+            watches: 1,
+            dirs: 1,
+            lost,
+        };
+        let report = |samples| Report {
+            samples,
+            warmup: Duration::from_secs(10),
+            overflows: 0,
+            bursts: 0,
+            lost_examples: vec![],
+        };
+        let flat = report(vec![sample(5, 40_000, 5, 0), sample(20, 41_000, 6, 0)]);
+        assert!(flat.problems().is_empty(), "{:?}", flat.problems());
+        let leaky = report(vec![sample(5, 40_000, 5, 0), sample(20, 60_000, 9, 1)]);
+        assert_eq!(leaky.problems().len(), 3, "{:?}", leaky.problems());
+    }
+}
