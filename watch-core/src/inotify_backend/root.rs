@@ -9,9 +9,9 @@ use inotify::{EventMask, WatchDescriptor, WatchEvent};
 use super::emit::Emit;
 use super::kernel::{Kernel, Use, file_mask, to_error, to_skip};
 use crate::diff::diff;
-use crate::snapshot::{
-    Entry, EntryKind, Resolved, ScanOptions, Snapshot, join_rel, resolve, scan_dir,
-};
+use crate::resolve::{Resolved, resolve};
+use crate::scan::{ScanOptions, scan_dir};
+use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
 use crate::{Config, Error, Event, EventKind, Origin, RecursiveMode};
 
 pub(super) struct Root {
