@@ -1,5 +1,5 @@
 //! Recursive setup of a tree (full run: 10,000 directories holding 100,000
-//! files; `--quick`: 1,000 and 10,000), and resident memory per watched
+//! files; `--quick`: 1,000 and 5,000), and resident memory per watched
 //! directory.
 //!
 //! Setup, timed from creating the instance/watcher until every directory is

@@ -13,11 +13,12 @@
 //! - `watch-core`: `Watcher::watch(_, NonRecursive)` / `unwatch`.
 //! - `inotify-published`, `notify`: the peer crates.
 //!
-//! Besides criterion's medians, `ours` and `raw` are also timed in
-//! alternating pairs (see `paired_ratio`); that ratio is the one the 1.10x
-//! target is judged on. Only the add and remove calls are timed; the `IN_IGNORED` records the
-//! removals queue are drained between iterations, untimed, so the kernel
-//! queue never fills (a full queue would make later removals cheaper).
+//! Besides criterion's medians, `raw`, `ours` and the published crate are
+//! timed side by side in rotating rounds (see `paired_ratios`); the 1.10x
+//! target is judged on that ratio. Only the add and remove calls are timed;
+//! the `IN_IGNORED` records the removals queue are drained between
+//! iterations, untimed, so the kernel queue never fills (a full queue would
+//! make later removals cheaper).
 #![forbid(unsafe_code)]
 
 #[cfg(target_os = "linux")]
@@ -84,20 +85,25 @@ mod imp {
 
             let rounds = match mode {
                 Mode::Full => 30,
-                Mode::Quick => 15,
+                Mode::Quick => 10,
                 Mode::Test => 1,
             };
-            let ratio = paired_ratio(&dirs, rounds);
-            println!("registration/{n}: ours / raw, paired median of {rounds} rounds: {ratio:.3}");
-            results
-                .record(
-                    "registration",
-                    "ours",
-                    &n.to_string(),
-                    "paired_ratio_vs_raw",
-                    ratio,
-                )
-                .expect("write result");
+            let (ours, published) = paired_ratios(&dirs, rounds);
+            println!(
+                "registration/{n}: paired medians of {rounds} rounds: ours / raw {ours:.3}, \
+                 inotify-published / raw {published:.3}"
+            );
+            for (implementation, ratio) in [("ours", ours), ("inotify-published", published)] {
+                results
+                    .record(
+                        "registration",
+                        implementation,
+                        &n.to_string(),
+                        "paired_ratio_vs_raw",
+                        ratio,
+                    )
+                    .expect("write result");
+            }
         }
     }
 
@@ -182,37 +188,57 @@ mod imp {
         });
     }
 
-    /// Ours against the floor, side by side: `rounds` pairs of one raw and
-    /// one ours round, in alternating order, on one instance. Returns the
-    /// median of the per-pair ratios ours / raw, which a shared, noisy
-    /// machine disturbs far less than two medians taken seconds apart.
-    fn paired_ratio(dirs: &[PathBuf], rounds: usize) -> f64 {
+    /// Ours and the published crate against the floor, side by side:
+    /// `rounds` rounds of one raw, one ours and one published add+remove
+    /// pass, the order rotating each round. Returns the medians of the
+    /// per-round ratios ours / raw and published / raw, which a shared, noisy
+    /// machine disturbs far less than medians taken seconds apart.
+    fn paired_ratios(dirs: &[PathBuf], rounds: usize) -> (f64, f64) {
+        use inotify_published as peer;
         let paths = c_paths(dirs);
         let ino = Inotify::init_nonblocking().expect("inotify_init1");
         let mut buf = EventBuffer::default();
-        let (mut raw_wds, mut our_wds) = (Vec::new(), Vec::new());
-        let mut time = |ours: bool| {
+        let mut peer_ino = peer::Inotify::init().expect("inotify_init1");
+        let peer_mask = peer::WatchMask::from_bits_truncate(dir_mask().bits());
+        let mut peer_buf = vec![0u8; 64 * 1024];
+        let (mut raw_wds, mut our_wds, mut peer_wds) = (Vec::new(), Vec::new(), Vec::new());
+        let mut time = |which: usize| {
             let start = Instant::now();
-            if ours {
-                ours_round(&ino, dirs, &mut our_wds);
-            } else {
-                raw_round(&ino, &paths, &mut raw_wds);
+            match which {
+                0 => raw_round(&ino, &paths, &mut raw_wds),
+                1 => ours_round(&ino, dirs, &mut our_wds),
+                _ => {
+                    let mut watches = peer_ino.watches();
+                    for dir in dirs {
+                        peer_wds.push(watches.add(dir, peer_mask).expect("add"));
+                    }
+                    for wd in peer_wds.drain(..) {
+                        watches.remove(wd).expect("remove");
+                    }
+                }
             }
-            let elapsed = start.elapsed();
+            let elapsed = start.elapsed().as_secs_f64();
             drain_ours(&ino, &mut buf);
-            elapsed.as_secs_f64()
+            while let Ok(events) = peer_ino.read_events(&mut peer_buf) {
+                events.for_each(drop);
+            }
+            elapsed
         };
-        let mut ratios: Vec<f64> = (0..rounds)
-            .map(|round| {
-                let first = round % 2 == 0;
-                let a = time(first);
-                let b = time(!first);
-                let (raw, ours) = if first { (b, a) } else { (a, b) };
-                ours / raw
-            })
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        ratios[ratios.len() / 2]
+        let (mut ours, mut published) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let mut took = [0.0; 3];
+            for k in 0..3 {
+                let which = (round + k) % 3;
+                took[which] = time(which);
+            }
+            ours.push(took[1] / took[0]);
+            published.push(took[2] / took[0]);
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        (median(ours), median(published))
     }
 
     fn watch_core(group: &mut BenchmarkGroup<'_, WallTime>, dirs: &[PathBuf]) {

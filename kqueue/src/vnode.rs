@@ -1,7 +1,9 @@
 //! Vnode watches: a file or directory opened only to be watched.
 
 use std::fs::{File, OpenOptions};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::mem::ManuallyDrop;
+use std::os::unix::fs::MetadataExt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Weak;
@@ -105,6 +107,18 @@ impl VnodeWatch {
     /// The registration change for this watch (`EV_ADD | EV_CLEAR`).
     pub fn change(&self, interest: VnodeEvents, token: Token) -> Change {
         Change::vnode(self.fd.as_fd(), interest, token)
+    }
+
+    /// The number of hard links of the watched file or directory now
+    /// (`fstat(2)` on the watch's descriptor): 0 once it was deleted, even if
+    /// its path has been reused since. Tells a deletion from a rename.
+    pub fn link_count(&self) -> Result<u64, Error> {
+        // SAFETY: the descriptor is open and owned by `self` for the whole
+        // call; `ManuallyDrop` keeps the temporary `File` from closing it.
+        let file = ManuallyDrop::new(unsafe { File::from_raw_fd(self.fd.as_raw_fd()) });
+        file.metadata()
+            .map(|m| m.nlink())
+            .map_err(|e| Error::from_io("fstat", e))
     }
 
     /// Pushes this watch's registration onto `changes`; returns its index.

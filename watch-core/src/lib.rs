@@ -57,6 +57,15 @@ mod error;
 mod event;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod inotify_backend;
+#[cfg(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly",
+    feature = "libkqueue",
+))]
+mod kqueue_backend;
 mod poll;
 mod resolve;
 mod scan;

@@ -653,7 +653,7 @@ fn evaluate(results: &Results) -> Vec<Target> {
         let how = if paired.is_some() { " side by side" } else { "" };
         targets.push(Target {
             what: format!("watch-core recursive setup at least 2x faster than notify ({tree})"),
-            measured: speedup.map_or("-".into(), |v| format!("{v:.2}x faster{how}")),
+            measured: speedup.map_or("-".into(), |v| format!("notify / watch-core {v:.2}x{how}")),
             verdict: Verdict::of(speedup.map(|v| v >= 2.0)),
         });
     }
