@@ -38,9 +38,9 @@ use kqueue::{Changes, Kqueue, RawEvent, Token, VnodeEvents, VnodeOptions, VnodeW
 use crate::backend::Driver;
 use crate::cookie;
 use crate::diff::diff;
-use crate::snapshot::{
-    Entry, EntryKind, Resolved, ScanOptions, Snapshot, join_rel, resolve, scan_dir,
-};
+use crate::resolve::{Resolved, resolve};
+use crate::scan::{ScanOptions, scan_dir};
+use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
 use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason};
 
 /// Budget when `RLIMIT_NOFILE` is unlimited or unreadable.
@@ -49,9 +49,6 @@ const DEFAULT_BUDGET: usize = 4096;
 const EVENTS_PER_READ: usize = 256;
 /// Most reads per drain while events keep arriving.
 const MAX_READS: usize = 64;
-
-/// The skip reason used internally for "vanished meanwhile"; never reported.
-const VANISHED: &str = "vanished";
 
 /// Why a root holds a descriptor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,11 +92,12 @@ impl ArmError {
         }
     }
 
-    fn skip_reason(self) -> SkipReason {
+    /// The scan hook's verdict: skipped for a reason, or (`None`) vanished.
+    fn skip_reason(self) -> Option<SkipReason> {
         match self {
-            ArmError::Budget => SkipReason::FdBudget,
-            ArmError::Gone => SkipReason::Other(VANISHED.into()),
-            ArmError::Failed(reason) => reason,
+            ArmError::Budget => Some(SkipReason::FdBudget),
+            ArmError::Gone => None,
+            ArmError::Failed(reason) => Some(reason),
         }
     }
 }
@@ -274,10 +272,6 @@ struct Root {
     budget_noted: bool,
 }
 
-fn not_vanished(n: &Event) -> bool {
-    !matches!(&n.kind, EventKind::Skipped { reason: SkipReason::Other(r) } if r == VANISHED)
-}
-
 impl Root {
     fn full(&self, rel: &Path) -> PathBuf {
         join_rel(&self.path, rel)
@@ -382,7 +376,7 @@ impl Root {
         let snap = scan_dir(
             &self.path, rel, entry, visited, &opts, &mut hook, &mut found,
         );
-        notices.extend(found.into_iter().filter(not_vanished));
+        notices.extend(found);
         snap
     }
 
