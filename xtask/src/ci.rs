@@ -55,6 +55,10 @@ const STEPS: &[Step] = &[
         name: "bench-build",
         action: Action::Cargo(&["bench", "--workspace", "--no-run"]),
     },
+    Step {
+        name: "bench-quick",
+        action: Action::Task(crate::bench::quick),
+    },
 ];
 
 const USAGE: &str = "usage: cargo xtask ci [--list] [--skip STEP]... [--only STEP]...";

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod bench;
 mod ci;
 mod targets;
 mod workspace;
@@ -33,6 +34,11 @@ const COMMANDS: &[Command] = &[
         name: "unsafe-audit",
         about: "count unsafe per crate; fail on undocumented or misplaced unsafe",
         run: audit::main,
+    },
+    Command {
+        name: "bench",
+        about: "run the benches; summary table in target/bench-summary.md (--quick for CI)",
+        run: bench::main,
     },
     Command {
         name: "check-targets",
