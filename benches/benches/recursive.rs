@@ -1,5 +1,5 @@
 //! Recursive setup of a tree (full run: 10,000 directories holding 100,000
-//! files; `--quick`: 1,000 and 10,000), and resident memory per watched
+//! files; `--quick`: 1,000 and 5,000), and resident memory per watched
 //! directory.
 //!
 //! Setup, timed from creating the instance/watcher until every directory is
@@ -11,6 +11,9 @@
 //!   the descriptors.
 //! - `watch-core`: `Watcher::watch(root, Recursive)`.
 //! - `notify`: `INotifyWatcher::watch(root, Recursive)`.
+//!
+//! The targets are judged on ratios timed side by side (`paired_ratios`),
+//! which are also written to the result file.
 //!
 //! Memory: this binary re-runs itself once per implementation (selected by
 //! the `WATCHFS_RSS_CHILD` environment variable) so that each is measured in
@@ -146,6 +149,36 @@ mod imp {
             .is_ok()
     }
 
+    /// raw, watch-core and notify set up the tree one after the other,
+    /// `rounds` times, the order rotating each round. Returns the medians of
+    /// the per-round ratios watch-core / raw and notify / watch-core: side
+    /// by side, so a shared, noisy machine disturbs them far less than
+    /// medians taken a minute apart.
+    fn paired_ratios(root: &Path, rounds: usize) -> (f64, f64) {
+        let mut order = IMPLEMENTATIONS;
+        let (mut vs_raw, mut notify_vs_core) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let mut took = [0.0; IMPLEMENTATIONS.len()];
+            for implementation in order {
+                let start = Instant::now();
+                let watching = Watching::start(implementation, root);
+                let elapsed = start.elapsed().as_secs_f64();
+                drop(watching);
+                let slot = IMPLEMENTATIONS.iter().position(|i| *i == implementation);
+                took[slot.expect("known implementation")] = elapsed;
+            }
+            let [raw, core, notify] = took;
+            vs_raw.push(core / raw);
+            notify_vs_core.push(notify / core);
+            order.rotate_left(1);
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        (median(vs_raw), median(notify_vs_core))
+    }
+
     pub fn run(c: &mut Criterion) {
         let mode = Mode::current();
         let sizes = mode.sizes();
@@ -189,6 +222,37 @@ mod imp {
             });
         }
         group.finish();
+
+        if implementations.contains(&"watch-core") {
+            let rounds = match mode {
+                Mode::Full => 7,
+                Mode::Quick => 3,
+                Mode::Test => 1,
+            };
+            let (vs_raw, notify_vs_core) = paired_ratios(tmp.path(), rounds);
+            println!(
+                "recursive_setup/{param}: paired medians of {rounds} rounds: \
+                 watch-core / raw {vs_raw:.3}, notify / watch-core {notify_vs_core:.3}"
+            );
+            results
+                .record(
+                    "recursive_setup",
+                    "watch-core",
+                    &param,
+                    "paired_ratio_vs_raw",
+                    vs_raw,
+                )
+                .expect("write result");
+            results
+                .record(
+                    "recursive_setup",
+                    "notify",
+                    &param,
+                    "paired_ratio_vs_watch-core",
+                    notify_vs_core,
+                )
+                .expect("write result");
+        }
 
         let exe = std::env::current_exe().expect("own executable");
         for implementation in implementations {

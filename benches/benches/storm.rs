@@ -1,6 +1,6 @@
 //! Storm: a burst of N file creations (full run 20,000, more than the default
 //! `fs.inotify.max_queued_events` of 16,384 records, so the kernel queue
-//! overflows; `--quick` 1,000) lands in a watched directory while user code
+//! overflows; `--quick` 500) lands in a watched directory while user code
 //! is busy elsewhere, then user code drains it.
 //!
 //! Per storm: a fresh directory and watcher (not timed); the burst, made by
@@ -277,7 +277,7 @@ mod imp {
         let n = mode.sizes().storm_files;
         let storms = match mode {
             Mode::Full => 3,
-            Mode::Quick => 3,
+            Mode::Quick => 2,
             Mode::Test => 1,
         };
         let core = core_watcher()

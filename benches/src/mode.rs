@@ -43,8 +43,8 @@ impl Mode {
             Mode::Quick => Sizes {
                 registration: &[1_000],
                 tree_dirs: 1_000,
-                tree_files: 10_000,
-                storm_files: 1_000,
+                tree_files: 5_000,
+                storm_files: 500,
             },
             Mode::Test => Sizes {
                 registration: &[50],

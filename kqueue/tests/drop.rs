@@ -35,6 +35,13 @@ fn dropping_a_watch_deletes_its_registration_and_closes_its_descriptor() {
     let fd = watch.as_raw_fd();
     let change = watch.change(VnodeEvents::classic(), Token(1));
     assert!(is_open(fd));
+    assert_eq!(watch.link_count().unwrap(), 1);
+    fs::hard_link(&path, dir.join("second")).unwrap();
+    assert_eq!(watch.link_count().unwrap(), 2);
+    fs::remove_file(dir.join("second")).unwrap();
+    fs::remove_file(&path).unwrap();
+    assert_eq!(watch.link_count().unwrap(), 0, "deleted, but still open");
+    fs::write(&path, b"y").unwrap();
 
     drop(watch);
     assert!(!is_open(fd), "descriptor {fd} is still open");

@@ -12,16 +12,22 @@
 //!    make [`Backend::is_available`] / [`Backend::platform_default`] say so.
 //!
 //! Shared machinery a driver should reuse rather than rewrite:
-//! - [`crate::snapshot`]: lstat-based tree scan with excludes, symlink policy,
+//! - [`crate::scan`]: lstat-based tree scan with excludes, symlink policy,
 //!   loop detection and permission-denied reporting; the scan calls a
 //!   `visit_dir` hook *before* reading each directory, which is where a kernel
 //!   backend arms its watch (so nothing created during the scan is missed);
-//! - [`crate::snapshot::resolve`]: follows a user path by name through
-//!   symlink chains and reports which (directory, name) pairs it consulted,
-//!   i.e. which directories must be watched to follow the name;
+//! - [`crate::resolve`]: follows a user path by name through symlink chains
+//!   and reports which (directory, name) pairs it consulted, i.e. which
+//!   directories must be watched to follow the name;
+//! - [`crate::snapshot`]: the per-root view (relative path -> entry) with
+//!   subtree removal and re-pathing;
 //! - [`crate::diff`]: turns two snapshots into events (overflow recovery,
 //!   polling, a kqueue `NOTE_WRITE` on a directory);
 //! - [`crate::cookie`]: the sync cookie names, which drivers must drop.
+//!
+//! The inotify driver (`inotify_backend/`) is the reference: `kernel.rs`
+//! (instance, watch uses), `root.rs` (one root's name chain, tree, snapshot
+//! and event translation), `mod.rs` (reading, overflow recovery, sync).
 
 use std::os::fd::BorrowedFd;
 use std::path::Path;

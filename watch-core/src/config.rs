@@ -25,9 +25,26 @@ impl Backend {
         {
             Backend::Inotify
         }
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        #[cfg(any(
+            target_vendor = "apple",
+            target_os = "freebsd",
+            target_os = "openbsd",
+            target_os = "netbsd",
+            target_os = "dragonfly",
+        ))]
         {
-            // The kqueue backend is not wired in yet: poll until it is.
+            Backend::Kqueue
+        }
+        #[cfg(not(any(
+            target_os = "linux",
+            target_os = "android",
+            target_vendor = "apple",
+            target_os = "freebsd",
+            target_os = "openbsd",
+            target_os = "netbsd",
+            target_os = "dragonfly",
+        )))]
+        {
             Backend::Poll
         }
     }
@@ -36,7 +53,14 @@ impl Backend {
     pub fn is_available(self) -> bool {
         match self {
             Backend::Inotify => cfg!(any(target_os = "linux", target_os = "android")),
-            Backend::Kqueue => false,
+            Backend::Kqueue => cfg!(any(
+                target_vendor = "apple",
+                target_os = "freebsd",
+                target_os = "openbsd",
+                target_os = "netbsd",
+                target_os = "dragonfly",
+                feature = "libkqueue",
+            )),
             Backend::Poll => true,
         }
     }

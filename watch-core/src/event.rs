@@ -1,20 +1,4 @@
 //! What a [`Watcher`](crate::Watcher) reports.
-//!
-//! # Folding events
-//! The stream is designed so that applying it, in order, to the tree as it
-//! was when `watch` returned reproduces the tree as it is now (after a
-//! [`sync`](crate::Watcher::sync)):
-//! - [`Created`](EventKind::Created): `path` exists now; if something was
-//!   there before, it was replaced. A new directory's contents follow as
-//!   their own `Created` events.
-//! - [`Removed`](EventKind::Removed): `path` and everything below it are gone.
-//! - [`Renamed`](EventKind::Renamed): what was at `from` (with everything
-//!   below it) is now at `path`, replacing whatever was there.
-//! - [`Modified`](EventKind::Modified) / [`Metadata`](EventKind::Metadata):
-//!   the content / the permissions or ownership of `path` changed.
-//! - [`Overflow`](EventKind::Overflow): the kernel dropped events for the
-//!   tree at `path`; the watcher rescanned it, and the differences follow as
-//!   events with [`Origin::Rescan`].
 
 use std::path::PathBuf;
 
@@ -74,6 +58,27 @@ pub enum EventKind {
 }
 
 /// One change to a watched path.
+///
+/// # Folding events
+/// The stream is designed so that applying it, in order, to the tree as it
+/// was when `watch` returned reproduces the tree as it is now (after a
+/// [`sync`](crate::Watcher::sync)):
+/// - [`Created`](EventKind::Created): `path` exists now; if something was
+///   there before, it was replaced. A new directory's contents follow as
+///   their own `Created` events.
+/// - [`Removed`](EventKind::Removed): `path` and everything below it are gone.
+/// - [`Renamed`](EventKind::Renamed): what was at `from` (with everything
+///   below it) is now at `path`, replacing whatever was there.
+/// - [`Modified`](EventKind::Modified) / [`Metadata`](EventKind::Metadata):
+///   the content / the permissions or ownership of `path` changed.
+/// - [`Overflow`](EventKind::Overflow): the kernel dropped events for the
+///   tree at `path`; the watcher rescanned it, and the differences follow as
+///   events with [`Origin::Rescan`].
+/// - [`Skipped`](EventKind::Skipped): a notice, not a change.
+///
+/// A watched *file* (not a directory) that is replaced by another file
+/// (atomic save, symlink swap) is reported as `Modified`: its name now
+/// means new content.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     /// What happened.

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use crate::backend::Driver;
 use crate::diff::diff;
-use crate::snapshot::{ScanOptions, Snapshot, scan_root};
+use crate::scan::{ScanOptions, scan_root};
+use crate::snapshot::Snapshot;
 use crate::{Backend, Config, Error, Event, Origin, RecursiveMode};
 
 /// Shortest wait between scans in a blocking read, so a zero interval does

@@ -58,6 +58,15 @@ impl Watcher {
     /// retargeting. Watching a path again replaces its mode. Subtrees that
     /// cannot be watched are reported as
     /// [`Skipped`](crate::EventKind::Skipped) events by the next `read`.
+    ///
+    /// Event paths start with `path` exactly as given; a relative path is
+    /// looked up from the current directory each time, so do not change
+    /// directory while watching relative paths.
+    ///
+    /// Errors: [`Error::WatchLimit`] / [`Error::FdLimit`] /
+    /// [`Error::PermissionDenied`] when `path` itself (or the directory
+    /// followed for it) cannot be watched; a subtree that cannot be watched
+    /// is skipped and reported, never an error.
     pub fn watch<P: AsRef<Path>>(&mut self, path: P, mode: RecursiveMode) -> Result<(), Error> {
         let path = path.as_ref();
         check_path(path)?;
@@ -193,7 +202,17 @@ fn make_driver(config: Config) -> Result<Box<dyn Driver>, Error> {
     match config.selected_backend() {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         Backend::Inotify => crate::inotify_backend::InotifyDriver::boxed(config),
+        #[cfg(any(
+            target_vendor = "apple",
+            target_os = "freebsd",
+            target_os = "openbsd",
+            target_os = "netbsd",
+            target_os = "dragonfly",
+            feature = "libkqueue",
+        ))]
+        Backend::Kqueue => crate::kqueue_backend::KqueueDriver::boxed(config),
         Backend::Poll => crate::poll::PollDriver::boxed(config),
+        #[allow(unreachable_patterns)]
         backend => Err(Error::Unsupported {
             backend,
             reason: "not implemented for this target yet",

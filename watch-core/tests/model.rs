@@ -80,8 +80,9 @@ fn entries(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
 static OUTSIDE: AtomicUsize = AtomicUsize::new(0);
 
 /// Applies one operation; failures (e.g. a name already taken, moving a
-/// directory into itself) just leave the tree unchanged.
-fn apply(root: &Path, outside: &Path, op: &Op) {
+/// directory into itself) just leave the tree unchanged. Returns the path
+/// and inode of a file whose content it changed.
+fn apply(root: &Path, outside: &Path, op: &Op) -> Option<(PathBuf, u64)> {
     let (all, dirs) = entries(root);
     let pick = |v: &Vec<PathBuf>, i: usize| v.get(i % v.len().max(1)).cloned();
     let in_dir = |parent: usize, name: usize| pick(&dirs, parent).map(|d| d.join(NAMES[name]));
@@ -141,18 +142,45 @@ fn apply(root: &Path, outside: &Path, op: &Op) {
             .collect();
         eprintln!(
             "{op:?} -> {:?}; tree now {tree:?}",
-            result.map(|r| r.is_ok())
+            result.as_ref().map(|r| r.is_ok())
         );
     }
+    match (op, result) {
+        (Op::Append { target }, Some(Ok(()))) => {
+            let p = pick(&all, *target)?;
+            fs::symlink_metadata(&p)
+                .ok()
+                .map(|m| (p, std::os::unix::fs::MetadataExt::ino(&m)))
+        }
+        _ => None,
+    }
+}
+
+/// Every file written since the last sync that is still there (same inode,
+/// same path) must have an event at that path in this sync's events.
+fn check_writes(written: &mut Vec<(PathBuf, u64)>, events: &[Event]) -> Result<(), TestCaseError> {
+    for (p, ino) in written.drain(..) {
+        let same =
+            fs::symlink_metadata(&p).is_ok_and(|m| std::os::unix::fs::MetadataExt::ino(&m) == ino);
+        if same {
+            prop_assert!(
+                events.iter().any(|e| e.path == p
+                    && matches!(
+                        e.kind,
+                        EventKind::Modified | EventKind::Created | EventKind::Renamed { .. }
+                    )),
+                "a write to {} was not reported: {events:?}",
+                p.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn drain(w: &mut Watcher, sink: &mut Vec<Event>) {
     w.sync(Duration::from_secs(60)).expect("sync");
     while w.read(sink, Some(Duration::ZERO)).expect("read") > 0 {}
 }
-
-static OPS: AtomicUsize = AtomicUsize::new(0);
-static EVENTS: AtomicUsize = AtomicUsize::new(0);
 
 fn check(backend: Backend, ops: &[Op]) -> Result<(), TestCaseError> {
     let tmp = TempDir::new("model");
@@ -169,16 +197,26 @@ fn check(backend: Backend, ops: &[Op]) -> Result<(), TestCaseError> {
     w.watch(&root, RecursiveMode::Recursive).expect("watch");
     let mut view: Tree = scan(&root);
     let mut events = Vec::new();
+    let mut written = Vec::new();
     for op in ops {
-        apply(&root, &outside, op);
+        written.extend(apply(&root, &outside, op));
         if matches!(op, Op::Sync) {
+            let from = events.len();
             drain(&mut w, &mut events);
+            check_writes(&mut written, &events[from..])?;
         }
     }
+    let from = events.len();
     drain(&mut w, &mut events);
+    check_writes(&mut written, &events[from..])?;
     fold(&mut view, &events);
-    OPS.fetch_add(ops.len(), Ordering::Relaxed);
-    EVENTS.fetch_add(events.len(), Ordering::Relaxed);
+    if std::env::var_os("MODEL_FIGURES").is_some() {
+        eprintln!(
+            "model-case {backend} ops={} events={}",
+            ops.len(),
+            events.len()
+        );
+    }
     let real = scan(&root);
     prop_assert!(
         !events.iter().any(|e| e.path.starts_with(&outside)
@@ -233,15 +271,4 @@ proptest! {
     fn folded_events_match_the_tree_on_poll(ops in proptest::collection::vec(op(), 1..40)) {
         check(Backend::Poll, &ops)?;
     }
-}
-
-#[test]
-fn zz_report_model_figures() {
-    // Printed for the record (cargo test -- --nocapture); runs last by name
-    // only when tests run on one thread, so the figures may be partial.
-    println!(
-        "model: {} operations, {} events so far",
-        OPS.load(Ordering::Relaxed),
-        EVENTS.load(Ordering::Relaxed)
-    );
 }

@@ -377,6 +377,19 @@ fn scenarios_on_inotify() {
 }
 
 #[test]
+#[cfg(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly",
+    feature = "libkqueue",
+))]
+fn scenarios_on_kqueue() {
+    run_all(Backend::Kqueue);
+}
+
+#[test]
 fn scenarios_on_poll() {
     run_all(Backend::Poll);
 }

@@ -29,8 +29,8 @@ STDERR: once every watch is in place, watchfs prints
   watchfs: watches established (N path[s])
 Scripts can wait for that line before they change files.
 
-EXIT STATUS: 0 on SIGINT/SIGTERM or after --once; 1 on a runtime error;
-2 on a usage error.";
+EXIT STATUS: 0 on SIGINT/SIGTERM or after --once; 1 on a runtime error
+(or a failed check or action under --once); 2 on a usage error.";
 
 /// Watch files and directories; print events, or run a command, send a
 /// signal or POST a URL when a watched file's content changes.
@@ -129,7 +129,7 @@ pub struct Cli {
     #[arg(long, value_name = "COMMAND")]
     pub check: Option<String>,
 
-    /// Exit 0 after the first change (after the action, if any).
+    /// Exit after the first change: 0, or 1 if its check or action failed.
     #[arg(long)]
     pub once: bool,
 

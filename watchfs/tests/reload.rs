@@ -578,3 +578,38 @@ fn on_busy_restart_stops_the_running_command() {
         ]
     );
 }
+
+#[test]
+fn once_exits_1_when_the_action_fails() {
+    let s = Setup::new("once-fail");
+    let mut args = vec![s.conf().display().to_string(), "--once".to_string()];
+    args.extend(with_wide_window(&[]));
+    args.extend(["--".to_string(), "false".to_string()]);
+    let mut w = Watchfs::start(&args);
+    fs::write(s.conf(), "version: 2\n").unwrap();
+    let status = w.wait_exit();
+    assert_eq!(status.code(), Some(1), "{}", w.stderr_text());
+    assert!(w.stderr_text().contains("command failed (exit status 1)"));
+}
+
+#[test]
+fn configmap_swap_under_a_recursive_watch_is_one_action() {
+    let tmp = TempDir::new("configmap-r");
+    let cm = tmp.join("cm");
+    fs::create_dir(&cm).unwrap();
+    configmap_layout(&cm);
+    let log = ActionLog::new(tmp.path());
+    let mut args = vec!["-r".to_string(), cm.display().to_string()];
+    args.extend(with_wide_window(&[]));
+    args.extend(log.command());
+    let _w = Watchfs::start(&args);
+    configmap_swap(&cm);
+    let conf = cm.join("prometheus.yml");
+    let records = log.wait_for(&conf);
+    assert_eq!(records.len(), 1, "{records:?}");
+    let marker = cm.join("marker");
+    fs::write(&marker, "1").unwrap();
+    let records = log.wait_for(&marker);
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[1], vec![marker.display().to_string()]);
+}

@@ -22,14 +22,15 @@ use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use inotify::{EventBuffer, EventMask, Inotify, WatchDescriptor, WatchEvent};
 
 use crate::backend::Driver;
 use crate::cookie;
 use crate::diff::diff;
-use crate::snapshot::{Entry, Resolved, Snapshot};
+use crate::resolve::Resolved;
+use crate::snapshot::{Entry, Snapshot};
 use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason};
 use emit::Emit;
 use kernel::{Kernel, Use, to_error};
@@ -51,7 +52,7 @@ const MAX_READS: usize = 64;
 
 impl InotifyDriver {
     pub(crate) fn boxed(config: Config) -> Result<Box<dyn Driver>, Error> {
-        let ino = Inotify::init_nonblocking().map_err(|e| to_error(e, Path::new("")))?;
+        let ino = Inotify::init().map_err(|e| to_error(e, Path::new("")))?;
         let buf = EventBuffer::new(EventBuffer::DEFAULT_LEN)
             .map_err(|e| Error::io(None, io::Error::other(e)))?;
         Ok(Box::new(InotifyDriver {
@@ -73,44 +74,75 @@ impl InotifyDriver {
             .position(|r| r.as_ref().is_some_and(|r| r.path == path))
     }
 
-    /// Reads and translates what is queued (up to [`MAX_READS`] reads, or
-    /// until something was emitted and no rename half is pending).
-    fn drain(&mut self, out: &mut Emit<'_>) -> Result<(), Error> {
+    /// Reads and translates one batch of events. Without `block`, only if
+    /// one is ready (`Ok(false)` if not); with it, waits for one. (The
+    /// instance is blocking, so a blocking `read` costs one system call, the
+    /// same as a raw read loop; readiness is checked with `poll(2)` first
+    /// everywhere else.)
+    fn read_batch(&mut self, out: &mut Emit<'_>, block: bool) -> Result<bool, Error> {
+        if !block
+            && !self
+                .kernel
+                .ino
+                .wait(Some(Duration::ZERO))
+                .map_err(|e| Error::io(None, io::Error::other(e)))?
+        {
+            return Ok(false);
+        }
         let mut buf = self.buf.take().unwrap_or_default();
-        let mut result = Ok(());
-        for _ in 0..MAX_READS {
-            match self.kernel.ino.read(&mut buf) {
-                Ok(events) => {
-                    for event in events {
-                        match event {
-                            Ok(inotify::Event::Watch(ev)) => self.handle(&ev, out),
-                            Ok(inotify::Event::Overflow) | Err(_) => {
-                                // A malformed record is treated as lost events.
-                                self.recover(out);
-                                break;
-                            }
+        let result = match self.kernel.ino.read(&mut buf) {
+            Ok(events) => {
+                for event in events {
+                    match event {
+                        Ok(inotify::Event::Watch(ev)) => self.handle(&ev, out),
+                        Ok(inotify::Event::Overflow) | Err(_) => {
+                            // A malformed record is treated as lost events.
+                            self.recover(out);
+                            break;
                         }
                     }
                 }
-                Err(e) if e.is_would_block() => {
-                    self.finish_moves(out);
-                    for root in self.roots.iter_mut().flatten() {
-                        root.settle(&mut self.kernel, &self.config, out);
-                    }
-                    break;
-                }
-                Err(e) => {
-                    result = Err(Error::io(None, io::Error::other(e)));
-                    break;
-                }
+                Ok(true)
             }
-            if out.out.len() > out.start && self.roots.iter().flatten().all(|r| r.moves.is_empty())
-            {
-                break;
-            }
-        }
+            Err(e) if e.is_would_block() => Ok(false),
+            Err(e) => Err(Error::io(None, io::Error::other(e))),
+        };
         self.buf = Some(buf);
         result
+    }
+
+    /// Nothing more is queued, so every path we hold is current: unpaired
+    /// rename halves left the tree, and unverified entries can be rescanned.
+    fn caught_up(&mut self, out: &mut Emit<'_>) {
+        self.finish_moves(out);
+        for root in self.roots.iter_mut().flatten() {
+            root.settle(&mut self.kernel, &self.config, out);
+        }
+    }
+
+    /// Whether some root waits for the rest of a rename or has unverified
+    /// entries, i.e. needs to see the queue empty before its view is final.
+    fn unsettled(&self) -> bool {
+        self.roots
+            .iter()
+            .flatten()
+            .any(|r| !r.moves.is_empty() || r.dirty)
+    }
+
+    /// Reads and translates what is queued without blocking (up to
+    /// [`MAX_READS`] batches, or until something was emitted and no root is
+    /// unsettled).
+    fn drain(&mut self, out: &mut Emit<'_>) -> Result<(), Error> {
+        for _ in 0..MAX_READS {
+            if !self.read_batch(out, false)? {
+                self.caught_up(out);
+                return Ok(());
+            }
+            if out.out.len() > out.start && !self.unsettled() {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 
     fn finish_moves(&mut self, out: &mut Emit<'_>) {
@@ -322,6 +354,7 @@ impl Driver for InotifyDriver {
             dirs: BTreeMap::new(),
             snapshot: Snapshot::default(),
             moves: Vec::new(),
+            dirty: false,
             target: None,
         };
         match root.rebuild(&mut self.kernel, &self.config, out) {
@@ -362,8 +395,21 @@ impl Driver for InotifyDriver {
         let mut emit = Emit { out, start };
         loop {
             self.drain(&mut emit)?;
-            if emit.out.len() > start || !self.wait(deadline)? {
+            if emit.out.len() > start {
                 return Ok(());
+            }
+            match deadline {
+                None => {
+                    self.read_batch(&mut emit, true)?;
+                    if emit.out.len() > start && !self.unsettled() {
+                        return Ok(());
+                    }
+                }
+                Some(_) => {
+                    if !self.wait(deadline)? {
+                        return Ok(());
+                    }
+                }
             }
         }
     }

@@ -9,9 +9,9 @@ use inotify::{EventMask, WatchDescriptor, WatchEvent};
 use super::emit::Emit;
 use super::kernel::{Kernel, Use, file_mask, to_error, to_skip};
 use crate::diff::diff;
-use crate::snapshot::{
-    Entry, EntryKind, Resolved, ScanOptions, Snapshot, join_rel, resolve, scan_dir,
-};
+use crate::resolve::{Resolved, resolve};
+use crate::scan::{ScanOptions, scan_dir};
+use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
 use crate::{Config, Error, Event, EventKind, Origin, RecursiveMode};
 
 pub(super) struct Root {
@@ -24,6 +24,8 @@ pub(super) struct Root {
     pub(super) snapshot: Snapshot,
     /// MOVED_FROM halves waiting for their MOVED_TO: (cookie, rel, is_dir).
     pub(super) moves: Vec<(u32, PathBuf, bool)>,
+    /// Some entry is a placeholder that `settle` must verify.
+    pub(super) dirty: bool,
     /// The inode watch on a file root's target: (device, inode, wd).
     pub(super) target: Option<(u64, u64, WatchDescriptor)>,
 }
@@ -247,6 +249,7 @@ impl Root {
                 out.push(Event::new(EventKind::Created, full, is_dir, Origin::Kernel));
                 self.snapshot
                     .insert(rel.to_path_buf(), Entry::placeholder(is_dir));
+                self.dirty = true;
                 return;
             }
         };
@@ -313,6 +316,7 @@ impl Root {
             self.drop_subtree(k, from);
             self.snapshot
                 .insert(from.to_path_buf(), Entry::placeholder(is_dir));
+            self.dirty = true;
         }
         let moved: Vec<(PathBuf, WatchDescriptor)> = self
             .dirs
@@ -358,6 +362,7 @@ impl Root {
         {
             self.snapshot
                 .insert(to.to_path_buf(), Entry::placeholder(true));
+            self.dirty = true;
         }
     }
 
@@ -365,6 +370,9 @@ impl Root {
     /// rescans each unverified entry (placeholder), watching what is there
     /// and reporting the difference.
     pub(super) fn settle(&mut self, k: &mut Kernel, config: &Config, out: &mut Emit<'_>) {
+        if !std::mem::take(&mut self.dirty) {
+            return;
+        }
         let unknown: Vec<PathBuf> = self
             .snapshot
             .entries
@@ -485,7 +493,7 @@ impl Root {
             return;
         };
         let rel = join_rel(dir, Path::new(name));
-        if config.is_excluded(&self.full(&rel)) {
+        if config.exclude.is_some() && config.is_excluded(&self.full(&rel)) {
             return;
         }
         let is_dir = mask.contains(EventMask::ISDIR);
@@ -504,8 +512,20 @@ impl Root {
         } else if mask.contains(EventMask::DELETE) {
             self.removed(k, &rel, is_dir, out);
         } else {
-            if mask.intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE) && !is_dir {
+            if mask.contains(EventMask::CLOSE_WRITE) && !is_dir {
                 self.changed(&rel, EventKind::Modified, out);
+            } else if mask.contains(EventMask::MODIFY) && !is_dir {
+                // The hot path of a write: report it without an lstat. The
+                // recorded size and mtime are refreshed by CLOSE_WRITE; if
+                // they stay stale, a rescan reports one extra `Modified`.
+                if self.snapshot.get(&rel).is_some() {
+                    out.push(Event::new(
+                        EventKind::Modified,
+                        self.full(&rel),
+                        false,
+                        Origin::Kernel,
+                    ));
+                }
             }
             if mask.contains(EventMask::ATTRIB) {
                 self.changed(&rel, EventKind::Metadata, out);
