@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use watch_core::{Event, EventKind, RecursiveMode, Watcher};
 
-type Result<T = (), E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+use crate::Result;
 
 /// Allowed growth of resident memory after warm-up, in KiB (or 25 %).
 pub const RSS_TOLERANCE_KIB: u64 = 8 * 1024;
@@ -118,6 +118,11 @@ fn parse(args: &[String]) -> Result<Options> {
         seed,
         signals: signals as usize,
     })
+}
+
+/// The CI gate: the 2-minute soak.
+pub fn ci(_: &[String]) -> Result {
+    main(&["--minutes".into(), "2".into()])
 }
 
 /// Entry point of `cargo xtask soak`.
