@@ -50,6 +50,11 @@ pub(super) fn file_mask() -> WatchMask {
 pub(super) struct Kernel {
     pub(super) ino: Inotify,
     pub(super) uses: HashMap<WatchDescriptor, Vec<Use>>,
+    /// Bumped whenever a root's watches move to other inodes (a path now
+    /// resolves elsewhere, an overflow rescan): a sync in progress then
+    /// writes another cookie, since the last one may have gone where no
+    /// watch sees it.
+    pub(super) epoch: u64,
 }
 
 impl Kernel {
