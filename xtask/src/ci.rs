@@ -52,6 +52,10 @@ const STEPS: &[Step] = &[
         action: Action::Task(crate::targets::main),
     },
     Step {
+        name: "soak",
+        action: Action::Task(crate::soak::ci),
+    },
+    Step {
         name: "bench-build",
         action: Action::Cargo(&["bench", "--workspace", "--no-run"]),
     },

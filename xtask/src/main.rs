@@ -7,6 +7,7 @@
 mod audit;
 mod bench;
 mod ci;
+mod soak;
 mod targets;
 mod workspace;
 
@@ -39,6 +40,11 @@ const COMMANDS: &[Command] = &[
         name: "bench",
         about: "run the benches; summary table in target/bench-summary.md (--quick for CI)",
         run: bench::main,
+    },
+    Command {
+        name: "soak",
+        about: "recursive watch under a long operation mix: lost changes, events/s, RSS, fds",
+        run: soak::main,
     },
     Command {
         name: "check-targets",
