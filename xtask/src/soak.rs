@@ -610,25 +610,28 @@ impl SignalProbe {
         let handled = Arc::clone(&self.handled);
         let (n, target) = (self.per_checkpoint, file.to_path_buf());
         let helper = std::thread::spawn(move || -> std::result::Result<u64, String> {
-            for _ in 0..n {
-                wait_for("the watcher to block in poll", || blocked_in_poll(pid))?;
-                handled.store(false, Ordering::SeqCst);
-                let status = std::process::Command::new("kill")
-                    .args(["-USR1", &pid.to_string()])
-                    .status()
-                    .map_err(|e| format!("kill: {e}"))?;
-                if !status.success() {
-                    return Err(format!("kill -USR1 {pid}: {status}"));
+            let signalled = (|| {
+                for _ in 0..n {
+                    wait_for("the watcher to block in poll", || blocked_in_poll(pid))?;
+                    handled.store(false, Ordering::SeqCst);
+                    let status = std::process::Command::new("kill")
+                        .args(["-USR1", &pid.to_string()])
+                        .status()
+                        .map_err(|e| format!("kill: {e}"))?;
+                    if !status.success() {
+                        return Err(format!("kill -USR1 {pid}: {status}"));
+                    }
+                    wait_for("the signal handler to run", || {
+                        handled.load(Ordering::SeqCst)
+                    })?;
                 }
-                wait_for("the signal handler to run", || {
-                    handled.load(Ordering::SeqCst)
-                })?;
-            }
-            wait_for("the watcher to block in poll again", || {
-                blocked_in_poll(pid)
-            })?;
+                wait_for("the watcher to block in poll again", || {
+                    blocked_in_poll(pid)
+                })
+            })();
+            // Always create the file, so the blocked read ends either way.
             fs::write(&target, b"probe").map_err(|e| format!("{}: {e}", target.display()))?;
-            Ok(n as u64)
+            signalled.map(|()| n as u64)
         });
         let start = events.len();
         let outcome = loop {
