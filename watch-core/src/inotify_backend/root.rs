@@ -449,6 +449,14 @@ impl Root {
                 );
             }
         }
+        // A placeholder was already reported as created; if what is there
+        // now is of the same type, it is that object, not a replacement.
+        if let (Some(was), Some(now)) = (old.get(rel), new.get(rel))
+            && was.ino == 0
+            && was.is_dir() == now.is_dir()
+        {
+            old.insert(rel.to_path_buf(), now.clone());
+        }
         out.extend(diff(&self.path, &old, &new, Origin::Rescan));
         self.snapshot.remove_subtree(rel);
         self.snapshot.entries.extend(new.entries);
