@@ -609,7 +609,7 @@ impl SignalProbe {
         let pid = std::process::id();
         let handled = Arc::clone(&self.handled);
         let (n, target) = (self.per_checkpoint, file.to_path_buf());
-        let helper = std::thread::spawn(move || -> std::result::Result<u64, String> {
+        let sender = std::thread::spawn(move || -> std::result::Result<u64, String> {
             let signalled = (|| {
                 for _ in 0..n {
                     wait_for("the watcher to block in poll", || blocked_in_poll(pid))?;
@@ -648,7 +648,7 @@ impl SignalProbe {
                 }
             }
         };
-        let delivered = helper
+        let delivered = sender
             .join()
             .map_err(|_| "probe thread panicked".to_string())??;
         outcome?;
