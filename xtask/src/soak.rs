@@ -6,21 +6,28 @@
 //! and, in one thread, alternates batches of operations (create, write,
 //! chmod, rename files and directories within and across directories,
 //! delete, mkdir, `mkdir -p` with a file, recursive removal) with
-//! non-blocking reads, folding every event onto a model of the tree.
-//! Periodically it stops reading during a burst larger than the kernel queue,
-//! so overflow recovery is exercised too.
+//! non-blocking reads, folding every event onto a model of the tree. The
+//! tree stays bounded (about [`MAX_FILES`] files and [`MAX_DIRS`]
+//! directories). Periodically (first inside the warm-up, then every
+//! `--burst-every` seconds) it stops reading during a burst larger than the
+//! kernel queue, so overflow recovery is exercised too.
 //!
 //! Every checkpoint (`--every` seconds) calls `sync`, folds what it returned
 //! and compares the model with a fresh scan: each differing path is a lost
 //! change. It prints events per second, resident memory (`VmRSS`), open
-//! descriptors and kernel watches.
+//! descriptors and kernel watches. Then (Linux) a signal probe: while this
+//! thread blocks in `Watcher::read`, another delivers SIGUSR1 to it
+//! `--signals` times, each time once `/proc/self/task/<tid>/syscall` shows it
+//! blocked in `poll`, and then creates a file; the read must return that
+//! file's event, with no error and no early empty return.
 //!
 //! Exit status is non-zero if any change was lost, if a watcher call failed,
-//! or if, after the warm-up (the first fifth of the run, at least one
-//! checkpoint), resident memory grew by more than [`RSS_TOLERANCE_KIB`] KiB
-//! or 25 % (whichever is larger) over its warm-up peak, or the descriptor
-//! count grew by more than [`FD_TOLERANCE`] over its warm-up peak, or the
-//! kernel watches outnumbered the directories by more than [`WATCH_SLACK`].
+//! if a signal probe failed, or if, after the warm-up (the first fifth of
+//! the run, at least one checkpoint), resident memory grew by more than
+//! [`RSS_TOLERANCE_KIB`] KiB or 25 % (whichever is larger) over its warm-up
+//! peak, or the descriptor count grew by more than [`FD_TOLERANCE`] over its
+//! warm-up peak, or the kernel watches outnumbered the directories by more
+//! than [`WATCH_SLACK`].
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
