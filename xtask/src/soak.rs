@@ -6,21 +6,28 @@
 //! and, in one thread, alternates batches of operations (create, write,
 //! chmod, rename files and directories within and across directories,
 //! delete, mkdir, `mkdir -p` with a file, recursive removal) with
-//! non-blocking reads, folding every event onto a model of the tree.
-//! Periodically it stops reading during a burst larger than the kernel queue,
-//! so overflow recovery is exercised too.
+//! non-blocking reads, folding every event onto a model of the tree. The
+//! tree stays bounded (about [`MAX_FILES`] files and [`MAX_DIRS`]
+//! directories). Periodically (first inside the warm-up, then every
+//! `--burst-every` seconds) it stops reading during a burst larger than the
+//! kernel queue, so overflow recovery is exercised too.
 //!
 //! Every checkpoint (`--every` seconds) calls `sync`, folds what it returned
 //! and compares the model with a fresh scan: each differing path is a lost
 //! change. It prints events per second, resident memory (`VmRSS`), open
-//! descriptors and kernel watches.
+//! descriptors and kernel watches. Then (Linux) a signal probe: while this
+//! thread blocks in `Watcher::read`, another delivers SIGUSR1 to it
+//! `--signals` times, each time once `/proc/self/task/<tid>/syscall` shows it
+//! blocked in `poll`, and then creates a file; the read must return that
+//! file's event, with no error and no early empty return.
 //!
 //! Exit status is non-zero if any change was lost, if a watcher call failed,
-//! or if, after the warm-up (the first fifth of the run, at least one
-//! checkpoint), resident memory grew by more than [`RSS_TOLERANCE_KIB`] KiB
-//! or 25 % (whichever is larger) over its warm-up peak, or the descriptor
-//! count grew by more than [`FD_TOLERANCE`] over its warm-up peak, or the
-//! kernel watches outnumbered the directories by more than [`WATCH_SLACK`].
+//! if a signal probe failed, or if, after the warm-up (the first fifth of
+//! the run, at least one checkpoint), resident memory grew by more than
+//! [`RSS_TOLERANCE_KIB`] KiB or 25 % (whichever is larger) over its warm-up
+//! peak, or the descriptor count grew by more than [`FD_TOLERANCE`] over its
+//! warm-up peak, or the kernel watches outnumbered the directories by more
+//! than [`WATCH_SLACK`].
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -609,26 +616,29 @@ impl SignalProbe {
         let pid = std::process::id();
         let handled = Arc::clone(&self.handled);
         let (n, target) = (self.per_checkpoint, file.to_path_buf());
-        let helper = std::thread::spawn(move || -> std::result::Result<u64, String> {
-            for _ in 0..n {
-                wait_for("the watcher to block in poll", || blocked_in_poll(pid))?;
-                handled.store(false, Ordering::SeqCst);
-                let status = std::process::Command::new("kill")
-                    .args(["-USR1", &pid.to_string()])
-                    .status()
-                    .map_err(|e| format!("kill: {e}"))?;
-                if !status.success() {
-                    return Err(format!("kill -USR1 {pid}: {status}"));
+        let sender = std::thread::spawn(move || -> std::result::Result<u64, String> {
+            let signalled = (|| {
+                for _ in 0..n {
+                    wait_for("the watcher to block in poll", || blocked_in_poll(pid))?;
+                    handled.store(false, Ordering::SeqCst);
+                    let status = std::process::Command::new("kill")
+                        .args(["-USR1", &pid.to_string()])
+                        .status()
+                        .map_err(|e| format!("kill: {e}"))?;
+                    if !status.success() {
+                        return Err(format!("kill -USR1 {pid}: {status}"));
+                    }
+                    wait_for("the signal handler to run", || {
+                        handled.load(Ordering::SeqCst)
+                    })?;
                 }
-                wait_for("the signal handler to run", || {
-                    handled.load(Ordering::SeqCst)
-                })?;
-            }
-            wait_for("the watcher to block in poll again", || {
-                blocked_in_poll(pid)
-            })?;
+                wait_for("the watcher to block in poll again", || {
+                    blocked_in_poll(pid)
+                })
+            })();
+            // Always create the file, so the blocked read ends either way.
             fs::write(&target, b"probe").map_err(|e| format!("{}: {e}", target.display()))?;
-            Ok(n as u64)
+            signalled.map(|()| n as u64)
         });
         let start = events.len();
         let outcome = loop {
@@ -645,7 +655,7 @@ impl SignalProbe {
                 }
             }
         };
-        let delivered = helper
+        let delivered = sender
             .join()
             .map_err(|_| "probe thread panicked".to_string())??;
         outcome?;
