@@ -41,6 +41,11 @@ pub(crate) struct InotifyDriver {
     kernel: Kernel,
     buf: Option<EventBuffer>,
     roots: Vec<Option<Root>>,
+    /// Root path -> its slot in `roots`, so `watch`/`unwatch` cost the same
+    /// with one root or ten thousand.
+    root_ids: HashMap<PathBuf, usize>,
+    /// Empty slots of `roots`, reused before the vector grows.
+    free_ids: Vec<usize>,
     cookies_seen: HashSet<OsString>,
     /// Cookies written by the sync in progress; only these are recorded.
     cookies_expected: HashSet<OsString>,
@@ -64,15 +69,15 @@ impl InotifyDriver {
             },
             buf: Some(buf),
             roots: Vec::new(),
+            root_ids: HashMap::new(),
+            free_ids: Vec::new(),
             cookies_seen: HashSet::new(),
             cookies_expected: HashSet::new(),
         }))
     }
 
     fn root_index(&self, path: &Path) -> Option<usize> {
-        self.roots
-            .iter()
-            .position(|r| r.as_ref().is_some_and(|r| r.path == path))
+        self.root_ids.get(path).copied()
     }
 
     /// Reads and translates one batch of events. Without `block`, only if
@@ -372,11 +377,7 @@ impl Driver for InotifyDriver {
         if self.root_index(path).is_some() {
             self.remove_root(path)?;
         }
-        let id = self
-            .roots
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or(self.roots.len());
+        let id = self.free_ids.pop().unwrap_or(self.roots.len());
         let mut root = Root {
             id,
             path: path.to_path_buf(),
@@ -392,6 +393,7 @@ impl Driver for InotifyDriver {
         match root.rebuild(&mut self.kernel, &self.config, out) {
             Ok(snap) => {
                 root.snapshot = snap;
+                self.root_ids.insert(root.path.clone(), id);
                 if id == self.roots.len() {
                     self.roots.push(Some(root));
                 } else {
@@ -401,13 +403,16 @@ impl Driver for InotifyDriver {
             }
             Err(e) => {
                 root.release(&mut self.kernel);
+                if id < self.roots.len() {
+                    self.free_ids.push(id);
+                }
                 Err(e)
             }
         }
     }
 
     fn remove_root(&mut self, path: &Path) -> Result<(), Error> {
-        let Some(i) = self.root_index(path) else {
+        let Some(i) = self.root_ids.remove(path) else {
             return Err(Error::NotWatched {
                 path: path.to_path_buf(),
             });
@@ -415,6 +420,7 @@ impl Driver for InotifyDriver {
         if let Some(mut root) = self.roots[i].take() {
             root.release(&mut self.kernel);
         }
+        self.free_ids.push(i);
         Ok(())
     }
 
