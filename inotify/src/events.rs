@@ -1,6 +1,6 @@
 //! Zero-copy decoding of the records read from an inotify descriptor.
 
-use std::ffi::{CStr, OsStr};
+use std::ffi::OsStr;
 use std::iter::FusedIterator;
 use std::os::unix::ffi::OsStrExt;
 
@@ -114,10 +114,7 @@ impl<'b> Iterator for Events<'b> {
             return Some(Err(self.fail("name length runs past the bytes read")));
         };
         let event = if ev.wd >= 0 {
-            let name = match CStr::from_bytes_until_nul(name) {
-                Ok(c) => c.to_bytes(),
-                Err(_) => name,
-            };
+            let name = &name[..until_nul(name)];
             Event::Watch(WatchEvent {
                 wd: WatchDescriptor::new(self.instance, ev.wd),
                 mask: EventMask::from_bits_retain(ev.mask),
@@ -144,6 +141,38 @@ impl<'b> Iterator for Events<'b> {
 
 impl FusedIterator for Events<'_> {}
 
+/// The index of the first NUL in `name`, or its length if it has none (C
+/// string semantics, exact for any input).
+///
+/// Word at a time: kernel names are padded with 1 to 16 NULs to a multiple
+/// of 16 bytes, so a typical name is found within two or three 8-byte
+/// loads, with no per-byte loop.
+#[inline]
+fn until_nul(name: &[u8]) -> usize {
+    const LO: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut words = name.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        // Little-endian order on every target, so the first byte in memory
+        // is the least significant one.
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let w = u64::from_le_bytes(bytes);
+        // Nonzero iff `w` has a zero byte; its lowest set bit marks the
+        // first one (higher bits may be false positives, never lower ones).
+        let zero = w.wrapping_sub(LO) & !w & HI;
+        if zero != 0 {
+            return at + (zero.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    match words.remainder().iter().position(|&b| b == 0) {
+        Some(i) => at + i,
+        None => name.len(),
+    }
+}
+
 impl std::fmt::Debug for Events<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Events")
@@ -168,6 +197,31 @@ mod tests {
         let start = out.len();
         out.extend_from_slice(name);
         out.resize(start + len as usize, 0);
+    }
+
+    #[test]
+    fn until_nul_finds_the_first_nul_anywhere() {
+        for len in 0..40 {
+            let mut v = vec![b'a'; len];
+            assert_eq!(until_nul(&v), len);
+            for first in 0..len {
+                v.iter_mut().for_each(|b| *b = 0x80 | (first as u8));
+                v[first] = 0;
+                // Bytes after the first NUL may be anything, NULs included.
+                if first + 2 < len {
+                    v[first + 2] = 0;
+                }
+                assert_eq!(until_nul(&v), first, "len {len} first {first}");
+                assert_eq!(
+                    Some(until_nul(&v)),
+                    v.iter().position(|&b| b == 0),
+                    "agrees with a byte scan"
+                );
+            }
+        }
+        // 0x01 bytes after a NUL are the classic false-positive case.
+        assert_eq!(until_nul(b"ab\0\x01\x01\x01\x01\x01"), 2);
+        assert_eq!(until_nul(b"\x01\x01\x01\x01\x01\x01\x01\0"), 7);
     }
 
     #[test]
