@@ -116,13 +116,16 @@ macro_rules! filters {
 /// Layouts with `i16` filter and `u16` flags (all but NetBSD).
 macro_rules! short_abi {
     ($(#[$doc:meta])* $name:ident, $m:ident, data: $data:expr, $widen:expr) => {
+        short_abi!($(#[$doc])* $name, $m, filters: $m, data: $data, $widen);
+    };
+    ($(#[$doc:meta])* $name:ident, $m:ident, filters: $f:ident, data: $data:expr, $widen:expr) => {
         $(#[$doc])*
         #[cfg_attr(not(test), allow(dead_code))]
         pub(crate) struct $name;
 
         impl Abi for $name {
             type Kevent = kqueue_sys::layout::$m::kevent;
-            const FILTERS: [(Filter, i32); 8] = filters!($m);
+            const FILTERS: [(Filter, i32); 8] = filters!($f);
 
             fn encode_fields(f: Fields) -> Self::Kevent {
                 kqueue_sys::layout::$m::ev_set(
@@ -157,6 +160,14 @@ short_abi!(
 short_abi!(
     /// FreeBSD 12 and later (`int64_t data`, `ext[4]`).
     FreeBsd, freebsd, data: core::convert::identity, core::convert::identity
+);
+short_abi!(
+    /// FreeBSD 11 and earlier (`intptr_t data`, no `ext`; FreeBSD's numbers).
+    FreeBsd11,
+    freebsd11,
+    filters: freebsd,
+    data: clamp_isize,
+    widen_isize
 );
 short_abi!(
     /// OpenBSD (`int64_t data`).

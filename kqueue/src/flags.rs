@@ -12,6 +12,12 @@ pub struct Token(pub usize);
 /// The numbers differ per system (`EVFILT_USER` is -10 on macOS, -11 on
 /// FreeBSD, 8 on NetBSD, ...); this type names them portably. A value this
 /// crate does not name is kept as [`Filter::Unknown`] with its raw number.
+///
+/// Manual pages:
+/// [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=kqueue&sektion=2),
+/// [OpenBSD](https://man.openbsd.org/kqueue.2),
+/// [NetBSD](https://man.netbsd.org/kqueue.2),
+/// [macOS](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/kqueue.2.html).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Filter {
@@ -40,6 +46,12 @@ bitflags! {
     ///
     /// Only the flags with the same value on every supported system are
     /// named; any other bit is kept as is.
+    ///
+    /// Manual pages:
+    /// [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=kqueue&sektion=2),
+    /// [OpenBSD](https://man.openbsd.org/kqueue.2),
+    /// [NetBSD](https://man.netbsd.org/kqueue.2),
+    /// [macOS](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/kqueue.2.html).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     pub struct EventFlags: u32 {
         /// `EV_ADD`: add the registration (or modify an existing one).
@@ -71,6 +83,12 @@ bitflags! {
     /// The seven classic notes have the same value everywhere (libkqueue has no
     /// `REVOKE`). System-specific notes are named only on their system; bits
     /// this type does not name are kept, never dropped.
+    ///
+    /// Manual pages:
+    /// [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=kqueue&sektion=2),
+    /// [OpenBSD](https://man.openbsd.org/kqueue.2),
+    /// [NetBSD](https://man.netbsd.org/kqueue.2),
+    /// [macOS](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/kqueue.2.html).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     pub struct VnodeEvents: u32 {
         /// `NOTE_DELETE`: the file was unlinked.

@@ -54,6 +54,10 @@ const MAX_TIMEOUT_SECS: u64 = 100_000_000;
 /// is dropped. `Kqueue` is `Send + Sync`: one thread may wait while another
 /// submits changes or triggers a user event.
 ///
+/// The descriptor polls readable (poll(2), select(2), another kqueue) when
+/// events are pending, on the BSDs and macOS; with libkqueue on Linux it
+/// never does, so wait with [`Kqueue::wait`] there.
+///
 /// Manual pages:
 /// [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=kqueue&sektion=2),
 /// [OpenBSD](https://man.openbsd.org/kqueue.2),
@@ -71,6 +75,12 @@ impl Kqueue {
     ///
     /// Errors: [`ErrorKind::FdLimit`] / [`ErrorKind::SystemFdLimit`] when no
     /// descriptor is available, [`ErrorKind::OutOfMemory`].
+    ///
+    /// Manual pages:
+    /// [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=kqueue&sektion=2),
+    /// [OpenBSD](https://man.openbsd.org/kqueue.2),
+    /// [NetBSD](https://man.netbsd.org/kqueue.2),
+    /// [macOS](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/kqueue.2.html).
     pub fn new() -> Result<Kqueue, Error> {
         let fd = create()?;
         Ok(Kqueue { fd: Arc::new(fd) })
@@ -95,6 +105,12 @@ impl Kqueue {
     /// [`ErrorKind::Interrupted`], after which all changes were applied.
     /// (If a later libkqueue call fails, the changes it carried are reported
     /// as failures with that error, and the earlier ones keep their receipts.)
+    ///
+    /// Manual pages:
+    /// [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=kevent&sektion=2),
+    /// [OpenBSD](https://man.openbsd.org/kevent.2),
+    /// [NetBSD](https://man.netbsd.org/kevent.2),
+    /// [macOS](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/kevent.2.html).
     pub fn apply<'c>(&self, changes: &'c mut Changes) -> Result<Applied<'c>, Error> {
         let n = changes.raw.len();
         let mut receipts = 0;
@@ -145,6 +161,12 @@ impl Kqueue {
     }
 
     /// Submits one change and returns its own error, if any.
+    ///
+    /// Manual pages:
+    /// [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=kevent&sektion=2),
+    /// [OpenBSD](https://man.openbsd.org/kevent.2),
+    /// [NetBSD](https://man.netbsd.org/kevent.2),
+    /// [macOS](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/kevent.2.html).
     pub fn apply_one(&self, change: Change) -> Result<(), Error> {
         let mut changes = Changes::with_capacity(1);
         changes.push(change);
@@ -172,6 +194,12 @@ impl Kqueue {
     /// three years. A signal (`EINTR`) does not end the wait early: it is
     /// retried with the time remaining. Returns the number of events appended
     /// (0 on timeout).
+    ///
+    /// Manual pages:
+    /// [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=kevent&sektion=2),
+    /// [OpenBSD](https://man.openbsd.org/kevent.2),
+    /// [NetBSD](https://man.netbsd.org/kevent.2),
+    /// [macOS](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/kevent.2.html).
     pub fn wait(
         &self,
         events: &mut Vec<RawEvent>,
@@ -188,6 +216,12 @@ impl Kqueue {
 
     /// Waits for events and stores them at the start of `events`; returns how
     /// many were stored. Same rules as [`Kqueue::wait`].
+    ///
+    /// Manual pages:
+    /// [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=kevent&sektion=2),
+    /// [OpenBSD](https://man.openbsd.org/kevent.2),
+    /// [NetBSD](https://man.netbsd.org/kevent.2),
+    /// [macOS](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/kevent.2.html).
     pub fn wait_slice(
         &self,
         events: &mut [RawEvent],

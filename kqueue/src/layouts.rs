@@ -6,7 +6,7 @@
 use std::mem::size_of;
 use std::ptr;
 
-use crate::abi::{Abi, Apple, DragonFly, FreeBsd, LibKqueue, NetBsd, OpenBsd};
+use crate::abi::{Abi, Apple, DragonFly, FreeBsd, FreeBsd11, LibKqueue, NetBsd, OpenBsd};
 use crate::event::Event;
 
 /// A `struct kevent` layout (of a 64-bit or 32-bit host, as compiled).
@@ -15,6 +15,8 @@ use crate::event::Event;
 pub enum Layout {
     /// macOS and the other Apple systems (packed to 4 bytes).
     MacOs,
+    /// FreeBSD 11 and earlier (`intptr_t data`, no `ext`).
+    FreeBsd11,
     /// FreeBSD 12 and later (`int64_t data`, `ext[4]`).
     FreeBsd12,
     /// OpenBSD (`int64_t data`).
@@ -29,8 +31,9 @@ pub enum Layout {
 
 impl Layout {
     /// Every layout.
-    pub const ALL: [Layout; 6] = [
+    pub const ALL: [Layout; 7] = [
         Layout::MacOs,
+        Layout::FreeBsd11,
         Layout::FreeBsd12,
         Layout::OpenBsd,
         Layout::NetBsd,
@@ -42,6 +45,7 @@ impl Layout {
     pub fn size(self) -> usize {
         match self {
             Layout::MacOs => size_of::<<Apple as Abi>::Kevent>(),
+            Layout::FreeBsd11 => size_of::<<FreeBsd11 as Abi>::Kevent>(),
             Layout::FreeBsd12 => size_of::<<FreeBsd as Abi>::Kevent>(),
             Layout::OpenBsd => size_of::<<OpenBsd as Abi>::Kevent>(),
             Layout::NetBsd => size_of::<<NetBsd as Abi>::Kevent>(),
@@ -55,6 +59,7 @@ impl Layout {
     pub fn decode(self, bytes: &[u8]) -> Option<Event> {
         match self {
             Layout::MacOs => decode_as::<Apple>(bytes),
+            Layout::FreeBsd11 => decode_as::<FreeBsd11>(bytes),
             Layout::FreeBsd12 => decode_as::<FreeBsd>(bytes),
             Layout::OpenBsd => decode_as::<OpenBsd>(bytes),
             Layout::NetBsd => decode_as::<NetBsd>(bytes),
@@ -114,7 +119,8 @@ mod tests {
             &udata,
         ]);
         for (layout, bytes) in [
-            (Layout::MacOs, apple),
+            (Layout::MacOs, apple.clone()),
+            (Layout::FreeBsd11, apple),
             (Layout::FreeBsd12, freebsd),
             (Layout::NetBsd, netbsd),
         ] {
@@ -134,7 +140,7 @@ mod tests {
     fn sizes_are_those_of_the_headers() {
         if size_of::<usize>() == 8 {
             let sizes: Vec<usize> = Layout::ALL.iter().map(|l| l.size()).collect();
-            assert_eq!(sizes, vec![32, 64, 32, 40, 32, 32]);
+            assert_eq!(sizes, vec![32, 32, 64, 32, 40, 32, 32]);
         }
     }
 }

@@ -90,6 +90,12 @@ impl VnodeWatch {
     /// or [`ErrorKind::SystemFdLimit`] when no descriptor is left,
     /// [`ErrorKind::NotFound`], [`ErrorKind::PermissionDenied`],
     /// [`ErrorKind::NotADirectory`], [`ErrorKind::IsSymlink`].
+    ///
+    /// Manual pages:
+    /// [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=open&sektion=2),
+    /// [OpenBSD](https://man.openbsd.org/open.2),
+    /// [NetBSD](https://man.netbsd.org/open.2),
+    /// [macOS](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/open.2.html).
     pub fn open(
         kq: &Kqueue,
         path: impl AsRef<Path>,
@@ -112,6 +118,12 @@ impl VnodeWatch {
     /// The number of hard links of the watched file or directory now
     /// (`fstat(2)` on the watch's descriptor): 0 once it was deleted, even if
     /// its path has been reused since. Tells a deletion from a rename.
+    ///
+    /// Manual pages:
+    /// [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=fstat&sektion=2),
+    /// [OpenBSD](https://man.openbsd.org/fstat.2),
+    /// [NetBSD](https://man.netbsd.org/fstat.2),
+    /// [macOS](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/fstat.2.html).
     pub fn link_count(&self) -> Result<u64, Error> {
         // SAFETY: the descriptor is open and owned by `self` for the whole
         // call; `ManuallyDrop` keeps the temporary `File` from closing it.

@@ -42,9 +42,9 @@
 //! - **No thread.** Integrate through [`AsFd`](std::os::fd::AsFd) and
 //!   non-blocking [`Watcher::read`], or block with a timeout.
 //!
-//! Backends: inotify (Linux, Android), kqueue (BSDs, macOS; until it is
-//! wired in, the poll backend stands in there) and poll (anywhere: NFS,
-//! FUSE, `/proc`). [`Debouncer`] coalesces bursts per path.
+//! Backends: inotify (Linux, Android), kqueue (BSDs, macOS; on Linux too
+//! with the `libkqueue` feature) and poll (anywhere: NFS, FUSE, `/proc`).
+//! [`Debouncer`] coalesces bursts per path.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

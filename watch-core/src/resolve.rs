@@ -2,6 +2,7 @@
 //! (directory, name) lookup so that a backend can watch exactly the
 //! directories whose changes could change what the path means.
 
+use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -44,50 +45,47 @@ impl Resolved {
     }
 }
 
-/// Follows `path` by name: starting at the nearest existing ancestor
-/// directory of its parent, looks up each remaining name with `lstat`,
-/// following symlinks (relative ones from the directory holding them), and
-/// records every lookup. This is what makes atomic saves, re-creation and
-/// symlink swaps (Kubernetes ConfigMaps) visible: they change one of the
-/// consulted names.
+/// Follows `path` by name, component by component with `lstat`, following
+/// symlinks (relative ones from the directory holding them), and records
+/// the lookups whose change could change what the path means: every
+/// symlink (anywhere along the path), everything reached through a relative
+/// symlink (the Kubernetes ConfigMap `..data` layout), the final name, and
+/// the first missing name (so a path that does not exist yet is watched
+/// from its nearest existing ancestor). Real directories leading to the
+/// path are not recorded: watching `/` and `/home` for every watched file
+/// would flood the queue; renaming such an ancestor is not followed.
 pub(crate) fn resolve(path: &Path) -> Resolved {
     const MAX_HOPS: usize = 40; // like the kernel's MAXSYMLINKS
     let mut resolved = Resolved::default();
-    let Some(name) = path.file_name() else {
+    if path.file_name().is_none() {
         // "/", "..", "a/..": nothing to follow by name.
         resolved.target = fs::metadata(path)
             .ok()
             .map(|m| Entry::from_metadata(&m, None));
         return resolved;
-    };
-    let mut names: Vec<OsString> = vec![name.to_os_string()];
-    let mut dir = parent_or_dot(path);
-    while !dir.is_dir() {
-        match (dir.file_name(), dir.parent()) {
-            (Some(n), Some(_)) => {
-                names.push(n.to_os_string());
-                dir = parent_or_dot(&dir);
-            }
-            _ => return resolved, // not even "/" or "." is a directory
-        }
     }
-    names.reverse();
-    let mut queue: std::collections::VecDeque<OsString> = names.into();
+    let mut dir = if path.is_absolute() {
+        PathBuf::from("/")
+    } else {
+        PathBuf::from(".")
+    };
+    // (name, reached through a relative symlink)
+    let mut queue: VecDeque<(OsString, bool)> = components(path).map(|n| (n, false)).collect();
     let mut hops = 0;
-    while let Some(name) = queue.pop_front() {
-        if name == "." {
-            continue;
-        }
+    while let Some((name, local)) = queue.pop_front() {
         if name == ".." {
-            dir = parent_or_dot(&dir);
+            dir = parent_dir(&dir);
             continue;
         }
-        resolved.consulted.push((dir.clone(), name.clone()));
         let here = dir.join(&name);
-        let Ok(meta) = fs::symlink_metadata(&here) else {
-            return resolved;
-        };
-        if meta.file_type().is_symlink() {
+        let last = queue.is_empty();
+        let meta = fs::symlink_metadata(&here);
+        let is_link = meta.as_ref().is_ok_and(|m| m.file_type().is_symlink());
+        if local || last || is_link || meta.is_err() {
+            resolved.consulted.push((dir.clone(), name.clone()));
+        }
+        let Ok(meta) = meta else { return resolved };
+        if is_link {
             hops += 1;
             let Ok(target) = fs::read_link(&here) else {
                 return resolved;
@@ -95,20 +93,14 @@ pub(crate) fn resolve(path: &Path) -> Resolved {
             if hops > MAX_HOPS {
                 return resolved;
             }
-            let mut parts: Vec<OsString> = Vec::new();
-            for c in target.components() {
-                match c {
-                    Component::RootDir => dir = PathBuf::from("/"),
-                    Component::Prefix(_) => {}
-                    Component::CurDir => {}
-                    Component::ParentDir => parts.push(OsString::from("..")),
-                    Component::Normal(n) => parts.push(n.to_os_string()),
-                }
+            let relative = !target.is_absolute();
+            if !relative {
+                dir = PathBuf::from("/");
             }
-            for part in parts.into_iter().rev() {
-                queue.push_front(part);
+            for part in components(&target).collect::<Vec<_>>().into_iter().rev() {
+                queue.push_front((part, relative));
             }
-        } else if queue.is_empty() {
+        } else if last {
             resolved.target = Some(Entry::from_metadata(&meta, None));
         } else if meta.is_dir() {
             dir = here;
@@ -119,11 +111,24 @@ pub(crate) fn resolve(path: &Path) -> Resolved {
     resolved
 }
 
-fn parent_or_dot(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if p.as_os_str().is_empty() => PathBuf::from("."),
-        Some(p) => p.to_path_buf(),
-        None => PathBuf::from("/"),
+/// The names of `path` to look up in turn (`..` kept, `.` and `/` dropped).
+fn components(path: &Path) -> impl Iterator<Item = OsString> + '_ {
+    path.components().filter_map(|c| match c {
+        Component::ParentDir => Some(OsString::from("..")),
+        Component::Normal(n) => Some(n.to_os_string()),
+        Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
+    })
+}
+
+/// The parent of a directory reached by real lookups (so `..` is physical).
+fn parent_dir(dir: &Path) -> PathBuf {
+    if dir == Path::new("/") {
+        dir.to_path_buf()
+    } else if dir.file_name().is_some() {
+        dir.parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    } else {
+        dir.join("..") // "." or a run of ".."
     }
 }
 
@@ -186,6 +191,18 @@ mod tests {
         assert!(r.target.as_ref().is_some_and(|e| !e.is_dir()));
         assert!(r.depends_on(&cm, OsStr::new("..data")));
         assert!(!r.depends_on(&cm, OsStr::new("..data_tmp")));
+    }
+
+    #[test]
+    fn a_symlink_in_the_parent_path_is_consulted_but_real_ancestors_are_not() {
+        let t = Tmp::new("parent");
+        fs::create_dir(t.0.join("d1")).unwrap();
+        fs::write(t.0.join("d1/f"), b"x").unwrap();
+        symlink("d1", t.0.join("link")).unwrap();
+        let r = resolve(&t.0.join("link/f"));
+        let s = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        assert_eq!(pairs(&r, &t.0), [s("", "link"), s("", "d1"), s("d1", "f")]);
+        assert!(r.target.is_some());
     }
 
     #[test]

@@ -59,6 +59,9 @@ impl Watcher {
     /// cannot be watched are reported as
     /// [`Skipped`](crate::EventKind::Skipped) events by the next `read`.
     ///
+    /// Overlapping watches are independent: a change under two watched paths
+    /// is reported once for each.
+    ///
     /// Event paths start with `path` exactly as given; a relative path is
     /// looked up from the current directory each time, so do not change
     /// directory while watching relative paths.
@@ -86,6 +89,7 @@ impl Watcher {
     ///
     /// `None` blocks until at least one event is available;
     /// `Some(Duration::ZERO)` never blocks; `Some(t)` waits at most `t`.
+    /// If an error is returned, events appended before it stay in `out`.
     pub fn read(
         &mut self,
         out: &mut Vec<Event>,

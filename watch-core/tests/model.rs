@@ -199,6 +199,14 @@ fn check(backend: Backend, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut events = Vec::new();
     let mut written = Vec::new();
     for op in ops {
+        if matches!(
+            op,
+            Op::Remove { .. } | Op::Rename { .. } | Op::MoveOut { .. } | Op::MoveIn { .. }
+        ) {
+            // The written file may be gone and its inode number reused by a
+            // new file at the same path: only check writes nothing followed.
+            written.clear();
+        }
         written.extend(apply(&root, &outside, op));
         if matches!(op, Op::Sync) {
             let from = events.len();

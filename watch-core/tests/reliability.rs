@@ -653,6 +653,33 @@ fn bad_paths_get_clear_errors_or_correct_events() {
 }
 
 #[test]
+#[ignore = "watch-core gap: a path that can never exist (a name over NAME_MAX, over PATH_MAX in all) is accepted and waited for forever instead of refused (ENAMETOOLONG)"]
+fn paths_that_can_never_exist_are_refused() {
+    let tmp = TempDir::new("rel-toolong");
+    for backend in common::backends() {
+        let mut w = Watcher::with_config(
+            Config::default()
+                .backend(backend)
+                .poll_interval(Duration::from_secs(3600)),
+        )
+        .unwrap();
+        for path in [
+            tmp.path().join("n".repeat(256)),
+            tmp.path().join("d/".repeat(2100)),
+        ] {
+            for mode in [RecursiveMode::NonRecursive, RecursiveMode::Recursive] {
+                let result = w.watch(&path, mode);
+                assert!(
+                    result.is_err(),
+                    "{backend:?} {mode:?}: a {}-byte path was accepted",
+                    path.as_os_str().len()
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn the_same_tree_through_two_paths_reports_under_each_name() {
     let tmp = TempDir::new("rel-alias");
     let real = tmp.path().join("real");

@@ -251,12 +251,15 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
                     > 0
                 {}
                 if let Some((root, view)) = model.as_mut() {
+                    // The view holds what is below the root, not the root itself
+                    // (its removal still empties the view).
                     let inside: Vec<Event> = events
                         .iter()
-                        .filter(|e| e.path.starts_with(&*root) && e.path != *root)
+                        .filter(|e| e.path.starts_with(&*root))
                         .cloned()
                         .collect();
                     common::fold(view, &inside);
+                    view.remove(&*root);
                 }
                 block = Some(Block {
                     line: line_no,

@@ -98,7 +98,8 @@ pub struct Cli {
     pub pidfile: Option<PathBuf>,
 
     /// Send an HTTP request to URL on each change (e.g. Prometheus's
-    /// http://localhost:9090/-/reload). Plain http only.
+    /// http://localhost:9090/-/reload). http:// or https:// (verified
+    /// against the system's trusted certificates).
     #[arg(long, value_name = "URL")]
     pub post: Option<String>,
 
@@ -170,8 +171,10 @@ impl Cli {
             return Err(format!("--pid {pid}: must be a positive process id"));
         }
         if let Some(url) = &self.post {
-            if !url.starts_with("http://") {
-                return Err(format!("--post {url}: only http:// URLs are supported"));
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(format!(
+                    "--post {url}: the URL must start with http:// or https://"
+                ));
             }
             if self.method.is_empty() || !self.method.bytes().all(|b| b.is_ascii_alphabetic()) {
                 return Err(format!("--method {}: not an HTTP method", self.method));
@@ -398,8 +401,10 @@ mod tests {
             parse(&["--method", "PUT", "x"]).is_err(),
             "--method requires --post"
         );
+        let cli = parse(&["--post", "ftp://h/-/reload", "x"]).unwrap();
+        assert!(cli.validate().unwrap_err().contains("https://"));
         let cli = parse(&["--post", "https://h/-/reload", "x"]).unwrap();
-        assert!(cli.validate().unwrap_err().contains("http://"));
+        assert!(cli.validate().is_ok());
         let cli = parse(&["--post", "http://h/-/reload", "--method", "P T", "x"]).unwrap();
         assert!(cli.validate().is_err());
         let cli = parse(&["--post", "http://h/-/reload", "x"]).unwrap();

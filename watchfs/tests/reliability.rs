@@ -254,3 +254,58 @@ fn commands_inherit_no_watchfs_descriptor() {
         );
     }
 }
+
+#[test]
+fn odd_paths_on_the_command_line_fail_clearly_or_are_watched() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = TempDir::new("rel-args");
+    // An empty path is a usage error, not a watch of the current directory.
+    let out = Command::new(env!("CARGO_BIN_EXE_watchfs"))
+        .arg("")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!out.stderr.is_empty());
+    // A FIFO (never opened, so never blocks), a device and a /proc entry
+    // are watched.
+    let fifo = tmp.join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for path in [
+        fifo,
+        PathBuf::from("/dev/null"),
+        PathBuf::from("/proc/self/status"),
+    ] {
+        let _run = Run::start(tmp.path(), &[path.display().to_string()]);
+    }
+    fs::create_dir(
+        tmp.path()
+            .join(std::ffi::OsStr::from_bytes(b"dir-\xff\xfe")),
+    )
+    .unwrap();
+    // The non-UTF-8 directory, as raw bytes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_watchfs"))
+        .arg(
+            tmp.path()
+                .join(std::ffi::OsStr::from_bytes(b"dir-\xff\xfe")),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let ready = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains(READY));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ready, "a non-UTF-8 directory was not watched");
+}

@@ -591,3 +591,25 @@ fn once_exits_1_when_the_action_fails() {
     assert_eq!(status.code(), Some(1), "{}", w.stderr_text());
     assert!(w.stderr_text().contains("command failed (exit status 1)"));
 }
+
+#[test]
+fn configmap_swap_under_a_recursive_watch_is_one_action() {
+    let tmp = TempDir::new("configmap-r");
+    let cm = tmp.join("cm");
+    fs::create_dir(&cm).unwrap();
+    configmap_layout(&cm);
+    let log = ActionLog::new(tmp.path());
+    let mut args = vec!["-r".to_string(), cm.display().to_string()];
+    args.extend(with_wide_window(&[]));
+    args.extend(log.command());
+    let _w = Watchfs::start(&args);
+    configmap_swap(&cm);
+    let conf = cm.join("prometheus.yml");
+    let records = log.wait_for(&conf);
+    assert_eq!(records.len(), 1, "{records:?}");
+    let marker = cm.join("marker");
+    fs::write(&marker, "1").unwrap();
+    let records = log.wait_for(&marker);
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[1], vec![marker.display().to_string()]);
+}

@@ -109,8 +109,7 @@ fn target_dir(root: &Path) -> PathBuf {
 fn run_benches(root: &Path, target: &Path, quick: bool) -> Result<SystemTime> {
     let extra = target.join(EXTRA_DIR);
     if extra.exists() {
-        fs::remove_dir_all(&extra)
-            .map_err(|e| format!("cannot clear {}: {e}", extra.display()))?;
+        fs::remove_dir_all(&extra).map_err(|e| format!("cannot clear {}: {e}", extra.display()))?;
     }
     let started = SystemTime::now();
     let clock = Instant::now();
@@ -251,12 +250,14 @@ fn read_benchmark(benchmark_json: &Path) -> Result<(Id, f64, Option<f64>)> {
         function: text("function_id"),
         parameter: text("value_str"),
     };
-    let median = estimates["median"]["point_estimate"].as_f64().ok_or_else(|| {
-        format!(
-            "{}: no median.point_estimate",
-            benchmark_json.with_file_name("estimates.json").display()
-        )
-    })?;
+    let median = estimates["median"]["point_estimate"]
+        .as_f64()
+        .ok_or_else(|| {
+            format!(
+                "{}: no median.point_estimate",
+                benchmark_json.with_file_name("estimates.json").display()
+            )
+        })?;
     let elements = benchmark["throughput"]["Elements"].as_f64();
     Ok((id, median, elements))
 }
@@ -274,7 +275,10 @@ fn parse_extra(text: &str, into: &mut BTreeMap<(Id, String), f64>) -> Result {
         let value: f64 = value
             .parse()
             .map_err(|e| format!("line {}: bad value `{value}`: {e}", n + 1))?;
-        into.insert((id(group, implementation, parameter), metric.to_owned()), value);
+        into.insert(
+            (id(group, implementation, parameter), metric.to_owned()),
+            value,
+        );
     }
     Ok(())
 }
@@ -527,8 +531,7 @@ fn memory_table(out: &mut String, results: &Results) {
         .find(|(id, _)| id.function == "notify")
         .map(|(_, v)| *v);
     for implementation in IMPLEMENTATIONS {
-        let Some((id, per_dir)) = rows.iter().find(|(id, _)| id.function == *implementation)
-        else {
+        let Some((id, per_dir)) = rows.iter().find(|(id, _)| id.function == *implementation) else {
             continue;
         };
         let kib = results
@@ -647,10 +650,19 @@ fn evaluate(results: &Results) -> Vec<Target> {
             (core, results.median("recursive_setup", "raw", tree)),
             1.25,
         ));
-        let paired = results.extra("recursive_setup", "notify", tree, "paired_ratio_vs_watch-core");
+        let paired = results.extra(
+            "recursive_setup",
+            "notify",
+            tree,
+            "paired_ratio_vs_watch-core",
+        );
         let notify = results.median("recursive_setup", "notify", tree);
         let speedup = paired.or(notify.zip(core).map(|(n, c)| n / c));
-        let how = if paired.is_some() { " side by side" } else { "" };
+        let how = if paired.is_some() {
+            " side by side"
+        } else {
+            ""
+        };
         targets.push(Target {
             what: format!("watch-core recursive setup at least 2x faster than notify ({tree})"),
             measured: speedup.map_or("-".into(), |v| format!("notify / watch-core {v:.2}x{how}")),
@@ -715,7 +727,13 @@ fn targets(out: &mut String, results: &Results) {
     let _ = writeln!(out, "| target | measured | verdict |");
     let _ = writeln!(out, "|---|---:|---|");
     for t in &targets {
-        let _ = writeln!(out, "| {} | {} | {} |", t.what, t.measured, t.verdict.label());
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            t.what,
+            t.measured,
+            t.verdict.label()
+        );
     }
     let missed: Vec<&str> = targets
         .iter()
@@ -759,7 +777,9 @@ mod tests {
         );
         dir.write(
             &format!("criterion/{full}/new/estimates.json"),
-            &format!("{{\"median\":{{\"point_estimate\":{median}}},\"mean\":{{\"point_estimate\":1}}}}"),
+            &format!(
+                "{{\"median\":{{\"point_estimate\":{median}}},\"mean\":{{\"point_estimate\":1}}}}"
+            ),
         );
     }
 
@@ -810,7 +830,10 @@ mod tests {
             (1_050_000.0, Some(1000.0))
         );
         assert_eq!(results.median("decode", "ours", ""), Some(12_000.0));
-        assert_eq!(results.extra("latency", "ours", "", "p99_ns"), Some(90_000.0));
+        assert_eq!(
+            results.extra("latency", "ours", "", "p99_ns"),
+            Some(90_000.0)
+        );
         assert_eq!(results.parameters("registration"), ["1000"]);
         assert_eq!(
             results.implementations("registration", "1000"),
@@ -830,23 +853,51 @@ mod tests {
     fn summary_has_ratios_and_plain_verdicts() {
         let (_dir, results) = sample();
         let summary = summarise(&results, "test run");
-        assert!(summary.contains("| ours | 1.05 ms | 1.05 µs | 1.05x | 0.12x |"), "{summary}");
-        assert!(summary.contains("| notify | 9.00 ms | 9.00 µs | 9.00x | 1.00x |"), "{summary}");
+        assert!(
+            summary.contains("| ours | 1.05 ms | 1.05 µs | 1.05x | 0.12x |"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("| notify | 9.00 ms | 9.00 µs | 9.00x | 1.00x |"),
+            "{summary}"
+        );
         assert!(summary.contains(
             "| our inotify add+remove path within 1.10x of raw (N = 1000) | 1.08x side by side | met |"
         ), "{summary}");
-        assert!(summary.contains("Timed side by side (median of alternating rounds): ours / raw = 1.08x."));
-        assert!(summary.contains("| our decoder at least as fast as the raw loop | 1.20x | MISSED |"));
+        assert!(
+            summary
+                .contains("Timed side by side (median of alternating rounds): ours / raw = 1.08x.")
+        );
+        assert!(
+            summary.contains("| our decoder at least as fast as the raw loop | 1.20x | MISSED |")
+        );
         assert!(summary.contains("| latency p50 of ours within 1.2x of raw | 1.50x | MISSED |"));
-        assert!(summary.contains("| ours | 21.0 µs | 30.0 µs | 90.0 µs | 1.50x |"), "{summary}");
-        assert!(summary.contains("| watch-core memory per watched directory below notify's | 200 B vs 600 B | met |"));
-        assert!(summary.contains("| watch-core |  | 200 | 0.33x |"), "{summary}");
+        assert!(
+            summary.contains("| ours | 21.0 µs | 30.0 µs | 90.0 µs | 1.50x |"),
+            "{summary}"
+        );
+        assert!(summary.contains(
+            "| watch-core memory per watched directory below notify's | 200 B vs 600 B | met |"
+        ));
+        assert!(
+            summary.contains("| watch-core |  | 200 | 0.33x |"),
+            "{summary}"
+        );
         assert!(summary.contains("Missed: our decoder at least as fast as the raw loop; latency p50 of ours within 1.2x of raw."));
         assert!(summary.contains("not measured in this run"));
         assert!(summary.contains("## Storm: 500 files"), "{summary}");
-        assert!(summary.contains("| raw | 1.00 ms | 1.00x |  |  | 3 / 1500 |  |"), "{summary}");
-        assert!(summary.contains("| watch-core | 2.50 ms | 2.50x |  |  | 0 / 1500 |  |"), "{summary}");
-        assert!(summary.contains("| watch-core loses no change in a storm (after sync) | 0 lost | met |"));
+        assert!(
+            summary.contains("| raw | 1.00 ms | 1.00x |  |  | 3 / 1500 |  |"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("| watch-core | 2.50 ms | 2.50x |  |  | 0 / 1500 |  |"),
+            "{summary}"
+        );
+        assert!(
+            summary
+                .contains("| watch-core loses no change in a storm (after sync) | 0 lost | met |")
+        );
     }
 
     #[test]

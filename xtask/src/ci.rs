@@ -52,8 +52,16 @@ const STEPS: &[Step] = &[
         action: Action::Task(crate::targets::main),
     },
     Step {
+        name: "soak",
+        action: Action::Task(crate::soak::ci),
+    },
+    Step {
         name: "bench-build",
         action: Action::Cargo(&["bench", "--workspace", "--no-run"]),
+    },
+    Step {
+        name: "bench-quick",
+        action: Action::Task(crate::bench::quick),
     },
 ];
 

@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod bench;
 mod ci;
+mod soak;
 mod targets;
 mod workspace;
 
@@ -33,6 +35,16 @@ const COMMANDS: &[Command] = &[
         name: "unsafe-audit",
         about: "count unsafe per crate; fail on undocumented or misplaced unsafe",
         run: audit::main,
+    },
+    Command {
+        name: "bench",
+        about: "run the benches; summary table in target/bench-summary.md (--quick for CI)",
+        run: bench::main,
+    },
+    Command {
+        name: "soak",
+        about: "recursive watch under a long operation mix: lost changes, events/s, RSS, fds",
+        run: soak::main,
     },
     Command {
         name: "check-targets",

@@ -6,32 +6,41 @@
 //! and, in one thread, alternates batches of operations (create, write,
 //! chmod, rename files and directories within and across directories,
 //! delete, mkdir, `mkdir -p` with a file, recursive removal) with
-//! non-blocking reads, folding every event onto a model of the tree.
-//! Periodically it stops reading during a burst larger than the kernel queue,
-//! so overflow recovery is exercised too.
+//! non-blocking reads, folding every event onto a model of the tree. The
+//! tree stays bounded (about [`MAX_FILES`] files and [`MAX_DIRS`]
+//! directories). Periodically (first inside the warm-up, then every
+//! `--burst-every` seconds) it stops reading during a burst larger than the
+//! kernel queue, so overflow recovery is exercised too.
 //!
 //! Every checkpoint (`--every` seconds) calls `sync`, folds what it returned
 //! and compares the model with a fresh scan: each differing path is a lost
 //! change. It prints events per second, resident memory (`VmRSS`), open
-//! descriptors and kernel watches.
+//! descriptors and kernel watches. Then (Linux) a signal probe: while this
+//! thread blocks in `Watcher::read`, another delivers SIGUSR1 to it
+//! `--signals` times, each time once `/proc/self/task/<tid>/syscall` shows it
+//! blocked in `poll`, and then creates a file; the read must return that
+//! file's event, with no error and no early empty return.
 //!
 //! Exit status is non-zero if any change was lost, if a watcher call failed,
-//! or if, after the warm-up (the first fifth of the run, at least one
-//! checkpoint), resident memory grew by more than [`RSS_TOLERANCE_KIB`] KiB
-//! or 25 % (whichever is larger) over its warm-up peak, or the descriptor
-//! count grew by more than [`FD_TOLERANCE`] over its warm-up peak, or the
-//! kernel watches outnumbered the directories by more than [`WATCH_SLACK`].
+//! if a signal probe failed, or if, after the warm-up (the first fifth of
+//! the run, at least one checkpoint), resident memory grew by more than
+//! [`RSS_TOLERANCE_KIB`] KiB or 25 % (whichever is larger) over its warm-up
+//! peak, or the descriptor count grew by more than [`FD_TOLERANCE`] over its
+//! warm-up peak, or the kernel watches outnumbered the directories by more
+//! than [`WATCH_SLACK`].
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use watch_core::{Event, EventKind, RecursiveMode, Watcher};
 
-type Result<T = (), E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+use crate::Result;
 
 /// Allowed growth of resident memory after warm-up, in KiB (or 25 %).
 pub const RSS_TOLERANCE_KIB: u64 = 8 * 1024;
@@ -56,7 +65,8 @@ const USAGE: &str =
   --minutes N        how long to run (fractions allowed, e.g. 0.5)
   --every SECS       seconds between checkpoints (default: run/12, 2..=10)
   --burst-every SECS seconds between queue-overflowing bursts (default 30; 0 = never)
-  --seed N           seed of the operation mix (default: fixed)";
+  --seed N           seed of the operation mix (default: fixed)
+  --signals N        signals delivered to a blocked read per checkpoint (default 5; 0 = none)";
 
 /// Options of one run.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,6 +75,7 @@ struct Options {
     every: Duration,
     burst_every: Option<Duration>,
     seed: u64,
+    signals: usize,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -72,6 +83,7 @@ fn parse(args: &[String]) -> Result<Options> {
     let mut every: Option<f64> = None;
     let mut burst: f64 = 30.0;
     let mut seed: u64 = 0x5eed_50a4;
+    let mut signals: f64 = 5.0;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| -> Result<f64> {
@@ -91,6 +103,7 @@ fn parse(args: &[String]) -> Result<Options> {
             "--every" => every = Some(value("--every")?),
             "--burst-every" => burst = value("--burst-every")?,
             "--seed" => seed = value("--seed")? as u64,
+            "--signals" => signals = value("--signals")?,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unexpected argument `{other}`\n{USAGE}").into()),
         }
@@ -110,7 +123,13 @@ fn parse(args: &[String]) -> Result<Options> {
         every,
         burst_every: (burst > 0.0).then(|| Duration::from_secs_f64(burst)),
         seed,
+        signals: signals as usize,
     })
+}
+
+/// The CI gate: the 2-minute soak.
+pub fn ci(_: &[String]) -> Result {
+    main(&["--minutes".into(), "2".into()])
 }
 
 /// Entry point of `cargo xtask soak`.
@@ -149,6 +168,10 @@ struct Report {
     overflows: u64,
     bursts: u64,
     lost_examples: Vec<String>,
+    /// Signals delivered while the watcher thread was blocked in a read.
+    signals: u64,
+    /// Probes whose read failed or returned without the probe's event.
+    signal_failures: Vec<String>,
 }
 
 fn run(options: &Options, base: &Path) -> Result<Report> {
@@ -187,7 +210,10 @@ fn run(options: &Options, base: &Path) -> Result<Report> {
         overflows: 0,
         bursts: 0,
         lost_examples: Vec::new(),
+        signals: 0,
+        signal_failures: Vec::new(),
     };
+    let probe = SignalProbe::install(options.signals)?;
     let (mut ops, mut seen) = (0u64, 0u64);
     println!(
         "soak: {:.1} s on {} ({} backend), checkpoint every {:.1} s, warm-up {:.1} s",
@@ -240,6 +266,17 @@ fn run(options: &Options, base: &Path) -> Result<Report> {
             };
             sample.print(report.samples.last());
             report.samples.push(sample);
+            let name = format!("signal-probe-{}", report.samples.len());
+            match probe.run(&mut watcher, &root.join(name), &mut events) {
+                Ok(delivered) => report.signals += delivered,
+                Err(e) => {
+                    println!("soak: signal probe failed: {e}");
+                    report.signal_failures.push(e);
+                }
+            }
+            seen += events.len() as u64;
+            fold(&mut model, &events, &mut report.overflows);
+            events.clear();
             next_checkpoint = now + options.every;
         }
         if done {
@@ -247,6 +284,7 @@ fn run(options: &Options, base: &Path) -> Result<Report> {
         }
     }
     drop(watcher);
+    drop(probe);
     Ok(report)
 }
 
@@ -299,6 +337,13 @@ impl Report {
                 self.lost_examples.join(", ")
             ));
         }
+        if !self.signal_failures.is_empty() {
+            out.push(format!(
+                "signal probe failed {} times, e.g. {}",
+                self.signal_failures.len(),
+                self.signal_failures[0]
+            ));
+        }
         let (warm, steady) = self.warm();
         let rss_base = warm.iter().map(|s| s.rss_kib).max().unwrap_or(0);
         let rss_max = steady.iter().map(|s| s.rss_kib).max().unwrap_or(rss_base);
@@ -341,7 +386,8 @@ impl Report {
         let lost: usize = self.samples.iter().map(|s| s.lost).sum();
         println!(
             "soak summary: {:.1} s, {} operations, {} events ({:.0}/s), {} bursts, {} overflows recovered, \
-             {} checkpoints, lost changes {lost}, rss {:.1} MiB after warm-up -> max {:.1} MiB, fds {fd_base} -> max {fd_max}",
+             {} checkpoints, lost changes {lost}, {} signals delivered to a blocked read ({} probe failures), \
+             rss {:.1} MiB after warm-up -> max {:.1} MiB, fds {fd_base} -> max {fd_max}",
             last.at.as_secs_f64(),
             last.ops,
             last.events,
@@ -349,6 +395,8 @@ impl Report {
             self.bursts,
             self.overflows,
             self.samples.len(),
+            self.signals,
+            self.signal_failures.len(),
             rss_base as f64 / 1024.0,
             rss_max as f64 / 1024.0,
         );
@@ -521,6 +569,142 @@ impl Truth {
         }
         n as u64
     }
+}
+
+// ------------------------------------------------------------ signal probe
+
+/// Delivers SIGUSR1 to this (the watcher's) thread while it blocks in
+/// `Watcher::read`. The handler (signal-hook: it only sets a flag) is
+/// installed with `SA_RESTART`, which `poll(2)` ignores: each delivery makes
+/// the wait fail with `EINTR`, which the watcher must absorb.
+struct SignalProbe {
+    per_checkpoint: usize,
+    handled: Arc<AtomicBool>,
+    id: Option<signal_hook::SigId>,
+}
+
+impl SignalProbe {
+    fn install(per_checkpoint: usize) -> Result<SignalProbe> {
+        let handled = Arc::new(AtomicBool::new(false));
+        let id = if per_checkpoint > 0 && cfg!(target_os = "linux") {
+            Some(signal_hook::flag::register(
+                signal_hook::consts::SIGUSR1,
+                Arc::clone(&handled),
+            )?)
+        } else {
+            None
+        };
+        Ok(SignalProbe {
+            per_checkpoint,
+            handled,
+            id,
+        })
+    }
+
+    /// Runs one probe; returns the signals delivered while blocked.
+    fn run(
+        &self,
+        watcher: &mut Watcher,
+        file: &Path,
+        events: &mut Vec<Event>,
+    ) -> std::result::Result<u64, String> {
+        if self.id.is_none() {
+            return Ok(0);
+        }
+        // This is the process's main thread: its thread id is the pid, and
+        // a process-directed signal goes to it.
+        let pid = std::process::id();
+        let handled = Arc::clone(&self.handled);
+        let (n, target) = (self.per_checkpoint, file.to_path_buf());
+        let sender = std::thread::spawn(move || -> std::result::Result<u64, String> {
+            let signalled = (|| {
+                for _ in 0..n {
+                    wait_for("the watcher to block in poll", || blocked_in_poll(pid))?;
+                    handled.store(false, Ordering::SeqCst);
+                    let status = std::process::Command::new("kill")
+                        .args(["-USR1", &pid.to_string()])
+                        .status()
+                        .map_err(|e| format!("kill: {e}"))?;
+                    if !status.success() {
+                        return Err(format!("kill -USR1 {pid}: {status}"));
+                    }
+                    wait_for("the signal handler to run", || {
+                        handled.load(Ordering::SeqCst)
+                    })?;
+                }
+                wait_for("the watcher to block in poll again", || {
+                    blocked_in_poll(pid)
+                })
+            })();
+            // Always create the file, so the blocked read ends either way.
+            fs::write(&target, b"probe").map_err(|e| format!("{}: {e}", target.display()))?;
+            signalled.map(|()| n as u64)
+        });
+        let start = events.len();
+        let outcome = loop {
+            match watcher.read(events, Some(Duration::from_secs(600))) {
+                Err(e) => break Err(format!("read failed under signals: {e}")),
+                Ok(0) => break Err("read returned early with no event under signals".into()),
+                Ok(_) => {
+                    let found = events[start..]
+                        .iter()
+                        .any(|e| e.kind == EventKind::Created && e.path == file);
+                    if found {
+                        break Ok(());
+                    }
+                }
+            }
+        };
+        let delivered = sender
+            .join()
+            .map_err(|_| "probe thread panicked".to_string())??;
+        outcome?;
+        let _ = fs::remove_file(file);
+        Ok(delivered)
+    }
+}
+
+impl Drop for SignalProbe {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// Whether thread `tid` of this process is blocked in `poll`/`ppoll`.
+fn blocked_in_poll(tid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(text) = fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) else {
+            return false;
+        };
+        let nr: Option<i64> = text.split_whitespace().next().and_then(|n| n.parse().ok());
+        // A poll resumed after a signal that ran no handler shows up as
+        // restart_syscall: still the same blocked wait.
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+        let polls = [libc::SYS_poll, libc::SYS_ppoll, libc::SYS_restart_syscall];
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
+        let polls = [libc::SYS_ppoll, libc::SYS_restart_syscall];
+        nr.is_some_and(|nr| polls.contains(&nr))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = tid;
+        false
+    }
+}
+
+/// Polls `cond` until it holds, for at most a minute (normally microseconds).
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) -> std::result::Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cond() {
+        if Instant::now() > deadline {
+            return Err(format!("timed out waiting for {what}"));
+        }
+        std::thread::yield_now();
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------ model and scan
@@ -741,6 +925,8 @@ mod tests {
             overflows: 0,
             bursts: 0,
             lost_examples: vec![],
+            signals: 0,
+            signal_failures: vec![],
         };
         let flat = report(vec![sample(5, 40_000, 5, 0), sample(20, 41_000, 6, 0)]);
         assert!(flat.problems().is_empty(), "{:?}", flat.problems());

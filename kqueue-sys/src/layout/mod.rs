@@ -16,6 +16,7 @@
 pub mod apple;
 pub mod dragonfly;
 pub mod freebsd;
+pub mod freebsd11;
 pub mod libkqueue;
 pub mod netbsd;
 pub mod openbsd;

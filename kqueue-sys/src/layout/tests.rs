@@ -33,6 +33,14 @@ fn freebsd_kevent_has_ext_words() {
 }
 
 #[test]
+fn freebsd11_kevent_has_pointer_sized_data_and_no_ext() {
+    use super::freebsd11::kevent;
+    assert_eq!(size_of::<kevent>(), 32);
+    assert_eq!(offset_of!(kevent, data), 16);
+    assert_eq!(offset_of!(kevent, udata), 24);
+}
+
+#[test]
 fn openbsd_kevent_has_64_bit_data() {
     use super::openbsd::kevent;
     assert_eq!(offset_of!(kevent, filter), PTR);

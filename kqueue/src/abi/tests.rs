@@ -257,6 +257,7 @@ proptest! {
         for ev in [
             round_trip::<Apple>(&c),
             round_trip::<FreeBsd>(&c),
+            round_trip::<FreeBsd11>(&c),
             round_trip::<OpenBsd>(&c),
             round_trip::<NetBsd>(&c),
             round_trip::<DragonFly>(&c),

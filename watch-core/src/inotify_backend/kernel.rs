@@ -1,6 +1,6 @@
 //! The inotify instance, who uses each of its watches, and error mapping.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -30,7 +30,7 @@ pub(super) fn dir_mask(follow: bool) -> WatchMask {
 }
 
 /// Why a root needs a watch.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Use {
     /// A directory of the root's tree, at this path relative to the root.
     Tree { root: usize, rel: PathBuf },
@@ -49,7 +49,14 @@ pub(super) fn file_mask() -> WatchMask {
 /// The instance and who uses each of its watches.
 pub(super) struct Kernel {
     pub(super) ino: Inotify,
-    pub(super) uses: HashMap<WatchDescriptor, Vec<Use>>,
+    /// A set per watch, not a list: a parent shared by many roots holds one
+    /// anchor use per root, and arming or releasing one must not scan them.
+    pub(super) uses: HashMap<WatchDescriptor, BTreeSet<Use>>,
+    /// Bumped whenever a root's watches move to other inodes (a path now
+    /// resolves elsewhere, an overflow rescan): a sync in progress then
+    /// writes another cookie, since the last one may have gone where no
+    /// watch sees it.
+    pub(super) epoch: u64,
 }
 
 impl Kernel {
@@ -69,17 +76,14 @@ impl Kernel {
         user: Use,
     ) -> Result<WatchDescriptor, inotify::Error> {
         let wd = self.ino.add_watch(path, mask)?;
-        let users = self.uses.entry(wd).or_default();
-        if !users.contains(&user) {
-            users.push(user);
-        }
+        self.uses.entry(wd).or_default().insert(user);
         Ok(wd)
     }
 
     /// Drops one use; the last one removes the kernel watch.
     pub(super) fn unuse(&mut self, wd: WatchDescriptor, user: &Use) {
         if let Some(users) = self.uses.get_mut(&wd) {
-            users.retain(|u| u != user);
+            users.remove(user);
             if users.is_empty() {
                 self.uses.remove(&wd);
                 // The kernel may have dropped it already (directory deleted).
@@ -90,10 +94,8 @@ impl Kernel {
 
     pub(super) fn repath(&mut self, wd: WatchDescriptor, old: &Use, new: Use) {
         if let Some(users) = self.uses.get_mut(&wd) {
-            users.retain(|u| u != old);
-            if !users.contains(&new) {
-                users.push(new);
-            }
+            users.remove(old);
+            users.insert(new);
         }
     }
 }

@@ -41,9 +41,14 @@ pub(crate) struct InotifyDriver {
     kernel: Kernel,
     buf: Option<EventBuffer>,
     roots: Vec<Option<Root>>,
+    /// Root path -> its slot in `roots`, so `watch`/`unwatch` cost the same
+    /// with one root or ten thousand.
+    root_ids: HashMap<PathBuf, usize>,
+    /// Empty slots of `roots`, reused before the vector grows.
+    free_ids: Vec<usize>,
     cookies_seen: HashSet<OsString>,
-    /// Overflow recoveries so far (a sync in progress re-issues its cookies).
-    recoveries: u64,
+    /// Cookies written by the sync in progress; only these are recorded.
+    cookies_expected: HashSet<OsString>,
 }
 
 /// Most reads per `read_events` call while events keep arriving, so a storm
@@ -60,18 +65,19 @@ impl InotifyDriver {
             kernel: Kernel {
                 ino,
                 uses: HashMap::new(),
+                epoch: 0,
             },
             buf: Some(buf),
             roots: Vec::new(),
+            root_ids: HashMap::new(),
+            free_ids: Vec::new(),
             cookies_seen: HashSet::new(),
-            recoveries: 0,
+            cookies_expected: HashSet::new(),
         }))
     }
 
     fn root_index(&self, path: &Path) -> Option<usize> {
-        self.roots
-            .iter()
-            .position(|r| r.as_ref().is_some_and(|r| r.path == path))
+        self.root_ids.get(path).copied()
     }
 
     /// Reads and translates one batch of events. Without `block`, only if
@@ -166,7 +172,7 @@ impl InotifyDriver {
         if let Some(name) = ev.name
             && cookie::is_cookie(name)
         {
-            if ev.mask.contains(EventMask::CREATE) {
+            if ev.mask.contains(EventMask::CREATE) && self.cookies_expected.contains(name) {
                 self.cookies_seen.insert(name.to_os_string());
             }
             return;
@@ -241,7 +247,7 @@ impl InotifyDriver {
     /// Queue overflow: say so for every root, rescan, re-arm, report the
     /// differences from the last known state.
     fn recover(&mut self, out: &mut Emit<'_>) {
-        self.recoveries += 1;
+        self.kernel.epoch += 1;
         for root in self.roots.iter().flatten() {
             let is_dir = root.root_entry().is_some_and(Entry::is_dir);
             out.out.push(Event::new(
@@ -271,14 +277,14 @@ impl InotifyDriver {
         }
     }
 
-    /// Writes one sync cookie and returns its name. One is enough: the
+    /// Writes one sync cookie and expects it. One is enough: the
     /// kernel queues all of an instance's events in one ordered queue, so
     /// the cookie's event comes after every event of every root caused
     /// before it. Tried in each root's own directory (the watched directory,
     /// or the one watched for a file), then in the other watched
     /// directories. None if no watched directory can hold one (read-only,
     /// no permission, vanished): sync then only drains what is queued.
-    fn write_cookies(&self) -> Result<Vec<OsString>, Error> {
+    fn write_cookie(&mut self) -> Result<(), Error> {
         let mut dirs: Vec<PathBuf> = self
             .roots
             .iter()
@@ -295,7 +301,10 @@ impl InotifyDriver {
         for dir in dirs {
             let name = cookie::fresh_name();
             match cookie::touch(&dir, &name) {
-                Ok(_) => return Ok(vec![name]),
+                Ok(_) => {
+                    self.cookies_expected.insert(name);
+                    return Ok(());
+                }
                 Err(e) if cookie::is_unwritable(&e) => {}
                 Err(e) => {
                     first_error.get_or_insert(Error::io(dir, e));
@@ -304,7 +313,35 @@ impl InotifyDriver {
         }
         match first_error {
             Some(e) => Err(e),
-            None => Ok(Vec::new()),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes a cookie and processes events until one of this sync's
+    /// cookies is seen: each was written after the call began, so seeing
+    /// any of them means every earlier change has been processed. When the
+    /// watches move meanwhile (overflow rescan, a swapped symlink) a cookie
+    /// may have gone unseen, so another one is written.
+    fn sync_inner(&mut self, out: &mut Emit<'_>, deadline: Instant) -> Result<(), Error> {
+        let mut epoch = self.kernel.epoch;
+        self.write_cookie()?;
+        loop {
+            self.drain(out)?;
+            if !self.cookies_seen.is_empty() || self.cookies_expected.is_empty() {
+                // Everything before the cookie is processed: paths are current.
+                self.caught_up(out);
+                return Ok(());
+            }
+            if self.kernel.epoch != epoch {
+                epoch = self.kernel.epoch;
+                self.write_cookie()?;
+                continue;
+            }
+            if !self.wait(Some(deadline))? {
+                return Err(Error::SyncTimeout {
+                    waited: Default::default(),
+                });
+            }
         }
     }
 
@@ -340,11 +377,7 @@ impl Driver for InotifyDriver {
         if self.root_index(path).is_some() {
             self.remove_root(path)?;
         }
-        let id = self
-            .roots
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or(self.roots.len());
+        let id = self.free_ids.pop().unwrap_or(self.roots.len());
         let mut root = Root {
             id,
             path: path.to_path_buf(),
@@ -360,6 +393,7 @@ impl Driver for InotifyDriver {
         match root.rebuild(&mut self.kernel, &self.config, out) {
             Ok(snap) => {
                 root.snapshot = snap;
+                self.root_ids.insert(root.path.clone(), id);
                 if id == self.roots.len() {
                     self.roots.push(Some(root));
                 } else {
@@ -369,13 +403,16 @@ impl Driver for InotifyDriver {
             }
             Err(e) => {
                 root.release(&mut self.kernel);
+                if id < self.roots.len() {
+                    self.free_ids.push(id);
+                }
                 Err(e)
             }
         }
     }
 
     fn remove_root(&mut self, path: &Path) -> Result<(), Error> {
-        let Some(i) = self.root_index(path) else {
+        let Some(i) = self.root_ids.remove(path) else {
             return Err(Error::NotWatched {
                 path: path.to_path_buf(),
             });
@@ -383,6 +420,7 @@ impl Driver for InotifyDriver {
         if let Some(mut root) = self.roots[i].take() {
             root.release(&mut self.kernel);
         }
+        self.free_ids.push(i);
         Ok(())
     }
 
@@ -417,35 +455,10 @@ impl Driver for InotifyDriver {
     fn sync(&mut self, out: &mut Vec<Event>, deadline: Instant) -> Result<(), Error> {
         let start = out.len();
         let mut emit = Emit { out, start };
-        let mut waiting = self.write_cookies()?;
-        let mut recoveries = self.recoveries;
-        loop {
-            self.drain(&mut emit)?;
-            if self.recoveries != recoveries {
-                // Events were lost, maybe our cookies' too; the rescan has
-                // caught up, so fresh cookies will tell when we are current.
-                recoveries = self.recoveries;
-                for n in waiting.drain(..) {
-                    self.cookies_seen.remove(n.as_os_str());
-                }
-                waiting = self.write_cookies()?;
-                continue;
-            }
-            waiting.retain(|n| !self.cookies_seen.remove(n.as_os_str()));
-            if waiting.is_empty() {
-                // Everything before the cookies is processed: paths are current.
-                self.finish_moves(&mut emit);
-                for root in self.roots.iter_mut().flatten() {
-                    root.settle(&mut self.kernel, &self.config, &mut emit);
-                }
-                return Ok(());
-            }
-            if !self.wait(Some(deadline))? {
-                return Err(Error::SyncTimeout {
-                    waited: Default::default(),
-                });
-            }
-        }
+        let result = self.sync_inner(&mut emit, deadline);
+        self.cookies_expected.clear();
+        self.cookies_seen.clear();
+        result
     }
 
     fn watch_count(&self) -> usize {

@@ -449,6 +449,14 @@ impl Root {
                 );
             }
         }
+        // A placeholder was already reported as created; if what is there
+        // now is of the same type, it is that object, not a replacement.
+        if let (Some(was), Some(now)) = (old.get(rel), new.get(rel))
+            && was.ino == 0
+            && was.is_dir() == now.is_dir()
+        {
+            old.insert(rel.to_path_buf(), now.clone());
+        }
         out.extend(diff(&self.path, &old, &new, Origin::Rescan));
         self.snapshot.remove_subtree(rel);
         self.snapshot.entries.extend(new.entries);
@@ -602,6 +610,7 @@ impl Root {
                 self.snapshot.insert(PathBuf::new(), n);
             }
             (old, new) => {
+                k.epoch += 1;
                 if let Some(o) = old {
                     self.drop_subtree(k, Path::new(""));
                     out.push(Event::new(
@@ -697,7 +706,16 @@ impl Root {
     /// Where a sync cookie for this root goes: the watched root directory,
     /// or the directory watched for the name.
     pub(super) fn cookie_dir(&self) -> Option<PathBuf> {
-        if self.root_entry().is_some_and(Entry::is_dir) && self.dirs.contains_key(Path::new("")) {
+        // The root directory, if its path still leads to the inode we watch
+        // (through a swapped symlink it may not: the cookie would go unseen).
+        if let Some(root) = self.root_entry()
+            && root.is_dir()
+            && self.dirs.contains_key(Path::new(""))
+            && std::fs::metadata(&self.path).is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                (m.dev(), m.ino()) == (root.dev, root.ino)
+            })
+        {
             return Some(self.path.clone());
         }
         let (dir, _) = self.resolved.last()?;

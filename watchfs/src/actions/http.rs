@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use ureq::Agent;
 use ureq::http::{Method, Request};
+use ureq::tls::{RootCerts, TlsConfig};
 
 use crate::args::StatusMatch;
 
@@ -53,6 +54,11 @@ impl HttpAction {
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::PlatformVerifier)
+                    .build(),
+            )
             .build()
             .into();
         let mut delay = self.backoff;
@@ -209,5 +215,28 @@ mod tests {
         let message = result.unwrap_err();
         assert!(message.contains("after 3 attempts"), "{message}");
         assert_eq!(lines.len(), 2, "{lines:?}");
+    }
+
+    #[test]
+    fn https_speaks_tls() {
+        // A server that answers in plain HTTP: a TLS client must reject the
+        // reply as not TLS, so the attempt fails in transport, not with 200.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            if let Ok((mut stream, _)) = listener.accept() {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+            }
+        });
+        let url = format!("https://{addr}/-/reload");
+        let mut https = action(&url);
+        https.retries = 0;
+        let message = send(&https).0.unwrap_err();
+        assert!(!message.contains("answered"), "{message}");
+        assert!(message.starts_with(&format!("POST {url}: ")), "{message}");
+        // The TLS layer read the plain reply and rejected it (a build
+        // without TLS would fail before connecting, with another message).
+        assert!(message.contains("InvalidContentType"), "{message}");
     }
 }
