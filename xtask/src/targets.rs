@@ -206,7 +206,7 @@ fn ensure_cross_toolchain() -> Result {
         workspace::run(
             Command::new("apt-get")
                 .env("DEBIAN_FRONTEND", "noninteractive")
-                .args(["install", "-y", "-q", "--no-install-recommends"])
+                .args(["install", "-y", "-q"])
                 .args(&missing),
         )
         .map_err(|e| format!("{e}; {hint}"))?;
