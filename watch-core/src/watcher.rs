@@ -199,8 +199,36 @@ fn check_path(path: &Path) -> Result<(), Error> {
             reason: "the path contains a NUL byte",
         });
     }
+    // Such a path can never exist, so waiting for it to appear would wait
+    // forever; the kernel refuses it with ENAMETOOLONG.
+    if path.as_os_str().len() >= PATH_MAX {
+        return Err(Error::InvalidPath {
+            path: path.to_path_buf(),
+            reason: PATH_TOO_LONG,
+        });
+    }
+    if path.components().any(|c| c.as_os_str().len() > NAME_MAX) {
+        return Err(Error::InvalidPath {
+            path: path.to_path_buf(),
+            reason: "a name in the path is longer than NAME_MAX (255 bytes)",
+        });
+    }
     Ok(())
 }
+
+/// The longest name of a directory entry, in bytes, on every supported
+/// system (`NAME_MAX`, or `MAXNAMLEN` on the BSDs).
+const NAME_MAX: usize = 255;
+
+/// The size of the longest path a system call accepts, counting its NUL.
+#[cfg(target_vendor = "apple")]
+const PATH_MAX: usize = 1024;
+#[cfg(target_vendor = "apple")]
+const PATH_TOO_LONG: &str = "the path is longer than PATH_MAX (1023 bytes)";
+#[cfg(not(target_vendor = "apple"))]
+const PATH_MAX: usize = 4096;
+#[cfg(not(target_vendor = "apple"))]
+const PATH_TOO_LONG: &str = "the path is longer than PATH_MAX (4095 bytes)";
 
 fn make_driver(config: Config) -> Result<Box<dyn Driver>, Error> {
     match config.selected_backend() {
@@ -221,5 +249,27 @@ fn make_driver(config: Config) -> Result<Box<dyn Driver>, Error> {
             backend,
             reason: "not implemented for this target yet",
         }),
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn paths_that_can_never_exist_are_refused_before_any_system_call() {
+        let long_name = Path::new("/x").join("n".repeat(NAME_MAX + 1));
+        let long_path = Path::new("/").join("d/".repeat(PATH_MAX / 2));
+        for path in [&long_name, &long_path] {
+            assert!(
+                matches!(check_path(path), Err(Error::InvalidPath { .. })),
+                "{} bytes accepted",
+                path.as_os_str().len()
+            );
+        }
+        let longest_name = Path::new("/x").join("n".repeat(NAME_MAX));
+        check_path(&longest_name).unwrap();
+        let longest_path = "/".repeat(PATH_MAX - 1);
+        check_path(Path::new(&longest_path)).unwrap();
     }
 }
