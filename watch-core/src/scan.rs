@@ -4,6 +4,7 @@
 //! kept, skipped and reported, never fatal.
 
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -48,95 +49,138 @@ pub(crate) fn scan_dir(
     visit: &mut VisitDir<'_>,
     notices: &mut Vec<Event>,
 ) -> Snapshot {
-    let mut snap = Snapshot::default();
     let via_symlink = base.kind == EntryKind::Symlink;
     visited.insert((base.dev, base.ino));
-    snap.insert(base_rel.to_path_buf(), base);
-    // (relative path, full path, reached through a symlink)
-    let mut stack = vec![(
-        base_rel.to_path_buf(),
-        join_rel(root, base_rel),
+    // Depth first, each directory's entries sorted by name: that is the
+    // order of `Path`'s `Ord`, so the snapshot's map is built in one pass
+    // from sorted input (full nodes, no per-insert search).
+    let mut found = vec![(base_rel.to_path_buf(), base)];
+    let base_full = join_rel(root, base_rel);
+    let mut stack = Vec::new();
+    if let Some(children) = read_children(
+        &base_full,
+        base_rel,
         via_symlink,
-    )];
-    while let Some((rel, full, via_symlink)) = stack.pop() {
-        match visit(&full, &rel, via_symlink) {
-            Ok(()) => {}
-            Err(Some(reason)) => {
-                notices.push(Event::new(
-                    EventKind::Skipped { reason },
-                    full,
-                    true,
-                    Origin::Rescan,
-                ));
-                continue;
-            }
-            Err(None) => continue,
-        }
-        let reader = match fs::read_dir(&full) {
-            Ok(reader) => reader,
-            Err(err) => {
-                if let Some(reason) = skip_reason(&err) {
-                    notices.push(Event::new(
-                        EventKind::Skipped { reason },
-                        full,
-                        true,
-                        Origin::Rescan,
-                    ));
-                }
-                continue;
-            }
+        &mut visited,
+        opts,
+        visit,
+        notices,
+    ) {
+        stack.push((base_rel.to_path_buf(), base_full, children.into_iter()));
+    }
+    while let Some((rel, full, children)) = stack.last_mut() {
+        let Some(child) = children.next() else {
+            stack.pop();
+            continue;
         };
-        for item in reader {
-            let Ok(item) = item else { continue };
-            let name = item.file_name();
-            if cookie::is_cookie(&name) {
-                continue;
+        let child_rel = join_rel(rel, Path::new(&child.name));
+        if child.enter {
+            let child_full = full.join(&child.name);
+            let is_symlink = child.entry.kind == EntryKind::Symlink;
+            let grandchildren = read_children(
+                &child_full,
+                &child_rel,
+                is_symlink,
+                &mut visited,
+                opts,
+                visit,
+                notices,
+            );
+            found.push((child_rel.clone(), child.entry));
+            if let Some(grandchildren) = grandchildren {
+                stack.push((child_rel, child_full, grandchildren.into_iter()));
             }
-            // Full paths cost an allocation; build one only when needed.
-            let child_full = || full.join(&name);
-            if opts.exclude.is_some() && opts.excluded(&child_full()) {
-                continue;
-            }
-            let Ok(meta) = item.metadata() else { continue }; // vanished meanwhile
-            let target = if meta.file_type().is_symlink() {
-                fs::read_link(child_full()).ok()
-            } else {
-                None
-            };
-            let entry = Entry::from_metadata(&meta, target);
-            let enter = match entry.kind {
-                EntryKind::Dir => opts.recursive && visited.insert((entry.dev, entry.ino)),
-                EntryKind::Symlink if opts.recursive && opts.follow_symlinks => {
-                    match fs::metadata(child_full()) {
-                        Ok(m) if m.is_dir() => {
-                            let fresh = visited.insert((m.dev(), m.ino()));
-                            if !fresh {
-                                let reason = SkipReason::SymlinkLoop;
-                                notices.push(Event::new(
-                                    EventKind::Skipped { reason },
-                                    child_full(),
-                                    true,
-                                    Origin::Rescan,
-                                ));
-                            }
-                            fresh
-                        }
-                        _ => false,
-                    }
-                }
-                _ => false,
-            };
-            let is_symlink = entry.kind == EntryKind::Symlink;
-            let child_rel = join_rel(&rel, Path::new(&name));
-            if enter {
-                snap.insert(child_rel.clone(), entry);
-                stack.push((child_rel, child_full(), is_symlink));
-            } else {
-                snap.insert(child_rel, entry);
-            }
+        } else {
+            found.push((child_rel, child.entry));
         }
     }
-    snap
+    Snapshot {
+        entries: found.into_iter().collect(),
+    }
+}
+
+/// One entry of a directory being scanned.
+struct Child {
+    name: OsString,
+    entry: Entry,
+    /// A directory (or followed symlink to one) to scan too.
+    enter: bool,
+}
+
+/// Calls `visit` for the directory at `full`, then reads it: its entries
+/// sorted by name, or `None` if it was skipped or could not be read.
+fn read_children(
+    full: &Path,
+    rel: &Path,
+    via_symlink: bool,
+    visited: &mut HashSet<(u64, u64)>,
+    opts: &ScanOptions<'_>,
+    visit: &mut VisitDir<'_>,
+    notices: &mut Vec<Event>,
+) -> Option<Vec<Child>> {
+    let skipped = |reason| Event::new(EventKind::Skipped { reason }, full, true, Origin::Rescan);
+    match visit(full, rel, via_symlink) {
+        Ok(()) => {}
+        Err(Some(reason)) => {
+            notices.push(skipped(reason));
+            return None;
+        }
+        Err(None) => return None,
+    }
+    let reader = match fs::read_dir(full) {
+        Ok(reader) => reader,
+        Err(err) => {
+            if let Some(reason) = skip_reason(&err) {
+                notices.push(skipped(reason));
+            }
+            return None;
+        }
+    };
+    let mut children = Vec::new();
+    for item in reader {
+        let Ok(item) = item else { continue };
+        let name = item.file_name();
+        if cookie::is_cookie(&name) {
+            continue;
+        }
+        // Full paths cost an allocation; build one only when needed.
+        let child_full = || full.join(&name);
+        if opts.exclude.is_some() && opts.excluded(&child_full()) {
+            continue;
+        }
+        let Ok(meta) = item.metadata() else { continue }; // vanished meanwhile
+        let target = if meta.file_type().is_symlink() {
+            fs::read_link(child_full()).ok()
+        } else {
+            None
+        };
+        let entry = Entry::from_metadata(&meta, target);
+        let enter = match entry.kind {
+            EntryKind::Dir => opts.recursive && visited.insert((entry.dev, entry.ino)),
+            EntryKind::Symlink if opts.recursive && opts.follow_symlinks => {
+                match fs::metadata(child_full()) {
+                    Ok(m) if m.is_dir() => {
+                        let fresh = visited.insert((m.dev(), m.ino()));
+                        if !fresh {
+                            let reason = SkipReason::SymlinkLoop;
+                            notices.push(Event::new(
+                                EventKind::Skipped { reason },
+                                child_full(),
+                                true,
+                                Origin::Rescan,
+                            ));
+                        }
+                        fresh
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        children.push(Child { name, entry, enter });
+    }
+    children.sort_unstable_by(|a, b| a.name.as_encoded_bytes().cmp(b.name.as_encoded_bytes()));
+    Some(children)
 }
 
 /// The notice for a directory that cannot be read, or `None` when it simply

@@ -46,12 +46,73 @@ pub(super) fn file_mask() -> WatchMask {
     WatchMask::MODIFY | WatchMask::ATTRIB | WatchMask::CLOSE_WRITE | WatchMask::DONT_FOLLOW
 }
 
+/// Who uses one watch. Nearly every watch has one user, kept inline; a
+/// parent shared by many roots holds one anchor use per root, kept in a set
+/// so that arming or releasing one never scans the others.
+#[derive(Clone, Debug)]
+pub(super) enum Users {
+    Few(Vec<Use>),
+    Many(BTreeSet<Use>),
+}
+
+/// Past this many users, a set.
+const FEW: usize = 8;
+
+impl Default for Users {
+    fn default() -> Self {
+        Users::Few(Vec::new())
+    }
+}
+
+impl Users {
+    pub(super) fn insert(&mut self, user: Use) {
+        match self {
+            Users::Few(v) if v.contains(&user) => {}
+            Users::Few(v) if v.len() < FEW => v.push(user),
+            Users::Few(v) => {
+                let mut set: BTreeSet<Use> = std::mem::take(v).into_iter().collect();
+                set.insert(user);
+                *self = Users::Many(set);
+            }
+            Users::Many(s) => {
+                s.insert(user);
+            }
+        }
+    }
+
+    pub(super) fn remove(&mut self, user: &Use) {
+        match self {
+            Users::Few(v) => v.retain(|u| u != user),
+            Users::Many(s) => {
+                s.remove(user);
+            }
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            Users::Few(v) => v.is_empty(),
+            Users::Many(s) => s.is_empty(),
+        }
+    }
+}
+
+impl IntoIterator for Users {
+    type Item = Use;
+    type IntoIter = Box<dyn Iterator<Item = Use>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        match self {
+            Users::Few(v) => Box::new(v.into_iter()),
+            Users::Many(s) => Box::new(s.into_iter()),
+        }
+    }
+}
+
 /// The instance and who uses each of its watches.
 pub(super) struct Kernel {
     pub(super) ino: Inotify,
-    /// A set per watch, not a list: a parent shared by many roots holds one
-    /// anchor use per root, and arming or releasing one must not scan them.
-    pub(super) uses: HashMap<WatchDescriptor, BTreeSet<Use>>,
+    pub(super) uses: HashMap<WatchDescriptor, Users>,
     /// Bumped whenever a root's watches move to other inodes (a path now
     /// resolves elsewhere, an overflow rescan): a sync in progress then
     /// writes another cookie, since the last one may have gone where no
