@@ -28,13 +28,20 @@ pub(crate) struct Entry {
     pub(crate) dev: u64,
     pub(crate) ino: u64,
     pub(crate) size: u64,
-    pub(crate) mtime: (i64, i64),
+    /// Modification time: seconds, and nanoseconds (below 10^9) apart so
+    /// that the entry packs into 64 bytes.
+    pub(crate) mtime: i64,
+    pub(crate) mtime_nsec: u32,
     pub(crate) mode: u32,
     pub(crate) uid: u32,
     pub(crate) gid: u32,
-    /// A symlink's target.
-    pub(crate) target: Option<PathBuf>,
+    /// A symlink's target (boxed: rare, and one pointer wide when absent).
+    pub(crate) target: Option<Box<PathBuf>>,
 }
+
+// One is kept per watched path, so size matters.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Entry>() <= 64);
 
 impl Entry {
     /// An entry from (l)stat metadata; `target` for symlinks.
@@ -54,11 +61,13 @@ impl Entry {
             dev: meta.dev(),
             ino: meta.ino(),
             size: meta.size(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
+            mtime: meta.mtime(),
+            // In [0, 10^9) by definition; clamp rather than trust it.
+            mtime_nsec: u32::try_from(meta.mtime_nsec()).unwrap_or(0),
             mode: meta.mode(),
             uid: meta.uid(),
             gid: meta.gid(),
-            target,
+            target: target.map(Box::new),
         }
     }
 
@@ -87,7 +96,8 @@ impl Entry {
             dev: 0,
             ino: 0,
             size: 0,
-            mtime: (0, 0),
+            mtime: 0,
+            mtime_nsec: 0,
             mode: 0,
             uid: 0,
             gid: 0,
@@ -108,7 +118,10 @@ impl Entry {
     /// (A directory's mtime changes with every entry; its entries report that.)
     pub(crate) fn content_differs(&self, other: &Entry) -> bool {
         self.kind != EntryKind::Dir
-            && (self.size != other.size || self.mtime != other.mtime || self.target != other.target)
+            && (self.size != other.size
+                || self.mtime != other.mtime
+                || self.mtime_nsec != other.mtime_nsec
+                || self.target != other.target)
     }
 
     /// Permissions or ownership changed.
@@ -212,7 +225,8 @@ mod tests {
             dev: 1,
             ino: 1,
             size: 0,
-            mtime: (0, 0),
+            mtime: 0,
+            mtime_nsec: 0,
             mode: 0,
             uid: 0,
             gid: 0,
