@@ -267,6 +267,17 @@ fn odd_paths_on_the_command_line_fail_clearly_or_are_watched() {
         .unwrap();
     assert!(!out.status.success());
     assert!(!out.stderr.is_empty());
+    // A name that can never exist (over 255 bytes): a runtime error naming
+    // it, not a wait for it to appear.
+    let too_long = tmp.join(&"n".repeat(300));
+    let out = Command::new(env!("CARGO_BIN_EXE_watchfs"))
+        .arg(&too_long)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error: cannot watch"), "{stderr}");
     // A FIFO (never opened, so never blocks), a device and a /proc entry
     // are watched.
     let fifo = tmp.join("fifo");
