@@ -126,15 +126,18 @@ impl App {
             RecursiveMode::NonRecursive
         };
         for path in &self.cli.paths {
-            if std::fs::symlink_metadata(path).is_err() {
+            let missing = std::fs::symlink_metadata(path).is_err();
+            watcher
+                .watch(path, mode)
+                .map_err(|e| format!("cannot watch {}: {e}", path.display()))?;
+            // Said only once the watch holds, so a path refused as
+            // impossible is not first announced as awaited.
+            if missing {
                 self.info(&format!(
                     "{} does not exist yet; watching for it to appear",
                     path.display()
                 ));
             }
-            watcher
-                .watch(path, mode)
-                .map_err(|e| format!("cannot watch {}: {e}", path.display()))?;
         }
         self.metrics.set_watches(watcher.watch_count() as u64);
         if let Some(addr) = self.cli.metrics {

@@ -133,7 +133,7 @@ fn usage_errors_exit_2_with_a_clear_message() {
     usage_error(&["--exclude", "a[", "."], "--exclude a[");
     usage_error(&["--debounce", "soon", "."], "not a duration");
     usage_error(&["--check", "true", "."], "--check needs an action");
-    usage_error(&["--post", "https://x/-/reload", "."], "only http://");
+    usage_error(&["--post", "ftp://x/-/reload", "."], "http:// or https://");
     usage_error(&["--on-busy", "panic", ".", "--", "true"], "queue");
 }
 
@@ -157,6 +157,20 @@ fn runtime_error_exits_1() {
         "{}",
         w.stderr_text()
     );
+}
+
+#[test]
+fn an_impossible_path_is_an_error_not_awaited() {
+    // A name longer than NAME_MAX can never appear: exit 1 at once, without
+    // first announcing that it is awaited.
+    let tmp = TempDir::new("impossible");
+    let path = tmp.path().join("n".repeat(300)).display().to_string();
+    let mut w = Watchfs::spawn(&[path]);
+    let status = w.wait_exit();
+    let stderr = w.stderr_text();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot watch"), "{stderr}");
+    assert!(!stderr.contains("watching for it to appear"), "{stderr}");
 }
 
 #[test]
