@@ -283,17 +283,13 @@ fn parse_extra(text: &str, into: &mut BTreeMap<(Id, String), f64>) -> Result {
     Ok(())
 }
 
-/// One line saying what the numbers were measured on.
+/// One line saying what the numbers were measured on (no host names).
 fn machine(mode: &str) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let kernel = kernel.trim();
     format!(
-        "{mode} run on a {cores}-core {} {} machine{}{}",
+        "{mode} run on a {cores}-core {} {} machine",
         std::env::consts::OS,
         std::env::consts::ARCH,
-        if kernel.is_empty() { "" } else { ", kernel " },
-        kernel
     )
 }
 
