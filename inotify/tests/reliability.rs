@@ -512,7 +512,7 @@ fn interrupt(thread: libc::pthread_t) {
 }
 
 /// Syscall numbers a blocking `Inotify::wait` may sit in.
-fn poll_syscalls() -> Vec<i64> {
+fn poll_syscalls() -> Vec<libc::c_long> {
     let mut v = vec![libc::SYS_ppoll];
     #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
     v.push(libc::SYS_poll);
@@ -526,7 +526,7 @@ fn interrupt_while_blocked(
     tid: u32,
     pthread: libc::pthread_t,
     rounds: usize,
-    blocked: &dyn Fn((i64, u64)) -> bool,
+    blocked: &dyn Fn((libc::c_long, u64)) -> bool,
 ) {
     for _ in 0..rounds {
         rs::wait_until("the reader blocks", || {
@@ -564,7 +564,7 @@ fn signals_during_a_blocking_read_lose_nothing() {
     };
     rs::wait_until("the reader starts", || tid.load(Ordering::SeqCst) != 0);
     let tid = tid.load(Ordering::SeqCst);
-    let in_read = move |(nr, arg0): (i64, u64)| nr == libc::SYS_read && arg0 == fd;
+    let in_read = move |(nr, arg0): (libc::c_long, u64)| nr == libc::SYS_read && arg0 == fd;
     let start = SIGNALS_HANDLED.load(Ordering::SeqCst);
     for i in 0..3 {
         interrupt_while_blocked(tid, reader.as_pthread_t(), 5, &in_read);
@@ -601,7 +601,7 @@ fn signals_during_wait_neither_wake_it_nor_lose_events() {
     rs::wait_until("the waiter starts", || tid.load(Ordering::SeqCst) != 0);
     let tid = tid.load(Ordering::SeqCst);
     let polls = poll_syscalls();
-    let in_poll = move |(nr, _): (i64, u64)| polls.contains(&nr);
+    let in_poll = move |(nr, _): (libc::c_long, u64)| polls.contains(&nr);
     interrupt_while_blocked(tid, waiter.as_pthread_t(), 10, &in_poll);
     // Every signal was handled, and the waiter is blocked again, not woken.
     rs::wait_until("the waiter blocks again", || {

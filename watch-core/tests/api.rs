@@ -4,7 +4,6 @@
 mod common;
 
 use std::fs;
-use std::os::fd::AsFd;
 use std::time::Duration;
 
 use common::{TempDir, backends};
@@ -119,6 +118,7 @@ fn a_blocking_read_returns_a_change_made_by_another_thread() {
 /// wrapper on a duplicate of the descriptor (any descriptor polls alike).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn readable(w: &Watcher, timeout: Duration) -> bool {
+    use std::os::fd::AsFd;
     let dup = w.as_fd().try_clone_to_owned().unwrap();
     inotify::Inotify::from(dup).wait(Some(timeout)).unwrap()
 }

@@ -5,6 +5,9 @@
 //! creates, renames and deletes; a child process with a lower
 //! `RLIMIT_NOFILE` (`prlimit`); a child in a user namespace whose inotify
 //! limits are lowered (`unshare`); an unprivileged child (`setpriv`).
+//! These tools, `/proc` and the inotify limits are Linux's, so the file
+//! compiles to nothing elsewhere.
+#![cfg(any(target_os = "linux", target_os = "android"))]
 
 mod common;
 mod reliability_support;

@@ -91,7 +91,7 @@ pub fn current_tid() -> u32 {
 
 /// The system call thread `tid` of this process is blocked in, with its
 /// first argument, or `None` while it runs.
-pub fn blocked_syscall(tid: u32) -> Option<(i64, u64)> {
+pub fn blocked_syscall(tid: u32) -> Option<(libc::c_long, u64)> {
     let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
     let mut fields = text.split_whitespace();
     let nr = fields.next()?.parse().ok()?;
