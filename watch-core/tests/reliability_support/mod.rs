@@ -1,13 +1,11 @@
 //! Helpers for the reliability tests: running one test again in a child
 //! process under a forced fault (a lower `RLIMIT_NOFILE`, a user namespace
-//! with lower inotify limits, an unprivileged user), and asking the kernel
-//! what a thread or a process is doing.
-#![allow(dead_code)]
+//! with lower inotify limits, an unprivileged user), and listing a
+//! process's descriptors.
 
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 /// Set (to the test's name) in the child that `rerun` starts.
 pub const CHILD_ENV: &str = "WATCHFS_RELIABILITY_CHILD";
@@ -78,35 +76,6 @@ pub fn effective_uid() -> u32 {
         .nth(2)
         .and_then(|v| v.parse().ok())
         .expect("effective uid")
-}
-
-/// The calling thread's kernel id, from the `/proc/thread-self` link.
-pub fn current_tid() -> u32 {
-    let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
-    link.file_name()
-        .and_then(OsStr::to_str)
-        .and_then(|s| s.parse().ok())
-        .expect("tid")
-}
-
-/// The system call thread `tid` of this process is blocked in, with its
-/// first argument, or `None` while it runs.
-pub fn blocked_syscall(tid: u32) -> Option<(i64, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
-    let mut fields = text.split_whitespace();
-    let nr = fields.next()?.parse().ok()?;
-    let arg0 = u64::from_str_radix(fields.next()?.trim_start_matches("0x"), 16).ok()?;
-    Some((nr, arg0))
-}
-
-/// Polls `cond` until it holds; panics after a generous timeout (the wait
-/// normally takes microseconds; the timeout is never the pass criterion).
-pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::yield_now();
-    }
 }
 
 /// The descriptors of this process: (number, link target).
