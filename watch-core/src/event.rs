@@ -125,6 +125,7 @@ impl fmt::Display for EventKind {
             EventKind::Renamed { .. } => "renamed",
             EventKind::Overflow => "overflow",
             EventKind::Skipped { .. } => "skipped",
+            EventKind::Closed => "closed",
         })
     }
 }
@@ -195,6 +196,7 @@ mod tests {
                 },
                 "skipped",
             ),
+            (EventKind::Closed, "closed"),
         ];
         for (kind, word) in kinds {
             assert_eq!(kind.to_string(), word);
