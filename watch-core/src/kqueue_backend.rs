@@ -877,7 +877,7 @@ impl KqueueDriver {
             kqueue::ErrorKind::FdLimit | kqueue::ErrorKind::SystemFdLimit => {
                 Error::FdLimit { path: None }
             }
-            _ => Error::io(None, std::io::Error::other(e)),
+            _ => Error::io(None, std::io::Error::from(e)),
         })?;
         let budget = config.fd_budget.unwrap_or_else(|| {
             kqueue::fd_limit()
@@ -919,7 +919,7 @@ impl KqueueDriver {
             .fds
             .kq
             .wait(&mut self.buf, timeout)
-            .map_err(|e| Error::io(None, std::io::Error::other(e)))?;
+            .map_err(|e| Error::io(None, std::io::Error::from(e)))?;
         if n == 0 {
             return Ok(false);
         }
