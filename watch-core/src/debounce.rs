@@ -978,6 +978,72 @@ mod tests {
         assert_eq!(out, vec![dir(renamed("d", "e")), dir(renamed("e/s", "d"))]);
     }
 
+    /// Shrunk failures of the overlay's property test, kept as cases.
+    #[test]
+    fn property_test_regressions_fold() {
+        let c = |n: &str| dir(ev(EventKind::Created, n));
+        let f = |n: &str| ev(EventKind::Created, n);
+        let r = |n: &str| ev(EventKind::Removed, n);
+        let mv = |a: &str, b: &str| dir(renamed(a, b));
+        let cases: Vec<(Vec<&str>, Vec<Event>)> = vec![
+            // A child goes into its parent before the parent moves onto
+            // the child's old name.
+            (
+                vec!["a", "b/", "d/", "d/b", "d/d/", "d/d/b/"],
+                vec![mv("d", "b/a"), mv("b/a/d", "b/b"), mv("b", "d")],
+            ),
+            // A new tree must be staged where it was born (below a new
+            // directory) so that a base directory can go into it.
+            (
+                vec!["a/", "a/x", "c/", "c/y"],
+                vec![
+                    mv("a", "c/c"),
+                    c("a"),
+                    c("a/a"),
+                    c("a/a/a"),
+                    mv("c", "a/a/a"),
+                    mv("a/a", "c"),
+                ],
+            ),
+            // Born over a removed file: staged at its birthplace too.
+            (
+                vec!["c/", "c/b", "d/", "d/a/", "d/a/a/", "d/a/a/x"],
+                vec![
+                    r("c/b"),
+                    f("d/c"),
+                    c("c/b"),
+                    mv("d/a/a", "c/b/a"),
+                    mv("c/b", "d/a/a"),
+                ],
+            ),
+            // A directory cannot go below itself: what carries its target
+            // out of it moves first.
+            (
+                vec!["a/", "a/a", "a/c/", "b", "d/", "d/a/", "d/b"],
+                vec![
+                    dir(r("d/a")),
+                    r("a/a"),
+                    r("d/b"),
+                    c("a/a"),
+                    c("a/a/a"),
+                    renamed("b", "a/c/b"),
+                    f("a/b"),
+                    c("d/a"),
+                    c("b"),
+                    c("b/a"),
+                    c("b/a/a"),
+                    dir(r("b/a")),
+                    mv("a", "d/a/a"),
+                    mv("d/a/a/c", "b/a"),
+                    mv("d/a", "b/a/a"),
+                ],
+            ),
+        ];
+        for (base, events) in cases {
+            folded(&base, events);
+        }
+    }
+
     /// Shrunk failures of the earlier per-path model, kept as cases.
     #[test]
     fn earlier_regressions_fold() {

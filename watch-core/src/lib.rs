@@ -44,7 +44,7 @@
 //!
 //! Backends: inotify (Linux, Android), kqueue (BSDs, macOS; on Linux too
 //! with the `libkqueue` feature) and poll (anywhere: NFS, FUSE, `/proc`).
-//! [`Debouncer`] coalesces bursts per path.
+//! [`Debouncer`] folds a burst into its net difference, one event per path.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

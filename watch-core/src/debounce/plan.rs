@@ -5,17 +5,27 @@
 //! content of a path now elsewhere), a creation, a removal or a change.
 //! Operations are emitted in the order their entries arrived, except where
 //! one must wait for another:
-//! * **parent first**: an operation below a path that a move or creation
-//!   fills waits for that move or creation;
+//! * **parent first**: an operation below a path that a creation fills
+//!   waits for that creation; below a path that a pending move fills, it
+//!   *rides*: it goes below that move's source now and moves with it (as
+//!   it happened: a file moved into a directory that is renamed later);
 //! * **nothing needed is clobbered**: a move, creation or removal at a path
-//!   waits for every pending move whose source currently lies there.
+//!   waits for every pending move whose source currently lies there;
+//! * **no directory below itself**: a move whose target lies inside its
+//!   own source waits for the move that carries the target out of it.
 //!
 //! "Currently" is tracked by folding every emitted event onto a second
 //! overlay that starts empty: the output's own view of where each base
-//! path stands. A cycle of waits (two files swapped through a temporary
-//! name) is broken by reporting one moved file as created at its target
-//! instead; directory moves never form a cycle because a directory moved a
-//! second time starts a new segment (see `Overlay::is_second_dir_move`).
+//! path and each created node stands. Changes (`Modified`, `Metadata`) go
+//! last, when every path is where it ends.
+//!
+//! A cycle of waits is broken by *staging* a created node: creating it
+//! first where it was born (its parent then, by base path or by created
+//! node) and renaming it from there later, so that what must go below it
+//! can; or, for two files swapped through a temporary name, by reporting
+//! one of them as created at its target. Directory moves are never
+//! reported as creations (their contents are unknown); a directory moved a
+//! second time starts a new segment instead (`Overlay::is_second_dir_move`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
