@@ -421,16 +421,24 @@ mod tests {
         assert_eq!(outcome, Outcome::Stopped);
         assert!(started.elapsed() < Duration::from_secs(10));
         for pid in std::fs::read_to_string(&pids).unwrap().lines() {
-            // Gone, or a zombie waiting for whoever inherited it.
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = stat
-                .rsplit(") ")
-                .next()
-                .and_then(|rest| rest.chars().next());
-            assert!(
-                matches!(state, None | Some('Z') | Some('X')),
-                "pid {pid} outlived the stop: {stat}"
-            );
+            // Gone, or a zombie waiting for whoever inherited it (the
+            // signal may still be on its way: wait for it, with a bound).
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let state = stat
+                    .rsplit(") ")
+                    .next()
+                    .and_then(|rest| rest.chars().next());
+                if matches!(state, None | Some('Z') | Some('X')) {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "pid {pid} outlived the stop: {stat}"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
     }
 }

@@ -582,16 +582,16 @@ mod tests {
         let mut t = tracker(&[dir.path().to_path_buf()]);
         fs::write(&file, "2").unwrap();
         t.observe_events(&modified(&file));
-        assert_eq!(t.pending(), [file.clone()]);
+        assert_eq!(t.pending(), vec![file.clone()]);
         // The action failed: the same bytes seen again are still pending.
         t.observe_events(&modified(&file));
-        assert_eq!(t.pending(), [file.clone()]);
+        assert_eq!(t.pending(), vec![file.clone()]);
         let snap = t.snapshot();
         let before = t.mark_applied(&snap);
         assert!(t.pending().is_empty());
         // A command that fails after being started takes it back.
         t.undo_applied(&snap, &before);
-        assert_eq!(t.pending(), [file.clone()]);
+        assert_eq!(t.pending(), vec![file.clone()]);
         let _ = t.mark_applied(&snap);
         // Back to what was applied before the failure is no change either.
         fs::write(&file, "2").unwrap();
@@ -702,7 +702,7 @@ mod tests {
         assert!(t.pending().is_empty(), "same size, times and inode");
         fs::write(&big, "9876543210").unwrap();
         t.observe_events(&modified(&big));
-        assert_eq!(t.pending(), [big.clone()], "the times moved");
+        assert_eq!(t.pending(), vec![big.clone()], "the times moved");
         assert!(apply(&mut t, &modified(&small)).contains(&big));
     }
 
@@ -716,7 +716,7 @@ mod tests {
         assert_eq!(t.take_notices().len(), 1);
         assert!(apply(&mut t, &modified(&big)).is_empty());
         fs::write(&big, "abcdefghijk").unwrap();
-        assert_eq!(apply(&mut t, &modified(&big)), [big.clone()]);
+        assert_eq!(apply(&mut t, &modified(&big)), vec![big.clone()]);
         assert!(t.take_notices().is_empty(), "said once");
     }
 
