@@ -20,10 +20,6 @@ use crate::hashing::ContentTracker;
 use crate::metrics::{self, Metrics};
 use crate::output::{Style, Template};
 
-/// Longest time the loop blocks, so SIGINT/SIGTERM and finished commands
-/// are noticed promptly.
-const TICK: Duration = Duration::from_millis(200);
-
 /// Everything the loop needs, built from the arguments.
 pub struct App {
     cli: Cli,
@@ -115,6 +111,7 @@ impl App {
         let excludes = self.excludes.clone();
         let config = Config::default().exclude(move |path| excludes.matches_entry(path));
         let mut watcher = Watcher::with_config(config).map_err(|e| e.to_string())?;
+        wake_on_signals(&watcher, Arc::clone(&self.stop))?;
 
         // Hash before watching and compare after: a change in between is
         // then seen by the comparison, one after by an event.
@@ -168,12 +165,12 @@ impl App {
             if let Flow::Exit(code) = self.reap_command()? {
                 return Ok(code);
             }
-            let timeout = match debouncer.next_deadline() {
-                Some(deadline) => deadline.saturating_duration_since(Instant::now()).min(TICK),
-                None => TICK,
-            };
+            // Signals and finished commands wake the read (wake_on_signals).
+            let timeout = debouncer
+                .next_deadline()
+                .map(|deadline| deadline.saturating_duration_since(Instant::now()));
             raw.clear();
-            match watcher.read(&mut raw, Some(timeout)) {
+            match watcher.read(&mut raw, timeout) {
                 Ok(_) => {}
                 Err(watch_core::Error::Io { source, .. })
                     if source.kind() == io::ErrorKind::Interrupted => {}
@@ -398,4 +395,27 @@ impl App {
         }
         ok
     }
+}
+
+/// Ends the loop's blocking read on SIGINT and SIGTERM (after `stop` is
+/// set) and on SIGCHLD (a command finished), from a signal-handling thread.
+fn wake_on_signals(watcher: &Watcher, stop: Arc<AtomicBool>) -> Result<(), String> {
+    use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGCHLD])
+        .map_err(|e| format!("cannot install a signal handler: {e}"))?;
+    let waker = watcher.waker();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if signal != SIGCHLD {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                if let Err(e) = waker.wake() {
+                    eprintln!("watchfs: cannot wake the event loop: {e}");
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    Ok(())
 }
