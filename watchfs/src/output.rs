@@ -23,7 +23,7 @@ impl Style {
             Style::Human => match &event.kind {
                 EventKind::Renamed { from } => format!(
                     "{:<8} {} -> {}",
-                    kind_name(&event.kind),
+                    event.kind,
                     from.display(),
                     event.path.display()
                 ),
@@ -31,25 +31,11 @@ impl Style {
                     "overflow {} (events were lost; rescanned, differences follow)",
                     event.path.display()
                 ),
-                kind => format!("{:<8} {}", kind_name(kind), event.path.display()),
+                kind => format!("{kind:<8} {}", event.path.display()),
             },
             Style::Json => json_line(event, time),
             Style::Template(template) => template.render(event, time),
         }
-    }
-}
-
-/// Lower-case name of an event kind, as printed and as accepted by `--events`.
-pub fn kind_name(kind: &EventKind) -> &'static str {
-    match kind {
-        EventKind::Created => "created",
-        EventKind::Modified => "modified",
-        EventKind::Metadata => "metadata",
-        EventKind::Removed => "removed",
-        EventKind::Renamed { .. } => "renamed",
-        EventKind::Overflow => "overflow",
-        EventKind::Skipped { .. } => "skipped",
-        _ => "other",
     }
 }
 
@@ -70,7 +56,7 @@ fn from_path(event: &Event) -> Option<&Path> {
 fn json_line(event: &Event, time: SystemTime) -> String {
     let value = serde_json::json!({
         "time": rfc3339(time),
-        "kind": kind_name(&event.kind),
+        "kind": event.kind.to_string(),
         "path": event.path.to_string_lossy(),
         "from": from_path(event).map(|from| from.to_string_lossy()),
         "is_dir": event.is_dir,
@@ -220,7 +206,7 @@ impl Template {
                         out.push_str(&from.to_string_lossy());
                     }
                 }
-                Part::Kind => out.push_str(kind_name(&event.kind)),
+                Part::Kind => out.push_str(&event.kind.to_string()),
                 Part::Type => out.push_str(if event.is_dir { "dir" } else { "file" }),
                 Part::Origin => out.push_str(origin_name(&event.origin)),
                 Part::Time => out.push_str(&rfc3339(time)),
@@ -233,16 +219,10 @@ impl Template {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
     use std::time::Duration;
 
     fn event(kind: EventKind, path: &str) -> Event {
-        Event {
-            kind,
-            path: PathBuf::from(path),
-            is_dir: false,
-            origin: Origin::Kernel,
-        }
+        Event::new(kind, path, false, Origin::Kernel)
     }
 
     fn at(secs: u64, millis: u64) -> SystemTime {
