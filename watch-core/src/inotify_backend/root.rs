@@ -532,6 +532,14 @@ impl Root {
         } else {
             if mask.contains(EventMask::CLOSE_WRITE) && !is_dir {
                 self.changed(&rel, EventKind::Modified, out);
+                if config.close_notices && self.snapshot.get(&rel).is_some() {
+                    out.push(Event::new(
+                        EventKind::Closed,
+                        self.full(&rel),
+                        false,
+                        Origin::Kernel,
+                    ));
+                }
             } else if mask.contains(EventMask::MODIFY) && !is_dir {
                 // The hot path of a write: report it without an lstat. The
                 // recorded size and mtime are refreshed by CLOSE_WRITE; if
@@ -573,6 +581,11 @@ impl Root {
                     .mask
                     .intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE);
                 self.refresh(k, config, Some(is_last && written), out);
+                // The inode watch says it too; each says it after its own
+                // `Modified`, so a close notice is always the last word.
+                if is_last && config.close_notices && ev.mask.contains(EventMask::CLOSE_WRITE) {
+                    self.closed(out);
+                }
             }
             None if ev
                 .mask
@@ -581,6 +594,18 @@ impl Root {
                 self.refresh(k, config, None, out);
             }
             _ => {}
+        }
+    }
+
+    /// A writer closed the file this root names.
+    pub(super) fn closed(&self, out: &mut Emit<'_>) {
+        if self.root_entry().is_some_and(|e| !e.is_dir()) {
+            out.push(Event::new(
+                EventKind::Closed,
+                self.path.clone(),
+                false,
+                Origin::Kernel,
+            ));
         }
     }
 
