@@ -352,6 +352,16 @@ impl Root {
             is_dir,
             Origin::Kernel,
         ));
+        // A rename moves the file's ctime, with no event of its own: record
+        // it, or a rescan after an overflow would take the move for a rewrite.
+        if !is_dir
+            && let Some(recorded) = self.snapshot.entries.get_mut(to)
+            && recorded.ino != 0
+            && let Ok(now) = Entry::lstat(&join_rel(&self.path, to))
+            && now.same_object(recorded)
+        {
+            recorded.ctime = now.ctime;
+        }
         // What we recorded was seen by lstat some time after the events: the
         // directory moved here may not be the one we looked at. Mark it
         // unverified; `settle` rescans it once the queue is drained.
