@@ -70,6 +70,12 @@ pub enum EventKind {
         /// Why the subtree is skipped.
         reason: SkipReason,
     },
+    /// A writer closed the file at `path` after writing to it: the save
+    /// through that descriptor is complete. A notice, not a change; only
+    /// reported when [`Config::close_notices`](crate::Config::close_notices)
+    /// asks for it, and only by backends that can tell (inotify's
+    /// `IN_CLOSE_WRITE`; kqueue and polling cannot).
+    Closed,
 }
 
 /// One change to a watched path.
@@ -90,6 +96,9 @@ pub enum EventKind {
 ///   tree at `path`; the watcher rescanned it, and the differences follow as
 ///   events with [`Origin::Rescan`].
 /// - [`Skipped`](EventKind::Skipped): a notice, not a change.
+/// - [`Closed`](EventKind::Closed) (opt-in): a notice, not a change; it
+///   folds to nothing. The content change it completes was reported by its
+///   own `Modified` or `Created`.
 ///
 /// A watched *file* (not a directory) that is replaced by another file
 /// (atomic save, symlink swap) is reported as `Modified`: its name now
@@ -121,6 +130,7 @@ impl fmt::Display for EventKind {
             EventKind::Renamed { .. } => "renamed",
             EventKind::Overflow => "overflow",
             EventKind::Skipped { .. } => "skipped",
+            EventKind::Closed => "closed",
         })
     }
 }
@@ -191,6 +201,7 @@ mod tests {
                 },
                 "skipped",
             ),
+            (EventKind::Closed, "closed"),
         ];
         for (kind, word) in kinds {
             assert_eq!(kind.to_string(), word);

@@ -753,6 +753,11 @@ impl Root {
                     };
                     self.drop_subtree(fds, &rel);
                     self.snapshot.move_subtree(&from_rel, &rel);
+                    // The rename moved the file's ctime: keep what the
+                    // listing saw, or the next one would report a rewrite.
+                    if let Some(entry) = new.get(&rel) {
+                        self.snapshot.insert(rel.clone(), entry.clone());
+                    }
                     // A file's descriptor follows its inode to the new name.
                     if let Some(token) = self.files.remove(&from_rel) {
                         self.files.insert(rel.clone(), token);

@@ -218,6 +218,9 @@ impl InotifyDriver {
                             .mask
                             .intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE);
                         r.refresh(&mut self.kernel, &self.config, Some(written), out);
+                        if self.config.close_notices && ev.mask.contains(EventMask::CLOSE_WRITE) {
+                            r.closed(out);
+                        }
                     }
                     continue;
                 }

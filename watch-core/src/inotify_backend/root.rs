@@ -365,6 +365,16 @@ impl Root {
             is_dir,
             Origin::Kernel,
         ));
+        // A rename moves the file's ctime, with no event of its own: record
+        // it, or a rescan after an overflow would take the move for a rewrite.
+        if !is_dir
+            && let Some(recorded) = self.snapshot.entries.get_mut(to)
+            && recorded.ino != 0
+            && let Ok(now) = Entry::lstat(&join_rel(&self.path, to))
+            && now.same_object(recorded)
+        {
+            recorded.ctime = now.ctime;
+        }
         // What we recorded was seen by lstat some time after the events: the
         // directory moved here may not be the one we looked at. Mark it
         // unverified; `settle` rescans it once the queue is drained.
@@ -572,6 +582,14 @@ impl Root {
         } else {
             if mask.contains(EventMask::CLOSE_WRITE) && !is_dir {
                 self.changed(&rel, EventKind::Modified, out);
+                if config.close_notices && self.snapshot.get(&rel).is_some() {
+                    out.push(Event::new(
+                        EventKind::Closed,
+                        self.full(&rel),
+                        false,
+                        Origin::Kernel,
+                    ));
+                }
             } else if mask.contains(EventMask::MODIFY) && !is_dir {
                 // The hot path of a write: report it without an lstat. The
                 // recorded size and mtime are refreshed by CLOSE_WRITE; if
@@ -613,6 +631,11 @@ impl Root {
                     .mask
                     .intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE);
                 self.refresh(k, config, Some(is_last && written), out);
+                // The inode watch says it too; each says it after its own
+                // `Modified`, so a close notice is always the last word.
+                if is_last && config.close_notices && ev.mask.contains(EventMask::CLOSE_WRITE) {
+                    self.closed(out);
+                }
             }
             None if ev
                 .mask
@@ -621,6 +644,18 @@ impl Root {
                 self.refresh(k, config, None, out);
             }
             _ => {}
+        }
+    }
+
+    /// A writer closed the file this root names.
+    pub(super) fn closed(&self, out: &mut Emit<'_>) {
+        if self.root_entry().is_some_and(|e| !e.is_dir()) {
+            out.push(Event::new(
+                EventKind::Closed,
+                self.path.clone(),
+                false,
+                Origin::Kernel,
+            ));
         }
     }
 
