@@ -70,10 +70,12 @@ mod poll;
 mod resolve;
 mod scan;
 mod snapshot;
+mod waker;
 mod watcher;
 
 pub use config::{Backend, Config, RecursiveMode};
 pub use debounce::Debouncer;
 pub use error::Error;
 pub use event::{Event, EventKind, Origin, SkipReason};
+pub use waker::Waker;
 pub use watcher::Watcher;

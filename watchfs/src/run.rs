@@ -24,10 +24,6 @@ use crate::output::{Style, Template};
 use crate::settle::{Gate, SETTLE, Timing};
 use crate::state_file;
 
-/// Longest time the loop blocks, so SIGINT/SIGTERM and finished commands
-/// are noticed promptly.
-const TICK: Duration = Duration::from_millis(200);
-
 /// Quiet period of a batch where no close events tell when a save is
 /// complete, and for saves that follow an action closely.
 const DEFAULT_WINDOW: Duration = Duration::from_millis(100);
@@ -236,6 +232,7 @@ impl App {
             .exclude(move |path| excludes.matches_entry(path))
             .close_notices(acting);
         let mut watcher = Watcher::with_config(config).map_err(|e| e.to_string())?;
+        wake_on_signals(&watcher, Arc::clone(&self.stop))?;
         let close_aware = acting && watcher.backend() == Backend::Inotify;
 
         // Hash before watching and compare after: a change in between is
@@ -317,13 +314,14 @@ impl App {
                 None => debouncer.next_deadline(),
             };
             let retry_due = self.retry.filter(|_| idle).map(|r| r.at);
+            // Signals and finished commands wake the read (wake_on_signals).
             let timeout = [batch_due, retry_due]
                 .into_iter()
                 .flatten()
-                .map(|due| due.saturating_duration_since(Instant::now()))
-                .fold(TICK, Duration::min);
+                .min()
+                .map(|due| due.saturating_duration_since(Instant::now()));
             raw.clear();
-            match watcher.read(&mut raw, Some(timeout)) {
+            match watcher.read(&mut raw, timeout) {
                 Ok(_) => {}
                 Err(watch_core::Error::Io { source, .. })
                     if source.kind() == io::ErrorKind::Interrupted => {}
@@ -849,6 +847,30 @@ impl App {
 fn retry_delay(backoff: Duration, failures: u32) -> Duration {
     let doubled = backoff.saturating_mul(1 << failures.saturating_sub(1).min(20));
     doubled.min(RETRY_CAP.max(backoff))
+}
+
+/// Ends the loop's blocking read on SIGINT and SIGTERM (after `stop` is
+/// set), on SIGHUP (after its flag is set by its own handler) and on
+/// SIGCHLD (a command finished), from a signal-handling thread.
+fn wake_on_signals(watcher: &Watcher, stop: Arc<AtomicBool>) -> Result<(), String> {
+    use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGCHLD])
+        .map_err(|e| format!("cannot install a signal handler: {e}"))?;
+    let waker = watcher.waker();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if signal == SIGINT || signal == SIGTERM {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                if let Err(e) = waker.wake() {
+                    eprintln!("watchfs: cannot wake the event loop: {e}");
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    Ok(())
 }
 
 #[cfg(test)]
