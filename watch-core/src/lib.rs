@@ -52,6 +52,7 @@ mod backend;
 mod config;
 mod cookie;
 mod debounce;
+mod debounced;
 mod diff;
 mod error;
 mod event;
@@ -75,7 +76,8 @@ mod watcher;
 
 pub use config::{Backend, Config, RecursiveMode};
 pub use debounce::Debouncer;
+pub use debounced::{Batches, DebouncedWatcher};
 pub use error::Error;
 pub use event::{Event, EventKind, Origin, SkipReason};
 pub use waker::Waker;
-pub use watcher::Watcher;
+pub use watcher::{Events, Watcher};
