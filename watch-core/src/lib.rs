@@ -48,6 +48,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "tokio")]
+mod async_watcher;
 mod backend;
 mod config;
 mod cookie;
@@ -74,6 +76,8 @@ mod snapshot;
 mod waker;
 mod watcher;
 
+#[cfg(feature = "tokio")]
+pub use async_watcher::{AsyncDebouncedWatcher, AsyncWatcher};
 pub use config::{Backend, Config, RecursiveMode};
 pub use debounce::Debouncer;
 pub use debounced::{Batches, DebouncedWatcher};
