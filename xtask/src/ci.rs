@@ -60,6 +60,10 @@ const STEPS: &[Step] = &[
         action: Action::Task(crate::soak::ci),
     },
     Step {
+        name: "soak-cli",
+        action: Action::Task(crate::storm::ci),
+    },
+    Step {
         name: "bench-build",
         action: Action::Cargo(&["bench", "--workspace", "--no-run"]),
     },

@@ -9,6 +9,7 @@ mod bench;
 mod ci;
 mod examples;
 mod soak;
+mod storm;
 mod targets;
 mod workspace;
 
@@ -44,7 +45,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "soak",
-        about: "recursive watch under a long operation mix: lost changes, events/s, RSS, fds",
+        about: "recursive watch under a long operation mix: lost changes, events/s, RSS, fds; --cli: watchfs under a seeded storm",
         run: soak::main,
     },
     Command {
