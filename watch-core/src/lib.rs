@@ -44,6 +44,10 @@
 //!
 //! Backends: inotify (Linux, Android), kqueue (BSDs, macOS; on Linux too
 //! with the `libkqueue` feature) and poll (anywhere: NFS, FUSE, `/proc`).
+//! The backend can differ per root: [`Watcher::watch_with`] with
+//! [`RootBackend::Auto`] polls roots on network, FUSE and shared
+//! filesystems (found from the mount table, see [`filesystem_of`]) and
+//! gives the others the watcher's kernel backend.
 //! [`Debouncer`] coalesces bursts per path.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -55,6 +59,7 @@ mod debounce;
 mod diff;
 mod error;
 mod event;
+mod filesystem;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod inotify_backend;
 #[cfg(any(
@@ -66,6 +71,7 @@ mod inotify_backend;
     feature = "libkqueue",
 ))]
 mod kqueue_backend;
+mod per_root;
 mod poll;
 mod resolve;
 mod scan;
@@ -76,4 +82,6 @@ pub use config::{Backend, Config, RecursiveMode};
 pub use debounce::Debouncer;
 pub use error::Error;
 pub use event::{Event, EventKind, Origin, SkipReason};
+pub use filesystem::{Filesystem, MOUNTINFO, MountTable, MountTableError, filesystem_of};
+pub use per_root::{BackendChoice, RootBackend};
 pub use watcher::Watcher;
