@@ -67,6 +67,26 @@ pub enum Error {
 }
 
 impl Error {
+    /// The closest [`io::ErrorKind`]: for [`Error::Io`] the kind of its
+    /// source (kept from the layer below, e.g. `NotFound` or
+    /// `PermissionDenied` from the `inotify` crate), otherwise the kind that
+    /// fits the variant (`WatchLimit`: `StorageFull`, `NotWatched`:
+    /// `NotFound`, `InvalidPath`: `InvalidInput`, `SyncTimeout`: `TimedOut`,
+    /// `Unsupported`: `Unsupported`; the descriptor and instance limits:
+    /// `Other`).
+    pub fn io_kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Unsupported { .. } => io::ErrorKind::Unsupported,
+            Error::WatchLimit { .. } => io::ErrorKind::StorageFull,
+            Error::InstanceLimit { .. } | Error::FdLimit { .. } => io::ErrorKind::Other,
+            Error::PermissionDenied { .. } => io::ErrorKind::PermissionDenied,
+            Error::NotWatched { .. } => io::ErrorKind::NotFound,
+            Error::InvalidPath { .. } => io::ErrorKind::InvalidInput,
+            Error::SyncTimeout { .. } => io::ErrorKind::TimedOut,
+            Error::Io { source, .. } => source.kind(),
+        }
+    }
+
     pub(crate) fn io(path: impl Into<Option<PathBuf>>, source: io::Error) -> Error {
         Error::Io {
             path: path.into(),
@@ -141,5 +161,12 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+impl From<Error> for io::Error {
+    /// Keeps the typed error as the payload, under [`Error::io_kind`].
+    fn from(err: Error) -> io::Error {
+        io::Error::new(err.io_kind(), err)
     }
 }

@@ -1,5 +1,6 @@
 //! What a [`Watcher`](crate::Watcher) reports.
 
+use std::fmt;
 use std::path::PathBuf;
 
 /// Where an event came from.
@@ -13,6 +14,11 @@ pub enum Origin {
 }
 
 /// Why part of a watched tree is not being watched.
+///
+/// Displays as a lowercase phrase that says what to do about it, e.g.
+/// `permission denied` or `inotify watch limit reached; raise
+/// fs.inotify.max_user_watches with sysctl`; [`Other`](SkipReason::Other)
+/// displays its description.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SkipReason {
@@ -31,6 +37,10 @@ pub enum SkipReason {
 }
 
 /// The kind of change.
+///
+/// Displays as one lowercase word: `created`, `modified`, `metadata`,
+/// `removed`, `renamed`, `overflow`, `skipped` (the `kind` field of
+/// `watchfs --json`); the details a variant carries are not part of it.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind {
@@ -79,6 +89,9 @@ pub enum EventKind {
 /// A watched *file* (not a directory) that is replaced by another file
 /// (atomic save, symlink swap) is reported as `Modified`: its name now
 /// means new content.
+///
+/// New fields may be added: build an event with [`Event::new`].
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     /// What happened.
@@ -92,6 +105,56 @@ pub struct Event {
     pub origin: Origin,
 }
 
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad`, so that width and alignment (`{:<8}`) apply.
+        f.pad(match self {
+            EventKind::Created => "created",
+            EventKind::Modified => "modified",
+            EventKind::Metadata => "metadata",
+            EventKind::Removed => "removed",
+            EventKind::Renamed { .. } => "renamed",
+            EventKind::Overflow => "overflow",
+            EventKind::Skipped { .. } => "skipped",
+        })
+    }
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            SkipReason::PermissionDenied => "permission denied",
+            SkipReason::SymlinkLoop => "symlink loop",
+            SkipReason::WatchLimit => {
+                "inotify watch limit reached; raise fs.inotify.max_user_watches with sysctl"
+            }
+            SkipReason::FdBudget => {
+                "file descriptor budget spent; changes below are seen per directory only"
+            }
+            SkipReason::Other(description) => description,
+        })
+    }
+}
+
+/// `kind path`, or `renamed from -> path`, as `watchfs` prints it.
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            EventKind::Renamed { from } => write!(
+                f,
+                "{} {} -> {}",
+                self.kind,
+                from.display(),
+                self.path.display()
+            ),
+            EventKind::Skipped { reason } => {
+                write!(f, "{} {}: {reason}", self.kind, self.path.display())
+            }
+            kind => write!(f, "{kind} {}", self.path.display()),
+        }
+    }
+}
+
 impl Event {
     /// Builds an event.
     pub fn new(kind: EventKind, path: impl Into<PathBuf>, is_dir: bool, origin: Origin) -> Event {
@@ -101,5 +164,74 @@ impl Event {
             is_dir,
             origin,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_display_as_one_lowercase_word() {
+        let kinds = [
+            (EventKind::Created, "created"),
+            (EventKind::Modified, "modified"),
+            (EventKind::Metadata, "metadata"),
+            (EventKind::Removed, "removed"),
+            (EventKind::Renamed { from: "a".into() }, "renamed"),
+            (EventKind::Overflow, "overflow"),
+            (
+                EventKind::Skipped {
+                    reason: SkipReason::SymlinkLoop,
+                },
+                "skipped",
+            ),
+        ];
+        for (kind, word) in kinds {
+            assert_eq!(kind.to_string(), word);
+        }
+        assert_eq!(format!("{:<8}|", EventKind::Removed), "removed |");
+    }
+
+    #[test]
+    fn skip_reasons_display_lowercase_and_say_what_to_do() {
+        assert_eq!(
+            SkipReason::PermissionDenied.to_string(),
+            "permission denied"
+        );
+        assert_eq!(SkipReason::SymlinkLoop.to_string(), "symlink loop");
+        assert!(
+            SkipReason::WatchLimit
+                .to_string()
+                .contains("raise fs.inotify.max_user_watches")
+        );
+        assert!(
+            SkipReason::FdBudget
+                .to_string()
+                .starts_with("file descriptor budget")
+        );
+        assert_eq!(SkipReason::Other("gone".into()).to_string(), "gone");
+    }
+
+    #[test]
+    fn events_display_kind_then_path() {
+        let e = Event::new(EventKind::Created, "d/f", false, Origin::Kernel);
+        assert_eq!(e.to_string(), "created d/f");
+        let e = Event::new(
+            EventKind::Renamed { from: "d/a".into() },
+            "d/b",
+            false,
+            Origin::Kernel,
+        );
+        assert_eq!(e.to_string(), "renamed d/a -> d/b");
+        let e = Event::new(
+            EventKind::Skipped {
+                reason: SkipReason::PermissionDenied,
+            },
+            "d/secret",
+            true,
+            Origin::Rescan,
+        );
+        assert_eq!(e.to_string(), "skipped d/secret: permission denied");
     }
 }

@@ -68,7 +68,13 @@ struct Slot {
     watch: VnodeWatch,
     root: usize,
     role: Role,
+    /// Which filling of this token it is: a token is reused once released,
+    /// and a sync must not take an event of the new vnode for its cookie's.
+    serial: u64,
 }
+
+/// A token as filled at one time: its number and [`Slot::serial`].
+type Armed = (usize, u64);
 
 /// Why a descriptor could not be armed.
 enum ArmError {
@@ -109,6 +115,8 @@ struct Fds {
     free: Vec<usize>,
     open: usize,
     budget: usize,
+    /// Fillings so far: the next [`Slot::serial`].
+    serial: u64,
 }
 
 impl Fds {
@@ -143,8 +151,22 @@ impl Fds {
     }
 
     fn fill(&mut self, token: usize, watch: VnodeWatch, root: usize, role: Role) {
-        self.slots[token] = Some(Slot { watch, root, role });
+        self.serial += 1;
+        self.slots[token] = Some(Slot {
+            watch,
+            root,
+            role,
+            serial: self.serial,
+        });
         self.open += 1;
+    }
+
+    /// The token with its current serial, if it is filled.
+    fn armed(&self, token: usize) -> Option<Armed> {
+        match self.slots.get(token) {
+            Some(Some(slot)) => Some((token, slot.serial)),
+            _ => None,
+        }
     }
 
     /// Opens and registers one vnode (one `kevent()` call).
@@ -820,8 +842,15 @@ impl Root {
 
     /// Where a sync cookie for this root goes, and the descriptor that sees it.
     fn cookie_dir(&self) -> Option<(PathBuf, usize)> {
-        if self.root_entry().is_some_and(Entry::is_dir)
+        // The root directory, if its path still leads to the vnode we hold
+        // (through a swapped symlink it may not: the cookie would go unseen).
+        if let Some(root) = self.root_entry()
+            && root.is_dir()
             && let Some(token) = self.dirs.get(Path::new(""))
+            && fs::metadata(&self.path).is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                (m.dev(), m.ino()) == (root.dev, root.ino)
+            })
         {
             return Some((self.path.clone(), *token));
         }
@@ -838,8 +867,8 @@ pub(crate) struct KqueueDriver {
     fds: Fds,
     roots: Vec<Option<Root>>,
     buf: Vec<RawEvent>,
-    /// Tokens that produced an event since the last `sync` began.
-    seen: HashSet<usize>,
+    /// Tokens (as filled then) that produced an event since the last `sync` began.
+    seen: HashSet<Armed>,
 }
 
 impl KqueueDriver {
@@ -848,7 +877,7 @@ impl KqueueDriver {
             kqueue::ErrorKind::FdLimit | kqueue::ErrorKind::SystemFdLimit => {
                 Error::FdLimit { path: None }
             }
-            _ => Error::io(None, std::io::Error::other(e)),
+            _ => Error::io(None, std::io::Error::from(e)),
         })?;
         let budget = config.fd_budget.unwrap_or_else(|| {
             kqueue::fd_limit()
@@ -864,6 +893,7 @@ impl KqueueDriver {
                 free: Vec::new(),
                 open: 0,
                 budget,
+                serial: 0,
             },
             roots: Vec::new(),
             buf: Vec::with_capacity(EVENTS_PER_READ),
@@ -889,18 +919,18 @@ impl KqueueDriver {
             .fds
             .kq
             .wait(&mut self.buf, timeout)
-            .map_err(|e| Error::io(None, std::io::Error::other(e)))?;
+            .map_err(|e| Error::io(None, std::io::Error::from(e)))?;
         if n == 0 {
             return Ok(false);
         }
         let mut work: HashMap<usize, Work> = HashMap::new();
         for ev in self.buf.iter().map(RawEvent::decode) {
             let token = ev.token().0;
-            self.seen.insert(token);
-            let Some(notes) = ev.vnode() else { continue };
             let Some(Some(slot)) = self.fds.slots.get(token) else {
                 continue; // released since
             };
+            self.seen.insert((token, slot.serial));
+            let Some(notes) = ev.vnode() else { continue };
             let w = work.entry(slot.root).or_default();
             let wrote = notes.intersects(VnodeEvents::WRITE | VnodeEvents::EXTEND);
             let attrib = notes.contains(VnodeEvents::ATTRIB);
@@ -967,8 +997,9 @@ impl KqueueDriver {
         Ok(())
     }
 
-    /// Writes one sync cookie; returns the token of the directory that sees it.
-    fn write_cookie(&self) -> Result<Option<usize>, Error> {
+    /// Writes one sync cookie; returns the token (as filled now) of the
+    /// directory that sees it.
+    fn write_cookie(&self) -> Result<Option<Armed>, Error> {
         let mut dirs: Vec<(PathBuf, usize)> = self
             .roots
             .iter()
@@ -985,7 +1016,7 @@ impl KqueueDriver {
         for (dir, token) in dirs {
             let name: OsString = cookie::fresh_name();
             match cookie::touch(&dir, &name) {
-                Ok(_) => return Ok(Some(token)),
+                Ok(_) => return Ok(self.fds.armed(token)),
                 Err(e) if cookie::is_unwritable(&e) => {}
                 Err(e) => {
                     first_error.get_or_insert(Error::io(dir, e));
@@ -1081,16 +1112,30 @@ impl Driver for KqueueDriver {
         }
     }
 
+    /// Writes a cookie and handles events until its directory's note is
+    /// seen. When that descriptor is released meanwhile (its path now leads
+    /// elsewhere: a swapped symlink, a replaced root), the cookie may have
+    /// gone where nothing sees it, so another one is written.
     fn sync(&mut self, out: &mut Vec<Event>, deadline: Instant) -> Result<(), Error> {
         self.seen.clear();
-        let cookie = self.write_cookie()?;
+        let mut cookie = self.write_cookie()?;
         loop {
             self.drain(out)?;
-            if cookie.is_none_or(|token| self.seen.contains(&token)) {
+            let Some((token, serial)) = cookie else {
+                return Ok(());
+            };
+            if self.seen.contains(&(token, serial)) {
                 return Ok(());
             }
             let now = Instant::now();
-            if deadline <= now || !self.read_once(Some(deadline - now), out)? {
+            if deadline <= now {
+                return Err(Error::SyncTimeout {
+                    waited: Duration::default(),
+                });
+            }
+            if self.fds.armed(token) != Some((token, serial)) {
+                cookie = self.write_cookie()?;
+            } else if !self.read_once(Some(deadline - now), out)? {
                 return Err(Error::SyncTimeout {
                     waited: Duration::default(),
                 });

@@ -15,7 +15,7 @@
 //!         if e.kind == EventKind::Overflow {
 //!             eprintln!("events were lost under {}; rescan differences follow", e.path.display());
 //!         }
-//!         println!("{:?} {}", e.kind, e.path.display());
+//!         println!("{e}"); // e.g. "created src/main.rs"
 //!     }
 //! }
 //! # Ok::<(), watch_core::Error>(())

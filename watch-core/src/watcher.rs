@@ -2,7 +2,7 @@
 //! were produced (by `watch` or `sync`) but not yet read.
 
 use std::collections::VecDeque;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,27 @@ use crate::{Backend, BackendChoice, Config, Error, Event, RecursiveMode, RootBac
 ///
 /// No thread is started: events are produced when [`read`](Watcher::read) or
 /// [`sync`](Watcher::sync) is called. For an event loop, poll the descriptor
-/// from [`AsFd`]; see there for the exact readiness rule.
+/// from [`AsFd`] / [`AsRawFd`] by the readiness rule below.
+///
+/// # Readiness
+/// The descriptor ([`AsFd`], [`AsRawFd`]) polls readable when
+/// [`read`](Watcher::read) may have events, and only then is it worth
+/// calling `read` with `Some(Duration::ZERO)`:
+/// - **inotify, kqueue**: it is the kernel queue itself, readable while
+///   notifications are pending. Events found by [`watch`](Watcher::watch)
+///   (skip notices) or during [`sync`](Watcher::sync) are queued inside the
+///   watcher and do not make it readable, so after it polls readable, and
+///   after `watch` or `sync`, call `read` with `Some(Duration::ZERO)` until
+///   it returns 0. A notification may turn out to be nothing to report (a
+///   sync cookie, a change outside the watched scope): `read` then returns
+///   0 and the descriptor is no longer readable.
+/// - **poll**: it is a pipe, readable exactly while such an internal queue
+///   is non-empty; changes are only found by scanning, which `read` does
+///   when [`Config::poll_interval`] has elapsed, so an event loop must also
+///   wake up at that interval.
+///
+/// Use the descriptor only to wait for readability: reading from it or
+/// changing its flags breaks the watcher.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -27,7 +47,7 @@ use crate::{Backend, BackendChoice, Config, Error, Event, RecursiveMode, RootBac
 ///     events.clear();
 ///     watcher.read(&mut events, None)?;
 ///     for event in &events {
-///         println!("{:?} {}", event.kind, event.path.display());
+///         println!("{event}"); // e.g. "modified config.toml"
 ///     }
 /// }
 /// # Ok::<(), watch_core::Error>(())
@@ -206,19 +226,17 @@ impl Watcher {
     }
 }
 
-/// The descriptor polls readable when events are pending.
-///
-/// For the inotify backend it is the inotify descriptor itself. Events found
-/// by `watch` (skip notices) or during `sync` are queued inside the watcher
-/// and do not make it readable: after it polls readable, and after `watch` or
-/// `sync`, call [`Watcher::read`] with `Some(Duration::ZERO)` until it returns
-/// 0. For the poll backend it is readable exactly while such a queue is
-/// non-empty; changes are only found by scanning, which `read` does when
-/// [`Config::poll_interval`] has elapsed, so an event loop must also wake up
-/// at that interval.
+/// The descriptor to poll for readability; see [`Watcher`]'s readiness rule.
 impl AsFd for Watcher {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.driver.as_fd()
+    }
+}
+
+/// The descriptor to poll for readability; see [`Watcher`]'s readiness rule.
+impl AsRawFd for Watcher {
+    fn as_raw_fd(&self) -> RawFd {
+        self.driver.as_fd().as_raw_fd()
     }
 }
 

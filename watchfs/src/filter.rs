@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
+use clap::ValueEnum;
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use watch_core::{Event, EventKind};
+use watch_core::Event;
 
 use crate::args::KindFilter;
 
@@ -63,28 +64,22 @@ impl Excludes {
     }
 }
 
-/// Whether `event` passes `--events` (an empty list passes everything;
-/// overflow always passes, since it means events were lost).
+/// Whether `event` passes `--events` (an empty list passes everything, and
+/// so does a kind `--events` cannot name: overflow means events were lost).
+/// A kind is matched by its displayed name, the word `--events` takes.
 pub fn kind_selected(kinds: &[KindFilter], event: &Event) -> bool {
     if kinds.is_empty() {
         return true;
     }
-    let wanted = match event.kind {
-        EventKind::Created => KindFilter::Created,
-        EventKind::Modified => KindFilter::Modified,
-        EventKind::Metadata => KindFilter::Metadata,
-        EventKind::Removed => KindFilter::Removed,
-        EventKind::Renamed { .. } => KindFilter::Renamed,
-        _ => return true,
-    };
-    kinds.contains(&wanted)
+    let name = event.kind.to_string();
+    let named = |k: &KindFilter| k.to_possible_value().is_some_and(|v| v.get_name() == name);
+    kinds.iter().any(named) || !KindFilter::value_variants().iter().any(named)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
-    use watch_core::Origin;
+    use watch_core::{EventKind, Origin};
 
     fn excludes(globs: &[&str]) -> Excludes {
         Excludes::new(&globs.iter().map(|g| g.to_string()).collect::<Vec<_>>()).unwrap()
@@ -118,16 +113,14 @@ mod tests {
 
     #[test]
     fn events_filter_keeps_overflow() {
-        let event = |kind| Event {
-            kind,
-            path: PathBuf::from("p"),
-            is_dir: false,
-            origin: Origin::Kernel,
-        };
+        let event = |kind| Event::new(kind, "p", false, Origin::Kernel);
         let kinds = [KindFilter::Created];
         assert!(kind_selected(&kinds, &event(EventKind::Created)));
         assert!(!kind_selected(&kinds, &event(EventKind::Modified)));
         assert!(kind_selected(&kinds, &event(EventKind::Overflow)));
         assert!(kind_selected(&[], &event(EventKind::Modified)));
+        let renamed = event(EventKind::Renamed { from: "o".into() });
+        assert!(kind_selected(&[KindFilter::Renamed], &renamed));
+        assert!(!kind_selected(&kinds, &renamed));
     }
 }

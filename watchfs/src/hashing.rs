@@ -241,12 +241,7 @@ mod tests {
     use watch_core::Origin;
 
     fn event(kind: EventKind, path: &Path) -> Event {
-        Event {
-            kind,
-            path: path.to_path_buf(),
-            is_dir: false,
-            origin: Origin::Kernel,
-        }
+        Event::new(kind, path, false, Origin::Kernel)
     }
 
     fn modified(path: &Path) -> Vec<Event> {

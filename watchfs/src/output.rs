@@ -41,7 +41,7 @@ impl Style {
             Style::Human => match &event.kind {
                 EventKind::Renamed { from } => format!(
                     "{:<8} {} -> {}",
-                    kind_name(&event.kind),
+                    event.kind,
                     quote(from.as_os_str()),
                     quote(event.path.as_os_str())
                 ),
@@ -49,7 +49,7 @@ impl Style {
                     "overflow {} (events were lost; rescanned, differences follow)",
                     quote(event.path.as_os_str())
                 ),
-                kind => format!("{:<8} {}", kind_name(kind), quote(event.path.as_os_str())),
+                kind => format!("{kind:<8} {}", quote(event.path.as_os_str())),
             },
             Style::Json => json_line(event, time),
             Style::Template { template, nul } => {
@@ -71,20 +71,6 @@ impl Style {
     }
 }
 
-/// Lower-case name of an event kind, as printed and as accepted by `--events`.
-pub fn kind_name(kind: &EventKind) -> &'static str {
-    match kind {
-        EventKind::Created => "created",
-        EventKind::Modified => "modified",
-        EventKind::Metadata => "metadata",
-        EventKind::Removed => "removed",
-        EventKind::Renamed { .. } => "renamed",
-        EventKind::Overflow => "overflow",
-        EventKind::Skipped { .. } => "skipped",
-        _ => "other",
-    }
-}
-
 fn origin_name(origin: &Origin) -> &'static str {
     match origin {
         Origin::Kernel => "kernel",
@@ -102,7 +88,7 @@ fn from_path(event: &Event) -> Option<&Path> {
 fn json_line(event: &Event, time: SystemTime) -> String {
     let mut value = serde_json::json!({
         "time": rfc3339(time),
-        "kind": kind_name(&event.kind),
+        "kind": event.kind.to_string(),
         "path": event.path.to_string_lossy(),
         "from": from_path(event).map(|from| from.to_string_lossy()),
         "is_dir": event.is_dir,
@@ -270,7 +256,7 @@ impl Template {
                         name(&mut out, from);
                     }
                 }
-                Part::Kind => out.extend_from_slice(kind_name(&event.kind).as_bytes()),
+                Part::Kind => out.extend_from_slice(event.kind.to_string().as_bytes()),
                 Part::Type => out.extend_from_slice(if event.is_dir { b"dir" } else { b"file" }),
                 Part::Origin => out.extend_from_slice(origin_name(&event.origin).as_bytes()),
                 Part::Time => out.extend_from_slice(rfc3339(time).as_bytes()),
@@ -283,16 +269,10 @@ impl Template {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
     use std::time::Duration;
 
     fn event(kind: EventKind, path: &str) -> Event {
-        Event {
-            kind,
-            path: PathBuf::from(path),
-            is_dir: false,
-            origin: Origin::Kernel,
-        }
+        Event::new(kind, path, false, Origin::Kernel)
     }
 
     fn text(template: &Template, event: &Event) -> String {
@@ -370,12 +350,12 @@ mod tests {
     }
 
     fn bytes_event(kind: EventKind, path: &[u8]) -> Event {
-        Event {
+        Event::new(
             kind,
-            path: PathBuf::from(std::ffi::OsStr::from_bytes(path)),
-            is_dir: false,
-            origin: Origin::Kernel,
-        }
+            std::ffi::OsStr::from_bytes(path),
+            false,
+            Origin::Kernel,
+        )
     }
 
     #[test]
@@ -389,12 +369,12 @@ mod tests {
             text(&template, &evil),
             "created 'evil'$'\\n''created  fake' d/"
         );
-        let renamed = Event {
-            kind: EventKind::Renamed {
-                from: PathBuf::from(std::ffi::OsStr::from_bytes(b"bad\xff")),
+        let renamed = bytes_event(
+            EventKind::Renamed {
+                from: std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b"bad\xff")),
             },
-            ..bytes_event(EventKind::Created, b"bad\xfe")
-        };
+            b"bad\xfe",
+        );
         assert_eq!(
             Style::Human.render(&renamed, UNIX_EPOCH),
             "renamed  'bad'$'\\377' -> 'bad'$'\\376'"
@@ -429,12 +409,12 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&a).unwrap();
         assert_eq!(value["path"], "bad\u{FFFD}");
         assert_eq!(value["path_bytes"], serde_json::json!([98, 97, 100, 255]));
-        let renamed = Event {
-            kind: EventKind::Renamed {
-                from: PathBuf::from(std::ffi::OsStr::from_bytes(b"old\x80")),
+        let renamed = bytes_event(
+            EventKind::Renamed {
+                from: std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b"old\x80")),
             },
-            ..bytes_event(EventKind::Created, b"new")
-        };
+            b"new",
+        );
         let value: serde_json::Value =
             serde_json::from_str(&Style::Json.render(&renamed, UNIX_EPOCH)).unwrap();
         assert_eq!(value["from_bytes"], serde_json::json!([111, 108, 100, 128]));

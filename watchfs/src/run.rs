@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use watch_core::{Config, Debouncer, Event, EventKind, RecursiveMode, SkipReason, Watcher};
+use watch_core::{Config, Debouncer, Event, EventKind, RecursiveMode, Watcher};
 
 use crate::actions::command::{CommandRunner, Finished, describe_status};
 use crate::actions::describe;
@@ -189,11 +189,7 @@ impl App {
             let now = Instant::now();
             for event in raw.drain(..) {
                 if let EventKind::Skipped { reason } = &event.kind {
-                    self.error(&format!(
-                        "not watching {}: {}",
-                        event.path.display(),
-                        skip_reason(reason)
-                    ));
+                    self.error(&format!("not watching {}: {reason}", event.path.display()));
                     continue;
                 }
                 if self.is_excluded(&event) {
@@ -407,20 +403,5 @@ impl App {
             ));
         }
         ok
-    }
-}
-
-fn skip_reason(reason: &SkipReason) -> String {
-    match reason {
-        SkipReason::PermissionDenied => "permission denied".into(),
-        SkipReason::SymlinkLoop => "symlink loop".into(),
-        SkipReason::WatchLimit => {
-            "inotify watch limit reached; raise fs.inotify.max_user_watches with sysctl".into()
-        }
-        SkipReason::FdBudget => {
-            "file descriptor budget spent; changes below are seen per directory only".into()
-        }
-        SkipReason::Other(message) => message.clone(),
-        other => format!("{other:?}"),
     }
 }

@@ -3,6 +3,7 @@
 mod common;
 
 use std::fs;
+use std::io::Write;
 
 use common::{TempDir, Watchfs, send_signal};
 
@@ -38,6 +39,65 @@ fn json_lines_parse_and_name_the_right_paths() {
     );
     for line in w.stdout_lines() {
         serde_json::from_str::<serde_json::Value>(&line).expect("every line is JSON");
+    }
+}
+
+/// The `kind` of `--json` is the library's `Display` of the event kind,
+/// and so is the first word of the human format.
+#[test]
+fn json_kind_is_the_library_display_of_the_kind() {
+    use std::os::unix::fs::PermissionsExt;
+    use watch_core::EventKind;
+
+    let tmp = TempDir::new("json-kinds");
+    let dir = tmp.join("d");
+    fs::create_dir(&dir).unwrap();
+    for name in ["m", "c", "r", "a"] {
+        fs::write(dir.join(name), "x").unwrap();
+    }
+    let dir_arg = dir.display().to_string();
+    let mut json = Watchfs::start(&["--json", dir_arg.as_str()]);
+    let mut human = Watchfs::start(&[dir_arg.as_str()]);
+    let steps: [(EventKind, &str, &dyn Fn()); 5] = [
+        (EventKind::Created, "n", &|| {
+            fs::write(dir.join("n"), "x").unwrap()
+        }),
+        (EventKind::Modified, "m", &|| {
+            fs::OpenOptions::new()
+                .append(true)
+                .open(dir.join("m"))
+                .unwrap()
+                .write_all(b"y")
+                .unwrap()
+        }),
+        (EventKind::Metadata, "c", &|| {
+            fs::set_permissions(dir.join("c"), fs::Permissions::from_mode(0o600)).unwrap()
+        }),
+        (EventKind::Removed, "r", &|| {
+            fs::remove_file(dir.join("r")).unwrap()
+        }),
+        (
+            EventKind::Renamed {
+                from: dir.join("a"),
+            },
+            "b",
+            &|| fs::rename(dir.join("a"), dir.join("b")).unwrap(),
+        ),
+    ];
+    for (kind, name, step) in steps {
+        step();
+        let path = dir.join(name).display().to_string();
+        let line = json.wait_stdout(&format!("for {path}"), |l| {
+            serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v["path"] == path.as_str())
+        });
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["kind"], kind.to_string().as_str(), "{line}");
+        let line = human.wait_stdout(&format!("for {path}"), |l| l.ends_with(path.as_str()));
+        assert_eq!(
+            line.split_whitespace().next(),
+            Some(kind.to_string().as_str()),
+            "{line}"
+        );
     }
 }
 

@@ -178,7 +178,7 @@ pub(super) fn to_error(err: inotify::Error, path: &Path) -> Error {
         K::PermissionDenied => Error::PermissionDenied {
             path: path.to_path_buf(),
         },
-        _ => Error::io(path.to_path_buf(), io::Error::other(err)),
+        _ => Error::io(path.to_path_buf(), io::Error::from(err)),
     }
 }
 
@@ -190,5 +190,24 @@ pub(super) fn to_skip(err: &inotify::Error) -> Option<SkipReason> {
         K::WatchLimit => Some(SkipReason::WatchLimit),
         K::PermissionDenied => Some(SkipReason::PermissionDenied),
         _ => Some(SkipReason::Other(err.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_from_the_inotify_crate_keep_their_io_kind() {
+        let ino = Inotify::init().unwrap();
+        let missing =
+            std::env::temp_dir().join(format!("watch-core-no-such-dir-{}/x", std::process::id()));
+        let err = ino.add_watch(&missing, dir_mask(false)).unwrap_err();
+        let err = to_error(err, &missing);
+        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        assert_eq!(err.io_kind(), io::ErrorKind::NotFound);
+        let io_err = io::Error::from(err);
+        assert_eq!(io_err.kind(), io::ErrorKind::NotFound);
+        assert!(io_err.to_string().contains("no such file"), "{io_err}");
     }
 }

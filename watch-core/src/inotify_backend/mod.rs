@@ -59,7 +59,7 @@ impl InotifyDriver {
     pub(crate) fn boxed(config: Config) -> Result<Box<dyn Driver>, Error> {
         let ino = Inotify::init().map_err(|e| to_error(e, Path::new("")))?;
         let buf = EventBuffer::new(EventBuffer::DEFAULT_LEN)
-            .map_err(|e| Error::io(None, io::Error::other(e)))?;
+            .map_err(|e| Error::io(None, io::Error::from(e)))?;
         Ok(Box::new(InotifyDriver {
             config,
             kernel: Kernel {
@@ -91,7 +91,7 @@ impl InotifyDriver {
                 .kernel
                 .ino
                 .wait(Some(Duration::ZERO))
-                .map_err(|e| Error::io(None, io::Error::other(e)))?
+                .map_err(|e| Error::io(None, io::Error::from(e)))?
         {
             return Ok(false);
         }
@@ -111,7 +111,7 @@ impl InotifyDriver {
                 Ok(true)
             }
             Err(e) if e.is_would_block() => Ok(false),
-            Err(e) => Err(Error::io(None, io::Error::other(e))),
+            Err(e) => Err(Error::io(None, io::Error::from(e))),
         };
         self.buf = Some(buf);
         result
@@ -359,7 +359,7 @@ impl InotifyDriver {
         self.kernel
             .ino
             .wait(timeout)
-            .map_err(|e| Error::io(None, io::Error::other(e)))
+            .map_err(|e| Error::io(None, io::Error::from(e)))
     }
 }
 
