@@ -111,11 +111,11 @@ pub const MOUNTINFO: &str = "/proc/self/mountinfo";
 impl MountTable {
     /// Parses the text of a `mountinfo` file. `source` names it in errors.
     ///
-    /// Each line is `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...]
-    /// - FSTYPE SOURCE SUPEROPTIONS`; spaces, tabs, newlines and backslashes
-    /// in paths are written as octal escapes (`\040`). Blank lines are
-    /// skipped; any other line without those fields is an error naming its
-    /// number.
+    /// Each line is
+    /// `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS`;
+    /// spaces, tabs, newlines and backslashes in paths are written as octal
+    /// escapes (`\040`). Blank lines are skipped; any other line without
+    /// those fields is an error naming its number.
     pub fn parse(text: &[u8], source: &str) -> Result<MountTable, MountTableError> {
         let mut mounts = Vec::new();
         for (index, line) in text.split(|&b| b == b'\n').enumerate() {
