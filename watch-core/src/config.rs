@@ -108,6 +108,7 @@ pub struct Config {
     pub(crate) poll_interval: Duration,
     pub(crate) fd_budget: Option<usize>,
     pub(crate) exclude: Option<ExcludeFn>,
+    pub(crate) close_notices: bool,
 }
 
 impl Default for Config {
@@ -118,6 +119,7 @@ impl Default for Config {
             poll_interval: Config::DEFAULT_POLL_INTERVAL,
             fd_budget: None,
             exclude: None,
+            close_notices: false,
         }
     }
 }
@@ -162,6 +164,16 @@ impl Config {
         self
     }
 
+    /// Also report [`EventKind::Closed`](crate::EventKind::Closed) notices
+    /// when a writer closes a watched file (default: no). A consumer that
+    /// acts on saves can then act as soon as the writer is done instead of
+    /// waiting for a quiet window. Only the inotify backend reports them;
+    /// with kqueue and polling this option changes nothing.
+    pub fn close_notices(mut self, on: bool) -> Config {
+        self.close_notices = on;
+        self
+    }
+
     /// The backend that will be used: the explicit one, or the platform default.
     pub fn selected_backend(&self) -> Backend {
         self.backend.unwrap_or_else(Backend::platform_default)
@@ -181,6 +193,7 @@ impl fmt::Debug for Config {
             .field("poll_interval", &self.poll_interval)
             .field("fd_budget", &self.fd_budget)
             .field("exclude", &self.exclude.as_ref().map(|_| "<predicate>"))
+            .field("close_notices", &self.close_notices)
             .finish()
     }
 }

@@ -5,6 +5,18 @@
 //! first), then content and metadata changes. Renames are recognised for
 //! non-directories whose (device, inode) moved between two directories that
 //! stayed in place; a moved directory is reported as removed plus created.
+//!
+//! A file is `Modified` when its size, mtime or (symlink) target changed,
+//! and also when only its ctime moved and nothing else in the two snapshots
+//! explains that: not a permission or ownership change (reported as
+//! `Metadata`), not a rename (the renamed file's ctime moves with it), and
+//! not a link added or removed inside the root (the object is at more than
+//! one path in either snapshot). That catches a same-size rewrite whose
+//! mtime was put back (`cp -p`, `tar x`, `rsync -t`, `touch -r`), which
+//! size and mtime alone miss. A link added or removed *outside* the root
+//! moves the ctime too and is then reported as `Modified`: a rescan cannot
+//! tell it from a rewrite without reading the content, and an extra
+//! `Modified` loses nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -181,8 +193,16 @@ pub(crate) fn diff(root: &Path, old: &Snapshot, new: &Snapshot, origin: Origin) 
     events.extend(renames);
     events.extend(creations);
     events.extend(after);
+    let mut linked: Option<HashSet<(u64, u64)>> = None;
     for (p, ea, eb) in changed {
-        if ea.content_differs(eb) || !ea.same_object(eb) {
+        let modified = ea.content_differs(eb)
+            || !ea.same_object(eb)
+            || (ea.ctime_differs(eb)
+                && !ea.metadata_differs(eb)
+                && !linked
+                    .get_or_insert_with(|| multiply_linked(old, new))
+                    .contains(&(eb.dev, eb.ino)));
+        if modified {
             events.push(Event::new(
                 EventKind::Modified,
                 join_rel(root, p),
@@ -202,6 +222,24 @@ pub(crate) fn diff(root: &Path, old: &Snapshot, new: &Snapshot, origin: Origin) 
     events
 }
 
+/// The (device, inode) of every non-directory found at more than one path
+/// in `old` or in `new`: a link to it was added or removed inside the root,
+/// or it has several, and either moves its ctime.
+fn multiply_linked(old: &Snapshot, new: &Snapshot) -> HashSet<(u64, u64)> {
+    let mut multi = HashSet::new();
+    for snap in [old, new] {
+        let mut seen = HashSet::new();
+        for e in snap.entries.values() {
+            if !matches!(e.kind, EntryKind::Dir | EntryKind::Symlink)
+                && !seen.insert((e.dev, e.ino))
+            {
+                multi.insert((e.dev, e.ino));
+            }
+        }
+    }
+    multi
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,7 +251,7 @@ mod tests {
             ino,
             size,
             mtime: 0,
-            mtime_nsec: 0,
+            ctime: 0,
             mode: 0o644,
             uid: 0,
             gid: 0,
@@ -241,7 +279,7 @@ mod tests {
             .collect()
     }
 
-    use EntryKind::{Dir, File};
+    use EntryKind::{Dir, File, Symlink};
 
     #[test]
     fn create_modify_remove_rename() {
@@ -308,6 +346,63 @@ mod tests {
             brief(&ev),
             ["removed r/b", "renamed r/a -> r/b", "created r/a"]
         );
+    }
+
+    /// `snap` with the ctime (and mode) of one path changed.
+    fn touched(s: &Snapshot, path: &str, ctime: i64, mode: u32) -> Snapshot {
+        let mut s = s.clone();
+        if let Some(e) = s.entries.get_mut(Path::new(path)) {
+            e.ctime = ctime;
+            e.mode = mode;
+        }
+        s
+    }
+
+    #[test]
+    fn a_ctime_that_moved_alone_is_a_rewrite() {
+        let old = snap(&[("", Dir, 1, 0), ("a", File, 2, 5), ("b", File, 3, 5)]);
+        let new = touched(&old, "a", 7, 0o644);
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(brief(&ev), ["modified r/a"]);
+        // The same for a watched file (the root itself).
+        let old = snap(&[("", File, 2, 5)]);
+        let new = touched(&old, "", 7, 0o644);
+        assert_eq!(
+            brief(&diff(Path::new("f"), &old, &new, Origin::Rescan)),
+            ["modified f"]
+        );
+        // Directories and symlinks: their entries report what changed.
+        let old = snap(&[("", Dir, 1, 0), ("d", Dir, 4, 0), ("l", Symlink, 5, 1)]);
+        let new = touched(&touched(&old, "d", 7, 0o644), "l", 7, 0o644);
+        assert!(diff(Path::new("r"), &old, &new, Origin::Rescan).is_empty());
+    }
+
+    #[test]
+    fn a_ctime_explained_by_something_else_is_not_a_rewrite() {
+        let old = snap(&[("", Dir, 1, 0), ("a", File, 2, 5), ("b", File, 3, 5)]);
+        // chmod
+        let new = touched(&old, "a", 7, 0o600);
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(brief(&ev), ["metadata r/a"]);
+        // a rename
+        let mut new = snap(&[("", Dir, 1, 0), ("b", File, 3, 5), ("c", File, 2, 5)]);
+        new.entries.get_mut(Path::new("c")).unwrap().ctime = 7;
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(brief(&ev), ["renamed r/a -> r/c"]);
+        // a hard link added inside the root, then one that was already there
+        let mut new = snap(&[
+            ("", Dir, 1, 0),
+            ("a", File, 2, 5),
+            ("b", File, 3, 5),
+            ("h", File, 2, 5),
+        ]);
+        for p in ["a", "h"] {
+            new.entries.get_mut(Path::new(p)).unwrap().ctime = 7;
+        }
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(brief(&ev), ["created r/h"]);
+        let again = touched(&touched(&new, "a", 9, 0o644), "h", 9, 0o644);
+        assert!(diff(Path::new("r"), &new, &again, Origin::Rescan).is_empty());
     }
 
     #[test]

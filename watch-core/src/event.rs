@@ -27,10 +27,15 @@ pub enum SkipReason {
     /// A followed symlink leads back to a directory already being watched.
     SymlinkLoop,
     /// The kernel watch limit was reached (inotify: raise
-    /// `fs.inotify.max_user_watches` with sysctl).
+    /// `fs.inotify.max_user_watches` with sysctl). The directory is watched,
+    /// and what it holds reported as created, once watches are freed (a
+    /// watched subtree removed or unwatched) or at a later `sync`.
     WatchLimit,
-    /// The file descriptor budget is spent (kqueue): changes below this
-    /// directory are detected at directory level only.
+    /// The file descriptor budget is spent (kqueue). For a directory below
+    /// the root: as for [`WatchLimit`](SkipReason::WatchLimit), it is
+    /// watched once descriptors are released. For the root: its files past
+    /// the budget are watched at directory level only (created, removed,
+    /// renamed; their writes are not seen).
     FdBudget,
     /// Any other error, with its description.
     Other(String),
@@ -65,6 +70,12 @@ pub enum EventKind {
         /// Why the subtree is skipped.
         reason: SkipReason,
     },
+    /// A writer closed the file at `path` after writing to it: the save
+    /// through that descriptor is complete. A notice, not a change; only
+    /// reported when [`Config::close_notices`](crate::Config::close_notices)
+    /// asks for it, and only by backends that can tell (inotify's
+    /// `IN_CLOSE_WRITE`; kqueue and polling cannot).
+    Closed,
 }
 
 /// One change to a watched path.
@@ -85,6 +96,9 @@ pub enum EventKind {
 ///   tree at `path`; the watcher rescanned it, and the differences follow as
 ///   events with [`Origin::Rescan`].
 /// - [`Skipped`](EventKind::Skipped): a notice, not a change.
+/// - [`Closed`](EventKind::Closed) (opt-in): a notice, not a change; it
+///   folds to nothing. The content change it completes was reported by its
+///   own `Modified` or `Created`.
 ///
 /// A watched *file* (not a directory) that is replaced by another file
 /// (atomic save, symlink swap) is reported as `Modified`: its name now
@@ -116,6 +130,7 @@ impl fmt::Display for EventKind {
             EventKind::Renamed { .. } => "renamed",
             EventKind::Overflow => "overflow",
             EventKind::Skipped { .. } => "skipped",
+            EventKind::Closed => "closed",
         })
     }
 }
@@ -186,6 +201,7 @@ mod tests {
                 },
                 "skipped",
             ),
+            (EventKind::Closed, "closed"),
         ];
         for (kind, word) in kinds {
             assert_eq!(kind.to_string(), word);

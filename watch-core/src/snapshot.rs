@@ -28,10 +28,14 @@ pub(crate) struct Entry {
     pub(crate) dev: u64,
     pub(crate) ino: u64,
     pub(crate) size: u64,
-    /// Modification time: seconds, and nanoseconds (below 10^9) apart so
-    /// that the entry packs into 64 bytes.
+    /// Modification time, as a [`stamp`].
     pub(crate) mtime: i64,
-    pub(crate) mtime_nsec: u32,
+    /// Status change time, as a [`stamp`]. The kernel sets it to the current
+    /// time on every write, truncation, rename, link count or attribute
+    /// change, and user space cannot set it: a rewrite whose size stays and
+    /// whose mtime was put back (`cp -p`, `tar x`, `rsync -t`, `touch -r`)
+    /// still moves it.
+    pub(crate) ctime: i64,
     pub(crate) mode: u32,
     pub(crate) uid: u32,
     pub(crate) gid: u32,
@@ -42,6 +46,17 @@ pub(crate) struct Entry {
 // One is kept per watched path, so size matters.
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<Entry>() <= 64);
+
+/// A timestamp as one number, so that an entry keeps both times and still
+/// packs into 64 bytes: nanoseconds since the epoch, wrapping. Exact and
+/// ordered from 1678 to 2262; beyond that two times give the same stamp
+/// only when they are a multiple of about 584 years apart. Stamps are only
+/// compared for equality, to notice a change.
+pub(crate) fn stamp(secs: i64, nsecs: i64) -> i64 {
+    // `nsecs` is in [0, 10^9) by definition; clamp rather than trust it.
+    secs.wrapping_mul(1_000_000_000)
+        .wrapping_add(nsecs.clamp(0, 999_999_999))
+}
 
 impl Entry {
     /// An entry from (l)stat metadata; `target` for symlinks.
@@ -61,9 +76,8 @@ impl Entry {
             dev: meta.dev(),
             ino: meta.ino(),
             size: meta.size(),
-            mtime: meta.mtime(),
-            // In [0, 10^9) by definition; clamp rather than trust it.
-            mtime_nsec: u32::try_from(meta.mtime_nsec()).unwrap_or(0),
+            mtime: stamp(meta.mtime(), meta.mtime_nsec()),
+            ctime: stamp(meta.ctime(), meta.ctime_nsec()),
             mode: meta.mode(),
             uid: meta.uid(),
             gid: meta.gid(),
@@ -97,7 +111,7 @@ impl Entry {
             ino: 0,
             size: 0,
             mtime: 0,
-            mtime_nsec: 0,
+            ctime: 0,
             mode: 0,
             uid: 0,
             gid: 0,
@@ -118,10 +132,15 @@ impl Entry {
     /// (A directory's mtime changes with every entry; its entries report that.)
     pub(crate) fn content_differs(&self, other: &Entry) -> bool {
         self.kind != EntryKind::Dir
-            && (self.size != other.size
-                || self.mtime != other.mtime
-                || self.mtime_nsec != other.mtime_nsec
-                || self.target != other.target)
+            && (self.size != other.size || self.mtime != other.mtime || self.target != other.target)
+    }
+
+    /// The status change time of a file (not a directory or a symlink)
+    /// moved. Unless something else explains it (a rename, a link added or
+    /// removed, a permission change), the content was rewritten with its
+    /// size and mtime kept or put back: see [`crate::diff`].
+    pub(crate) fn ctime_differs(&self, other: &Entry) -> bool {
+        !matches!(self.kind, EntryKind::Dir | EntryKind::Symlink) && self.ctime != other.ctime
     }
 
     /// Permissions or ownership changed.
@@ -226,7 +245,7 @@ mod tests {
             ino: 1,
             size: 0,
             mtime: 0,
-            mtime_nsec: 0,
+            ctime: 0,
             mode: 0,
             uid: 0,
             gid: 0,

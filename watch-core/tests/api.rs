@@ -232,3 +232,72 @@ fn sync_cookies_are_never_reported() {
         );
     }
 }
+
+/// Everything `w` reports up to a sync.
+fn synced_events(w: &mut Watcher) -> Vec<Event> {
+    let mut events = Vec::new();
+    w.sync(LONG).unwrap();
+    while w.read(&mut events, Some(Duration::ZERO)).unwrap() > 0 {}
+    events
+}
+
+#[test]
+fn close_notices_are_opt_in_and_follow_the_last_write() {
+    use std::io::Write;
+    let tmp = TempDir::new("api-close");
+    let dir = tmp.path().join("d");
+    fs::create_dir(&dir).unwrap();
+    let in_dir = dir.join("conf");
+    let file = tmp.path().join("file");
+    fs::write(&in_dir, b"1").unwrap();
+    fs::write(&file, b"1").unwrap();
+    for notices in [false, true] {
+        let config = Config::default()
+            .backend(Backend::platform_default())
+            .close_notices(notices);
+        let mut w = Watcher::with_config(config).unwrap();
+        w.watch(&dir, RecursiveMode::NonRecursive).unwrap();
+        w.watch(&file, RecursiveMode::NonRecursive).unwrap();
+        for path in [&in_dir, &file] {
+            // Open, write, and keep the writer open: no close notice yet.
+            let mut writer = fs::File::create(path).unwrap();
+            writer.write_all(b"half").unwrap();
+            let open = synced_events(&mut w);
+            assert!(
+                open.iter()
+                    .any(|e| e.kind == EventKind::Modified && &e.path == path),
+                "{open:?}"
+            );
+            assert!(
+                !open.iter().any(|e| e.kind == EventKind::Closed),
+                "{open:?}"
+            );
+            drop(writer);
+            let closed = synced_events(&mut w);
+            let wants = notices && w.backend() == Backend::Inotify;
+            let last = closed.iter().rev().find(|e| &e.path == path);
+            if wants {
+                assert_eq!(
+                    last.map(|e| &e.kind),
+                    Some(&EventKind::Closed),
+                    "{closed:?}"
+                );
+            } else {
+                assert!(
+                    !closed.iter().any(|e| e.kind == EventKind::Closed),
+                    "{closed:?}"
+                );
+            }
+        }
+        // A rename into place is complete by itself: no close notice for it.
+        let tmp_file = dir.join("conf.tmp");
+        fs::write(&tmp_file, b"2").unwrap();
+        let _ = synced_events(&mut w);
+        fs::rename(&tmp_file, &in_dir).unwrap();
+        let renamed = synced_events(&mut w);
+        assert!(
+            !renamed.iter().any(|e| e.kind == EventKind::Closed),
+            "{renamed:?}"
+        );
+    }
+}

@@ -117,6 +117,8 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
     let mut watcher: Option<Watcher> = None;
     let mut block: Option<Block> = None;
     let me = backend_name(backend);
+    // Outside the watched tree: see `rewrite_keeping_times`.
+    let clock = TempDir::new("scenario-clock");
 
     // The folded view of the last recursive watch: (root, view).
     let mut model: Option<(PathBuf, common::Tree)> = None;
@@ -280,6 +282,11 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
                     .open(p(path))
                     .map_err(fail)?;
             }
+            ("write", ["-p", path, ..]) => {
+                let text = rest.splitn(3, char::is_whitespace).nth(2).unwrap_or("");
+                rewrite_keeping_times(&p(path), text, clock.path()).map_err(fail)?;
+            }
+            ("overflow", [dir]) => overflow_queue(&p(dir)).map_err(fail)?,
             ("write", [path, ..]) => {
                 let text = rest.split_once(char::is_whitespace).map_or("", |(_, t)| t);
                 fs::write(p(path), text).map_err(fail)?;
@@ -313,6 +320,49 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
     }
     check(block.take(), &model)?;
     Ok(None)
+}
+
+/// `write -p`: truncates and writes `text`, then puts back the file's
+/// access and modification times, as `cp -p`, `tar x` or `rsync -t` leave
+/// a file. First waits (by polling the clock, without sleeping) until a
+/// change made now gets a ctime other than the file's current one: the
+/// kernel stamps with a clock that may tick only every few milliseconds,
+/// and a rewrite within the same tick would be invisible to every stat
+/// field, which is not the case this step is for.
+fn rewrite_keeping_times(path: &Path, text: &str, clock: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let before = fs::metadata(path)?;
+    let ctime = |m: &fs::Metadata| (m.ctime(), m.ctime_nsec());
+    let probe = clock.join("tick");
+    loop {
+        fs::write(&probe, b"")?;
+        if ctime(&fs::metadata(&probe)?) > ctime(&before) {
+            break;
+        }
+        std::hint::spin_loop();
+    }
+    fs::write(path, text)?;
+    let times = fs::FileTimes::new()
+        .set_accessed(before.accessed()?)
+        .set_modified(before.modified()?);
+    fs::File::options().write(true).open(path)?.set_times(times)
+}
+
+/// `overflow DIR`: overflows the kernel queue of an inotify watcher that is
+/// not reading, by creating and removing the directory `DIR/.flood` more
+/// times than the queue holds (`fs.inotify.max_queued_events`). On other
+/// backends this is a directory that came and went between two looks.
+fn overflow_queue(dir: &Path) -> std::io::Result<()> {
+    let limit: usize = fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(16_384);
+    let flood = dir.join(".flood");
+    for _ in 0..limit / 2 + 64 {
+        fs::create_dir(&flood)?;
+        fs::remove_dir(&flood)?;
+    }
+    Ok(())
 }
 
 fn run_all(backend: Backend) {

@@ -3,7 +3,7 @@
 use crate::{Event, EventKind};
 
 /// Appends events, collapsing an immediate repeat of the same
-/// modification (one write is often MODIFY + CLOSE_WRITE).
+/// modification (one write is often MODIFY + CLOSE_WRITE) or close notice.
 pub(super) struct Emit<'a> {
     pub(super) out: &'a mut Vec<Event>,
     pub(super) start: usize,
@@ -11,8 +11,10 @@ pub(super) struct Emit<'a> {
 
 impl Emit<'_> {
     pub(super) fn push(&mut self, event: Event) {
-        let repeat = matches!(event.kind, EventKind::Modified | EventKind::Metadata)
-            && self.out.len() > self.start
+        let repeat = matches!(
+            event.kind,
+            EventKind::Modified | EventKind::Metadata | EventKind::Closed
+        ) && self.out.len() > self.start
             && self.out.last() == Some(&event);
         if !repeat {
             self.out.push(event);

@@ -17,7 +17,7 @@ mod emit;
 mod kernel;
 mod root;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -34,7 +34,7 @@ use crate::snapshot::{Entry, Snapshot};
 use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason};
 use emit::Emit;
 use kernel::{Kernel, Use, to_error};
-use root::Root;
+use root::{Retry, Root};
 
 pub(crate) struct InotifyDriver {
     config: Config,
@@ -66,6 +66,8 @@ impl InotifyDriver {
                 ino,
                 uses: HashMap::new(),
                 epoch: 0,
+                blocked: BTreeSet::new(),
+                freed: false,
             },
             buf: Some(buf),
             roots: Vec::new(),
@@ -123,6 +125,28 @@ impl InotifyDriver {
         self.finish_moves(out);
         for root in self.roots.iter_mut().flatten() {
             root.settle(&mut self.kernel, &self.config, out);
+        }
+        self.retry_blocked(out);
+    }
+
+    /// Once a watch was freed, watches the directories the limit refused,
+    /// in path order, until the limit refuses one again (so a full table
+    /// costs one failed `inotify_add_watch`). What a directory holds then
+    /// is reported as created (origin Rescan), like a new directory's.
+    fn retry_blocked(&mut self, out: &mut Emit<'_>) {
+        if !std::mem::take(&mut self.kernel.freed) || self.kernel.blocked.is_empty() {
+            return;
+        }
+        let mut blocked = std::mem::take(&mut self.kernel.blocked).into_iter();
+        while let Some((id, rel)) = blocked.next() {
+            let Some(root) = self.roots.get_mut(id).and_then(Option::as_mut) else {
+                continue;
+            };
+            if root.retry_blocked(&mut self.kernel, &self.config, &rel, out) == Retry::Limit {
+                self.kernel.blocked.insert((id, rel));
+                self.kernel.blocked.extend(blocked);
+                break;
+            }
         }
     }
 
@@ -194,6 +218,9 @@ impl InotifyDriver {
                             .mask
                             .intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE);
                         r.refresh(&mut self.kernel, &self.config, Some(written), out);
+                        if self.config.close_notices && ev.mask.contains(EventMask::CLOSE_WRITE) {
+                            r.closed(out);
+                        }
                     }
                     continue;
                 }
@@ -214,6 +241,7 @@ impl InotifyDriver {
         let Some(users) = self.kernel.uses.remove(&wd) else {
             return;
         };
+        self.kernel.freed = true;
         for user in users {
             match user {
                 Use::Tree { root, rel } => {
@@ -323,6 +351,9 @@ impl InotifyDriver {
     /// watches move meanwhile (overflow rescan, a swapped symlink) a cookie
     /// may have gone unseen, so another one is written.
     fn sync_inner(&mut self, out: &mut Emit<'_>, deadline: Instant) -> Result<(), Error> {
+        // Watches may have been freed where we cannot see it (another
+        // process, a raised limit): try the blocked directories again.
+        self.kernel.freed = true;
         let mut epoch = self.kernel.epoch;
         self.write_cookie()?;
         loop {

@@ -14,6 +14,18 @@ use crate::scan::{ScanOptions, scan_dir};
 use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
 use crate::{Config, Error, Event, EventKind, Origin, RecursiveMode};
 
+/// What came of watching a directory the watch limit had refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Retry {
+    /// Watched now, and what it holds reported.
+    Watched,
+    /// The limit refused it again.
+    Limit,
+    /// Nothing to retry: gone, watched already, no longer wanted, or
+    /// refused for another reason (that directory's own events tell).
+    Stale,
+}
+
 pub(super) struct Root {
     pub(super) id: usize,
     pub(super) path: PathBuf,
@@ -344,6 +356,7 @@ impl Root {
             );
         }
         self.snapshot.move_subtree(from, to);
+        k.move_blocked(self.id, from, to);
         out.push(Event::new(
             EventKind::Renamed {
                 from: self.full(from),
@@ -352,6 +365,16 @@ impl Root {
             is_dir,
             Origin::Kernel,
         ));
+        // A rename moves the file's ctime, with no event of its own: record
+        // it, or a rescan after an overflow would take the move for a rewrite.
+        if !is_dir
+            && let Some(recorded) = self.snapshot.entries.get_mut(to)
+            && recorded.ino != 0
+            && let Ok(now) = Entry::lstat(&join_rel(&self.path, to))
+            && now.same_object(recorded)
+        {
+            recorded.ctime = now.ctime;
+        }
         // What we recorded was seen by lstat some time after the events: the
         // directory moved here may not be the one we looked at. Mark it
         // unverified; `settle` rescans it once the queue is drained.
@@ -364,6 +387,43 @@ impl Root {
                 .insert(to.to_path_buf(), Entry::placeholder(true));
             self.dirty = true;
         }
+    }
+
+    /// Watches the tree directory at `rel`, which the watch limit refused
+    /// earlier, and reports what it holds (origin Rescan).
+    pub(super) fn retry_blocked(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        rel: &Path,
+        out: &mut Emit<'_>,
+    ) -> Retry {
+        let Some(entry) = self.snapshot.get(rel).cloned() else {
+            return Retry::Stale;
+        };
+        let full = self.full(rel);
+        let is_root = rel.as_os_str().is_empty();
+        let wanted = if is_root {
+            entry.is_dir()
+        } else {
+            let follow_link = entry.kind == EntryKind::Symlink
+                && std::fs::metadata(&full).is_ok_and(|m| m.is_dir());
+            self.wants_tree(&entry, config, follow_link)
+        };
+        // Below an unwatched directory it is that directory's retry that
+        // scans it.
+        let parent_watched = rel.parent().is_none_or(|p| self.dirs.contains_key(p));
+        if !wanted || !parent_watched || self.dirs.contains_key(rel) {
+            return Retry::Stale;
+        }
+        let follow = is_root || entry.kind == EntryKind::Symlink;
+        match Root::arm_dir(k, &mut self.dirs, self.id, &full, rel, follow) {
+            Ok(()) => {}
+            Err(e) if e.kind() == inotify::ErrorKind::WatchLimit => return Retry::Limit,
+            Err(_) => return Retry::Stale,
+        }
+        self.scan_new_dir(k, config, rel, entry, out);
+        Retry::Watched
     }
 
     /// Once the kernel queue is drained (so every path we hold is current):
@@ -522,6 +582,14 @@ impl Root {
         } else {
             if mask.contains(EventMask::CLOSE_WRITE) && !is_dir {
                 self.changed(&rel, EventKind::Modified, out);
+                if config.close_notices && self.snapshot.get(&rel).is_some() {
+                    out.push(Event::new(
+                        EventKind::Closed,
+                        self.full(&rel),
+                        false,
+                        Origin::Kernel,
+                    ));
+                }
             } else if mask.contains(EventMask::MODIFY) && !is_dir {
                 // The hot path of a write: report it without an lstat. The
                 // recorded size and mtime are refreshed by CLOSE_WRITE; if
@@ -563,6 +631,11 @@ impl Root {
                     .mask
                     .intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE);
                 self.refresh(k, config, Some(is_last && written), out);
+                // The inode watch says it too; each says it after its own
+                // `Modified`, so a close notice is always the last word.
+                if is_last && config.close_notices && ev.mask.contains(EventMask::CLOSE_WRITE) {
+                    self.closed(out);
+                }
             }
             None if ev
                 .mask
@@ -571,6 +644,18 @@ impl Root {
                 self.refresh(k, config, None, out);
             }
             _ => {}
+        }
+    }
+
+    /// A writer closed the file this root names.
+    pub(super) fn closed(&self, out: &mut Emit<'_>) {
+        if self.root_entry().is_some_and(|e| !e.is_dir()) {
+            out.push(Event::new(
+                EventKind::Closed,
+                self.path.clone(),
+                false,
+                Origin::Kernel,
+            ));
         }
     }
 
