@@ -94,6 +94,6 @@ native! {
     mod kqueue;
     mod vnode;
 
-    pub use kqueue::{Applied, ChangeFailure, Changes, Kqueue, RawEvent};
+    pub use kqueue::{Applied, ChangeFailure, Changes, Kqueue, RawEvent, UserTrigger};
     pub use vnode::{VnodeOptions, VnodeWatch};
 }

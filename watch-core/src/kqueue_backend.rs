@@ -36,7 +36,10 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kqueue::{Changes, Kqueue, RawEvent, Token, VnodeEvents, VnodeOptions, VnodeWatch};
+use kqueue::{
+    Change, Changes, Filter, Kqueue, RawEvent, Token, UserTrigger, VnodeEvents, VnodeOptions,
+    VnodeWatch,
+};
 
 use crate::backend::Driver;
 use crate::cookie;
@@ -44,7 +47,8 @@ use crate::diff::diff;
 use crate::resolve::{Resolved, resolve};
 use crate::scan::{ScanOptions, scan_dir};
 use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
-use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason};
+use crate::waker::Wake;
+use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason, Waker};
 
 /// Budget when `RLIMIT_NOFILE` is unlimited or unreadable.
 const DEFAULT_BUDGET: usize = 4096;
@@ -52,6 +56,18 @@ const DEFAULT_BUDGET: usize = 4096;
 const EVENTS_PER_READ: usize = 256;
 /// Most reads per drain while events keep arriving.
 const MAX_READS: usize = 64;
+/// The `EVFILT_USER` event that [`Waker`]s fire, and its token (no slot
+/// has it: slots are indices).
+const WAKE_IDENT: usize = 1;
+const WAKE_TOKEN: Token = Token(usize::MAX);
+
+impl Wake for UserTrigger {
+    fn wake(&self) -> Result<(), Error> {
+        self.fire()
+            .map(drop)
+            .map_err(|e| Error::io(None, std::io::Error::from(e)))
+    }
+}
 
 /// Why a root holds a descriptor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -971,6 +987,8 @@ pub(crate) struct KqueueDriver {
     buf: Vec<RawEvent>,
     /// Tokens (as filled then) that produced an event since the last `sync` began.
     seen: HashSet<Armed>,
+    /// A waker fired and no `read_events` has returned for it yet.
+    woken: bool,
 }
 
 impl KqueueDriver {
@@ -981,6 +999,8 @@ impl KqueueDriver {
             }
             _ => Error::io(None, std::io::Error::from(e)),
         })?;
+        kq.apply_one(Change::user(WAKE_IDENT, WAKE_TOKEN))
+            .map_err(|e| Error::io(None, std::io::Error::from(e)))?;
         let budget = config.fd_budget.unwrap_or_else(|| {
             kqueue::fd_limit()
                 .and_then(|n| usize::try_from(n / 2).ok())
@@ -1001,6 +1021,7 @@ impl KqueueDriver {
             roots: Vec::new(),
             buf: Vec::with_capacity(EVENTS_PER_READ),
             seen: HashSet::new(),
+            woken: false,
         }))
     }
 
@@ -1028,6 +1049,10 @@ impl KqueueDriver {
         }
         let mut work: HashMap<usize, Work> = HashMap::new();
         for ev in self.buf.iter().map(RawEvent::decode) {
+            if ev.filter() == Filter::User && ev.token() == WAKE_TOKEN {
+                self.woken = true;
+                continue;
+            }
             let token = ev.token().0;
             let Some(Some(slot)) = self.fds.slots.get(token) else {
                 continue; // released since
@@ -1217,6 +1242,9 @@ impl Driver for KqueueDriver {
             if out.len() > start {
                 return Ok(());
             }
+            if std::mem::take(&mut self.woken) {
+                return Ok(());
+            }
             let timeout = match deadline {
                 None => None,
                 Some(d) => {
@@ -1230,7 +1258,7 @@ impl Driver for KqueueDriver {
             if !self.read_once(timeout, out)? && deadline.is_some() {
                 return Ok(());
             }
-            if out.len() > start {
+            if out.len() > start || std::mem::take(&mut self.woken) {
                 return Ok(());
             }
         }
@@ -1272,6 +1300,12 @@ impl Driver for KqueueDriver {
 
     fn watch_count(&self) -> usize {
         self.fds.open
+    }
+
+    fn waker(&self) -> Waker {
+        Waker::new(std::sync::Arc::new(
+            self.fds.kq.user_trigger(WAKE_IDENT, WAKE_TOKEN),
+        ))
     }
 
     fn as_fd(&self) -> BorrowedFd<'_> {

@@ -76,6 +76,7 @@ mod poll;
 mod resolve;
 mod scan;
 mod snapshot;
+mod waker;
 mod watcher;
 
 pub use config::{Backend, Config, RecursiveMode};
@@ -84,4 +85,5 @@ pub use error::Error;
 pub use event::{Event, EventKind, Origin, SkipReason};
 pub use filesystem::{Filesystem, MOUNTINFO, MountTable, MountTableError, filesystem_of};
 pub use per_root::{BackendChoice, RootBackend};
+pub use waker::Waker;
 pub use watcher::Watcher;

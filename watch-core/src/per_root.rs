@@ -14,7 +14,7 @@ use std::time::Instant;
 use crate::backend::Driver;
 use crate::filesystem::{Filesystem, filesystem_of};
 use crate::poll::PollDriver;
-use crate::{Backend, Config, Error, Event, RecursiveMode};
+use crate::{Backend, Config, Error, Event, RecursiveMode, Waker};
 
 /// Which backend watches one root; see
 /// [`Watcher::watch_with`](crate::Watcher::watch_with).
@@ -245,11 +245,13 @@ impl Driver for PerRootDriver {
                 (d, s) => d.or(s),
             };
             self.primary.read_events(out, wake)?;
+            let woken = out.len() == before && wake.is_some_and(|w| Instant::now() < w);
             if let Some(poll) = self.poll.as_mut() {
                 // A past deadline: scans if due, never waits.
                 poll.read_events(out, Some(Instant::now()))?;
             }
-            if out.len() > before || deadline.is_some_and(|d| Instant::now() >= d) {
+            // Returning early with nothing means a Waker ended the wait.
+            if woken || out.len() > before || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(());
             }
         }
@@ -265,6 +267,10 @@ impl Driver for PerRootDriver {
 
     fn watch_count(&self) -> usize {
         self.primary.watch_count()
+    }
+
+    fn waker(&self) -> Waker {
+        self.primary.waker()
     }
 
     fn as_fd(&self) -> BorrowedFd<'_> {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::backend::Driver;
 use crate::per_root::PerRootDriver;
-use crate::{Backend, BackendChoice, Config, Error, Event, RecursiveMode, RootBackend};
+use crate::{Backend, BackendChoice, Config, Error, Event, RecursiveMode, RootBackend, Waker};
 
 /// Watches files and directories and reports their changes as [`Event`]s.
 ///
@@ -155,6 +155,7 @@ impl Watcher {
     ///
     /// `None` blocks until at least one event is available;
     /// `Some(Duration::ZERO)` never blocks; `Some(t)` waits at most `t`.
+    /// A [`Waker`] ends the wait early (then 0 may be returned).
     /// If an error is returned, events appended before it stay in `out`.
     pub fn read(
         &mut self,
@@ -205,6 +206,12 @@ impl Watcher {
             }),
             other => other,
         }
+    }
+
+    /// A handle that makes a blocked or future [`read`](Watcher::read)
+    /// return promptly, from any thread; see [`Waker`].
+    pub fn waker(&self) -> Waker {
+        self.driver.waker()
     }
 
     /// Kernel watches (inotify) or file descriptors (kqueue) currently held;

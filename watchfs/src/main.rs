@@ -12,6 +12,8 @@ mod metrics;
 mod output;
 mod quote;
 mod run;
+mod settle;
+mod state_file;
 #[cfg(test)]
 mod testdir;
 

@@ -22,16 +22,19 @@ use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use inotify::{EventBuffer, EventMask, Inotify, WatchDescriptor, WatchEvent};
+use inotify::{EventBuffer, EventFd, EventMask, Inotify, WatchDescriptor, WatchEvent};
 
 use crate::backend::Driver;
 use crate::cookie;
 use crate::diff::diff;
 use crate::resolve::Resolved;
 use crate::snapshot::{Entry, Snapshot};
-use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason};
+use crate::waker::Wake;
+use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason, Waker};
 use emit::Emit;
 use kernel::{Kernel, Use, to_error};
 use root::{Retry, Root};
@@ -49,6 +52,20 @@ pub(crate) struct InotifyDriver {
     cookies_seen: HashSet<OsString>,
     /// Cookies written by the sync in progress; only these are recorded.
     cookies_expected: HashSet<OsString>,
+    /// Notified by [`Waker`]s; a blocking read polls it with the instance.
+    wake: Arc<EventFd>,
+    /// Whether a waker was ever made. Until then a blocking read is one
+    /// `read(2)` on the instance, with no `poll(2)` before it.
+    wakeable: AtomicBool,
+}
+
+impl Wake for Weak<EventFd> {
+    fn wake(&self) -> Result<(), Error> {
+        match self.upgrade() {
+            Some(fd) => fd.notify().map_err(|e| Error::io(None, io::Error::from(e))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Most reads per `read_events` call while events keep arriving, so a storm
@@ -60,6 +77,7 @@ impl InotifyDriver {
         let ino = Inotify::init().map_err(|e| to_error(e, Path::new("")))?;
         let buf = EventBuffer::new(EventBuffer::DEFAULT_LEN)
             .map_err(|e| Error::io(None, io::Error::from(e)))?;
+        let wake = EventFd::new().map_err(|e| to_error(e, Path::new("")))?;
         Ok(Box::new(InotifyDriver {
             config,
             kernel: Kernel {
@@ -75,6 +93,8 @@ impl InotifyDriver {
             free_ids: Vec::new(),
             cookies_seen: HashSet::new(),
             cookies_expected: HashSet::new(),
+            wake: Arc::new(wake),
+            wakeable: AtomicBool::new(false),
         }))
     }
 
@@ -376,6 +396,24 @@ impl InotifyDriver {
         }
     }
 
+    /// Like [`wait`](Self::wait), also ending when woken: `Ok(false)` on
+    /// timeout or wake-up (which is consumed).
+    fn wait_or_woken(&self, deadline: Option<Instant>) -> Result<bool, Error> {
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let ready = self
+            .kernel
+            .ino
+            .wait_or_woken(&self.wake, timeout)
+            .map_err(|e| Error::io(None, io::Error::from(e)))?;
+        if ready.woken {
+            self.wake
+                .reset()
+                .map_err(|e| Error::io(None, io::Error::from(e)))?;
+            return Ok(false);
+        }
+        Ok(ready.events)
+    }
+
     fn wait(&self, deadline: Option<Instant>) -> Result<bool, Error> {
         let timeout = match deadline {
             None => None,
@@ -462,10 +500,22 @@ impl Driver for InotifyDriver {
     ) -> Result<(), Error> {
         let start = out.len();
         let mut emit = Emit { out, start };
+        let wakeable = self.wakeable.load(Ordering::Relaxed);
         loop {
             self.drain(&mut emit)?;
             if emit.out.len() > start {
                 return Ok(());
+            }
+            if wakeable {
+                if !self.wait_or_woken(deadline)? {
+                    return Ok(());
+                }
+                // Readable: this read does not block.
+                self.read_batch(&mut emit, true)?;
+                if emit.out.len() > start && !self.unsettled() {
+                    return Ok(());
+                }
+                continue;
             }
             match deadline {
                 None => {
@@ -494,6 +544,11 @@ impl Driver for InotifyDriver {
 
     fn watch_count(&self) -> usize {
         self.kernel.uses.len()
+    }
+
+    fn waker(&self) -> Waker {
+        self.wakeable.store(true, Ordering::Relaxed);
+        Waker::new(Arc::new(Arc::downgrade(&self.wake)))
     }
 
     fn as_fd(&self) -> BorrowedFd<'_> {
