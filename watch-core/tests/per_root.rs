@@ -210,3 +210,37 @@ fn auto_and_poll_on_a_poll_watcher_are_its_own_backend() {
         .unwrap();
     assert_eq!(choice.to_string(), "poll (the watcher polls every root)");
 }
+
+#[test]
+fn a_waker_ends_a_read_that_also_polls() {
+    for backend in backends().into_iter().filter(|b| *b != Backend::Poll) {
+        let dir = TempDir::new("per-root-wake");
+        let mut w = Watcher::with_config(
+            Config::default()
+                .backend(backend)
+                .poll_interval(Duration::from_secs(3600)),
+        )
+        .unwrap();
+        w.watch_with(dir.path(), RecursiveMode::Recursive, RootBackend::Poll)
+            .unwrap();
+        let waker = w.waker();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            // Wake only once the reader has begun (or is about to begin) its
+            // read: a wake before the read counts as well.
+            rx.recv().unwrap();
+            waker.wake().unwrap();
+        });
+        tx.send(()).unwrap();
+        let mut events = Vec::new();
+        // Without the wake this read would last its whole timeout (the
+        // poll interval is an hour).
+        let start = std::time::Instant::now();
+        w.read(&mut events, Some(LONG * 2)).unwrap();
+        assert!(
+            start.elapsed() < LONG,
+            "{backend}: the wake did not end the read"
+        );
+        thread.join().unwrap();
+    }
+}
