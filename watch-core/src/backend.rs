@@ -97,6 +97,12 @@ pub(crate) trait Driver: Send {
     /// Kernel watches or file descriptors currently held.
     fn watch_count(&self) -> usize;
 
+    /// When `read_events` will next look for changes by itself (poll: the
+    /// next scan); `None` when the descriptor says it all.
+    fn next_scan(&self) -> Option<Instant> {
+        None
+    }
+
     /// A handle that ends the current or next `read_events` wait.
     fn waker(&self) -> Waker;
 

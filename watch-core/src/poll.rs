@@ -169,6 +169,10 @@ impl Driver for PollDriver {
         0
     }
 
+    fn next_scan(&self) -> Option<Instant> {
+        Some(self.next_scan)
+    }
+
     fn waker(&self) -> Waker {
         Waker::new(self.wake.clone())
     }
