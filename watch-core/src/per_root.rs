@@ -239,7 +239,7 @@ impl Driver for PerRootDriver {
         }
         let before = out.len();
         loop {
-            let next_scan = self.poll.as_ref().map_or(deadline, |p| Some(p.next_scan()));
+            let next_scan = self.next_scan();
             let wake = match (deadline, next_scan) {
                 (Some(d), Some(s)) => Some(d.min(s)),
                 (d, s) => d.or(s),
@@ -267,6 +267,18 @@ impl Driver for PerRootDriver {
 
     fn watch_count(&self) -> usize {
         self.primary.watch_count()
+    }
+
+    fn next_scan(&self) -> Option<Instant> {
+        let polled = self
+            .poll
+            .as_ref()
+            .filter(|p| !p.is_empty())
+            .and_then(Driver::next_scan);
+        match (self.primary.next_scan(), polled) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn waker(&self) -> Waker {

@@ -59,11 +59,6 @@ impl PollDriver {
         })
     }
 
-    /// When the next scan is due.
-    pub(crate) fn next_scan(&self) -> Instant {
-        self.next_scan
-    }
-
     /// Whether no root is polled.
     pub(crate) fn is_empty(&self) -> bool {
         self.roots.is_empty()
