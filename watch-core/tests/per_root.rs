@@ -131,9 +131,12 @@ fn moving_a_root_between_backends_keeps_one_report_per_change() {
         let dir = TempDir::new("per-root-move");
         let mut w = watcher(backend);
         w.watch(dir.path(), RecursiveMode::NonRecursive).unwrap();
+        assert_eq!(w.next_scan(), None, "{backend}: nothing is polled yet");
         w.watch_with(dir.path(), RecursiveMode::NonRecursive, RootBackend::Poll)
             .unwrap();
         assert_eq!(w.root_backend(dir.path()), Backend::Poll);
+        // An event loop on the descriptor learns when to wake for the scan.
+        assert!(w.next_scan().is_some(), "{backend}");
         let file = dir.path().join("f");
         fs::write(&file, "x").unwrap();
         w.sync(LONG).unwrap();
