@@ -58,6 +58,9 @@ pub(crate) enum Op {
     RmWatch,
     Read,
     Wait,
+    EventFd,
+    Notify,
+    Reset,
     Buffer,
     Decode,
 }
@@ -70,6 +73,9 @@ impl Op {
             Op::RmWatch => "inotify_rm_watch",
             Op::Read => "read from inotify",
             Op::Wait => "poll on inotify",
+            Op::EventFd => "eventfd",
+            Op::Notify => "write to eventfd",
+            Op::Reset => "read from eventfd",
             Op::Buffer => "event buffer",
             Op::Decode => "decode inotify event",
         }

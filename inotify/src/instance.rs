@@ -12,6 +12,9 @@ use crate::error::{Error, ErrorKind, Op};
 use crate::events::Events;
 use crate::limits;
 use crate::mask::WatchMask;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use crate::wake::EventFd;
+use crate::wake::Readiness;
 use crate::wd::{WatchDescriptor, next_instance_id};
 
 fn errno() -> i32 {
@@ -207,7 +210,39 @@ impl Inotify {
     /// Man pages: [Linux poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html),
     /// [FreeBSD poll(2)](https://man.freebsd.org/cgi/man.cgi?query=poll&sektion=2).
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        Ok(self.poll(None, timeout)?.events)
+    }
+
+    /// Like [`wait`](Inotify::wait), and also returns as soon as `wake` is
+    /// notified ([`EventFd::notify`], from any thread, before or during the
+    /// wait). The [`Readiness`] says which of the two is ready (both false:
+    /// timeout); a notification stays pending until [`EventFd::reset`].
+    ///
+    /// Man pages: [Linux poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html),
+    /// [Linux eventfd(2)](https://man7.org/linux/man-pages/man2/eventfd.2.html).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn wait_or_woken(
+        &self,
+        wake: &EventFd,
+        timeout: Option<Duration>,
+    ) -> Result<Readiness, Error> {
+        self.poll(Some(wake.as_fd()), timeout)
+    }
+
+    /// `poll(2)` on the instance and, if given, one more descriptor.
+    fn poll(
+        &self,
+        other: Option<BorrowedFd<'_>>,
+        timeout: Option<Duration>,
+    ) -> Result<Readiness, Error> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut fds =
+            [self.fd.as_raw_fd(), other.map_or(-1, |fd| fd.as_raw_fd())].map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        let count: libc::nfds_t = if other.is_some() { 2 } else { 1 };
         loop {
             let ms: libc::c_int = match (timeout, deadline) {
                 (None, _) => -1,
@@ -220,15 +255,15 @@ impl Inotify {
                     libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
                 }
             };
-            let mut pfd = libc::pollfd {
-                fd: self.fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: `pfd` is one valid pollfd, and we pass a count of 1.
-            let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+            // SAFETY: `fds` holds two valid pollfds and `count` is at most 2.
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), count, ms) };
             if rc > 0 {
-                return Ok(true);
+                // Any revents (POLLIN, or POLLERR/POLLHUP/POLLNVAL) means a
+                // read returns without blocking: with data or an error.
+                return Ok(Readiness {
+                    events: fds[0].revents != 0,
+                    woken: other.is_some() && fds[1].revents != 0,
+                });
             }
             if rc < 0 {
                 let e = errno();
@@ -239,7 +274,7 @@ impl Inotify {
             if let Some(d) = deadline
                 && Instant::now() >= d
             {
-                return Ok(false);
+                return Ok(Readiness::default());
             }
         }
     }

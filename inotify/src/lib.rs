@@ -28,6 +28,9 @@
 //!   [`Events::from_bytes`] decodes bytes without a system call.
 //! * [`WatchDescriptor`]s remember their instance, so descriptors of two
 //!   instances never compare equal.
+//! * [`Inotify::wait_or_woken`] also returns when an [`EventFd`] (Linux,
+//!   Android) is notified from another thread, so a blocked reader can be
+//!   told to stop.
 //!
 //! Man pages: [Linux inotify(7)](https://man7.org/linux/man-pages/man7/inotify.7.html),
 //! [FreeBSD inotify(2)](https://man.freebsd.org/cgi/man.cgi?query=inotify&sektion=2).
@@ -40,6 +43,7 @@ mod events;
 mod instance;
 pub mod limits;
 mod mask;
+mod wake;
 mod wd;
 
 pub use buffer::EventBuffer;
@@ -49,6 +53,9 @@ pub use instance::Inotify;
 #[doc(hidden)]
 pub use instance::raw;
 pub use mask::{EventMask, WatchMask};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use wake::EventFd;
+pub use wake::Readiness;
 pub use wd::WatchDescriptor;
 
 /// The public types can cross threads: an instance can be read on one
@@ -61,4 +68,6 @@ const _: () = {
     send_sync::<Events<'static>>();
     send_sync::<Event<'static>>();
     send_sync::<WatchDescriptor>();
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    send_sync::<EventFd>();
 };

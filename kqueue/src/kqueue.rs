@@ -185,6 +185,17 @@ impl Kqueue {
         self.apply_one(Change::trigger(ident, token))
     }
 
+    /// A handle that fires the user event named `ident` (registered with
+    /// [`Change::user`] and `token`) from any thread, like
+    /// [`Kqueue::trigger`], without keeping the kqueue open.
+    pub fn user_trigger(&self, ident: usize, token: Token) -> UserTrigger {
+        UserTrigger {
+            kq: self.weak(),
+            ident,
+            token,
+        }
+    }
+
     /// Waits for events and appends them to `events`, in its spare capacity.
     ///
     /// At most `events.capacity() - events.len()` events are read, with one
@@ -358,8 +369,9 @@ impl From<Kqueue> for OwnedFd {
     fn from(kq: Kqueue) -> OwnedFd {
         let mut fd = kq.fd;
         loop {
-            // Watches only hold `Weak` handles; a strong one exists only
-            // while a watch's drop submits its `EV_DELETE`, which ends soon.
+            // Watches and triggers only hold `Weak` handles; a strong one
+            // exists only while a watch's drop submits its `EV_DELETE` or a
+            // trigger fires, which ends soon.
             match Arc::try_unwrap(fd) {
                 Ok(owned) => return owned,
                 Err(shared) => {
@@ -368,6 +380,40 @@ impl From<Kqueue> for OwnedFd {
                 }
             }
         }
+    }
+}
+
+/// Fires one user event (`EVFILT_USER`) of a [`Kqueue`]: made by
+/// [`Kqueue::user_trigger`], cheap to clone, `Send + Sync`, so that any
+/// thread can wake one blocked in [`Kqueue::wait`].
+///
+/// It does not keep the kqueue open: once the kqueue is dropped,
+/// [`fire`](UserTrigger::fire) has nothing to wake and returns `Ok(false)`.
+///
+/// Manual pages (`EVFILT_USER`, `NOTE_TRIGGER`):
+/// [FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=kevent&sektion=2),
+/// [OpenBSD](https://man.openbsd.org/kevent.2),
+/// [NetBSD](https://man.netbsd.org/kevent.2),
+/// [macOS](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/kevent.2.html).
+#[derive(Clone, Debug)]
+pub struct UserTrigger {
+    kq: Weak<OwnedFd>,
+    ident: usize,
+    token: Token,
+}
+
+impl UserTrigger {
+    /// Fires the user event (`NOTE_TRIGGER`); returns `Ok(false)`, doing
+    /// nothing, when the kqueue is gone. Errors as [`Kqueue::trigger`]'s
+    /// (e.g. [`ErrorKind::NotFound`] when the event was never registered).
+    pub fn fire(&self) -> Result<bool, Error> {
+        let Some(fd) = self.kq.upgrade() else {
+            return Ok(false);
+        };
+        // A strong handle for the length of one kevent() call; if the
+        // kqueue is dropped meanwhile, this one closes it.
+        Kqueue { fd }.trigger(self.ident, self.token)?;
+        Ok(true)
     }
 }
 

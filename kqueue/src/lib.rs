@@ -72,6 +72,6 @@ native! {
     mod kqueue;
     mod vnode;
 
-    pub use kqueue::{Applied, ChangeFailure, Changes, Kqueue, RawEvent};
+    pub use kqueue::{Applied, ChangeFailure, Changes, Kqueue, RawEvent, UserTrigger};
     pub use vnode::{VnodeOptions, VnodeWatch};
 }

@@ -107,3 +107,35 @@ fn the_descriptor_converts_to_and_from_owned_fd() {
     kq.trigger(1, Token(1)).unwrap();
     assert!(wait_for_token(&kq, Token(1)).is_some());
 }
+
+#[test]
+fn a_user_trigger_wakes_a_wait_from_another_thread() {
+    let kq = Kqueue::new().unwrap();
+    kq.apply_one(Change::user(7, Token(77))).unwrap();
+    let trigger = kq.user_trigger(7, Token(77));
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let mut buf: Vec<RawEvent> = Vec::with_capacity(4);
+            // Blocks until the trigger fires (the timeout only stops a hang).
+            kq.wait(&mut buf, Some(PATIENCE)).unwrap();
+            buf.first().map(RawEvent::decode)
+        });
+        let handle = trigger.clone();
+        s.spawn(move || assert!(handle.fire().unwrap()))
+            .join()
+            .unwrap();
+        let ev = waiter.join().unwrap().expect("the user event");
+        assert_eq!(ev.filter(), Filter::User);
+        assert_eq!(ev.token(), Token(77));
+    });
+}
+
+#[test]
+fn a_user_trigger_does_not_keep_its_kqueue_open() {
+    let kq = Kqueue::new().unwrap();
+    let trigger = kq.user_trigger(8, Token(88));
+    // Never registered: the kqueue says so.
+    assert_eq!(trigger.fire().unwrap_err().kind(), ErrorKind::NotFound);
+    drop(kq);
+    assert!(!trigger.fire().unwrap());
+}

@@ -33,7 +33,7 @@ use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::{Backend, Error, Event, RecursiveMode};
+use crate::{Backend, Error, Event, RecursiveMode, Waker};
 
 /// One backend's implementation. Every method may be called while events are
 /// flowing; none may panic on what the kernel or the filesystem returns.
@@ -56,8 +56,10 @@ pub(crate) trait Driver: Send {
     fn remove_root(&mut self, path: &Path) -> Result<(), Error>;
 
     /// Appends available events to `out`. When none is available, waits until
-    /// one is or `deadline` passes (`None`: wait forever; a past deadline:
-    /// never wait). Cookie files are never reported.
+    /// one is, `deadline` passes (`None`: wait forever; a past deadline:
+    /// never wait) or a [`Waker`] wakes it (a wake before the call counts;
+    /// returning events leaves a wake pending). Cookie files are never
+    /// reported.
     fn read_events(&mut self, out: &mut Vec<Event>, deadline: Option<Instant>)
     -> Result<(), Error>;
 
@@ -68,6 +70,15 @@ pub(crate) trait Driver: Send {
 
     /// Kernel watches or file descriptors currently held.
     fn watch_count(&self) -> usize;
+
+    /// When `read_events` will next look for changes by itself (poll: the
+    /// next scan); `None` when the descriptor says it all.
+    fn next_scan(&self) -> Option<Instant> {
+        None
+    }
+
+    /// A handle that ends the current or next `read_events` wait.
+    fn waker(&self) -> Waker;
 
     /// A descriptor that polls readable when `read_events` has something.
     fn as_fd(&self) -> BorrowedFd<'_>;

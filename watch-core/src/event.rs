@@ -27,10 +27,15 @@ pub enum SkipReason {
     /// A followed symlink leads back to a directory already being watched.
     SymlinkLoop,
     /// The kernel watch limit was reached (inotify: raise
-    /// `fs.inotify.max_user_watches` with sysctl).
+    /// `fs.inotify.max_user_watches` with sysctl). The directory is watched,
+    /// and what it holds reported as created, once watches are freed (a
+    /// watched subtree removed or unwatched) or at a later `sync`.
     WatchLimit,
-    /// The file descriptor budget is spent (kqueue): changes below this
-    /// directory are detected at directory level only.
+    /// The file descriptor budget is spent (kqueue). For a directory below
+    /// the root: as for [`WatchLimit`](SkipReason::WatchLimit), it is
+    /// watched once descriptors are released. For the root: its files past
+    /// the budget are watched at directory level only (created, removed,
+    /// renamed; their writes are not seen).
     FdBudget,
     /// Any other error, with its description.
     Other(String),

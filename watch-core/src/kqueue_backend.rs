@@ -14,7 +14,10 @@
 //!   first to go: past three quarters of the budget they are watched at
 //!   directory level only (said once per root with a `Skipped` /
 //!   `FdBudget` notice); past the budget, directories are skipped with the
-//!   same notice. Running out of descriptors degrades, it never fails;
+//!   same notice, one per directory. Running out of descriptors degrades,
+//!   it never fails, and skipped directories are watched (and what they
+//!   hold reported) as soon as descriptors are released, or at the next
+//!   `sync`;
 //! - a root path is followed by name like on inotify: the directories
 //!   consulted when resolving it are watched (anchors), any change there
 //!   re-resolves it, and a file root's target has its own descriptor;
@@ -33,7 +36,10 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kqueue::{Changes, Kqueue, RawEvent, Token, VnodeEvents, VnodeOptions, VnodeWatch};
+use kqueue::{
+    Change, Changes, Filter, Kqueue, RawEvent, Token, UserTrigger, VnodeEvents, VnodeOptions,
+    VnodeWatch,
+};
 
 use crate::backend::Driver;
 use crate::cookie;
@@ -41,7 +47,8 @@ use crate::diff::diff;
 use crate::resolve::{DirId, Resolved, resolve};
 use crate::scan::{ScanOptions, scan_dir};
 use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
-use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason};
+use crate::waker::Wake;
+use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason, Waker};
 
 /// Budget when `RLIMIT_NOFILE` is unlimited or unreadable.
 const DEFAULT_BUDGET: usize = 4096;
@@ -49,6 +56,18 @@ const DEFAULT_BUDGET: usize = 4096;
 const EVENTS_PER_READ: usize = 256;
 /// Most reads per drain while events keep arriving.
 const MAX_READS: usize = 64;
+/// The `EVFILT_USER` event that [`Waker`]s fire, and its token (no slot
+/// has it: slots are indices).
+const WAKE_IDENT: usize = 1;
+const WAKE_TOKEN: Token = Token(usize::MAX);
+
+impl Wake for UserTrigger {
+    fn wake(&self) -> Result<(), Error> {
+        self.fire()
+            .map(drop)
+            .map_err(|e| Error::io(None, std::io::Error::from(e)))
+    }
+}
 
 /// Why a root holds a descriptor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,6 +139,9 @@ struct Fds {
     budget: usize,
     /// Fillings so far: the next [`Slot::serial`].
     serial: u64,
+    /// A descriptor was released (or a sync asked) since the directories
+    /// the budget refused were last tried.
+    freed: bool,
 }
 
 impl Fds {
@@ -265,6 +287,7 @@ impl Fds {
         {
             self.open -= 1;
             self.free.push(token);
+            self.freed = true;
         }
     }
 
@@ -358,6 +381,20 @@ struct Root {
     snapshot: Snapshot,
     /// The per-file degradation was reported.
     budget_noted: bool,
+    /// Tree directories the budget refused (reported `Skipped` once each),
+    /// tried again once descriptors are released.
+    blocked: BTreeSet<PathBuf>,
+}
+
+/// What came of watching a directory the budget had refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Retry {
+    /// Watched now, and what it holds reported.
+    Watched,
+    /// The budget refused it again.
+    Budget,
+    /// Nothing to retry: gone, watched already or no longer wanted.
+    Stale,
 }
 
 impl Root {
@@ -441,7 +478,7 @@ impl Root {
             .snapshot
             .dir_ids_along(rel.parent().unwrap_or(Path::new("")));
         let opts = self.opts(config);
-        let (id, dirs) = (self.id, &mut self.dirs);
+        let (id, dirs, blocked) = (self.id, &mut self.dirs, &mut self.blocked);
         let mut hook = |full: &Path, r: &Path, via_symlink: bool| {
             if dirs.contains_key(r) {
                 return Ok(());
@@ -449,7 +486,12 @@ impl Root {
             let follow = r.as_os_str().is_empty() || via_symlink;
             let token = fds
                 .arm(full, true, follow, id, Role::Tree(r.to_path_buf()))
-                .map_err(ArmError::skip_reason)?;
+                .map_err(|e| {
+                    if let ArmError::Budget = e {
+                        blocked.insert(r.to_path_buf());
+                    }
+                    e.skip_reason()
+                })?;
             dirs.insert(r.to_path_buf(), token);
             Ok(())
         };
@@ -511,6 +553,64 @@ impl Root {
         }
     }
 
+    /// Watches the tree directory at `rel`, which the budget refused
+    /// earlier, and reports what it holds (origin Rescan).
+    fn retry_blocked(
+        &mut self,
+        fds: &mut Fds,
+        config: &Config,
+        rel: &Path,
+        out: &mut Vec<Event>,
+    ) -> Retry {
+        let Some(entry) = self.snapshot.get(rel).cloned() else {
+            return Retry::Stale;
+        };
+        let full = self.full(rel);
+        let wanted = if rel.as_os_str().is_empty() {
+            entry.is_dir()
+        } else {
+            self.wants_tree(&entry, &full, config)
+        };
+        // Below an unwatched directory it is that directory's retry that
+        // scans it.
+        let parent_watched = rel.parent().is_none_or(|p| self.dirs.contains_key(p));
+        if !wanted || !parent_watched || self.dirs.contains_key(rel) {
+            return Retry::Stale;
+        }
+        if !fds.room(true) {
+            self.blocked.insert(rel.to_path_buf());
+            return Retry::Budget;
+        }
+        let mut notices = Vec::new();
+        let found = self.scan(fds, config, rel, entry, &mut notices);
+        if !self.dirs.contains_key(rel) {
+            // Refused again (the scan put it back among the blocked, and
+            // its notice was given before) or gone (its parent reports it).
+            return if self.blocked.contains(rel) {
+                Retry::Budget
+            } else {
+                Retry::Stale
+            };
+        }
+        let mut files = Vec::new();
+        for (p, e) in found.entries {
+            if p == rel || self.snapshot.get(&p).is_some_and(|old| old.same_object(&e)) {
+                continue;
+            }
+            out.push(Event::new(
+                EventKind::Created,
+                self.full(&p),
+                e.is_dir(),
+                Origin::Rescan,
+            ));
+            files.push(p.clone());
+            self.snapshot.insert(p, e);
+        }
+        out.extend(notices);
+        self.arm_files(fds, files, out);
+        Retry::Watched
+    }
+
     /// Releases the descriptors at and below `rel` and forgets the snapshot there.
     fn drop_subtree(&mut self, fds: &mut Fds, rel: &Path) {
         for map in [&mut self.dirs, &mut self.files] {
@@ -526,6 +626,7 @@ impl Root {
             }
         }
         self.snapshot.remove_subtree(rel);
+        self.blocked.retain(|p| !p.starts_with(rel));
     }
 
     /// Reports `rel` removed. A deleted directory was empty when it went,
@@ -588,6 +689,18 @@ impl Root {
             }
         }
         self.snapshot.move_subtree(from, to);
+        let moved: Vec<PathBuf> = self
+            .blocked
+            .iter()
+            .filter(|p| p.starts_with(from))
+            .cloned()
+            .collect();
+        for old in moved {
+            self.blocked.remove(&old);
+            if let Ok(rest) = old.strip_prefix(from) {
+                self.blocked.insert(join_rel(to, rest));
+            }
+        }
     }
 
     fn wants_tree(&self, entry: &Entry, full: &Path, config: &Config) -> bool {
@@ -936,6 +1049,8 @@ pub(crate) struct KqueueDriver {
     buf: Vec<RawEvent>,
     /// Tokens (as filled then) that produced an event since the last `sync` began.
     seen: HashSet<Armed>,
+    /// A waker fired and no `read_events` has returned for it yet.
+    woken: bool,
 }
 
 impl KqueueDriver {
@@ -946,6 +1061,8 @@ impl KqueueDriver {
             }
             _ => Error::io(None, std::io::Error::from(e)),
         })?;
+        kq.apply_one(Change::user(WAKE_IDENT, WAKE_TOKEN))
+            .map_err(|e| Error::io(None, std::io::Error::from(e)))?;
         let budget = config.fd_budget.unwrap_or_else(|| {
             kqueue::fd_limit()
                 .and_then(|n| usize::try_from(n / 2).ok())
@@ -961,10 +1078,12 @@ impl KqueueDriver {
                 open: 0,
                 budget,
                 serial: 0,
+                freed: false,
             },
             roots: Vec::new(),
             buf: Vec::with_capacity(EVENTS_PER_READ),
             seen: HashSet::new(),
+            woken: false,
         }))
     }
 
@@ -992,6 +1111,10 @@ impl KqueueDriver {
         }
         let mut work: HashMap<usize, Work> = HashMap::new();
         for ev in self.buf.iter().map(RawEvent::decode) {
+            if ev.filter() == Filter::User && ev.token() == WAKE_TOKEN {
+                self.woken = true;
+                continue;
+            }
             let token = ev.token().0;
             let Some(Some(slot)) = self.fds.slots.get(token) else {
                 continue; // released since
@@ -1054,13 +1177,33 @@ impl KqueueDriver {
         Ok(true)
     }
 
-    /// Handles everything already queued, without waiting.
+    /// Once a descriptor was released, watches the directories the budget
+    /// refused, root by root in path order, until it refuses one again.
+    fn retry_blocked(&mut self, out: &mut Vec<Event>) {
+        if !std::mem::take(&mut self.fds.freed) {
+            return;
+        }
+        for root in self.roots.iter_mut().flatten() {
+            let pending: Vec<PathBuf> = std::mem::take(&mut root.blocked).into_iter().collect();
+            let mut pending = pending.into_iter();
+            while let Some(rel) = pending.next() {
+                if root.retry_blocked(&mut self.fds, &self.config, &rel, out) == Retry::Budget {
+                    root.blocked.extend(pending);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Handles everything already queued, without waiting; then, with
+    /// every path current, retries what the budget refused.
     fn drain(&mut self, out: &mut Vec<Event>) -> Result<(), Error> {
         for _ in 0..MAX_READS {
             if !self.read_once(Some(Duration::ZERO), out)? {
                 break;
             }
         }
+        self.retry_blocked(out);
         Ok(())
     }
 
@@ -1128,6 +1271,7 @@ impl Driver for KqueueDriver {
             target: None,
             snapshot: Snapshot::default(),
             budget_noted: false,
+            blocked: BTreeSet::new(),
         };
         root.rebuild(&mut self.fds, &self.config, out);
         if id == self.roots.len() {
@@ -1161,6 +1305,9 @@ impl Driver for KqueueDriver {
             if out.len() > start {
                 return Ok(());
             }
+            if std::mem::take(&mut self.woken) {
+                return Ok(());
+            }
             let timeout = match deadline {
                 None => None,
                 Some(d) => {
@@ -1174,7 +1321,7 @@ impl Driver for KqueueDriver {
             if !self.read_once(timeout, out)? && deadline.is_some() {
                 return Ok(());
             }
-            if out.len() > start {
+            if out.len() > start || std::mem::take(&mut self.woken) {
                 return Ok(());
             }
         }
@@ -1186,6 +1333,9 @@ impl Driver for KqueueDriver {
     /// gone where nothing sees it, so another one is written.
     fn sync(&mut self, out: &mut Vec<Event>, deadline: Instant) -> Result<(), Error> {
         self.seen.clear();
+        // Descriptors may have been freed where the budget cannot see it
+        // (closed elsewhere in the process, a raised limit): try again.
+        self.fds.freed = true;
         let mut cookie = self.write_cookie()?;
         loop {
             self.drain(out)?;
@@ -1213,6 +1363,12 @@ impl Driver for KqueueDriver {
 
     fn watch_count(&self) -> usize {
         self.fds.open
+    }
+
+    fn waker(&self) -> Waker {
+        Waker::new(std::sync::Arc::new(
+            self.fds.kq.user_trigger(WAKE_IDENT, WAKE_TOKEN),
+        ))
     }
 
     fn as_fd(&self) -> BorrowedFd<'_> {

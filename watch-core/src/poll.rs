@@ -10,13 +10,15 @@ use std::collections::HashSet;
 use std::io::{PipeReader, PipeWriter, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::backend::Driver;
 use crate::diff::diff;
 use crate::scan::{ScanOptions, scan_root};
 use crate::snapshot::Snapshot;
-use crate::{Backend, Config, Error, Event, Origin, RecursiveMode};
+use crate::waker::Flag;
+use crate::{Backend, Config, Error, Event, Origin, RecursiveMode, Waker};
 
 /// Shortest wait between scans in a blocking read, so a zero interval does
 /// not spin.
@@ -37,6 +39,7 @@ pub(crate) struct PollDriver {
     /// Readable exactly while the watcher queues events for the user.
     ready: (PipeReader, PipeWriter),
     signaled: bool,
+    wake: Arc<Flag>,
 }
 
 impl PollDriver {
@@ -48,6 +51,7 @@ impl PollDriver {
             next_scan: Instant::now(),
             ready,
             signaled: false,
+            wake: Arc::default(),
         }))
     }
 
@@ -133,7 +137,12 @@ impl Driver for PollDriver {
                 Some(d) => d.min(self.next_scan),
                 None => self.next_scan,
             };
-            std::thread::sleep(wake.saturating_duration_since(now).max(MIN_WAIT));
+            if self
+                .wake
+                .sleep(wake.saturating_duration_since(now).max(MIN_WAIT))
+            {
+                return Ok(());
+            }
         }
     }
 
@@ -144,6 +153,14 @@ impl Driver for PollDriver {
 
     fn watch_count(&self) -> usize {
         0
+    }
+
+    fn next_scan(&self) -> Option<Instant> {
+        Some(self.next_scan)
+    }
+
+    fn waker(&self) -> Waker {
+        Waker::new(self.wake.clone())
     }
 
     fn as_fd(&self) -> BorrowedFd<'_> {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::backend::Driver;
-use crate::{Backend, Config, Error, Event, RecursiveMode};
+use crate::{Backend, Config, DebouncedWatcher, Error, Event, RecursiveMode, Waker};
 
 /// Watches files and directories and reports their changes as [`Event`]s.
 ///
@@ -30,7 +30,14 @@ use crate::{Backend, Config, Error, Event, RecursiveMode};
 /// - **poll**: it is a pipe, readable exactly while such an internal queue
 ///   is non-empty; changes are only found by scanning, which `read` does
 ///   when [`Config::poll_interval`] has elapsed, so an event loop must also
-///   wake up at that interval.
+///   wake up at [`next_scan`](Watcher::next_scan).
+/// - **kqueue on Linux** (the `libkqueue` feature): libkqueue's descriptor
+///   never polls readable; block in `read` instead.
+///
+/// A [`Waker`] does not make the descriptor readable, and a
+/// [`DebouncedWatcher`](crate::DebouncedWatcher) holds events back until
+/// its [`next_deadline`](crate::DebouncedWatcher::next_deadline) too.
+/// `AsyncWatcher` (feature `tokio`) follows these rules for you.
 ///
 /// Use the descriptor only to wait for readability: reading from it or
 /// changing its flags breaks the watcher.
@@ -109,6 +116,7 @@ impl Watcher {
     ///
     /// `None` blocks until at least one event is available;
     /// `Some(Duration::ZERO)` never blocks; `Some(t)` waits at most `t`.
+    /// A [`Waker`] ends the wait early (then 0 may be returned).
     /// If an error is returned, events appended before it stay in `out`.
     pub fn read(
         &mut self,
@@ -161,6 +169,55 @@ impl Watcher {
         }
     }
 
+    /// When `read` will next scan for changes by itself: the poll backend,
+    /// whose descriptor cannot announce them (see the readiness rule above).
+    /// `None` for the kernel backends.
+    pub fn next_scan(&self) -> Option<Instant> {
+        self.driver.next_scan()
+    }
+
+    /// An iterator over events: each step returns a queued event or reads
+    /// more with `timeout` (as [`read`](Watcher::read) does), and the
+    /// iteration ends when a read returns none: on timeout, or when a
+    /// [`Waker`] wakes it. An error is yielded once and ends it too.
+    ///
+    /// `events(None)` is the common read loop (it ends only when woken);
+    /// `events(Some(Duration::ZERO))` drains what is ready without
+    /// blocking.
+    ///
+    /// ```no_run
+    /// use watch_core::{RecursiveMode, Watcher};
+    ///
+    /// let mut watcher = Watcher::new()?;
+    /// watcher.watch("src", RecursiveMode::Recursive)?;
+    /// for event in watcher.events(None) {
+    ///     println!("{}", event?);
+    /// }
+    /// # Ok::<(), watch_core::Error>(())
+    /// ```
+    pub fn events(&mut self, timeout: Option<Duration>) -> Events<'_> {
+        Events {
+            watcher: self,
+            timeout,
+            pending: Vec::new().into_iter(),
+            error: None,
+            done: false,
+        }
+    }
+
+    /// This watcher with a [`Debouncer`](crate::Debouncer) of window
+    /// `quiet`: its `read` hands out one coalesced batch per burst. See
+    /// [`DebouncedWatcher`].
+    pub fn debounced(self, quiet: Duration) -> DebouncedWatcher {
+        DebouncedWatcher::new(self, crate::Debouncer::new(quiet))
+    }
+
+    /// A handle that makes a blocked or future [`read`](Watcher::read)
+    /// return promptly, from any thread; see [`Waker`].
+    pub fn waker(&self) -> Waker {
+        self.driver.waker()
+    }
+
     /// Kernel watches (inotify) or file descriptors (kqueue) currently held;
     /// zero for the poll backend.
     pub fn watch_count(&self) -> usize {
@@ -193,6 +250,47 @@ impl AsRawFd for Watcher {
         self.driver.as_fd().as_raw_fd()
     }
 }
+
+/// Iterator over a watcher's events, from [`Watcher::events`].
+#[derive(Debug)]
+pub struct Events<'w> {
+    watcher: &'w mut Watcher,
+    timeout: Option<Duration>,
+    pending: std::vec::IntoIter<Event>,
+    /// Yielded after the events read before it.
+    error: Option<Error>,
+    done: bool,
+}
+
+impl Iterator for Events<'_> {
+    type Item = Result<Event, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(event) = self.pending.next() {
+            return Some(Ok(event));
+        }
+        if let Some(error) = self.error.take() {
+            return Some(Err(error));
+        }
+        if self.done {
+            return None;
+        }
+        let mut events = Vec::new();
+        let result = self.watcher.read(&mut events, self.timeout);
+        self.pending = events.into_iter();
+        match result {
+            Ok(0) => self.done = true,
+            Ok(_) => {}
+            Err(error) => {
+                self.done = true;
+                self.error = Some(error);
+            }
+        }
+        self.next()
+    }
+}
+
+impl std::iter::FusedIterator for Events<'_> {}
 
 impl std::fmt::Debug for Watcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

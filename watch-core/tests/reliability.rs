@@ -916,3 +916,122 @@ fn watch_limit_skips_subtrees_and_other_roots_keep_working() {
     let wrapper: Vec<&OsStr> = wrapper.iter().map(OsString::as_os_str).collect();
     rs::rerun(TEST, &wrapper, &[(rs::DIR_ENV, tmp.path().as_os_str())]);
 }
+
+/// A tree for the limit tests: `root` holds `d0` .. `d5`, each with a file
+/// `f`; the limit (6: the root's parent, the root and four directories)
+/// leaves `d4` and `d5` unwatched.
+fn limited_tree(base: &Path) -> PathBuf {
+    let root = base.join("w");
+    for i in 0..6 {
+        fs::create_dir_all(root.join(format!("d{i}"))).unwrap();
+        fs::write(root.join(format!("d{i}/f")), b"x").unwrap();
+    }
+    root
+}
+
+/// What a watcher whose limit (`reason`, at most `limit` watches) admits
+/// only part of [`limited_tree`] must do: report each directory the limit
+/// refuses, every time; watch the refused ones, in path order, as soon as
+/// watches are freed (by removing watched subtrees), following a rename
+/// meanwhile; report what they hold then, and their later changes. In the
+/// end the folded events equal the tree.
+fn blocked_subtrees_are_watched_once_freed(
+    w: &mut Watcher,
+    root: &Path,
+    reason: &SkipReason,
+    limit: usize,
+) {
+    let refused = |evs: &[Event]| -> Vec<PathBuf> {
+        evs.iter()
+            .filter(|e| matches!(&e.kind, EventKind::Skipped { reason: r } if r == reason))
+            .filter(|e| e.path.parent() == Some(root))
+            .map(|e| e.path.clone())
+            .collect()
+    };
+    let created = |evs: &[Event], rel: &str| has(evs, &EventKind::Created, &root.join(rel));
+    let mut model = scan(root);
+    let mut step = |w: &mut Watcher| {
+        let evs = sync_and_drain(w);
+        assert!(w.watch_count() <= limit, "{} watches", w.watch_count());
+        fold(&mut model, &evs);
+        evs
+    };
+    w.watch(root, RecursiveMode::Recursive).unwrap();
+    let evs = step(w);
+    assert_eq!(refused(&evs), [root.join("d4"), root.join("d5")], "{evs:?}");
+
+    // While refused: a file written in d4 is not seen; d5 is renamed.
+    fs::write(root.join("d4/before"), b"x").unwrap();
+    fs::rename(root.join("d5"), root.join("e5")).unwrap();
+    let evs = step(w);
+    let renamed = EventKind::Renamed {
+        from: root.join("d5"),
+    };
+    assert!(has(&evs, &renamed, &root.join("e5")), "{evs:?}");
+    assert!(!created(&evs, "d4/before"), "{evs:?}");
+
+    // One watch freed: d4 (first in path order) is watched and reported.
+    fs::remove_dir_all(root.join("d0")).unwrap();
+    let evs = step(w);
+    assert!(has(&evs, &EventKind::Removed, &root.join("d0")), "{evs:?}");
+    assert!(
+        created(&evs, "d4/before") && created(&evs, "d4/f"),
+        "{evs:?}"
+    );
+    assert!(!created(&evs, "e5/f"), "only one watch was freed: {evs:?}");
+    fs::write(root.join("d4/after"), b"x").unwrap();
+    let evs = step(w);
+    assert!(created(&evs, "d4/after"), "{evs:?}");
+
+    // A new directory that meets the limit is reported too.
+    fs::create_dir(root.join("new")).unwrap();
+    fs::write(root.join("new/x"), b"x").unwrap();
+    let evs = step(w);
+    assert!(created(&evs, "new"), "{evs:?}");
+    assert_eq!(refused(&evs), [root.join("new")], "{evs:?}");
+
+    // Freed again: the renamed e5, then new.
+    fs::remove_dir_all(root.join("d1")).unwrap();
+    let evs = step(w);
+    assert!(created(&evs, "e5/f") && !created(&evs, "new/x"), "{evs:?}");
+    fs::write(root.join("e5/after"), b"x").unwrap();
+    let evs = step(w);
+    assert!(created(&evs, "e5/after"), "{evs:?}");
+    fs::remove_dir_all(root.join("d2")).unwrap();
+    let evs = step(w);
+    assert!(created(&evs, "new/x"), "{evs:?}");
+    fs::write(root.join("new/y"), b"x").unwrap();
+    let evs = step(w);
+    assert!(created(&evs, "new/y"), "{evs:?}");
+    assert_eq!(model, scan(root), "{}", tree_diff(&model, &scan(root)));
+}
+
+#[test]
+fn watch_limit_refused_subtrees_are_watched_once_watches_are_freed() {
+    const TEST: &str = "watch_limit_refused_subtrees_are_watched_once_watches_are_freed";
+    if rs::in_child(TEST) {
+        let base = PathBuf::from(std::env::var_os(rs::DIR_ENV).unwrap());
+        let mut w = inotify_watcher();
+        let root = base.join("w");
+        blocked_subtrees_are_watched_once_freed(&mut w, &root, &SkipReason::WatchLimit, 6);
+        println!("{}", rs::CHILD_OK);
+        return;
+    }
+    let tmp = TempDir::new("rel-watch-retry");
+    limited_tree(tmp.path());
+    let wrapper = rs::in_user_namespace("max_inotify_watches", 6);
+    let wrapper: Vec<&OsStr> = wrapper.iter().map(OsString::as_os_str).collect();
+    rs::rerun(TEST, &wrapper, &[(rs::DIR_ENV, tmp.path().as_os_str())]);
+}
+
+/// The same on kqueue, whose limit is its descriptor budget (a process out
+/// of descriptors takes the same path).
+#[test]
+#[cfg(feature = "libkqueue")]
+fn fd_budget_refused_subtrees_are_watched_once_descriptors_are_freed() {
+    let tmp = TempDir::new("rel-fd-retry");
+    let root = limited_tree(tmp.path());
+    let config = Config::default().backend(Backend::Kqueue).fd_budget(6);
+    let mut w = Watcher::with_config(config).unwrap();
+    blocked_subtrees_are_watched_once_freed(&mut w, &root, &SkipReason::FdBudget, 6);
+}

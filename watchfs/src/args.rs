@@ -20,17 +20,45 @@ FORMAT PLACEHOLDERS (--format):
   {{ }}    literal braces
   A trailing newline is added; \\t and \\n in FORMAT are tabs and newlines.
 
-ACTIONS run once per debounced batch, and only when the bytes of a watched
-file really changed (files are read through symlinks and hashed; a touch or
-a rewrite with equal content does nothing). The command gets the changed
-paths, one per line, in WATCHFS_CHANGED.
+ACTIONS run once per batch, and only when the bytes of a watched file
+really changed (files are read through symlinks and hashed; a touch or a
+rewrite with equal content does nothing). The command and the check get
+the changed paths as given on the command line (or below a given
+directory), one per line, in WATCHFS_CHANGED. Only regular files are
+read, at most 32 MiB each; larger files are compared by size, times and
+inode; FIFOs, sockets and devices by existence and type.
+
+WHEN ACTIONS RUN: on Linux a save is complete when the writer closes the
+file or the new file is renamed into place; a file still open for
+writing is waited for (up to 2s); then 5ms without another event settle
+the batch. Saves that follow an action within 100ms wait for 100ms of
+quiet, so a burst gives a few actions, not one per save. Elsewhere (and
+with --debounce), a batch is released after a quiet period.
+
+PENDING CHANGES: a change stays pending until an action succeeds. With
+--check, the files are hashed again after the check passes; if one
+changed meanwhile, it is checked again instead of applied. A failed
+--post or --signal is retried (--retries, --backoff; then every 30s at
+most) as long as the change is pending, and at the next event even if the
+bytes are the same. HTTP 429, 502, 503, 504, timeouts and connection
+errors are retried; any other unexpected status is a rejection: reported
+with the first line of the response body, not retried, and the change is
+applied again at the next event. A failed COMMAND leaves the change
+pending for the next event.
+
+SIGNALS: SIGINT or SIGTERM stop watchfs within a second, also during a
+check (its process group is killed and the action skipped), a retry wait
+or a request (abandoned). SIGHUP means \"apply now\": the check and the
+action run on the current content, changed or not.
 
 STDERR: once every watch is in place, watchfs prints
   watchfs: watches established (N path[s])
 Scripts can wait for that line before they change files.
 
 EXIT STATUS: 0 on SIGINT/SIGTERM or after --once; 1 on a runtime error
-(or a failed check or action under --once); 2 on a usage error.";
+(or a failed check or action under --once); 2 on a usage error (including
+a --post URL that does not parse, a --check or COMMAND program not found
+on PATH, and shell syntax in --check without --shell).";
 
 /// Watch files and directories; print events, or run a command, send a
 /// signal or POST a URL when a watched file's content changes.
@@ -69,8 +97,11 @@ pub struct Cli {
     pub format: Option<String>,
 
     /// Quiet period that groups events into one batch (e.g. 100ms, 2s).
-    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
-    pub debounce: Duration,
+    /// Default with an action on Linux: act once the save is complete (see
+    /// WHEN ACTIONS RUN); otherwise 100ms. When given, it is the quiet
+    /// period everywhere.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub debounce: Option<Duration>,
 
     /// Run COMMAND (and --check) with `sh -c`; COMMAND is then one string.
     #[arg(long)]
@@ -111,11 +142,14 @@ pub struct Cli {
     #[arg(long, value_name = "STATUS", default_value = "2xx", value_parser = parse_status, requires = "post")]
     pub expect_status: StatusMatch,
 
-    /// Retries after a failed --post request.
+    /// Retries of a failed --post request (or signal) before the reload is
+    /// reported as failed. The change then stays pending and is retried,
+    /// with the wait doubling up to 30s, until it is applied.
     #[arg(long, value_name = "N", default_value_t = 3, requires = "post")]
     pub retries: u32,
 
-    /// Wait before the first retry; doubled for each further retry.
+    /// Wait before the first retry; doubled for each further retry (at
+    /// most 30s once --retries are spent).
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration, requires = "post")]
     pub backoff: Duration,
 
@@ -129,6 +163,12 @@ pub struct Cli {
     /// unless --shell is given.
     #[arg(long, value_name = "COMMAND")]
     pub check: Option<String>,
+
+    /// Record what was last applied in FILE (JSON, replaced atomically), so
+    /// that a restarted watchfs applies a change made while it was down,
+    /// once, and nothing when nothing changed.
+    #[arg(long, value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
 
     /// Exit after the first change: 0, or 1 if its check or action failed.
     #[arg(long)]
@@ -183,8 +223,14 @@ impl Cli {
         if self.shell && self.command.len() > 1 {
             return Err("--shell takes the command as one string: -- 'CMD ARGS...'".into());
         }
-        if self.debounce.is_zero() {
+        if self.debounce.is_some_and(|d| d.is_zero()) {
             return Err("--debounce must be greater than 0".into());
+        }
+        if self.state_file.is_some() && (!self.has_action() || self.no_content_check) {
+            return Err(
+                "--state-file records applied content: it needs an action and content checks"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -325,7 +371,7 @@ mod tests {
         assert_eq!(cli.paths, [PathBuf::from("a"), PathBuf::from("b")]);
         assert_eq!(cli.command, [OsString::from("make"), OsString::from("-j2")]);
         assert!(cli.recursive);
-        assert_eq!(cli.debounce, Duration::from_millis(100));
+        assert_eq!(cli.debounce, None);
         assert_eq!(cli.on_busy, OnBusy::Queue);
         assert!(cli.has_action());
     }

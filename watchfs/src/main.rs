@@ -10,6 +10,8 @@ mod hashing;
 mod metrics;
 mod output;
 mod run;
+mod settle;
+mod state_file;
 #[cfg(test)]
 mod testdir;
 

@@ -1,28 +1,40 @@
-//! The main loop: read events, debounce, print, decide, act.
+//! The main loop: read events, wait until a save is complete, print,
+//! decide, apply, and keep a change pending until it is applied.
 
 use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use watch_core::{Config, Debouncer, Event, EventKind, RecursiveMode, Watcher};
+use watch_core::{Backend, Config, Debouncer, Event, EventKind, Origin, RecursiveMode, Watcher};
 
-use crate::actions::command::{CommandRunner, Finished, describe_status};
+use crate::actions::command::{CommandRunner, Finished, Triggered, describe_status};
 use crate::actions::describe;
-use crate::actions::http::HttpAction;
+use crate::actions::http::{self, Attempt, HttpAction};
 use crate::actions::signal::{SignalAction, Target};
 use crate::args::Cli;
-use crate::check::Check;
+use crate::check::{self, Check, Outcome};
 use crate::filter::{Excludes, kind_selected};
-use crate::hashing::ContentTracker;
+use crate::hashing::{ContentTracker, Snapshot};
 use crate::metrics::{self, Metrics};
 use crate::output::{Style, Template};
+use crate::settle::{Gate, SETTLE, Timing};
+use crate::state_file;
 
-/// Longest time the loop blocks, so SIGINT/SIGTERM and finished commands
-/// are noticed promptly.
-const TICK: Duration = Duration::from_millis(200);
+/// Quiet period of a batch where no close events tell when a save is
+/// complete, and for saves that follow an action closely.
+const DEFAULT_WINDOW: Duration = Duration::from_millis(100);
+
+/// Longest wait between retries of a pending change once `--retries` are
+/// spent.
+const RETRY_CAP: Duration = Duration::from_secs(30);
+
+/// After a file changed during a check: when to check again if no event
+/// brings the change first.
+const RECHECK_AFTER: Duration = Duration::from_millis(100);
 
 /// Everything the loop needs, built from the arguments.
 pub struct App {
@@ -36,12 +48,61 @@ pub struct App {
     runner: Option<CommandRunner>,
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
+    /// SIGHUP: apply the current content now.
+    hup: Arc<AtomicBool>,
+    /// Content states, when actions fire on content changes only.
+    tracker: Option<ContentTracker>,
+    /// What the last passing check saw.
+    checked: Option<Snapshot>,
+    /// The next try of a pending change.
+    retry: Option<Retry>,
+    /// What the command run going on applies (when it is the only action),
+    /// and what was applied before it, restored if the run fails.
+    command_run: Option<(Snapshot, Snapshot)>,
+    /// The same for the queued command run.
+    command_queued: Option<(Snapshot, Snapshot)>,
+    /// Paths of the last batch (without content checks).
+    last_batch: Vec<PathBuf>,
 }
 
-/// How the loop ended.
+/// A scheduled retry of a pending change.
+#[derive(Clone, Copy, Debug)]
+struct Retry {
+    /// Failed attempts so far.
+    failures: u32,
+    at: Instant,
+}
+
+/// How the loop goes on.
 enum Flow {
     Continue,
     Exit(ExitCode),
+    /// SIGINT/SIGTERM: clean up and exit 0.
+    Stop,
+}
+
+/// Why changes are being applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Why {
+    Change,
+    Retry,
+    Hup,
+    Startup,
+}
+
+/// What the reload actions (signal, request) did.
+enum Reload {
+    /// None is configured.
+    Nothing,
+    Done(Vec<String>),
+    Failed {
+        /// Worth retrying with the same content.
+        transient: bool,
+        message: String,
+        /// What did succeed.
+        done: Vec<String>,
+    },
+    Stopped,
 }
 
 impl App {
@@ -65,6 +126,14 @@ impl App {
             Some(text) => Some(Check::new(text, cli.shell)?),
             None => None,
         };
+        if let Some(url) = &cli.post {
+            http::validate_url(url)?;
+        }
+        if let Some(program) = cli.command.first()
+            && !cli.shell
+        {
+            check::find_program(program).map_err(|e| format!("COMMAND: {e}"))?;
+        }
         let signal = cli.signal.map(|signal| {
             let target = match (&cli.pid, &cli.pidfile) {
                 (Some(pid), _) => Target::Pid(*pid),
@@ -77,8 +146,6 @@ impl App {
             url: url.clone(),
             method: cli.method.to_ascii_uppercase(),
             expect: cli.expect_status,
-            retries: cli.retries,
-            backoff: cli.backoff,
             timeout: cli.timeout,
         });
         let runner = (!cli.command.is_empty())
@@ -93,6 +160,13 @@ impl App {
             runner,
             metrics: Arc::new(Metrics::default()),
             stop: Arc::new(AtomicBool::new(false)),
+            hup: Arc::new(AtomicBool::new(false)),
+            tracker: None,
+            checked: None,
+            retry: None,
+            command_run: None,
+            command_queued: None,
+            last_batch: Vec::new(),
         })
     }
 
@@ -106,19 +180,64 @@ impl App {
         eprintln!("watchfs: {message}");
     }
 
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// What will happen on a change, for the startup line.
+    fn plan(&self) -> String {
+        let count = self.cli.paths.len();
+        let plural = if count == 1 { "" } else { "s" };
+        let mut steps = Vec::new();
+        if let Some(check) = &self.check {
+            steps.push(format!("check '{}'", check.text()));
+        }
+        if let Some(signal) = &self.signal {
+            steps.push(format!(
+                "send {} to {}",
+                signal.signal_name(),
+                signal.target_description()
+            ));
+        }
+        if let Some(http) = &self.http {
+            steps.push(format!("{} {}", http.method, http.url));
+        }
+        if !self.cli.command.is_empty() {
+            let words: Vec<String> = self
+                .cli
+                .command
+                .iter()
+                .map(|w| w.to_string_lossy().into_owned())
+                .collect();
+            steps.push(format!("run '{}'", words.join(" ")));
+        }
+        format!(
+            "watching {count} path{plural}; on change: {}",
+            steps.join(", then ")
+        )
+    }
+
     /// Watches and loops until a signal, `--once`, or a runtime error.
     pub fn run(mut self) -> Result<ExitCode, String> {
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        for signal in [SIGINT, SIGTERM] {
             signal_hook::flag::register(signal, Arc::clone(&self.stop))
                 .map_err(|e| format!("cannot install a signal handler: {e}"))?;
         }
+        signal_hook::flag::register(SIGHUP, Arc::clone(&self.hup))
+            .map_err(|e| format!("cannot install a signal handler: {e}"))?;
+        let acting = self.cli.has_action();
         let excludes = self.excludes.clone();
-        let config = Config::default().exclude(move |path| excludes.matches_entry(path));
+        let config = Config::default()
+            .exclude(move |path| excludes.matches_entry(path))
+            .close_notices(acting);
         let mut watcher = Watcher::with_config(config).map_err(|e| e.to_string())?;
+        wake_on_signals(&watcher, Arc::clone(&self.stop))?;
+        let close_aware = acting && watcher.backend() == Backend::Inotify;
 
         // Hash before watching and compare after: a change in between is
         // then seen by the comparison, one after by an event.
-        let mut tracker = (self.cli.has_action() && !self.cli.no_content_check)
+        self.tracker = (acting && !self.cli.no_content_check)
             .then(|| ContentTracker::baseline(&self.cli.paths, self.cli.recursive, &self.excludes));
         let mode = if self.cli.recursive {
             RecursiveMode::Recursive
@@ -144,16 +263,11 @@ impl App {
             let bound = metrics::serve(addr, Arc::clone(&self.metrics))?;
             self.info(&format!("serving metrics on http://{bound}/metrics"));
         }
-        if let Some(tracker) = tracker.as_mut() {
-            if self.cli.verbose {
-                self.info(&format!("tracking the content of {} paths", tracker.len()));
-            }
-            let changed = tracker.rescan();
-            if !changed.is_empty()
-                && let Flow::Exit(code) = self.act(changed)?
-            {
-                return Ok(code);
-            }
+        if acting {
+            self.info(&self.plan());
+        }
+        if let Some(flow) = self.start_tracking()? {
+            return self.finish(flow);
         }
 
         // Scripts and tests wait for this line (documented in --help).
@@ -161,19 +275,53 @@ impl App {
         let plural = if count == 1 { "" } else { "s" };
         self.info(&format!("watches established ({count} path{plural})"));
 
-        let mut debouncer = Debouncer::new(self.cli.debounce);
+        let window = self.cli.debounce.unwrap_or(DEFAULT_WINDOW);
+        let mut debouncer = Debouncer::new(window);
+        let mut gate = close_aware.then(|| {
+            Gate::new(Timing {
+                settle: self.cli.debounce.unwrap_or(SETTLE),
+                window,
+            })
+        });
         let mut raw = Vec::new();
         let mut batch = Vec::new();
-        while !self.stop.load(Ordering::Relaxed) {
-            if let Flow::Exit(code) = self.reap_command()? {
-                return Ok(code);
+        loop {
+            if self.stopping() {
+                return self.finish(Flow::Stop);
             }
-            let timeout = match debouncer.next_deadline() {
-                Some(deadline) => deadline.saturating_duration_since(Instant::now()).min(TICK),
-                None => TICK,
+            self.reap_command()?;
+            let idle = debouncer.is_empty() && gate.as_ref().is_none_or(Gate::is_idle);
+            if self.hup.swap(false, Ordering::Relaxed) {
+                self.info("SIGHUP: applying the current content");
+                if let flow @ (Flow::Exit(_) | Flow::Stop) = self.apply(Why::Hup)? {
+                    return self.finish(flow);
+                }
+                continue;
+            }
+            // A retry waits while a save is still being collected: that
+            // batch applies the change anyway, and only once it is complete.
+            if idle
+                && let Some(retry) = self.retry
+                && Instant::now() >= retry.at
+            {
+                if let flow @ (Flow::Exit(_) | Flow::Stop) = self.apply(Why::Retry)? {
+                    return self.finish(flow);
+                }
+                continue;
+            }
+            let batch_due = match &gate {
+                Some(gate) => gate.deadline(),
+                None => debouncer.next_deadline(),
             };
+            let retry_due = self.retry.filter(|_| idle).map(|r| r.at);
+            // Signals and finished commands wake the read (wake_on_signals).
+            let timeout = [batch_due, retry_due]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|due| due.saturating_duration_since(Instant::now()));
             raw.clear();
-            match watcher.read(&mut raw, Some(timeout)) {
+            match watcher.read(&mut raw, timeout) {
                 Ok(_) => {}
                 Err(watch_core::Error::Io { source, .. })
                     if source.kind() == io::ErrorKind::Interrupted => {}
@@ -189,10 +337,40 @@ impl App {
                 if self.is_excluded(&event) {
                     continue;
                 }
+                if event.kind == EventKind::Closed {
+                    // Close notices fold to nothing: they only tell the gate.
+                    if let Some(gate) = gate.as_mut() {
+                        if gate.is_idle() {
+                            // A writer the cap cut short is done now: what
+                            // it wrote last has not been looked at yet.
+                            let done =
+                                Event::new(EventKind::Modified, event.path, false, Origin::Kernel);
+                            gate.event(&done, false, now);
+                            debouncer.push(done, now);
+                        } else {
+                            gate.closed(&event.path, now);
+                        }
+                    }
+                    continue;
+                }
+                if let Some(gate) = gate.as_mut() {
+                    gate.event(&event, self.starts_writing(&event), now);
+                }
                 debouncer.push(event, now);
             }
             batch.clear();
-            if debouncer.drain_ready(Instant::now(), &mut batch) == 0 {
+            let now = Instant::now();
+            match gate.as_mut() {
+                Some(gate) if gate.ready(now) => {
+                    debouncer.flush(&mut batch);
+                    gate.released(now);
+                }
+                Some(_) => {}
+                None => {
+                    debouncer.drain_ready(now, &mut batch);
+                }
+            }
+            if batch.is_empty() {
                 continue;
             }
             self.metrics.set_watches(watcher.watch_count() as u64);
@@ -200,14 +378,91 @@ impl App {
             if batch.is_empty() {
                 continue;
             }
-            if let Flow::Exit(code) = self.handle_batch(&batch, tracker.as_mut())? {
-                return Ok(code);
+            let flow = self.handle_batch(&batch)?;
+            if let Some(gate) = gate.as_mut() {
+                // Saves that come right after the action are a burst.
+                gate.released(Instant::now());
+            }
+            if let flow @ (Flow::Exit(_) | Flow::Stop) = flow {
+                return self.finish(flow);
             }
         }
+    }
+
+    /// Ends the run: a stop also stops the command.
+    fn finish(&mut self, flow: Flow) -> Result<ExitCode, String> {
         if let Some(runner) = self.runner.as_mut() {
             runner.stop().map_err(|e| e.to_string())?;
         }
-        Ok(ExitCode::SUCCESS)
+        Ok(match flow {
+            Flow::Exit(code) => code,
+            Flow::Continue | Flow::Stop => ExitCode::SUCCESS,
+        })
+    }
+
+    /// Compares the content with the baseline (and the state file), and
+    /// applies what is pending. `Some` when the run ends here.
+    fn start_tracking(&mut self) -> Result<Option<Flow>, String> {
+        let Some(n) = self.tracker.as_ref().map(ContentTracker::len) else {
+            return Ok(None);
+        };
+        if self.cli.verbose {
+            self.info(&format!("tracking the content of {n} paths"));
+        }
+        let Some(tracker) = self.tracker.as_mut() else {
+            return Ok(None);
+        };
+        tracker.refresh();
+        if let Some(file) = &self.cli.state_file {
+            match state_file::load(file)? {
+                Some(applied) => tracker.load_applied(&applied),
+                // What the service has now is unknown; take the baseline.
+                None => state_file::save(file, &tracker.applied())?,
+            }
+        }
+        self.say_notices();
+        let pending = self
+            .tracker
+            .as_ref()
+            .is_some_and(|t| !t.pending().is_empty());
+        if !pending {
+            return Ok(None);
+        }
+        match self.apply(Why::Startup)? {
+            Flow::Continue => Ok(None),
+            flow => Ok(Some(flow)),
+        }
+    }
+
+    fn say_notices(&mut self) {
+        let notices = self
+            .tracker
+            .as_mut()
+            .map(ContentTracker::take_notices)
+            .unwrap_or_default();
+        for notice in notices {
+            self.info(&notice);
+        }
+    }
+
+    /// Whether `event` leaves a file open for writing: a write in place
+    /// (the same file as before was modified) or a new file being filled.
+    /// A file renamed into place is complete, and so is one whose writer
+    /// closed it (a close notice follows the last write).
+    fn starts_writing(&self, event: &Event) -> bool {
+        if event.origin != Origin::Kernel || event.is_dir {
+            return false;
+        }
+        let new_file =
+            || std::fs::symlink_metadata(&event.path).is_ok_and(|m| m.is_file() && m.nlink() == 1);
+        match event.kind {
+            EventKind::Modified => match &self.tracker {
+                Some(tracker) => tracker.same_file(&event.path).unwrap_or_else(new_file),
+                None => false,
+            },
+            EventKind::Created => new_file(),
+            _ => false,
+        }
     }
 
     fn is_excluded(&self, event: &Event) -> bool {
@@ -223,11 +478,7 @@ impl App {
         self.excludes.is_excluded(root, &event.path)
     }
 
-    fn handle_batch(
-        &mut self,
-        batch: &[Event],
-        tracker: Option<&mut ContentTracker>,
-    ) -> Result<Flow, String> {
+    fn handle_batch(&mut self, batch: &[Event]) -> Result<Flow, String> {
         let time = SystemTime::now();
         for event in batch {
             if matches!(event.kind, EventKind::Overflow) {
@@ -263,96 +514,275 @@ impl App {
                 Flow::Continue
             });
         }
-        let changed = match tracker {
-            Some(tracker) => tracker.changed(batch),
+        match self.tracker.as_mut() {
+            Some(tracker) => {
+                tracker.observe_events(batch);
+                self.say_notices();
+            }
             None => {
-                let mut paths: Vec<PathBuf> = Vec::new();
+                self.last_batch.clear();
                 for event in batch {
-                    if !paths.contains(&event.path) {
-                        paths.push(event.path.clone());
+                    if !self.last_batch.contains(&event.path) {
+                        self.last_batch.push(event.path.clone());
                     }
                 }
-                paths
             }
-        };
-        if changed.is_empty() {
-            if self.cli.verbose {
-                self.info("no file content changed; nothing to do");
-            }
-            return Ok(Flow::Continue);
         }
-        self.act(changed)
+        // A new event: a pending change is tried again now, even with the
+        // same bytes, and its retry schedule starts over.
+        self.retry = None;
+        self.apply(Why::Change)
     }
 
-    /// Runs the check and the actions for one batch of changed paths.
-    fn act(&mut self, changed: Vec<PathBuf>) -> Result<Flow, String> {
-        self.info(&format!("changed: {}", describe(&changed)));
-        if let Some(check) = &self.check
-            && let Err(message) = check.run(&changed)
+    /// Checks and applies what is pending (with SIGHUP: the current
+    /// content, changed or not).
+    fn apply(&mut self, why: Why) -> Result<Flow, String> {
+        if matches!(why, Why::Retry | Why::Hup)
+            && let Some(tracker) = self.tracker.as_mut()
         {
-            self.error(&message);
-            self.error("action skipped; it will be tried again on the next change");
-            self.metrics.record_reload(false);
-            return Ok(self.once_exit(false));
+            tracker.refresh();
+            self.say_notices();
         }
-        // Outcomes are logged after the metrics are updated, so that anyone
-        // reacting to a log line sees metrics that include it.
-        let mut outcomes: Vec<Result<String, String>> = Vec::new();
-        if let Some(signal) = &self.signal {
-            outcomes.push(
-                signal
-                    .send()
-                    .map(|pid| format!("sent {} to pid {pid}", signal.signal_name())),
-            );
-        }
-        if let Some(http) = &self.http {
-            let stop = Arc::clone(&self.stop);
-            let quiet = self.cli.quiet;
-            let mut log = |line: &str| {
-                if !quiet {
-                    eprintln!("watchfs: {line}");
+        let mut changed = match &self.tracker {
+            Some(tracker) => tracker.pending(),
+            None => self.last_batch.clone(),
+        };
+        if changed.is_empty() {
+            if why != Why::Hup {
+                self.retry = None;
+                if self.cli.verbose {
+                    self.info("no file content changed; nothing to do");
                 }
-            };
-            outcomes.push(
-                http.send(&mut log, &|| stop.load(Ordering::Relaxed))
-                    .map(|status| format!("{} {} -> {status}", http.method, http.url)),
-            );
+                return Ok(Flow::Continue);
+            }
+            changed = self.cli.paths.clone();
         }
-        let ok = outcomes.iter().all(Result::is_ok);
-        if !outcomes.is_empty() {
-            self.metrics.record_reload(ok);
+        if why != Why::Retry {
+            self.info(&format!("changed: {}", describe(&changed)));
         }
-        for outcome in outcomes {
-            match outcome {
-                Ok(message) => self.info(&message),
-                Err(message) => self.error(&message),
+        let snap = self.tracker.as_ref().map(ContentTracker::snapshot);
+        if let Some(check) = &self.check
+            && (why == Why::Hup || snap.is_none() || self.checked != snap)
+        {
+            let stop = Arc::clone(&self.stop);
+            match check.run(&changed, &|| stop.load(Ordering::Relaxed)) {
+                Outcome::Stopped => {
+                    self.info("stopping: the check was stopped and the action skipped");
+                    return Ok(Flow::Stop);
+                }
+                Outcome::Failed(message) => {
+                    self.error(&message);
+                    self.error(
+                        "action skipped; the change stays pending until a save passes the check",
+                    );
+                    self.metrics.record_reload(false);
+                    self.retry = None;
+                    return Ok(self.once_exit(false));
+                }
+                Outcome::Passed => {}
+            }
+            // Apply what was checked: if a file changed while the check
+            // ran, the check saw other bytes than the action would apply.
+            if let (Some(tracker), Some(snap)) = (self.tracker.as_mut(), snap.as_ref()) {
+                tracker.refresh();
+                if !tracker.matches(snap) {
+                    self.info(
+                        "a watched file changed during the check; checking again once the save \
+                         is complete",
+                    );
+                    self.retry = Some(Retry {
+                        failures: self.retry.map_or(0, |r| r.failures),
+                        at: Instant::now() + RECHECK_AFTER,
+                    });
+                    return Ok(Flow::Continue);
+                }
+            }
+            self.checked = snap.clone();
+        }
+        if self.stopping() {
+            return Ok(Flow::Stop);
+        }
+        let has_reload = self.signal.is_some() || self.http.is_some();
+        match self.reload() {
+            Reload::Stopped => {
+                self.info("stopping: the request in flight was abandoned");
+                return Ok(Flow::Stop);
+            }
+            Reload::Nothing => {}
+            Reload::Done(done) => {
+                // Outcomes are logged after the metrics are updated, so
+                // that anyone reacting to a log line sees metrics that
+                // include it.
+                self.metrics.record_reload(true);
+                for line in done {
+                    self.info(&line);
+                }
+                self.retry = None;
+                if let Some(snap) = &snap {
+                    self.mark_applied(snap);
+                    self.save_state();
+                }
+            }
+            Reload::Failed {
+                transient,
+                message,
+                done,
+            } => {
+                for line in done {
+                    self.info(&line);
+                }
+                return Ok(self.reload_failed(transient, &message));
             }
         }
         let Some(runner) = self.runner.as_mut() else {
-            return Ok(self.once_exit(ok));
+            return Ok(self.once_exit(true));
         };
-        runner.trigger(&changed).map_err(|e| e.to_string())?;
+        let triggered = runner.trigger(&changed).map_err(|e| e.to_string())?;
+        // The run counts as applied from its start, so that a change made
+        // while it runs is all the next run gets; a failed run takes it back.
+        if !has_reload && let Some(snap) = snap {
+            match triggered {
+                Triggered::Started => {
+                    let before = self.mark_applied(&snap);
+                    self.command_run = Some((snap, before));
+                }
+                Triggered::Queued => {
+                    let before = self.mark_applied(&snap);
+                    let before = match self.command_queued.take() {
+                        Some((_, older)) => older,
+                        None => before,
+                    };
+                    self.command_queued = Some((snap, before));
+                }
+                Triggered::Ignored => {}
+            }
+        }
         if self.cli.once {
-            // Wait for the run, but let SIGINT/SIGTERM stop it: the command
-            // has its own process group, so a terminal's ^C reaches only us.
-            let mut finished = Vec::new();
-            while finished.is_empty() {
-                if self.stop.load(Ordering::Relaxed) {
-                    runner.stop().map_err(|e| e.to_string())?;
-                    return Ok(Flow::Exit(ExitCode::SUCCESS));
-                }
-                finished = runner.poll().map_err(|e| e.to_string())?;
-                if finished.is_empty() {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
-            let mut command_ok = true;
-            for run in &finished {
-                command_ok &= self.report_finished(run);
-            }
-            return Ok(self.once_exit(ok && command_ok));
+            return self.wait_for_command();
         }
         Ok(Flow::Continue)
+    }
+
+    /// Under `--once`: waits for the run, but lets SIGINT/SIGTERM stop it
+    /// (the command has its own process group, so a terminal's ^C reaches
+    /// only us).
+    fn wait_for_command(&mut self) -> Result<Flow, String> {
+        let mut finished = Vec::new();
+        while finished.is_empty() {
+            if self.stopping() {
+                return Ok(Flow::Stop);
+            }
+            if let Some(runner) = self.runner.as_mut() {
+                finished = runner.poll().map_err(|e| e.to_string())?;
+            }
+            if finished.is_empty() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let mut ok = true;
+        for run in &finished {
+            ok &= self.command_finished(run);
+        }
+        Ok(self.once_exit(ok))
+    }
+
+    /// Sends the signal and the request.
+    fn reload(&self) -> Reload {
+        let mut done = Vec::new();
+        let mut failures = Vec::new();
+        let mut transient = true;
+        if let Some(signal) = &self.signal {
+            // A missing process may be a service restarting: worth a retry.
+            match signal.send() {
+                Ok(pid) => done.push(format!("sent {} to pid {pid}", signal.signal_name())),
+                Err(message) => failures.push(message),
+            }
+        }
+        if let Some(http) = &self.http {
+            let stop = Arc::clone(&self.stop);
+            match http.attempt(&|| stop.load(Ordering::Relaxed)) {
+                Attempt::Done(status) => {
+                    done.push(format!("{} {} -> {status}", http.method, http.url));
+                }
+                Attempt::Retry(message) => failures.push(message),
+                Attempt::Rejected(message) => {
+                    failures.push(message);
+                    transient = false;
+                }
+                Attempt::Stopped => return Reload::Stopped,
+            }
+        }
+        match (done.is_empty(), failures.is_empty()) {
+            (true, true) => Reload::Nothing,
+            (_, true) => Reload::Done(done),
+            (_, false) => Reload::Failed {
+                transient,
+                message: failures.join("\n"),
+                done,
+            },
+        }
+    }
+
+    /// Reports a failed reload and schedules the next try of the change.
+    fn reload_failed(&mut self, transient: bool, message: &str) -> Flow {
+        if !transient {
+            self.metrics.record_reload(false);
+            self.error(message);
+            self.error(
+                "the change stays pending: it is applied again at the next event (or on SIGHUP)",
+            );
+            self.retry = None;
+            return self.once_exit(false);
+        }
+        let failures = self.retry.map_or(1, |r| r.failures + 1);
+        let delay = retry_delay(self.cli.backoff, failures);
+        self.retry = Some(Retry {
+            failures,
+            at: Instant::now() + delay,
+        });
+        let retries = self.cli.retries;
+        if failures <= retries {
+            self.info(&format!("{message}; retrying in {delay:?}"));
+            return Flow::Continue;
+        }
+        self.metrics.record_reload(false);
+        if failures == retries + 1 {
+            let tries = if failures > 1 {
+                format!(" after {failures} attempts")
+            } else {
+                String::new()
+            };
+            self.error(&format!("{message}{tries}"));
+            if self.cli.once {
+                return Flow::Exit(ExitCode::FAILURE);
+            }
+            self.error(&format!(
+                "the change stays pending: retrying in {delay:?} (then at most every \
+                 {RETRY_CAP:?}) and at the next event"
+            ));
+        } else {
+            self.error(&format!(
+                "{message} (attempt {failures}); retrying in {delay:?}"
+            ));
+        }
+        Flow::Continue
+    }
+
+    /// Records `snap` as applied; returns what was applied before.
+    fn mark_applied(&mut self, snap: &Snapshot) -> Snapshot {
+        match self.tracker.as_mut() {
+            Some(tracker) => tracker.mark_applied(snap),
+            None => Snapshot::default(),
+        }
+    }
+
+    /// Writes what is applied to the state file, if there is one.
+    fn save_state(&self) {
+        if let (Some(file), Some(tracker)) = (&self.cli.state_file, &self.tracker)
+            && let Err(message) = state_file::save(file, &tracker.applied())
+        {
+            self.error(&message);
+        }
     }
 
     fn once_exit(&self, ok: bool) -> Flow {
@@ -363,20 +793,25 @@ impl App {
         }
     }
 
-    /// Reports command runs that ended; returns whether the loop goes on.
-    fn reap_command(&mut self) -> Result<Flow, String> {
+    /// Reports command runs that ended.
+    fn reap_command(&mut self) -> Result<(), String> {
         let Some(runner) = self.runner.as_mut() else {
-            return Ok(Flow::Continue);
+            return Ok(());
         };
         let finished = runner.poll().map_err(|e| e.to_string())?;
+        let running = runner.is_running();
         for run in &finished {
-            self.report_finished(run);
+            self.command_finished(run);
         }
-        Ok(Flow::Continue)
+        if running && self.command_run.is_none() {
+            self.command_run = self.command_queued.take();
+        }
+        Ok(())
     }
 
-    /// Logs and counts one finished command run; returns whether it succeeded.
-    fn report_finished(&self, run: &Finished) -> bool {
+    /// Logs and counts one finished command run (and records what it
+    /// applied); returns whether it succeeded.
+    fn command_finished(&mut self, run: &Finished) -> bool {
         if run.stopped {
             self.info(&format!(
                 "command stopped for a newer change ({})",
@@ -386,16 +821,73 @@ impl App {
         }
         let ok = run.status.success();
         self.metrics.record_reload(ok);
+        let applied = self.command_run.take();
         if ok {
+            if applied.is_some() {
+                self.save_state();
+            }
             if self.cli.verbose {
                 self.info("command finished (exit status 0)");
             }
         } else {
+            if let (Some((snap, before)), Some(tracker)) = (&applied, self.tracker.as_mut()) {
+                tracker.undo_applied(snap, before);
+            }
             self.error(&format!(
-                "command failed ({})",
+                "command failed ({}); the change stays pending until the next event",
                 describe_status(&run.status)
             ));
         }
         ok
+    }
+}
+
+/// The wait before retry number `failures`: `backoff`, doubled for each
+/// further one, at most [`RETRY_CAP`] (or `backoff` if that is longer).
+fn retry_delay(backoff: Duration, failures: u32) -> Duration {
+    let doubled = backoff.saturating_mul(1 << failures.saturating_sub(1).min(20));
+    doubled.min(RETRY_CAP.max(backoff))
+}
+
+/// Ends the loop's blocking read on SIGINT and SIGTERM (after `stop` is
+/// set), on SIGHUP (after its flag is set by its own handler) and on
+/// SIGCHLD (a command finished), from a signal-handling thread.
+fn wake_on_signals(watcher: &Watcher, stop: Arc<AtomicBool>) -> Result<(), String> {
+    use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGCHLD])
+        .map_err(|e| format!("cannot install a signal handler: {e}"))?;
+    let waker = watcher.waker();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if signal == SIGINT || signal == SIGTERM {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                if let Err(e) = waker.wake() {
+                    eprintln!("watchfs: cannot wake the event loop: {e}");
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_up_to_a_cap() {
+        let ms = Duration::from_millis;
+        assert_eq!(retry_delay(ms(500), 1), ms(500));
+        assert_eq!(retry_delay(ms(500), 2), ms(1000));
+        assert_eq!(retry_delay(ms(500), 4), ms(4000));
+        assert_eq!(retry_delay(ms(500), 7), RETRY_CAP);
+        assert_eq!(retry_delay(ms(500), u32::MAX), RETRY_CAP);
+        assert_eq!(
+            retry_delay(Duration::from_secs(60), 3),
+            Duration::from_secs(60)
+        );
     }
 }

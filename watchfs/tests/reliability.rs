@@ -96,14 +96,32 @@ fn hostile_names_paths_and_checks_never_reach_a_shell() {
     let w = tmp.join("$(touch pwned0)");
     fs::create_dir(&w).unwrap();
     let log = ActionLog::new(tmp.path());
+    // Unquoted shell syntax in --check without --shell is refused at
+    // startup (it would never do what its author meant), and runs nothing.
+    let refused = Command::new(env!("CARGO_BIN_EXE_watchfs"))
+        .args([
+            w.display().to_string(),
+            "--check".into(),
+            "true $(touch pwned8) `touch pwned9` ; touch pwned10".into(),
+            "--".into(),
+            "true".into(),
+        ])
+        .current_dir(tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--shell"), "{stderr}");
     let mut args = vec![
         w.display().to_string(),
         "--recursive".into(),
         "--no-content-check".into(),
-        // Split into words like a shell would, then run without one: `true`
-        // gets the words as arguments and succeeds.
+        // Quoted, the same text is split into words like a shell would,
+        // then run without one: `true` gets the words as arguments and
+        // succeeds.
         "--check".into(),
-        "true $(touch pwned8) `touch pwned9` ; touch pwned10".into(),
+        "true '$(touch pwned8)' '`touch pwned9`' '; touch pwned10'".into(),
     ];
     args.extend(log.command());
     let _run = Run::start(tmp.path(), &args);

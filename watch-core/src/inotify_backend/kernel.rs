@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use inotify::{Inotify, WatchDescriptor, WatchMask};
 
+use crate::snapshot::join_rel;
 use crate::{Error, SkipReason};
 
 /// What every directory watch listens for. The same mask everywhere, so a
@@ -134,6 +135,14 @@ pub(super) struct Kernel {
     /// writes another cookie, since the last one may have gone where no
     /// watch sees it.
     pub(super) epoch: u64,
+    /// Tree directories the watch limit refused, as (root, relative path):
+    /// tried again once a watch is freed, so a subtree is not left
+    /// unwatched for good. Entries go stale (the directory went away, got
+    /// watched another way, its root was removed); a retry drops those.
+    pub(super) blocked: BTreeSet<(usize, PathBuf)>,
+    /// A watch was freed (or a sync asked) since the blocked directories
+    /// were last tried.
+    pub(super) freed: bool,
 }
 
 impl Kernel {
@@ -152,9 +161,35 @@ impl Kernel {
         mask: WatchMask,
         user: Use,
     ) -> Result<WatchDescriptor, inotify::Error> {
-        let wd = self.ino.add_watch(path, mask)?;
+        let wd = match self.ino.add_watch(path, mask) {
+            Ok(wd) => wd,
+            Err(e) => {
+                if let (inotify::ErrorKind::WatchLimit, Use::Tree { root, rel }) = (e.kind(), &user)
+                {
+                    self.blocked.insert((*root, rel.clone()));
+                }
+                return Err(e);
+            }
+        };
         self.uses.entry(wd).or_default().insert(user);
         Ok(wd)
+    }
+
+    /// Re-paths the blocked directories at and below `from` of `root` to
+    /// `to` (their directory was renamed).
+    pub(super) fn move_blocked(&mut self, root: usize, from: &Path, to: &Path) {
+        let moved: Vec<PathBuf> = self
+            .blocked
+            .range((root, from.to_path_buf())..)
+            .take_while(|(r, p)| *r == root && p.starts_with(from))
+            .map(|(_, p)| p.clone())
+            .collect();
+        for old in moved {
+            self.blocked.remove(&(root, old.clone()));
+            if let Ok(rest) = old.strip_prefix(from) {
+                self.blocked.insert((root, join_rel(to, rest)));
+            }
+        }
     }
 
     /// Drops one use; the last one removes the kernel watch.
@@ -165,6 +200,7 @@ impl Kernel {
                 self.uses.remove(&wd);
                 // The kernel may have dropped it already (directory deleted).
                 let _ = self.ino.rm_watch(wd);
+                self.freed = true;
             }
         }
     }

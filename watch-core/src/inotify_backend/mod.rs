@@ -17,24 +17,27 @@ mod emit;
 mod kernel;
 mod root;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use inotify::{EventBuffer, EventMask, Inotify, WatchDescriptor, WatchEvent};
+use inotify::{EventBuffer, EventFd, EventMask, Inotify, WatchDescriptor, WatchEvent};
 
 use crate::backend::Driver;
 use crate::cookie;
 use crate::diff::diff;
 use crate::resolve::Resolved;
 use crate::snapshot::{Entry, Snapshot};
-use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason};
+use crate::waker::Wake;
+use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason, Waker};
 use emit::Emit;
 use kernel::{Kernel, Use, to_error};
-use root::Root;
+use root::{Retry, Root};
 
 pub(crate) struct InotifyDriver {
     config: Config,
@@ -49,6 +52,20 @@ pub(crate) struct InotifyDriver {
     cookies_seen: HashSet<OsString>,
     /// Cookies written by the sync in progress; only these are recorded.
     cookies_expected: HashSet<OsString>,
+    /// Notified by [`Waker`]s; a blocking read polls it with the instance.
+    wake: Arc<EventFd>,
+    /// Whether a waker was ever made. Until then a blocking read is one
+    /// `read(2)` on the instance, with no `poll(2)` before it.
+    wakeable: AtomicBool,
+}
+
+impl Wake for Weak<EventFd> {
+    fn wake(&self) -> Result<(), Error> {
+        match self.upgrade() {
+            Some(fd) => fd.notify().map_err(|e| Error::io(None, io::Error::from(e))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Most reads per `read_events` call while events keep arriving, so a storm
@@ -60,12 +77,15 @@ impl InotifyDriver {
         let ino = Inotify::init().map_err(|e| to_error(e, Path::new("")))?;
         let buf = EventBuffer::new(EventBuffer::DEFAULT_LEN)
             .map_err(|e| Error::io(None, io::Error::from(e)))?;
+        let wake = EventFd::new().map_err(|e| to_error(e, Path::new("")))?;
         Ok(Box::new(InotifyDriver {
             config,
             kernel: Kernel {
                 ino,
                 uses: HashMap::new(),
                 epoch: 0,
+                blocked: BTreeSet::new(),
+                freed: false,
             },
             buf: Some(buf),
             roots: Vec::new(),
@@ -73,6 +93,8 @@ impl InotifyDriver {
             free_ids: Vec::new(),
             cookies_seen: HashSet::new(),
             cookies_expected: HashSet::new(),
+            wake: Arc::new(wake),
+            wakeable: AtomicBool::new(false),
         }))
     }
 
@@ -123,6 +145,28 @@ impl InotifyDriver {
         self.finish_moves(out);
         for root in self.roots.iter_mut().flatten() {
             root.settle(&mut self.kernel, &self.config, out);
+        }
+        self.retry_blocked(out);
+    }
+
+    /// Once a watch was freed, watches the directories the limit refused,
+    /// in path order, until the limit refuses one again (so a full table
+    /// costs one failed `inotify_add_watch`). What a directory holds then
+    /// is reported as created (origin Rescan), like a new directory's.
+    fn retry_blocked(&mut self, out: &mut Emit<'_>) {
+        if !std::mem::take(&mut self.kernel.freed) || self.kernel.blocked.is_empty() {
+            return;
+        }
+        let mut blocked = std::mem::take(&mut self.kernel.blocked).into_iter();
+        while let Some((id, rel)) = blocked.next() {
+            let Some(root) = self.roots.get_mut(id).and_then(Option::as_mut) else {
+                continue;
+            };
+            if root.retry_blocked(&mut self.kernel, &self.config, &rel, out) == Retry::Limit {
+                self.kernel.blocked.insert((id, rel));
+                self.kernel.blocked.extend(blocked);
+                break;
+            }
         }
     }
 
@@ -231,6 +275,7 @@ impl InotifyDriver {
         let Some(users) = self.kernel.uses.remove(&wd) else {
             return;
         };
+        self.kernel.freed = true;
         for user in users {
             match user {
                 Use::Tree { root, rel } => {
@@ -346,6 +391,9 @@ impl InotifyDriver {
     /// watches move meanwhile (overflow rescan, a swapped symlink) a cookie
     /// may have gone unseen, so another one is written.
     fn sync_inner(&mut self, out: &mut Emit<'_>, deadline: Instant) -> Result<(), Error> {
+        // Watches may have been freed where we cannot see it (another
+        // process, a raised limit): try the blocked directories again.
+        self.kernel.freed = true;
         let mut epoch = self.kernel.epoch;
         self.write_cookie()?;
         loop {
@@ -366,6 +414,24 @@ impl InotifyDriver {
                 });
             }
         }
+    }
+
+    /// Like [`wait`](Self::wait), also ending when woken: `Ok(false)` on
+    /// timeout or wake-up (which is consumed).
+    fn wait_or_woken(&self, deadline: Option<Instant>) -> Result<bool, Error> {
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let ready = self
+            .kernel
+            .ino
+            .wait_or_woken(&self.wake, timeout)
+            .map_err(|e| Error::io(None, io::Error::from(e)))?;
+        if ready.woken {
+            self.wake
+                .reset()
+                .map_err(|e| Error::io(None, io::Error::from(e)))?;
+            return Ok(false);
+        }
+        Ok(ready.events)
     }
 
     fn wait(&self, deadline: Option<Instant>) -> Result<bool, Error> {
@@ -455,10 +521,22 @@ impl Driver for InotifyDriver {
     ) -> Result<(), Error> {
         let start = out.len();
         let mut emit = Emit { out, start };
+        let wakeable = self.wakeable.load(Ordering::Relaxed);
         loop {
             self.drain(&mut emit)?;
             if emit.out.len() > start {
                 return Ok(());
+            }
+            if wakeable {
+                if !self.wait_or_woken(deadline)? {
+                    return Ok(());
+                }
+                // Readable: this read does not block.
+                self.read_batch(&mut emit, true)?;
+                if emit.out.len() > start && !self.unsettled() {
+                    return Ok(());
+                }
+                continue;
             }
             match deadline {
                 None => {
@@ -487,6 +565,11 @@ impl Driver for InotifyDriver {
 
     fn watch_count(&self) -> usize {
         self.kernel.uses.len()
+    }
+
+    fn waker(&self) -> Waker {
+        self.wakeable.store(true, Ordering::Relaxed);
+        Waker::new(Arc::new(Arc::downgrade(&self.wake)))
     }
 
     fn as_fd(&self) -> BorrowedFd<'_> {

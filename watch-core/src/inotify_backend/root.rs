@@ -14,6 +14,18 @@ use crate::scan::{ScanOptions, scan_dir};
 use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
 use crate::{Config, Error, Event, EventKind, Origin, RecursiveMode};
 
+/// What came of watching a directory the watch limit had refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Retry {
+    /// Watched now, and what it holds reported.
+    Watched,
+    /// The limit refused it again.
+    Limit,
+    /// Nothing to retry: gone, watched already, no longer wanted, or
+    /// refused for another reason (that directory's own events tell).
+    Stale,
+}
+
 pub(super) struct Root {
     pub(super) id: usize,
     pub(super) path: PathBuf,
@@ -408,6 +420,7 @@ impl Root {
             );
         }
         self.snapshot.move_subtree(from, to);
+        k.move_blocked(self.id, from, to);
         out.push(Event::new(
             EventKind::Renamed {
                 from: self.full(from),
@@ -438,6 +451,43 @@ impl Root {
                 .insert(to.to_path_buf(), Entry::placeholder(true));
             self.dirty = true;
         }
+    }
+
+    /// Watches the tree directory at `rel`, which the watch limit refused
+    /// earlier, and reports what it holds (origin Rescan).
+    pub(super) fn retry_blocked(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        rel: &Path,
+        out: &mut Emit<'_>,
+    ) -> Retry {
+        let Some(entry) = self.snapshot.get(rel).cloned() else {
+            return Retry::Stale;
+        };
+        let full = self.full(rel);
+        let is_root = rel.as_os_str().is_empty();
+        let wanted = if is_root {
+            entry.is_dir()
+        } else {
+            let follow_link = entry.kind == EntryKind::Symlink
+                && std::fs::metadata(&full).is_ok_and(|m| m.is_dir());
+            self.wants_tree(&entry, config, follow_link)
+        };
+        // Below an unwatched directory it is that directory's retry that
+        // scans it.
+        let parent_watched = rel.parent().is_none_or(|p| self.dirs.contains_key(p));
+        if !wanted || !parent_watched || self.dirs.contains_key(rel) {
+            return Retry::Stale;
+        }
+        let follow = is_root || entry.kind == EntryKind::Symlink;
+        match Root::arm_dir(k, &mut self.dirs, self.id, &full, rel, follow) {
+            Ok(()) => {}
+            Err(e) if e.kind() == inotify::ErrorKind::WatchLimit => return Retry::Limit,
+            Err(_) => return Retry::Stale,
+        }
+        self.scan_new_dir(k, config, rel, entry, out);
+        Retry::Watched
     }
 
     /// Once the kernel queue is drained (so every path we hold is current):

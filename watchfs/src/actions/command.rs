@@ -87,6 +87,11 @@ impl CommandRunner {
         }
     }
 
+    /// Whether a run is going on.
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
     /// Whether a run is going on or queued.
     #[cfg(test)]
     pub fn is_busy(&self) -> bool {

@@ -56,6 +56,14 @@ impl SignalAction {
             )
     }
 
+    /// Who gets the signal, for the startup line.
+    pub fn target_description(&self) -> String {
+        match &self.target {
+            Target::Pid(pid) => format!("pid {pid}"),
+            Target::PidFile(file) => format!("the pid in {}", file.display()),
+        }
+    }
+
     /// Resolves the target and sends the signal; returns the pid reached.
     pub fn send(&self) -> Result<i32, String> {
         let raw = match &self.target {

@@ -143,7 +143,30 @@ impl Watchfs {
 
     /// Starts `watchfs ARGS` without waiting for anything.
     pub fn spawn<S: AsRef<OsStr>>(args: &[S]) -> Watchfs {
+        Watchfs::spawn_in(Path::new("."), args)
+    }
+
+    /// Starts `watchfs ARGS` in directory `cwd` and waits until it reports
+    /// its watches ready.
+    pub fn start_in<S: AsRef<OsStr>>(cwd: &Path, args: &[S]) -> Watchfs {
+        let mut watchfs = Watchfs::spawn_in(cwd, args);
+        if watchfs
+            .stderr
+            .wait_for(0, &|l| l.starts_with(READY))
+            .is_none()
+        {
+            panic!(
+                "watchfs never became ready; stderr:\n{}",
+                watchfs.stderr_text()
+            );
+        }
+        watchfs
+    }
+
+    /// Starts `watchfs ARGS` in directory `cwd` without waiting.
+    pub fn spawn_in<S: AsRef<OsStr>>(cwd: &Path, args: &[S]) -> Watchfs {
         let mut child = Command::new(env!("CARGO_BIN_EXE_watchfs"))
+            .current_dir(cwd)
             .args(args)
             // Requests go to the test's own server, never through a proxy.
             .env_remove("http_proxy")
@@ -212,6 +235,34 @@ impl Watchfs {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Sends `signal` and returns the exit status and how long the exit
+    /// took from the signal on.
+    pub fn signal_and_time_exit(&mut self, signal: &str) -> (ExitStatus, Duration) {
+        let sent = Instant::now();
+        send_signal(self.child.id(), signal);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let took = sent.elapsed();
+                self.stdout.finish();
+                self.stderr.finish();
+                return (status, took);
+            }
+            if sent.elapsed() > PATIENCE {
+                let _ = self.child.kill();
+                panic!(
+                    "watchfs did not exit after SIG{signal}; stderr:\n{}",
+                    self.stderr_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// Waits for the process to exit by itself.
@@ -332,5 +383,105 @@ impl ActionLog {
             }
         });
         found.unwrap()
+    }
+}
+
+/// What a [`FakeService`] does with one request.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// Answers with this status and body.
+    Status(u16, &'static str),
+    /// Accepts the request and never answers.
+    Hang,
+}
+
+/// One request a [`FakeService`] received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// `METHOD /path`.
+    pub line: String,
+    /// The content of the config file when the request came (what the
+    /// service would load), if the service reads one.
+    pub config: Option<String>,
+}
+
+/// A stand-in for a service's reload endpoint on 127.0.0.1: answers the
+/// scripted replies in turn (the last one repeats), reads its config file
+/// at each request like Prometheus does, and records what it saw.
+pub struct FakeService {
+    pub url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    replies: std::sync::Arc<std::sync::Mutex<Vec<Reply>>>,
+}
+
+impl FakeService {
+    pub fn start(replies: &[Reply], config: Option<&Path>) -> FakeService {
+        FakeService::start_at("127.0.0.1:0", replies, config)
+    }
+
+    /// Like [`start`](Self::start), on a given address (a port that was
+    /// down until now).
+    pub fn start_at(addr: &str, replies: &[Reply], config: Option<&Path>) -> FakeService {
+        use std::sync::{Arc, Mutex};
+        let server = tiny_http::Server::http(addr).unwrap();
+        let addr = server.server_addr().to_ip().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(replies.to_vec()));
+        let (seen, replies) = (Arc::clone(&received), Arc::clone(&script));
+        let config = config.map(Path::to_path_buf);
+        std::thread::spawn(move || {
+            let mut hanging = Vec::new();
+            for (i, request) in server.incoming_requests().enumerate() {
+                let content = config
+                    .as_ref()
+                    .map(|c| std::fs::read_to_string(c).unwrap_or_default());
+                let reply = {
+                    let replies = replies.lock().unwrap();
+                    replies[i.min(replies.len() - 1)].clone()
+                };
+                seen.lock().unwrap().push(Received {
+                    line: format!("{} {}", request.method(), request.url()),
+                    config: content,
+                });
+                match reply {
+                    Reply::Status(status, body) => {
+                        let response =
+                            tiny_http::Response::from_string(body).with_status_code(status);
+                        let _ = request.respond(response);
+                    }
+                    Reply::Hang => hanging.push(request),
+                }
+            }
+        });
+        FakeService {
+            url: format!("http://{addr}/-/reload"),
+            received,
+            replies: script,
+        }
+    }
+
+    /// Replaces the script: requests from now on get these replies (the
+    /// last one repeats), counted from the next request.
+    pub fn answer_from_now(&self, replies: &[Reply]) {
+        let done = self.received().len();
+        let mut script = self.replies.lock().unwrap();
+        let last = script.last().cloned();
+        script.truncate(done);
+        while script.len() < done {
+            script.push(last.clone().unwrap());
+        }
+        script.extend_from_slice(replies);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests have come; returns them all.
+    pub fn wait_requests(&self, n: usize) -> Vec<Received> {
+        wait_until(&format!("{n} request(s) at the fake service"), || {
+            self.received().len() >= n
+        });
+        self.received()
     }
 }
