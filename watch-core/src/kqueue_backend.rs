@@ -327,7 +327,8 @@ fn ancestor_notes() -> VnodeEvents {
 /// Makes `links` hold a descriptor on exactly the `wanted` directories, each
 /// the one now at its path: a descriptor on a directory that is no longer at
 /// its path (renamed away and replaced, a mount placed over it or removed)
-/// is released and the path opened again. Returns whether anything was
+/// is released and the path opened again (without `arm_new`, only what is no
+/// longer wanted is released). Returns whether anything was
 /// armed or vanished meanwhile (the path must then be resolved again).
 /// A directory that cannot be opened is retried on the next change.
 fn relink(
@@ -336,10 +337,11 @@ fn relink(
     links: &mut Vec<(PathBuf, Option<DirId>, usize)>,
     wanted: &[(PathBuf, Option<DirId>)],
     role: Role,
+    arm_new: bool,
 ) -> bool {
     let mut again = false;
     for (dir, id) in wanted {
-        if links.iter().any(|(d, i, _)| d == dir && i == id) {
+        if !arm_new || links.iter().any(|(d, i, _)| d == dir && i == id) {
             continue;
         }
         let notes = if role == Role::Ancestor {
@@ -416,7 +418,12 @@ impl Root {
 
     /// Watches the directories of the name chain, re-resolving until the
     /// set is stable, then the target of a file root.
-    fn follow_name(&mut self, fds: &mut Fds) {
+    ///
+    /// The directories above the path (with `above`) come last: they are
+    /// opened only while no tree directory of the root waits for a
+    /// descriptor, so they never take one the tree needs; without them a
+    /// rename up there goes unnoticed.
+    fn follow_name(&mut self, fds: &mut Fds, above: bool) {
         for _ in 0..8 {
             let resolved = resolve(&self.path);
             let with_id = |dirs: Vec<&Path>| -> Vec<(PathBuf, Option<DirId>)> {
@@ -426,14 +433,22 @@ impl Root {
             };
             let anchors = with_id(resolved.dirs());
             let ancestors = with_id(resolved.ancestors());
-            let armed_new = relink(fds, self.id, &mut self.anchors, &anchors, Role::Anchor)
-                | relink(
-                    fds,
-                    self.id,
-                    &mut self.ancestors,
-                    &ancestors,
-                    Role::Ancestor,
-                );
+            let above = above && self.blocked.is_empty();
+            let armed_new = relink(
+                fds,
+                self.id,
+                &mut self.anchors,
+                &anchors,
+                Role::Anchor,
+                true,
+            ) | relink(
+                fds,
+                self.id,
+                &mut self.ancestors,
+                &ancestors,
+                Role::Ancestor,
+                above,
+            );
             self.resolved = resolved;
             if !armed_new {
                 break;
@@ -540,7 +555,7 @@ impl Root {
     /// Builds the root from scratch: name chain, then (for a directory) the
     /// tree and its files.
     fn rebuild(&mut self, fds: &mut Fds, config: &Config, notices: &mut Vec<Event>) {
-        self.follow_name(fds);
+        self.follow_name(fds, false);
         self.drop_subtree(fds, Path::new(""));
         match self.resolved.target.clone() {
             Some(target) if target.is_dir() => {
@@ -551,6 +566,7 @@ impl Root {
             Some(target) => self.snapshot.insert(PathBuf::new(), target),
             None => {}
         }
+        self.follow_name(fds, true);
     }
 
     /// Watches the tree directory at `rel`, which the budget refused
@@ -919,7 +935,7 @@ impl Root {
 
     /// Re-resolves the root path and reports how what it names changed.
     fn refresh(&mut self, fds: &mut Fds, config: &Config, written: bool, out: &mut Vec<Event>) {
-        self.follow_name(fds);
+        self.follow_name(fds, true);
         let old = self.root_entry().cloned();
         let new = self.resolved.target.clone();
         let path = self.path.clone();

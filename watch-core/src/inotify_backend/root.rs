@@ -58,19 +58,21 @@ pub(super) struct Link {
 /// Makes `links` watch exactly the `wanted` directories, each the one now at
 /// its path: a link whose path now leads to another directory (renamed away
 /// and replaced, or a mount placed over it or removed) is armed again there
-/// and released. Returns whether anything new was armed or vanished while
-/// arming (the path must then be resolved again), and the first error.
+/// and released. Without `arm_new`, only releases what is no longer wanted.
+/// Returns whether anything new was armed or vanished while arming (the
+/// path must then be resolved again), and the first error.
 fn relink(
     k: &mut Kernel,
     links: &mut Vec<Link>,
     wanted: &[(PathBuf, Option<DirId>)],
     use_for: impl Fn(&Path) -> Use,
     mask: WatchMask,
+    arm_new: bool,
 ) -> (bool, Option<(PathBuf, inotify::Error)>) {
     let mut again = false;
     let mut error = None;
     for (dir, id) in wanted {
-        if links.iter().any(|l| &l.dir == dir && &l.id == id) {
+        if !arm_new || links.iter().any(|l| &l.dir == dir && &l.id == id) {
             continue;
         }
         match k.arm_mask(dir, mask, use_for(dir)) {
@@ -127,7 +129,7 @@ impl Root {
     /// set is stable (a watch armed after a resolve could miss a change made
     /// in between; resolving again after arming cannot).
     pub(super) fn follow_name(&mut self, k: &mut Kernel) -> Result<(), Error> {
-        let result = self.follow_chain(k);
+        let result = self.follow_chain(k, true);
         self.watch_target(k);
         result
     }
@@ -158,7 +160,11 @@ impl Root {
         }
     }
 
-    pub(super) fn follow_chain(&mut self, k: &mut Kernel) -> Result<(), Error> {
+    /// The directories above the path (with `above`) are optional: they are
+    /// armed only while no tree directory waits for a watch the limit refused
+    /// (and, on `watch`, after the tree), so they never take a watch a tree
+    /// directory needs; without them a rename up there goes unnoticed.
+    pub(super) fn follow_chain(&mut self, k: &mut Kernel, above: bool) -> Result<(), Error> {
         for _ in 0..8 {
             let resolved = resolve(&self.path);
             let with_id = |dirs: Vec<&Path>| -> Vec<(PathBuf, Option<DirId>)> {
@@ -178,6 +184,7 @@ impl Root {
                     dir: dir.to_path_buf(),
                 },
                 dir_mask(true),
+                true,
             );
             // A directory above that cannot be watched (no read permission,
             // the watch limit) only means a rename up there goes unnoticed,
@@ -192,6 +199,7 @@ impl Root {
                     dir: dir.to_path_buf(),
                 },
                 ancestor_mask(),
+                above && k.blocked.is_empty(),
             );
             let armed_new = armed_anchor || armed_ancestor;
             let result = match error {
@@ -794,7 +802,8 @@ impl Root {
         notices: &mut Vec<Event>,
     ) -> Result<Snapshot, Error> {
         self.moves.clear();
-        let anchored = self.follow_name(k);
+        let anchored = self.follow_chain(k, false);
+        self.watch_target(k);
         let old_dirs = std::mem::take(&mut self.dirs);
         let mut snap = Snapshot::default();
         let mut result = anchored;
@@ -838,6 +847,10 @@ impl Root {
             if self.dirs.get(&rel) != Some(&wd) {
                 k.unuse(wd, &Use::Tree { root: self.id, rel });
             }
+        }
+        if result.is_ok() {
+            // The directories above, last: they never take a watch the tree needs.
+            let _ = self.follow_chain(k, true);
         }
         result.map(|()| snap)
     }
