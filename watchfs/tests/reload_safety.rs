@@ -525,7 +525,11 @@ fn a_writer_pausing_with_the_file_open_is_never_applied_half() {
     std::thread::sleep(Duration::from_millis(400));
     writer.write_all(b", second half\n").unwrap();
     drop(writer);
-    wait_until("the action", || log.exists());
+    // The action's output is complete once it ends a line (the half has
+    // no newline; the whole file has one).
+    wait_until("the action", || {
+        fs::read_to_string(&log).is_ok_and(|t| t.ends_with('\n'))
+    });
     // One more change, so that anything the first one caused has run.
     fs::write(&conf, "v: 3\n").unwrap();
     wait_until("the second action", || {
