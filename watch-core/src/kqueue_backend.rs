@@ -1036,7 +1036,7 @@ impl Root {
                 Some(Some(slot)) if slot.serial == armed.1 && slot.root == self.id => {
                     match &slot.role {
                         Role::Tree(rel) | Role::File(rel) => rel.clone(),
-                        Role::Anchor | Role::Target => continue,
+                        Role::Anchor | Role::Ancestor | Role::Target => continue,
                     }
                 }
                 _ => continue, // released since: its removal is reported
