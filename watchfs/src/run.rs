@@ -565,7 +565,10 @@ impl App {
             && (why == Why::Hup || snap.is_none() || self.checked != snap)
         {
             let stop = Arc::clone(&self.stop);
-            match check.run(&changed, &|| stop.load(Ordering::Relaxed)) {
+            let started = Instant::now();
+            let outcome = check.run(&changed, &|| stop.load(Ordering::Relaxed));
+            let took = started.elapsed();
+            match outcome {
                 Outcome::Stopped => {
                     self.info("stopping: the check was stopped and the action skipped");
                     return Ok(Flow::Stop);
@@ -579,7 +582,12 @@ impl App {
                     self.retry = None;
                     return Ok(self.once_exit(false));
                 }
-                Outcome::Passed => {}
+                Outcome::Passed => {
+                    if self.cli.verbose {
+                        let ms = took.as_secs_f64() * 1e3;
+                        self.info(&format!("check passed in {ms:.1} ms"));
+                    }
+                }
             }
             // Apply what was checked: if a file changed while the check
             // ran, the check saw other bytes than the action would apply.

@@ -7,6 +7,7 @@
 mod audit;
 mod bench;
 mod ci;
+mod reload_bench;
 mod soak;
 mod targets;
 mod workspace;
