@@ -297,10 +297,11 @@ struct Work {
     refresh: Option<bool>,
     /// Tree directories whose entries changed.
     dirty: BTreeSet<PathBuf>,
-    /// Entries whose content was written.
-    written: BTreeSet<PathBuf>,
-    /// Entries whose attributes changed.
-    attrib: BTreeSet<PathBuf>,
+    /// Entries whose content was written, by descriptor: a directory
+    /// renamed in the same batch takes them to another path.
+    written: BTreeSet<Armed>,
+    /// Entries whose attributes changed, by descriptor.
+    attrib: BTreeSet<Armed>,
 }
 
 struct Root {
@@ -653,21 +654,24 @@ impl Root {
     }
 
     /// Lists the dirty directories again and reports how their entries
-    /// differ from the snapshot; updates snapshot and descriptors.
+    /// differ from the snapshot; updates snapshot and descriptors. Returns
+    /// the dirty directories that could not be listed because they had been
+    /// renamed, under the names the listings found for them.
     fn rescan_dirs(
         &mut self,
         fds: &mut Fds,
         config: &Config,
         dirty: &BTreeSet<PathBuf>,
         out: &mut Vec<Event>,
-    ) {
+    ) -> BTreeSet<PathBuf> {
         let mut old = Snapshot::default();
         let mut new = Snapshot::default();
         let mut listed: Vec<PathBuf> = Vec::new();
+        let mut unlisted: Vec<(PathBuf, Armed)> = Vec::new();
         for d in dirty {
-            if !self.dirs.contains_key(d) {
+            let Some(armed) = self.dirs.get(d).and_then(|t| fds.armed(*t)) else {
                 continue;
-            }
+            };
             let Some(known) = self.snapshot.get(d).cloned() else {
                 continue;
             };
@@ -677,9 +681,11 @@ impl Root {
             } else {
                 Entry::lstat(&full)
             };
-            // Gone or replaced: its parent's listing (or the root's anchors)
-            // report that.
-            if !now.is_ok_and(|n| n.same_object(&known) || n.kind == EntryKind::Symlink) {
+            // Gone or replaced (by a symlink too: listing through it would
+            // read another directory): its parent's listing (or the root's
+            // anchors) report that. A followed symlink is known as itself.
+            if !now.is_ok_and(|n| n.same_object(&known)) {
+                unlisted.push((d.clone(), armed));
                 continue;
             }
             let Ok(reader) = fs::read_dir(&full) else {
@@ -709,7 +715,7 @@ impl Root {
             listed.push(d.clone());
         }
         if listed.is_empty() {
-            return;
+            return BTreeSet::new();
         }
         let events = diff(&self.path, &old, &new, Origin::Kernel);
         // diff reports a moved directory as removed + created: pair them by
@@ -739,29 +745,22 @@ impl Root {
                 dir_moves.insert(rel, from);
             }
         }
-        let moved_from: HashSet<PathBuf> = dir_moves.values().cloned().collect();
         let mut to_arm = Vec::new();
-        for event in events {
+        for event in order_listing(events, &self.path, &dir_moves) {
             let Ok(rel) = event.path.strip_prefix(&self.path).map(Path::to_path_buf) else {
                 continue;
             };
             match &event.kind {
-                EventKind::Removed if moved_from.contains(&rel) => {}
                 EventKind::Removed => self.removed(fds, &rel, event.is_dir, out),
-                EventKind::Created if dir_moves.contains_key(&rel) => {
-                    let from = dir_moves[&rel].clone();
-                    self.move_tree(fds, &from, &rel);
+                EventKind::Renamed { from } if event.is_dir => {
+                    let Ok(from_rel) = from.strip_prefix(&self.path).map(Path::to_path_buf) else {
+                        continue;
+                    };
+                    self.move_tree(fds, &from_rel, &rel);
                     if let Some(entry) = new.get(&rel).cloned() {
                         self.snapshot.insert(rel.clone(), entry);
                     }
-                    out.push(Event::new(
-                        EventKind::Renamed {
-                            from: self.full(&from),
-                        },
-                        event.path,
-                        true,
-                        Origin::Kernel,
-                    ));
+                    out.push(event);
                 }
                 EventKind::Renamed { from } => {
                     let Ok(from_rel) = from.strip_prefix(&self.path).map(Path::to_path_buf) else {
@@ -820,6 +819,16 @@ impl Root {
             }
         }
         self.arm_files(fds, to_arm, out);
+        unlisted
+            .into_iter()
+            .filter_map(|(was, (token, serial))| match fds.slots.get(token) {
+                Some(Some(slot)) if slot.serial == serial => match &slot.role {
+                    Role::Tree(now) if *now != was => Some(now.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
     }
 
     /// A write or attribute change on a known entry.
@@ -931,20 +940,44 @@ impl Root {
         if let Some(written) = work.refresh {
             self.refresh(fds, config, written, out);
         }
-        if self.root_entry().is_some_and(Entry::is_dir) && !work.dirty.is_empty() {
-            self.rescan_dirs(fds, config, &work.dirty, out);
+        let mut dirty = work.dirty;
+        // A dirty directory renamed before it could be listed is listed
+        // under its new name once its parent's listing found the rename.
+        for _ in 0..8 {
+            if dirty.is_empty() || !self.root_entry().is_some_and(Entry::is_dir) {
+                break;
+            }
+            dirty = self.rescan_dirs(fds, config, &dirty, out);
         }
-        let touched: BTreeSet<&PathBuf> = work.written.iter().chain(&work.attrib).collect();
-        for rel in touched {
+        // Each descriptor's path now, after the renames above.
+        let mut touched: BTreeMap<PathBuf, (bool, bool)> = BTreeMap::new();
+        for (armed, written) in work
+            .written
+            .iter()
+            .map(|a| (a, true))
+            .chain(work.attrib.iter().map(|a| (a, false)))
+        {
+            let rel = match fds.slots.get(armed.0) {
+                Some(Some(slot)) if slot.serial == armed.1 && slot.root == self.id => {
+                    match &slot.role {
+                        Role::Tree(rel) | Role::File(rel) => rel.clone(),
+                        Role::Anchor | Role::Target => continue,
+                    }
+                }
+                _ => continue, // released since: its removal is reported
+            };
+            let flags = touched.entry(rel).or_default();
+            if written {
+                flags.0 = true;
+            } else {
+                flags.1 = true;
+            }
+        }
+        for (rel, (written, attrib)) in touched {
             if rel.as_os_str().is_empty() && !self.root_entry().is_some_and(Entry::is_dir) {
                 continue; // a file root is handled by `refresh`
             }
-            self.changed(
-                rel,
-                work.written.contains(rel),
-                work.attrib.contains(rel),
-                out,
-            );
+            self.changed(&rel, written, attrib, out);
         }
     }
 
@@ -978,6 +1011,78 @@ impl Root {
             .find(|(d, _)| d == dir)
             .map(|(d, token)| (d.clone(), *token))
     }
+}
+
+/// Orders the events of one listing pass (`dir_moves`: directories found
+/// moved, new relative path -> old one) so that folding them gives the
+/// tree: removals, then every rename (files renamed, directories moved),
+/// where a rename onto the source of another waits for that one and a
+/// cycle (a swap) is broken into a removal and a later creation, then
+/// creations (parents first), then changes.
+fn order_listing(
+    events: Vec<Event>,
+    root: &Path,
+    dir_moves: &HashMap<PathBuf, PathBuf>,
+) -> Vec<Event> {
+    let moved_from: HashSet<&PathBuf> = dir_moves.values().collect();
+    let mut ordered = Vec::with_capacity(events.len());
+    let (mut moves, mut creations, mut changes) = (Vec::new(), Vec::new(), Vec::new());
+    for event in events {
+        let Ok(rel) = event.path.strip_prefix(root) else {
+            continue;
+        };
+        match &event.kind {
+            EventKind::Removed if moved_from.contains(&rel.to_path_buf()) => {}
+            EventKind::Removed => ordered.push(event),
+            EventKind::Renamed { .. } => moves.push(event),
+            EventKind::Created => match dir_moves.get(rel) {
+                Some(from) => moves.push(Event::new(
+                    EventKind::Renamed {
+                        from: join_rel(root, from),
+                    },
+                    event.path,
+                    true,
+                    event.origin,
+                )),
+                None => creations.push(event),
+            },
+            _ => changes.push(event),
+        }
+    }
+    while !moves.is_empty() {
+        let sources: HashSet<PathBuf> = moves
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Renamed { from } => Some(from.clone()),
+                _ => None,
+            })
+            .collect();
+        let (ready, waiting): (Vec<Event>, Vec<Event>) =
+            moves.into_iter().partition(|e| !sources.contains(&e.path));
+        moves = waiting;
+        if ready.is_empty() {
+            let broken = moves.remove(0);
+            if let EventKind::Renamed { from } = &broken.kind {
+                ordered.push(Event::new(
+                    EventKind::Removed,
+                    from.clone(),
+                    broken.is_dir,
+                    broken.origin,
+                ));
+            }
+            creations.push(Event::new(
+                EventKind::Created,
+                broken.path,
+                broken.is_dir,
+                broken.origin,
+            ));
+        }
+        ordered.extend(ready);
+    }
+    creations.sort_by(|a, b| a.path.cmp(&b.path));
+    ordered.extend(creations);
+    ordered.extend(changes);
+    ordered
 }
 
 pub(crate) struct KqueueDriver {
@@ -1077,7 +1182,7 @@ impl KqueueDriver {
                         w.dirty.insert(rel.clone());
                     }
                     if attrib {
-                        w.attrib.insert(rel.clone());
+                        w.attrib.insert((token, slot.serial));
                     }
                     if gone {
                         match rel.parent() {
@@ -1092,10 +1197,10 @@ impl KqueueDriver {
                 }
                 Role::File(rel) => {
                     if wrote {
-                        w.written.insert(rel.clone());
+                        w.written.insert((token, slot.serial));
                     }
                     if attrib {
-                        w.attrib.insert(rel.clone());
+                        w.attrib.insert((token, slot.serial));
                     }
                     if gone || notes.contains(VnodeEvents::LINK) {
                         w.dirty
@@ -1255,9 +1360,10 @@ impl Driver for KqueueDriver {
                     Some(d - now)
                 }
             };
-            if !self.read_once(timeout, out)? && deadline.is_some() {
-                return Ok(());
-            }
+            // kevent() returning nothing before the deadline (libkqueue
+            // does, after a note it filters out) is no timeout: the loop
+            // waits again for what is left.
+            self.read_once(timeout, out)?;
             if out.len() > start || std::mem::take(&mut self.woken) {
                 return Ok(());
             }
@@ -1290,10 +1396,10 @@ impl Driver for KqueueDriver {
             }
             if self.fds.armed(token) != Some((token, serial)) {
                 cookie = self.write_cookie()?;
-            } else if !self.read_once(Some(deadline - now), out)? {
-                return Err(Error::SyncTimeout {
-                    waited: Duration::default(),
-                });
+            } else {
+                // No event is no timeout yet: libkqueue's kevent() can
+                // return none early. The deadline is checked above.
+                self.read_once(Some(deadline - now), out)?;
             }
         }
     }

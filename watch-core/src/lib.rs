@@ -1,25 +1,18 @@
 //! Cross-platform file watcher that never silently loses a change.
 //!
 //! ```no_run
-//! use std::time::Duration;
-//! use watch_core::{EventKind, RecursiveMode, Watcher};
-//!
+//! # use watch_core::{RecursiveMode, Watcher};
 //! let mut watcher = Watcher::new()?;
-//! watcher.watch("/etc/app/config.yaml", RecursiveMode::NonRecursive)?; // a file, by name
-//! watcher.watch("src", RecursiveMode::Recursive)?; // a tree
-//! let mut events = Vec::new();
-//! loop {
-//!     events.clear();
-//!     watcher.read(&mut events, Some(Duration::from_secs(1)))?;
-//!     for e in &events {
-//!         if e.kind == EventKind::Overflow {
-//!             eprintln!("events were lost under {}; rescan differences follow", e.path.display());
-//!         }
-//!         println!("{e}"); // e.g. "created src/main.rs"
-//!     }
-//! }
+//! watcher.watch("src", RecursiveMode::Recursive)?;
+//! for event in watcher.events(None) { println!("{}", event?); } // "created src/main.rs"
 //! # Ok::<(), watch_core::Error>(())
 //! ```
+//!
+//! A file is watched by name too (`watch("config.yaml",
+//! RecursiveMode::NonRecursive)`), and can be watched before it exists.
+//! More complete programs are in `examples/`: `print_tree` (a recursive
+//! watch with excludes), `reload_on_change` (a file followed by name,
+//! debounced, running a command per save) and `tokio_stream`.
 //!
 //! What [`Watcher`] promises:
 //! - **Names, not inodes.** A watched path is followed by name: in-place
@@ -39,15 +32,50 @@
 //!   it was gives the tree as it is (see [`Event`]).
 //! - **A sync point.** [`Watcher::sync`] returns once every earlier change
 //!   can be read, so tests and reload logic never sleep.
-//! - **No thread.** Integrate through [`AsFd`](std::os::fd::AsFd) and
-//!   non-blocking [`Watcher::read`], or block with a timeout.
+//! - **No thread.** Read where you like: block in [`Watcher::read`] or
+//!   [`Watcher::events`] (with a timeout, or until a [`Waker`] from another
+//!   thread ends the wait), poll the descriptor ([`AsFd`](std::os::fd::AsFd),
+//!   [`AsRawFd`](std::os::fd::AsRawFd); see [`Watcher`]'s readiness rule)
+//!   from your own event loop, or, with the `tokio` feature, consume an
+//!   `AsyncWatcher` stream on your runtime.
+//! - **Batches in one call.** [`Watcher::debounced`] gives a
+//!   [`DebouncedWatcher`], the same interface handing out one coalesced
+//!   batch per burst (an editor's save is one batch); the [`Debouncer`]
+//!   inside it is public for other loops.
 //!
 //! Backends: inotify (Linux, Android), kqueue (BSDs, macOS; on Linux too
 //! with the `libkqueue` feature) and poll (anywhere: NFS, FUSE, `/proc`).
-//! [`Debouncer`] coalesces bursts per path.
+//!
+//! Cargo features: `tokio` (`AsyncWatcher`, `AsyncDebouncedWatcher`:
+//! `futures_core::Stream`s over tokio's `AsyncFd`), `libkqueue`.
+//!
+//! # Coming from notify
+//!
+//! | notify | watch-core |
+//! | --- | --- |
+//! | `recommended_watcher(handler)`, `RecommendedWatcher` | [`Watcher::new`] (the platform's best backend, [`Backend::platform_default`]) |
+//! | `PollWatcher` | [`Config::backend`]`(`[`Backend::Poll`]`)` |
+//! | `watcher.watch(path, RecursiveMode::Recursive)` / `NonRecursive`, `unwatch` | the same: [`Watcher::watch`] with [`RecursiveMode`], [`Watcher::unwatch`]; a file or a missing path is followed by name |
+//! | an event handler (closure or channel) called on notify's thread | no thread: [`Watcher::events`] / [`Watcher::read`] on yours, or `AsyncWatcher` on your tokio runtime; a [`Waker`] to stop a blocked loop |
+//! | `Config::with_poll_interval` | [`Config::poll_interval`] |
+//! | `Config::with_follow_symlinks` | [`Config::follow_symlinks`] (loops are detected and reported) |
+//! | `Config::with_compare_contents` | not needed to catch changes: the poll backend compares size, mtime, ctime and inode, which user space cannot put back all at once; `watchfs` compares content before acting |
+//! | `Event { kind, paths, attrs }` | [`Event`] `{ kind, path, is_dir, origin }`: one path; a rename carries its old path in [`EventKind::Renamed`] |
+//! | `EventKind::Create(_)` | [`EventKind::Created`] |
+//! | `EventKind::Modify(ModifyKind::Data(_))` | [`EventKind::Modified`] |
+//! | `EventKind::Modify(ModifyKind::Metadata(_))` | [`EventKind::Metadata`] |
+//! | `EventKind::Modify(ModifyKind::Name(RenameMode::From / To / Both))` | one [`EventKind::Renamed`]`{ from }` when both ends are watched; a [`Removed`](EventKind::Removed) or [`Created`](EventKind::Created) when one end is outside |
+//! | `EventKind::Remove(_)` | [`EventKind::Removed`] (for a directory: everything below it too) |
+//! | `EventKind::Access(_)`, `Any`, `Other` | not reported (no open or read noise) |
+//! | `Flag::Rescan` / `need_rescan()`: redo the scan yourself | [`EventKind::Overflow`], after which the watcher has rescanned and reports the differences ([`Origin::Rescan`]) |
+//! | errors in the event stream | typed [`Error`]s from `watch` and `read`, naming the limit to raise; subtrees that cannot be watched are [`EventKind::Skipped`] notices |
+//! | `notify-debouncer-mini` (`new_debouncer(timeout, handler)`) | [`Watcher::debounced`]`(window)`: batches of full events, not path-only |
+//! | `notify-debouncer-full` (rename stitching, file-id cache) | the same [`DebouncedWatcher`]: renames are paired by the watcher itself; the [`Debouncer`] folds a save's steps into one event per path |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "tokio")]
+mod async_watcher;
 mod backend;
 mod config;
 mod cookie;
@@ -74,6 +102,8 @@ mod snapshot;
 mod waker;
 mod watcher;
 
+#[cfg(feature = "tokio")]
+pub use async_watcher::{AsyncDebouncedWatcher, AsyncWatcher};
 pub use config::{Backend, Config, RecursiveMode};
 pub use debounce::Debouncer;
 pub use debounced::{Batches, DebouncedWatcher};

@@ -39,8 +39,9 @@ use crate::{Backend, Config, DebouncedWatcher, Error, Event, RecursiveMode, Wake
 /// its [`next_deadline`](crate::DebouncedWatcher::next_deadline) too.
 /// `AsyncWatcher` (feature `tokio`) follows these rules for you.
 ///
-/// Use the descriptor only to wait for readability: reading from it or
-/// changing its flags breaks the watcher.
+/// It is the same open descriptor for the watcher's whole life, owned and
+/// closed by the watcher. Use it only to wait for readability: reading
+/// from it or changing its flags breaks the watcher.
 ///
 /// ```no_run
 /// use std::time::Duration;

@@ -280,3 +280,19 @@ proptest! {
         check(Backend::Poll, &ops)?;
     }
 }
+
+#[cfg(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly",
+    feature = "libkqueue",
+))]
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+    #[test]
+    fn folded_events_match_the_tree_on_kqueue(ops in proptest::collection::vec(op(), 1..40)) {
+        check(Backend::Kqueue, &ops)?;
+    }
+}

@@ -44,6 +44,10 @@ const STEPS: &[Step] = &[
         action: Action::Cargo(&["test", "--workspace"]),
     },
     Step {
+        name: "examples",
+        action: Action::Task(crate::examples::main),
+    },
+    Step {
         name: "unsafe-audit",
         action: Action::Task(crate::audit::main),
     },

@@ -7,6 +7,7 @@
 mod audit;
 mod bench;
 mod ci;
+mod examples;
 mod reload_bench;
 mod soak;
 mod targets;
@@ -46,6 +47,11 @@ const COMMANDS: &[Command] = &[
         name: "soak",
         about: "recursive watch under a long operation mix: lost changes, events/s, RSS, fds",
         run: soak::main,
+    },
+    Command {
+        name: "examples",
+        about: "lint and test watch-core's tokio feature; smoke-run each watch-core example",
+        run: examples::main,
     },
     Command {
         name: "check-targets",
