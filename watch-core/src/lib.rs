@@ -70,7 +70,7 @@
 //! | `Flag::Rescan` / `need_rescan()`: redo the scan yourself | [`EventKind::Overflow`], after which the watcher has rescanned and reports the differences ([`Origin::Rescan`]) |
 //! | errors in the event stream | typed [`Error`]s from `watch` and `read`, naming the limit to raise; subtrees that cannot be watched are [`EventKind::Skipped`] notices |
 //! | `notify-debouncer-mini` (`new_debouncer(timeout, handler)`) | [`Watcher::debounced`]`(window)`: batches of full events, not path-only |
-//! | `notify-debouncer-full` (rename stitching, file-id cache) | the same [`DebouncedWatcher`]: renames are paired by the watcher itself; the [`Debouncer`] folds a save's steps into one event per path |
+//! | `notify-debouncer-full` (rename stitching, file-id cache) | the same [`DebouncedWatcher`]: renames are paired by the watcher itself; the [`Debouncer`] folds a burst (a save's steps, a directory created, filled and renamed) into its net difference, one event per path |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

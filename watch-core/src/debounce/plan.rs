@@ -1,0 +1,591 @@
+//! Turns an [`Overlay`] into events that, folded in order onto the base,
+//! give the tree the overlay describes.
+//!
+//! Each entry becomes at most one operation: a move (`Renamed`, the base
+//! content of a path now elsewhere), a creation, a removal or a change.
+//! Operations are emitted in the order their entries arrived, except where
+//! one must wait for another:
+//! * **parent first**: an operation below a path that a creation fills
+//!   waits for that creation; below a path that a pending move fills, it
+//!   *rides*: it goes below that move's source now and moves with it (as
+//!   it happened: a file moved into a directory that is renamed later);
+//! * **nothing needed is clobbered**: a move, creation or removal at a path
+//!   waits for every pending move whose source currently lies there;
+//! * **no directory below itself**: a move whose target lies inside its
+//!   own source waits for the move that carries the target out of it.
+//!
+//! "Currently" is tracked by folding every emitted event onto a second
+//! overlay that starts empty: the output's own view of where each base
+//! path and each created node stands. Changes (`Modified`, `Metadata`) go
+//! last, when every path is where it ends.
+//!
+//! A cycle of waits is broken by *staging* a created node: creating it
+//! first where it was born (its parent then, by base path or by created
+//! node) and renaming it from there later, so that what must go below it
+//! can; or, for two files swapped through a temporary name, by reporting
+//! one of them as created at its target. Directory moves are never
+//! reported as creations (their contents are unknown); a directory moved a
+//! second time starts a new segment instead (`Overlay::is_second_dir_move`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use super::overlay::{Birth, Change, Node, Overlay, Parent, Resolved, rejoin};
+use crate::{Event, EventKind, Origin};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Op {
+    /// The base content of `source` moves to the target.
+    Move { source: PathBuf },
+    /// A new node appears at the target; `replaces` is the base file it
+    /// replaced in place, if known.
+    Create { replaces: Option<PathBuf> },
+    /// Nothing is at the target any more.
+    Remove,
+    /// The base content at the target changed.
+    Change(Change),
+}
+
+#[derive(Debug)]
+struct Planned {
+    op: Op,
+    target: PathBuf,
+    is_dir: bool,
+    origin: Origin,
+    seq: u64,
+    /// A move that may be replaced by a creation to break a cycle.
+    degradable: bool,
+    /// A move of base content (not of a node created in the window): its
+    /// source surely exists, so something can be placed below it.
+    carries: bool,
+    /// A move of a new node already created at its birthplace (see
+    /// `Planner::stage`).
+    staged: bool,
+    /// For a creation: the base path where the node was created before it
+    /// moved, where it can be staged.
+    /// (its parent then, its name).
+    birthplace: Option<(Parent, PathBuf)>,
+    /// For a new node: its id.
+    new_id: Option<u64>,
+    /// Once emitted (or staged): what the output put in place, to find it
+    /// later.
+    placed: Option<Placed>,
+}
+
+/// What an emitted operation put in place.
+#[derive(Clone, Debug)]
+enum Placed {
+    /// The base content of this path.
+    Base(PathBuf),
+    /// A node the output created, by its id in the output's overlay.
+    New(u64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Todo,
+    InProgress,
+    Done,
+}
+
+/// Appends to `out` the events that fold the base onto `overlay`.
+pub(super) fn plan(overlay: &Overlay, out: &mut Vec<Event>) {
+    let mut ops = collect(overlay);
+    // Among entries of one event, the places things go come before the
+    // places they leave.
+    ops.sort_by_key(|op| (op.seq, matches!(op.op, Op::Remove)));
+    // Changes go last, when every path is where it ends.
+    let (changes, ops): (Vec<Planned>, Vec<Planned>) = ops
+        .into_iter()
+        .partition(|op| matches!(op.op, Op::Change(_)));
+    let mut planner = Planner::new(ops);
+    // Breaking a cycle may send operations back to do; a later pass
+    // emits those that an earlier index left behind.
+    while planner.state.contains(&State::Todo) {
+        for i in 0..planner.ops.len() {
+            planner.ensure(i, out);
+        }
+    }
+    out.extend(changes.into_iter().map(|op| {
+        let kind = match op.op {
+            Op::Change(Change::Metadata) => EventKind::Metadata,
+            _ => EventKind::Modified,
+        };
+        Event {
+            kind,
+            path: op.target,
+            is_dir: op.is_dir,
+            origin: op.origin,
+        }
+    }));
+}
+
+/// One operation per entry that needs one.
+fn collect(overlay: &Overlay) -> Vec<Planned> {
+    // New nodes that left their birthplace -> where they left it.
+    let left: HashMap<u64, &PathBuf> = overlay
+        .entries()
+        .filter_map(|(path, entry)| match entry.node {
+            Node::Gone {
+                left_by: Some(id), ..
+            } => Some((id, path)),
+            _ => None,
+        })
+        .collect();
+    let mut consumed: Vec<&PathBuf> = Vec::new();
+    let mut ops = Vec::new();
+    for (path, entry) in overlay.entries() {
+        let planned = |op, degradable| Planned {
+            op,
+            target: path.clone(),
+            is_dir: entry.is_dir,
+            origin: entry.origin,
+            seq: entry.seq,
+            degradable,
+            carries: false,
+            staged: false,
+            birthplace: None,
+            new_id: None,
+            placed: None,
+        };
+        match &entry.node {
+            Node::Base { from, change } => {
+                if overlay.frame_above(path).as_deref() == Some(from.as_path()) {
+                    if let Some(change) = change {
+                        ops.push(planned(Op::Change(*change), false));
+                    }
+                } else {
+                    let source = from.clone();
+                    let mut op = planned(Op::Move { source }, !entry.is_dir);
+                    op.carries = true;
+                    ops.push(op);
+                }
+            }
+            Node::New {
+                id,
+                birth,
+                replaces,
+                born,
+            } => {
+                let birthplace = match birth {
+                    Birth::Left { direct } => left
+                        .get(id)
+                        .and_then(|gone| Some((*direct, *gone, overlay.frame_above(gone)?))),
+                    _ => None,
+                };
+                let mut op = match birthplace {
+                    // Renamed from its birthplace: one event says both
+                    // that it is here and that the birthplace is empty.
+                    Some((true, gone, source)) => {
+                        consumed.push(gone);
+                        planned(Op::Move { source }, true)
+                    }
+                    _ => planned(
+                        Op::Create {
+                            replaces: replaces.clone(),
+                        },
+                        false,
+                    ),
+                };
+                if matches!(birth, Birth::Left { .. }) {
+                    op.birthplace = born.clone();
+                }
+                op.new_id = Some(*id);
+                ops.push(op);
+            }
+            Node::Gone { .. } => ops.push(planned(Op::Remove, false)),
+        }
+    }
+    ops.retain(|op| !(op.op == Op::Remove && consumed.contains(&&op.target)));
+    ops
+}
+
+struct Planner {
+    ops: Vec<Planned>,
+    state: Vec<State>,
+    /// Base source -> index of the move not yet emitted.
+    pending: BTreeMap<PathBuf, usize>,
+    /// Target -> index, for moves and creations (what parents wait for).
+    fills: HashMap<PathBuf, usize>,
+    /// The output so far, folded: where each base path stands now.
+    done: Overlay,
+    /// New node id -> index of its operation.
+    new_ops: HashMap<u64, usize>,
+    seq: u64,
+}
+
+/// Why an operation waits for another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wait {
+    /// The other fills an ancestor of this one's target.
+    Parent,
+    /// The other's source lies where this one writes.
+    Source,
+    /// This one's target lies below the other's source, which lies below
+    /// this one's source: the other must move out first.
+    Nest,
+}
+
+impl Planner {
+    fn new(ops: Vec<Planned>) -> Planner {
+        let mut pending = BTreeMap::new();
+        let mut fills = HashMap::new();
+        for (i, op) in ops.iter().enumerate() {
+            match &op.op {
+                Op::Move { source } => {
+                    pending.insert(source.clone(), i);
+                    fills.insert(op.target.clone(), i);
+                }
+                Op::Create { .. } => {
+                    fills.insert(op.target.clone(), i);
+                }
+                Op::Remove | Op::Change(_) => {}
+            }
+        }
+        let new_ops = ops
+            .iter()
+            .enumerate()
+            .filter_map(|(i, op)| Some((op.new_id?, i)))
+            .collect();
+        Planner {
+            state: vec![State::Todo; ops.len()],
+            ops,
+            pending,
+            fills,
+            done: Overlay::default(),
+            new_ops,
+            seq: 0,
+        }
+    }
+
+    /// Emits operation `root` after everything it waits for.
+    fn ensure(&mut self, root: usize, out: &mut Vec<Event>) {
+        while self.state[root] != State::Done {
+            // (operation, why its parent in the stack waits for it)
+            let mut stack: Vec<(usize, Wait)> = vec![(root, Wait::Parent)];
+            self.state[root] = State::InProgress;
+            while let Some(&(top, _)) = stack.last() {
+                match self.next_wait(top) {
+                    None => {
+                        self.emit(top, out);
+                        stack.pop();
+                    }
+                    Some((other, why)) if self.state[other] == State::Todo => {
+                        self.state[other] = State::InProgress;
+                        stack.push((other, why));
+                    }
+                    Some((other, why)) => {
+                        // A cycle: `other` is on the stack, waiting for `top`.
+                        let start = stack.iter().position(|(i, _)| *i == other).unwrap_or(0);
+                        // Its edges, as (stack depth of the waiter, waited, why).
+                        let mut edges: Vec<(usize, usize, Wait)> = (start + 1..stack.len())
+                            .map(|k| (k - 1, stack[k].0, stack[k].1))
+                            .collect();
+                        edges.push((stack.len() - 1, other, why));
+                        let ride = edges.iter().find(|&&(_, parent, why)| {
+                            why == Wait::Parent && self.can_stage(parent)
+                        });
+                        let degrade = edges.iter().find(|&&(_, moved, why)| {
+                            why == Wait::Source && self.ops[moved].degradable
+                        });
+                        match (ride, degrade) {
+                            (Some(&(k, parent, _)), _) => {
+                                // The waiter goes below the parent's new
+                                // node, staged at its birthplace, and moves
+                                // with it.
+                                self.stage(parent, out);
+                                for (i, _) in stack.drain(k + 1..) {
+                                    self.state[i] = State::Todo;
+                                }
+                            }
+                            (None, Some(&(k, moved, _))) => {
+                                self.degrade(moved);
+                                for (i, _) in stack.drain(k + 1..) {
+                                    self.state[i] = State::Todo;
+                                }
+                            }
+                            (None, None) => {
+                                // Not expected (see the module comment);
+                                // emit rather than loop.
+                                self.emit(top, out);
+                                stack.pop();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a move can carry an operation placed below its source now.
+    /// Where a pending move's node stands now, if something can be placed
+    /// below it: the base source of a move of base content, or a new node
+    /// already staged at its birthplace.
+    fn carrier_place(&self, parent: usize) -> Option<PathBuf> {
+        let op = &self.ops[parent];
+        match &op.op {
+            Op::Move { .. } if op.staged => self.current_place(parent),
+            Op::Move { source } if op.carries => self.locate(source),
+            _ => None,
+        }
+    }
+
+    /// Where the new node of operation `i` could be staged: created first
+    /// at its birthplace, so that a cycle's child can go below it there.
+    fn stage_place(&self, i: usize) -> Option<PathBuf> {
+        let op = &self.ops[i];
+        if self.state[i] == State::Done || op.staged {
+            return None;
+        }
+        let at = match (&op.op, &op.birthplace) {
+            (Op::Move { source }, _) if !op.carries => self.locate(source)?,
+            (Op::Create { .. }, Some((Parent::Base(parent), name))) => {
+                self.locate(parent)?.join(name)
+            }
+            (Op::Create { .. }, Some((Parent::New(id), name))) => {
+                let parent = *self.new_ops.get(id)?;
+                if self.state[parent] != State::Done && !self.ops[parent].staged {
+                    return None;
+                }
+                self.current_place(parent)?.join(name)
+            }
+            _ => return None,
+        };
+        let own = match &op.op {
+            Op::Move { source } => Some(source),
+            _ => None,
+        };
+        let free = self.done.resolve(&at) != Resolved::New;
+        (free && self.source_below(&at, i, own).is_none()).then_some(at)
+    }
+
+    fn can_stage(&self, i: usize) -> bool {
+        self.stage_place(i).is_some()
+    }
+
+    /// Creates the new node of operation `i` at its birthplace; it becomes
+    /// a move from there.
+    fn stage(&mut self, i: usize, out: &mut Vec<Event>) {
+        let Some(at) = self.stage_place(i) else {
+            return;
+        };
+        if let Op::Move { source } = &self.ops[i].op {
+            let source = source.clone();
+            self.pending.remove(&source);
+        }
+        self.ops[i].op = Op::Move { source: at.clone() };
+        self.seq += 1;
+        let (is_dir, origin) = (self.ops[i].is_dir, self.ops[i].origin);
+        self.done.created(&at, is_dir, origin, self.seq);
+        self.ops[i].placed = Some(Placed::New(self.seq));
+        self.ops[i].staged = true;
+        self.ops[i].degradable = false;
+        out.push(Event {
+            kind: EventKind::Created,
+            path: at,
+            is_dir,
+            origin,
+        });
+    }
+
+    /// Where operation `i` writes now, and the operation that must come
+    /// first to make that place exist. The target's nearest ancestor that an
+    /// operation fills decides: once emitted, the target is below wherever
+    /// that operation's node stands now (it may still ride on a pending
+    /// move); before, the operation waits for it, unless it rides: then it
+    /// goes below that pending move's source.
+    fn placement(&self, i: usize) -> (PathBuf, Option<usize>) {
+        let op = &self.ops[i];
+        for ancestor in op.target.ancestors().skip(1) {
+            let Some(&parent) = self.fills.get(ancestor) else {
+                continue;
+            };
+            let rest = op.target.strip_prefix(ancestor).unwrap_or(Path::new(""));
+            if self.state[parent] == State::Done {
+                let here = self.current_place(parent);
+                return (
+                    here.map_or_else(|| op.target.clone(), |at| rejoin(&at, rest)),
+                    None,
+                );
+            }
+            if let Some(at) = self.carrier_place(parent) {
+                // Rides: placed below the pending move's source now, it
+                // moves with it.
+                return (rejoin(&at, rest), None);
+            }
+            return (op.target.clone(), Some(parent));
+        }
+        (op.target.clone(), None)
+    }
+
+    /// Where the node an emitted operation put in place stands now.
+    fn current_place(&self, i: usize) -> Option<PathBuf> {
+        match self.ops[i].placed.as_ref()? {
+            Placed::Base(source) => self.locate(source),
+            Placed::New(id) => self.done.current_of_new(*id).cloned(),
+        }
+    }
+
+    /// The move at `i` is reported as a creation at its target; its source
+    /// is no longer needed.
+    fn degrade(&mut self, i: usize) {
+        if let Op::Move { source } = &self.ops[i].op {
+            self.pending.remove(source);
+            self.ops[i].op = Op::Create { replaces: None };
+            self.ops[i].degradable = false;
+        }
+    }
+
+    /// The first operation `i` still waits for.
+    fn next_wait(&self, i: usize) -> Option<(usize, Wait)> {
+        let op = &self.ops[i];
+        let (target, parent) = self.placement(i);
+        if let Some(parent) = parent {
+            return Some((parent, Wait::Parent));
+        }
+        let own = match &op.op {
+            Op::Move { source } => Some(source),
+            Op::Create { .. } | Op::Remove => None,
+            Op::Change(_) => return None,
+        };
+        if let Some(other) = self.source_below(&target, i, own) {
+            return Some((other, Wait::Source));
+        }
+        // A directory cannot move below itself: what holds the target
+        // inside the source moves out first.
+        let from = if op.staged {
+            self.current_place(i)
+        } else {
+            own.and_then(|source| self.locate(source))
+        };
+        let from = from.filter(|from| target.starts_with(from))?;
+        target
+            .ancestors()
+            .take_while(|a| *a != from.as_path())
+            .find_map(|a| self.pending_at(a))
+            .map(|other| (other, Wait::Nest))
+    }
+
+    /// The pending move whose node stands exactly at `at` now.
+    fn pending_at(&self, at: &Path) -> Option<usize> {
+        let other = match self.done.resolve(at) {
+            Resolved::Base(from) => *self.pending.get(&from)?,
+            Resolved::New => *self.new_ops.get(&self.done.new_id_at(at)?)?,
+            Resolved::Nothing => return None,
+        };
+        (self.state[other] != State::Done && matches!(self.ops[other].op, Op::Move { .. }))
+            .then_some(other)
+    }
+
+    /// A pending move (other than `i`, whose source is `own`) whose source
+    /// lies at or below `target` now.
+    fn source_below(&self, target: &Path, i: usize, own: Option<&PathBuf>) -> Option<usize> {
+        // Base paths whose content may lie at or below the target now.
+        let mut roots: Vec<PathBuf> = Vec::new();
+        if let Resolved::Base(from) = self.done.resolve(target) {
+            roots.push(from);
+        }
+        for (_, entry) in self.done.below(target) {
+            if let Node::Base { from, .. } = &entry.node {
+                roots.push(from.clone());
+            }
+        }
+        for root in &roots {
+            let candidates = self
+                .pending
+                .range::<Path, _>((Bound::Included(root.as_path()), Bound::Unbounded))
+                .take_while(|(source, _)| source.starts_with(root));
+            for (source, &other) in candidates {
+                if Some(source) == own || other == i {
+                    continue;
+                }
+                if self.locate(source).is_some_and(|at| at.starts_with(target)) {
+                    return Some(other);
+                }
+            }
+        }
+        None
+    }
+
+    /// Where the output has put the base content of `source` so far, or
+    /// `None` if it has replaced or removed it.
+    fn locate(&self, source: &Path) -> Option<PathBuf> {
+        let mut at = source.to_path_buf();
+        for ancestor in source.ancestors() {
+            if let Some(current) = self.done.current_of(ancestor) {
+                let rest = source.strip_prefix(ancestor).unwrap_or(Path::new(""));
+                at = rejoin(current, rest);
+                break;
+            }
+        }
+        match self.done.resolve(&at) {
+            Resolved::Base(from) if from == source => Some(at),
+            _ => None,
+        }
+    }
+
+    fn emit(&mut self, i: usize, out: &mut Vec<Event>) {
+        self.state[i] = State::Done;
+        self.seq += 1;
+        let seq = self.seq;
+        let (target, _) = self.placement(i);
+        let op = &self.ops[i];
+        let (is_dir, origin) = (op.is_dir, op.origin);
+        let kind = match &op.op {
+            Op::Move { source } => {
+                let source = source.clone();
+                self.pending.remove(&source);
+                let from = if self.ops[i].staged {
+                    self.current_place(i)
+                } else {
+                    self.locate(&source)
+                };
+                match from {
+                    Some(at) => {
+                        self.done.renamed(&at, &target, is_dir, origin, seq);
+                        if !self.ops[i].staged {
+                            self.ops[i].placed = Some(Placed::Base(source));
+                        }
+                        EventKind::Renamed { from: at }
+                    }
+                    None => {
+                        self.done.created(&target, is_dir, origin, seq);
+                        self.ops[i].placed = Some(Placed::New(seq));
+                        EventKind::Created
+                    }
+                }
+            }
+            Op::Create { replaces } => {
+                let in_place = !is_dir
+                    && replaces.as_ref().is_some_and(|file| {
+                        self.done.resolve(&target) == Resolved::Base(file.clone())
+                    });
+                if in_place {
+                    // The same base file, with new content.
+                    self.ops[i].placed = replaces.clone().map(Placed::Base);
+                    EventKind::Modified
+                } else {
+                    self.done.created(&target, is_dir, origin, seq);
+                    self.ops[i].placed = Some(Placed::New(seq));
+                    EventKind::Created
+                }
+            }
+            Op::Remove => match self.done.resolve(&target) {
+                Resolved::Nothing => return,
+                Resolved::Base(_) | Resolved::New => {
+                    self.done.removed(&target, is_dir, origin, seq);
+                    EventKind::Removed
+                }
+            },
+            Op::Change(Change::Modified) => EventKind::Modified,
+            Op::Change(Change::Metadata) => EventKind::Metadata,
+        };
+        out.push(Event {
+            kind,
+            path: target,
+            is_dir,
+            origin,
+        });
+    }
+}
