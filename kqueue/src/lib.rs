@@ -68,6 +68,28 @@ pub use error::{Error, ErrorKind, fd_limit};
 pub use event::Event;
 pub use flags::{EventFlags, Filter, Token, VnodeEvents};
 
+/// Applies the "this is a BSD or macOS kernel" cfg (not libkqueue) to each item.
+macro_rules! bsd_kernel {
+    ($($item:item)*) => {
+        $(
+            #[cfg(any(
+                target_vendor = "apple",
+                target_os = "freebsd",
+                target_os = "openbsd",
+                target_os = "netbsd",
+                target_os = "dragonfly",
+            ))]
+            $item
+        )*
+    };
+}
+
+bsd_kernel! {
+    mod mount;
+
+    pub use mount::{Mount, mount_of};
+}
+
 native! {
     mod kqueue;
     mod vnode;

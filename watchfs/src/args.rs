@@ -18,7 +18,10 @@ FORMAT PLACEHOLDERS (--format):
   {origin} kernel or rescan
   {time}   RFC 3339 time in UTC, e.g. 2026-01-31T12:00:00.123Z
   {{ }}    literal braces
-  A trailing newline is added; \\t and \\n in FORMAT are tabs and newlines.
+  A trailing newline is added (NUL with -0); \\t and \\n in FORMAT are
+  tabs and newlines. Names holding control characters or bytes that are
+  not UTF-8 are quoted as GNU ls does ('evil'$'\\n''name'), except with -0,
+  which writes the exact bytes.
 
 ACTIONS run once per batch, and only when the bytes of a watched file
 really changed (files are read through symlinks and hashed; a touch or a
@@ -95,6 +98,11 @@ pub struct Cli {
     /// Print each event with this template (see FORMAT PLACEHOLDERS).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
+
+    /// With --format: end each record with NUL instead of a newline and
+    /// write names as their exact bytes, unquoted (for `xargs -0`).
+    #[arg(short = '0', long, requires = "format")]
+    pub print0: bool,
 
     /// Quiet period that groups events into one batch (e.g. 100ms, 2s).
     /// Default with an action on Linux: act once the save is complete (see
@@ -189,6 +197,10 @@ pub struct Cli {
     /// Do not print informational messages on stderr.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// `--backend`, `--poll-interval`.
+    #[command(flatten)]
+    pub backends: crate::backends::BackendArgs,
 }
 
 impl Cli {

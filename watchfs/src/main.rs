@@ -4,11 +4,13 @@
 
 mod actions;
 mod args;
+mod backends;
 mod check;
 mod filter;
 mod hashing;
 mod metrics;
 mod output;
+mod quote;
 mod run;
 mod settle;
 mod state_file;

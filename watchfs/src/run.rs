@@ -114,9 +114,10 @@ impl App {
         let style = if cli.json {
             Some(Style::Json)
         } else if let Some(format) = &cli.format {
-            Some(Style::Template(
-                Template::parse(format).map_err(|e| format!("--format: {e}"))?,
-            ))
+            Some(Style::Template {
+                template: Template::parse(format).map_err(|e| format!("--format: {e}"))?,
+                nul: cli.print0,
+            })
         } else if cli.has_action() {
             None
         } else {
@@ -231,6 +232,7 @@ impl App {
         let config = Config::default()
             .exclude(move |path| excludes.matches_entry(path))
             .close_notices(acting);
+        let config = self.cli.backends.configure(config)?;
         let mut watcher = Watcher::with_config(config).map_err(|e| e.to_string())?;
         wake_on_signals(&watcher, Arc::clone(&self.stop))?;
         let close_aware = acting && watcher.backend() == Backend::Inotify;
@@ -246,9 +248,13 @@ impl App {
         };
         for path in &self.cli.paths {
             let missing = std::fs::symlink_metadata(path).is_err();
-            watcher
-                .watch(path, mode)
+            let choice = watcher
+                .watch_with(path, mode, self.cli.backends.root_backend())
                 .map_err(|e| format!("cannot watch {}: {e}", path.display()))?;
+            self.info(&format!(
+                "watching {} with {choice}",
+                crate::quote::quote(path.as_os_str())
+            ));
             // Said only once the watch holds, so a path refused as
             // impossible is not first announced as awaited.
             if missing {
@@ -492,7 +498,7 @@ impl App {
             let mut out = io::stdout().lock();
             let written = batch
                 .iter()
-                .try_for_each(|event| writeln!(out, "{}", style.render(event, time)))
+                .try_for_each(|event| style.write(&mut out, event, time))
                 .and_then(|()| out.flush());
             match written {
                 Ok(()) => {}
