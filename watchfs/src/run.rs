@@ -235,7 +235,6 @@ impl App {
         let config = self.cli.backends.configure(config)?;
         let mut watcher = Watcher::with_config(config).map_err(|e| e.to_string())?;
         wake_on_signals(&watcher, Arc::clone(&self.stop))?;
-        let close_aware = acting && watcher.backend() == Backend::Inotify;
 
         // Hash before watching and compare after: a change in between is
         // then seen by the comparison, one after by an event.
@@ -264,6 +263,14 @@ impl App {
                 ));
             }
         }
+        // Close notices tell when a save is complete only where every root
+        // is watched by inotify; polled roots keep the quiet window.
+        let close_aware = acting
+            && self
+                .cli
+                .paths
+                .iter()
+                .all(|path| watcher.root_backend(path) == Backend::Inotify);
         self.metrics.set_watches(watcher.watch_count() as u64);
         if let Some(addr) = self.cli.metrics {
             let bound = metrics::serve(addr, Arc::clone(&self.metrics))?;
@@ -321,7 +328,8 @@ impl App {
             };
             let retry_due = self.retry.filter(|_| idle).map(|r| r.at);
             // Signals and finished commands wake the read (wake_on_signals).
-            let timeout = [batch_due, retry_due]
+            // Polled roots are scanned by `read`, which must be called then.
+            let timeout = [batch_due, retry_due, watcher.next_scan()]
                 .into_iter()
                 .flatten()
                 .min()
