@@ -1,7 +1,6 @@
 //! Command-line arguments.
 
 use std::ffi::OsString;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -66,7 +65,7 @@ on PATH, and shell syntax in --check without --shell).";
 /// Watch files and directories; print events, or run a command, send a
 /// signal or POST a URL when a watched file's content changes.
 #[derive(Debug, Parser)]
-#[command(name = "watchfs", version, after_help = AFTER_HELP)]
+#[command(name = "watchfs", version = crate::version::VERSION, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Files or directories to watch. A path that does not exist yet is
     /// watched until it appears.
@@ -182,9 +181,11 @@ pub struct Cli {
     #[arg(long)]
     pub once: bool,
 
-    /// Serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9533) at /metrics.
-    #[arg(long, value_name = "ADDR")]
-    pub metrics: Option<SocketAddr>,
+    /// Serve Prometheus metrics at /metrics and health at /healthz (200
+    /// while watching, 503 once watching failed) on ADDR: HOST:PORT,
+    /// :PORT (every interface), [::]:PORT, localhost:PORT.
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics::ListenAddr::parse)]
+    pub metrics: Option<crate::metrics::ListenAddr>,
 
     /// Fire actions on every batch, even when no file's content changed.
     #[arg(long)]

@@ -16,6 +16,7 @@ mod settle;
 mod state_file;
 #[cfg(test)]
 mod testdir;
+mod version;
 
 use std::process::ExitCode;
 

@@ -271,9 +271,10 @@ impl App {
                 .paths
                 .iter()
                 .all(|path| watcher.root_backend(path) == Backend::Inotify);
-        self.metrics.set_watches(watcher.watch_count() as u64);
-        if let Some(addr) = self.cli.metrics {
-            let bound = metrics::serve(addr, Arc::clone(&self.metrics))?;
+        self.metrics.set_watches(self.cli.paths.len() as u64);
+        self.metrics.set_healthy(true);
+        if let Some(addr) = &self.cli.metrics {
+            let bound = metrics::serve(addr, "/metrics", Arc::clone(&self.metrics))?;
             self.info(&format!("serving metrics on http://{bound}/metrics"));
         }
         if acting {
@@ -339,9 +340,12 @@ impl App {
                 Ok(_) => {}
                 Err(watch_core::Error::Io { source, .. })
                     if source.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.to_string()),
+                Err(e) => {
+                    self.metrics.set_healthy(false);
+                    return Err(e.to_string());
+                }
             }
-            self.metrics.add_events(raw.len() as u64);
+            self.metrics.observe(&raw);
             let now = Instant::now();
             for event in raw.drain(..) {
                 if let EventKind::Skipped { reason } = &event.kind {
@@ -387,7 +391,6 @@ impl App {
             if batch.is_empty() {
                 continue;
             }
-            self.metrics.set_watches(watcher.watch_count() as u64);
             batch.retain(|event| kind_selected(&self.cli.events, event));
             if batch.is_empty() {
                 continue;
