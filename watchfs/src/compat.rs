@@ -414,12 +414,12 @@ pub fn substitute(
             continue;
         }
         // `$$(` escapes a reference.
-        if text.get(i + 1) == Some(&b'$') && matches!(text.get(i + 2), Some(b'(' | b'{')) {
-            if let Some(len) = reference_len(&text[i + 1..]) {
-                out.extend_from_slice(&text[i + 1..i + 1 + len]);
-                i += 1 + len;
-                continue;
-            }
+        if text.get(i + 1) == Some(&b'$')
+            && let Some(len) = reference_len(&text[i + 1..])
+        {
+            out.extend_from_slice(&text[i + 1..i + 1 + len]);
+            i += 1 + len;
+            continue;
         }
         match reference_len(&text[i..]) {
             Some(len) => {
