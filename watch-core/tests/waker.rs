@@ -104,7 +104,7 @@ fn a_wake_ends_a_read_blocked_without_timeout() {
 fn a_wake_before_a_read_ends_that_read_and_only_that_one() {
     for backend in backends() {
         let dir = TempDir::new("wake-before");
-        let mut w = watcher(backend, &dir);
+        let w = watcher(backend, &dir);
         let waker = w.waker();
         // From another thread, before anyone reads; two wakes count once.
         let handle = waker.clone();
