@@ -174,3 +174,16 @@ fn a_wake_survives_a_sync() {
         assert_eq!(n, 0, "{backend}: {more:?}");
     }
 }
+
+#[test]
+fn a_read_that_may_not_wait_leaves_the_wake_for_one_that_would() {
+    for backend in backends() {
+        let dir = TempDir::new("wake-zero");
+        let mut w = watcher(backend, &dir);
+        w.waker().wake().unwrap();
+        let mut events = Vec::new();
+        assert_eq!(w.read(&mut events, Some(Duration::ZERO)).unwrap(), 0);
+        let (_, n, more) = read_forever(w, &format!("{backend}, after a zero read"));
+        assert_eq!(n, 0, "{backend}: {more:?}");
+    }
+}
