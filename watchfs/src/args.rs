@@ -72,6 +72,10 @@ pub struct Cli {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
+    /// Print the man page or shell completions on stdout and exit.
+    #[arg(long, value_name = "WHAT", exclusive = true)]
+    pub generate: Option<crate::generate::Generate>,
+
     /// Command to run on each change (after `--`). Runs without a shell
     /// unless --shell is given.
     #[arg(last = true, value_name = "COMMAND")]

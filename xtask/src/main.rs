@@ -7,6 +7,7 @@
 mod audit;
 mod bench;
 mod ci;
+mod dist;
 mod examples;
 mod soak;
 mod targets;
@@ -51,6 +52,11 @@ const COMMANDS: &[Command] = &[
         name: "examples",
         about: "lint and test watch-core's tokio feature; smoke-run each watch-core example",
         run: examples::main,
+    },
+    Command {
+        name: "dist",
+        about: "static musl binary, man page, completions, Containerfile in target/dist/",
+        run: dist::main,
     },
     Command {
         name: "check-targets",
