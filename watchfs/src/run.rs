@@ -235,7 +235,6 @@ impl App {
         let config = self.cli.backends.configure(config)?;
         let mut watcher = Watcher::with_config(config).map_err(|e| e.to_string())?;
         wake_on_signals(&watcher, Arc::clone(&self.stop))?;
-        let close_aware = acting && watcher.backend() == Backend::Inotify;
 
         // Hash before watching and compare after: a change in between is
         // then seen by the comparison, one after by an event.
@@ -264,6 +263,14 @@ impl App {
                 ));
             }
         }
+        // Close notices tell when a save is complete only where every root
+        // is watched by inotify; polled roots keep the quiet window.
+        let close_aware = acting
+            && self
+                .cli
+                .paths
+                .iter()
+                .all(|path| watcher.root_backend(path) == Backend::Inotify);
         self.metrics.set_watches(self.cli.paths.len() as u64);
         self.metrics.set_healthy(true);
         if let Some(addr) = &self.cli.metrics {
@@ -322,7 +329,8 @@ impl App {
             };
             let retry_due = self.retry.filter(|_| idle).map(|r| r.at);
             // Signals and finished commands wake the read (wake_on_signals).
-            let timeout = [batch_due, retry_due]
+            // Polled roots are scanned by `read`, which must be called then.
+            let timeout = [batch_due, retry_due, watcher.next_scan()]
                 .into_iter()
                 .flatten()
                 .min()
@@ -574,7 +582,10 @@ impl App {
             && (why == Why::Hup || snap.is_none() || self.checked != snap)
         {
             let stop = Arc::clone(&self.stop);
-            match check.run(&changed, &|| stop.load(Ordering::Relaxed)) {
+            let started = Instant::now();
+            let outcome = check.run(&changed, &|| stop.load(Ordering::Relaxed));
+            let took = started.elapsed();
+            match outcome {
                 Outcome::Stopped => {
                     self.info("stopping: the check was stopped and the action skipped");
                     return Ok(Flow::Stop);
@@ -588,7 +599,12 @@ impl App {
                     self.retry = None;
                     return Ok(self.once_exit(false));
                 }
-                Outcome::Passed => {}
+                Outcome::Passed => {
+                    if self.cli.verbose {
+                        let ms = took.as_secs_f64() * 1e3;
+                        self.info(&format!("check passed in {ms:.1} ms"));
+                    }
+                }
             }
             // Apply what was checked: if a file changed while the check
             // ran, the check saw other bytes than the action would apply.

@@ -9,6 +9,7 @@ mod bench;
 mod ci;
 mod dist;
 mod examples;
+mod reload_bench;
 mod soak;
 mod targets;
 mod workspace;
