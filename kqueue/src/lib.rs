@@ -11,6 +11,9 @@
 //!   and unknown filters as [`Filter::Unknown`].
 //! - A [`Token`] travels in `udata`, so an event maps back to its owner in
 //!   O(1).
+//! - [`mount_of`] tells which filesystem holds a path (`statfs(2)`;
+//!   macOS and the BSDs only), for watchers that poll network and FUSE
+//!   filesystems.
 //! - [`VnodeWatch`] opens a path itself, owns the descriptor and deletes its
 //!   registration before closing it on drop.
 //!
@@ -67,6 +70,28 @@ pub use change::Change;
 pub use error::{Error, ErrorKind, fd_limit};
 pub use event::Event;
 pub use flags::{EventFlags, Filter, Token, VnodeEvents};
+
+/// Applies the "this is a BSD or macOS kernel" cfg (not libkqueue) to each item.
+macro_rules! bsd_kernel {
+    ($($item:item)*) => {
+        $(
+            #[cfg(any(
+                target_vendor = "apple",
+                target_os = "freebsd",
+                target_os = "openbsd",
+                target_os = "netbsd",
+                target_os = "dragonfly",
+            ))]
+            $item
+        )*
+    };
+}
+
+bsd_kernel! {
+    mod mount;
+
+    pub use mount::{Mount, mount_of};
+}
 
 native! {
     mod kqueue;

@@ -51,6 +51,32 @@ pub(crate) trait Driver: Send {
         out: &mut Vec<Event>,
     ) -> Result<(), Error>;
 
+    /// Like `add_root`, on `backend`: the driver's own kind, or (for the
+    /// per-root wrapper) poll. Other drivers refuse any other backend.
+    fn add_root_on(
+        &mut self,
+        path: &Path,
+        mode: RecursiveMode,
+        backend: Backend,
+        out: &mut Vec<Event>,
+    ) -> Result<(), Error> {
+        if backend == self.kind() {
+            self.add_root(path, mode, out)
+        } else {
+            Err(Error::Unsupported {
+                backend,
+                reason: "a root can use the watcher's own backend or poll",
+            })
+        }
+    }
+
+    /// The backend watching the root `path` (the driver's own kind unless
+    /// the per-root wrapper polls it).
+    fn root_backend(&self, path: &Path) -> Backend {
+        let _ = path;
+        self.kind()
+    }
+
     /// Stops watching `path` (exactly as given to `add_root`) and releases
     /// its kernel resources. `Error::NotWatched` if it is not a root.
     fn remove_root(&mut self, path: &Path) -> Result<(), Error>;

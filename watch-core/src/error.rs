@@ -170,3 +170,48 @@ impl From<Error> for io::Error {
         io::Error::new(err.io_kind(), err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_keep_the_kind_of_what_they_wrap() {
+        let cases = [
+            (
+                Error::io(None, io::Error::from(io::ErrorKind::NotFound)),
+                io::ErrorKind::NotFound,
+            ),
+            (
+                Error::PermissionDenied { path: "p".into() },
+                io::ErrorKind::PermissionDenied,
+            ),
+            (
+                Error::NotWatched { path: "p".into() },
+                io::ErrorKind::NotFound,
+            ),
+            (
+                Error::InvalidPath {
+                    path: "".into(),
+                    reason: "the path is empty",
+                },
+                io::ErrorKind::InvalidInput,
+            ),
+            (
+                Error::SyncTimeout {
+                    waited: Duration::from_secs(1),
+                },
+                io::ErrorKind::TimedOut,
+            ),
+        ];
+        for (err, kind) in cases {
+            assert_eq!(err.io_kind(), kind, "{err}");
+            let message = err.to_string();
+            let io_err = io::Error::from(err);
+            assert_eq!(io_err.kind(), kind);
+            // The typed error travels inside, message and all.
+            assert_eq!(io_err.to_string(), message);
+            assert!(io_err.into_inner().unwrap().downcast::<Error>().is_ok());
+        }
+    }
+}

@@ -44,7 +44,7 @@ use kqueue::{
 use crate::backend::Driver;
 use crate::cookie;
 use crate::diff::diff;
-use crate::resolve::{Resolved, resolve};
+use crate::resolve::{DirId, Resolved, resolve};
 use crate::scan::{ScanOptions, scan_dir};
 use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
 use crate::waker::Wake;
@@ -78,6 +78,9 @@ enum Role {
     File(PathBuf),
     /// A directory consulted when resolving the root's path.
     Anchor,
+    /// A real directory above the root's path, registered only for being
+    /// renamed, deleted or revoked ([`ancestor_notes`]).
+    Ancestor,
     /// The file a file root resolves to.
     Target,
 }
@@ -200,16 +203,27 @@ impl Fds {
         root: usize,
         role: Role,
     ) -> Result<usize, ArmError> {
-        if !self.room(true) {
+        self.arm_notes(path, dir, follow, root, role, VnodeEvents::classic())
+    }
+
+    /// [`Fds::arm`] for the given notes; an [`Role::Ancestor`] is not
+    /// essential (it fits within the files' share of the budget).
+    fn arm_notes(
+        &mut self,
+        path: &Path,
+        dir: bool,
+        follow: bool,
+        root: usize,
+        role: Role,
+        notes: VnodeEvents,
+    ) -> Result<usize, ArmError> {
+        if !self.room(role != Role::Ancestor) {
             return Err(ArmError::Budget);
         }
         let watch = VnodeWatch::open(&self.kq, path, Fds::options(dir, follow))
             .map_err(|e| ArmError::from_kqueue(&e))?;
         let token = self.reserve();
-        match self
-            .kq
-            .apply_one(watch.change(VnodeEvents::classic(), Token(token)))
-        {
+        match self.kq.apply_one(watch.change(notes, Token(token))) {
             Ok(()) => {
                 self.fill(token, watch, root, role);
                 Ok(token)
@@ -304,12 +318,66 @@ struct Work {
     attrib: BTreeSet<Armed>,
 }
 
+/// Registered for an ancestor directory: being renamed, deleted or revoked
+/// (not its entries changing).
+fn ancestor_notes() -> VnodeEvents {
+    VnodeEvents::classic()
+        - (VnodeEvents::WRITE | VnodeEvents::EXTEND | VnodeEvents::ATTRIB | VnodeEvents::LINK)
+}
+
+/// Makes `links` hold a descriptor on exactly the `wanted` directories, each
+/// the one now at its path: a descriptor on a directory that is no longer at
+/// its path (renamed away and replaced, a mount placed over it or removed)
+/// is released and the path opened again (without `arm_new`, only what is no
+/// longer wanted is released). Returns whether anything was
+/// armed or vanished meanwhile (the path must then be resolved again).
+/// A directory that cannot be opened is retried on the next change.
+fn relink(
+    fds: &mut Fds,
+    root: usize,
+    links: &mut Vec<(PathBuf, Option<DirId>, usize)>,
+    wanted: &[(PathBuf, Option<DirId>)],
+    role: Role,
+    arm_new: bool,
+) -> bool {
+    let mut again = false;
+    for (dir, id) in wanted {
+        if !arm_new || links.iter().any(|(d, i, _)| d == dir && i == id) {
+            continue;
+        }
+        let notes = if role == Role::Ancestor {
+            ancestor_notes()
+        } else {
+            VnodeEvents::classic()
+        };
+        match fds.arm_notes(dir, true, true, root, role.clone(), notes) {
+            Ok(token) => {
+                links.push((dir.clone(), *id, token));
+                again = true;
+            }
+            Err(ArmError::Gone) => again = true,
+            Err(_) => {}
+        }
+    }
+    links.retain(|(d, i, token)| {
+        let keep = wanted.iter().any(|(wd, wi)| wd == d && wi == i);
+        if !keep {
+            fds.release(*token);
+        }
+        keep
+    });
+    again
+}
+
 struct Root {
     id: usize,
     path: PathBuf,
     mode: RecursiveMode,
     resolved: Resolved,
-    anchors: Vec<(PathBuf, usize)>,
+    /// Directories whose entries are consulted names: (path, identity, token).
+    anchors: Vec<(PathBuf, Option<DirId>, usize)>,
+    /// The other real directories along the path, the same way.
+    ancestors: Vec<(PathBuf, Option<DirId>, usize)>,
     dirs: BTreeMap<PathBuf, usize>,
     files: BTreeMap<PathBuf, usize>,
     target: Option<(u64, u64, usize)>,
@@ -351,31 +419,37 @@ impl Root {
 
     /// Watches the directories of the name chain, re-resolving until the
     /// set is stable, then the target of a file root.
-    fn follow_name(&mut self, fds: &mut Fds) {
+    ///
+    /// The directories above the path (with `above`) come last: they are
+    /// opened only while no tree directory of the root waits for a
+    /// descriptor, so they never take one the tree needs; without them a
+    /// rename up there goes unnoticed.
+    fn follow_name(&mut self, fds: &mut Fds, above: bool) {
         for _ in 0..8 {
             let resolved = resolve(&self.path);
-            let wanted: Vec<PathBuf> = resolved.dirs().into_iter().map(Path::to_path_buf).collect();
-            let mut armed_new = false;
-            for dir in &wanted {
-                if self.anchors.iter().any(|(d, _)| d == dir) {
-                    continue;
-                }
-                match fds.arm(dir, true, true, self.id, Role::Anchor) {
-                    Ok(token) => {
-                        self.anchors.push((dir.clone(), token));
-                        armed_new = true;
-                    }
-                    Err(ArmError::Gone) => armed_new = true, // resolve again
-                    Err(_) => {}                             // retried on the next change
-                }
-            }
-            self.anchors.retain(|(d, token)| {
-                let keep = wanted.contains(d);
-                if !keep {
-                    fds.release(*token);
-                }
-                keep
-            });
+            let with_id = |dirs: Vec<&Path>| -> Vec<(PathBuf, Option<DirId>)> {
+                dirs.into_iter()
+                    .map(|d| (d.to_path_buf(), resolved.id_of(d)))
+                    .collect()
+            };
+            let anchors = with_id(resolved.dirs());
+            let ancestors = with_id(resolved.ancestors());
+            let above = above && self.blocked.is_empty();
+            let armed_new = relink(
+                fds,
+                self.id,
+                &mut self.anchors,
+                &anchors,
+                Role::Anchor,
+                true,
+            ) | relink(
+                fds,
+                self.id,
+                &mut self.ancestors,
+                &ancestors,
+                Role::Ancestor,
+                above,
+            );
             self.resolved = resolved;
             if !armed_new {
                 break;
@@ -482,7 +556,7 @@ impl Root {
     /// Builds the root from scratch: name chain, then (for a directory) the
     /// tree and its files.
     fn rebuild(&mut self, fds: &mut Fds, config: &Config, notices: &mut Vec<Event>) {
-        self.follow_name(fds);
+        self.follow_name(fds, false);
         self.drop_subtree(fds, Path::new(""));
         match self.resolved.target.clone() {
             Some(target) if target.is_dir() => {
@@ -493,6 +567,7 @@ impl Root {
             Some(target) => self.snapshot.insert(PathBuf::new(), target),
             None => {}
         }
+        self.follow_name(fds, true);
     }
 
     /// Watches the tree directory at `rel`, which the budget refused
@@ -869,7 +944,7 @@ impl Root {
 
     /// Re-resolves the root path and reports how what it names changed.
     fn refresh(&mut self, fds: &mut Fds, config: &Config, written: bool, out: &mut Vec<Event>) {
-        self.follow_name(fds);
+        self.follow_name(fds, true);
         let old = self.root_entry().cloned();
         let new = self.resolved.target.clone();
         let path = self.path.clone();
@@ -961,7 +1036,7 @@ impl Root {
                 Some(Some(slot)) if slot.serial == armed.1 && slot.root == self.id => {
                     match &slot.role {
                         Role::Tree(rel) | Role::File(rel) => rel.clone(),
-                        Role::Anchor | Role::Target => continue,
+                        Role::Anchor | Role::Ancestor | Role::Target => continue,
                     }
                 }
                 _ => continue, // released since: its removal is reported
@@ -986,7 +1061,10 @@ impl Root {
         if let Some((_, _, token)) = self.target.take() {
             fds.release(token);
         }
-        for (_, token) in std::mem::take(&mut self.anchors) {
+        for (_, _, token) in std::mem::take(&mut self.anchors)
+            .into_iter()
+            .chain(std::mem::take(&mut self.ancestors))
+        {
             fds.release(token);
         }
     }
@@ -1008,8 +1086,8 @@ impl Root {
         let (dir, _) = self.resolved.last()?;
         self.anchors
             .iter()
-            .find(|(d, _)| d == dir)
-            .map(|(d, token)| (d.clone(), *token))
+            .find(|(d, _, _)| d == dir)
+            .map(|(d, _, token)| (d.clone(), *token))
     }
 }
 
@@ -1170,7 +1248,7 @@ impl KqueueDriver {
             let gone = notes.intersects(VnodeEvents::DELETE | VnodeEvents::RENAME)
                 || notes.bits() & 0x40 != 0; // NOTE_REVOKE where it exists
             match &slot.role {
-                Role::Anchor => {
+                Role::Anchor | Role::Ancestor => {
                     w.refresh.get_or_insert(false);
                 }
                 Role::Target => {
@@ -1263,7 +1341,7 @@ impl KqueueDriver {
             self.roots
                 .iter()
                 .flatten()
-                .flat_map(|r| r.anchors.iter().cloned()),
+                .flat_map(|r| r.anchors.iter().map(|(d, _, token)| (d.clone(), *token))),
         );
         let mut first_error = None;
         for (dir, token) in dirs {
@@ -1308,6 +1386,7 @@ impl Driver for KqueueDriver {
             mode,
             resolved: Resolved::default(),
             anchors: Vec::new(),
+            ancestors: Vec::new(),
             dirs: BTreeMap::new(),
             files: BTreeMap::new(),
             target: None,
@@ -1347,9 +1426,7 @@ impl Driver for KqueueDriver {
             if out.len() > start {
                 return Ok(());
             }
-            if std::mem::take(&mut self.woken) {
-                return Ok(());
-            }
+            // A read that may not wait leaves a wake for one that would.
             let timeout = match deadline {
                 None => None,
                 Some(d) => {
@@ -1360,6 +1437,9 @@ impl Driver for KqueueDriver {
                     Some(d - now)
                 }
             };
+            if std::mem::take(&mut self.woken) {
+                return Ok(());
+            }
             // kevent() returning nothing before the deadline (libkqueue
             // does, after a note it filters out) is no timeout: the loop
             // waits again for what is left.

@@ -45,6 +45,10 @@
 //!
 //! Backends: inotify (Linux, Android), kqueue (BSDs, macOS; on Linux too
 //! with the `libkqueue` feature) and poll (anywhere: NFS, FUSE, `/proc`).
+//! The backend can differ per root: [`Watcher::watch_with`] with
+//! [`RootBackend::Auto`] polls roots on network, FUSE and shared
+//! filesystems (found from the mount table, see [`filesystem_of`]) and
+//! gives the others the watcher's kernel backend.
 //!
 //! Cargo features: `tokio` (`AsyncWatcher`, `AsyncDebouncedWatcher`:
 //! `futures_core::Stream`s over tokio's `AsyncFd`), `libkqueue`.
@@ -84,6 +88,7 @@ mod debounced;
 mod diff;
 mod error;
 mod event;
+mod filesystem;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod inotify_backend;
 #[cfg(any(
@@ -95,6 +100,7 @@ mod inotify_backend;
     feature = "libkqueue",
 ))]
 mod kqueue_backend;
+mod per_root;
 mod poll;
 mod resolve;
 mod scan;
@@ -109,5 +115,7 @@ pub use debounce::Debouncer;
 pub use debounced::{Batches, DebouncedWatcher};
 pub use error::Error;
 pub use event::{Event, EventKind, Origin, SkipReason};
+pub use filesystem::{Filesystem, MOUNTINFO, MountTable, MountTableError, filesystem_of};
+pub use per_root::{BackendChoice, RootBackend};
 pub use waker::Waker;
 pub use watcher::{Events, Watcher};

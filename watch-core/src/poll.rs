@@ -44,15 +44,24 @@ pub(crate) struct PollDriver {
 
 impl PollDriver {
     pub(crate) fn boxed(config: Config) -> Result<Box<dyn Driver>, Error> {
+        Ok(Box::new(PollDriver::new(config)?))
+    }
+
+    pub(crate) fn new(config: Config) -> Result<PollDriver, Error> {
         let ready = std::io::pipe().map_err(|e| Error::io(None, e))?;
-        Ok(Box::new(PollDriver {
+        Ok(PollDriver {
             config,
             roots: Vec::new(),
             next_scan: Instant::now(),
             ready,
             signaled: false,
             wake: Arc::default(),
-        }))
+        })
+    }
+
+    /// Whether no root is polled.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.roots.is_empty()
     }
 
     fn scan(config: &Config, root: &mut PollRoot, out: &mut Vec<Event>) -> Snapshot {

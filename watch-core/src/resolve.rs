@@ -17,7 +17,16 @@ pub(crate) struct Resolved {
     pub(crate) consulted: Vec<(PathBuf, OsString)>,
     /// What the path leads to (symlinks followed), if it exists.
     pub(crate) target: Option<Entry>,
+    /// Every real directory the lookup went through (not the `/` or `.` it
+    /// started from, which no rename can replace), with its (device,
+    /// inode), in order. Renaming one of them away, or replacing it, changes
+    /// what the path means; a backend watches them for that and re-arms a
+    /// watch whose directory is no longer the one at its path.
+    pub(crate) walked: Vec<(PathBuf, DirId)>,
 }
+
+/// A directory's (device, inode).
+pub(crate) type DirId = (u64, u64);
 
 #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
 impl Resolved {
@@ -37,6 +46,29 @@ impl Resolved {
         self.consulted.iter().any(|(d, n)| d == dir && n == name)
     }
 
+    /// The (device, inode) the lookup found at `dir`, if it went through it
+    /// (`None` for the `/` or `.` it started from).
+    pub(crate) fn id_of(&self, dir: &Path) -> Option<DirId> {
+        self.walked
+            .iter()
+            .rev()
+            .find(|(d, _)| d == dir)
+            .map(|(_, id)| *id)
+    }
+
+    /// The directories walked through that are not [`Resolved::dirs`]: their
+    /// entries do not matter, only that they stay where they are.
+    pub(crate) fn ancestors(&self) -> Vec<&Path> {
+        let dirs = self.dirs();
+        let mut out: Vec<&Path> = Vec::new();
+        for (dir, _) in &self.walked {
+            if !dirs.contains(&dir.as_path()) && !out.contains(&dir.as_path()) {
+                out.push(dir);
+            }
+        }
+        out
+    }
+
     /// The directory and name of the final (non-symlink) lookup.
     pub(crate) fn last(&self) -> Option<(&Path, &OsStr)> {
         self.consulted
@@ -51,9 +83,11 @@ impl Resolved {
 /// symlink (anywhere along the path), everything reached through a relative
 /// symlink (the Kubernetes ConfigMap `..data` layout), the final name, and
 /// the first missing name (so a path that does not exist yet is watched
-/// from its nearest existing ancestor). Real directories leading to the
-/// path are not recorded: watching `/` and `/home` for every watched file
-/// would flood the queue; renaming such an ancestor is not followed.
+/// from its nearest existing ancestor). The real directories leading to
+/// the path are not consulted names (watching every entry of `/` and
+/// `/home` for every watched file would flood the queue), but they are
+/// recorded in [`Resolved::walked`] with their identity, so that a backend
+/// can watch just for one of them being renamed or deleted.
 pub(crate) fn resolve(path: &Path) -> Resolved {
     const MAX_HOPS: usize = 40; // like the kernel's MAXSYMLINKS
     let mut resolved = Resolved::default();
@@ -103,6 +137,10 @@ pub(crate) fn resolve(path: &Path) -> Resolved {
         } else if last {
             resolved.target = Some(Entry::from_metadata(&meta, None));
         } else if meta.is_dir() {
+            use std::os::unix::fs::MetadataExt;
+            resolved
+                .walked
+                .push((here.clone(), (meta.dev(), meta.ino())));
             dir = here;
         } else {
             return resolved; // a file used as a directory
@@ -190,6 +228,11 @@ mod tests {
         );
         assert!(r.target.as_ref().is_some_and(|e| !e.is_dir()));
         assert!(r.depends_on(&cm, OsStr::new("..data")));
+        // Walked through: the real directories, with their identity.
+        let walked: Vec<&Path> = r.walked.iter().map(|(d, _)| d.as_path()).collect();
+        assert!(walked.ends_with(&[cm.as_path(), cm.join("..2024_1").as_path()]));
+        assert_eq!(r.ancestors().last(), Some(&t.0.as_path()));
+        assert!(!r.ancestors().contains(&cm.as_path()));
         assert!(!r.depends_on(&cm, OsStr::new("..data_tmp")));
     }
 
@@ -203,6 +246,32 @@ mod tests {
         let s = |a: &str, b: &str| (a.to_owned(), b.to_owned());
         assert_eq!(pairs(&r, &t.0), [s("", "link"), s("", "d1"), s("d1", "f")]);
         assert!(r.target.is_some());
+    }
+
+    #[test]
+    fn every_real_directory_walked_is_recorded_with_its_identity() {
+        use std::os::unix::fs::MetadataExt;
+        let t = Tmp::new("walked");
+        fs::create_dir_all(t.0.join("a/b/c")).unwrap();
+        fs::write(t.0.join("a/b/c/f"), b"x").unwrap();
+        let r = resolve(&t.0.join("a/b/c/f"));
+        let id = |p: &Path| {
+            let m = fs::metadata(p).unwrap();
+            (m.dev(), m.ino())
+        };
+        for d in ["a", "a/b", "a/b/c"] {
+            assert_eq!(r.id_of(&t.0.join(d)), Some(id(&t.0.join(d))), "{d}");
+        }
+        assert_eq!(r.dirs(), [t.0.join("a/b/c").as_path()]);
+        let ancestors = r.ancestors();
+        assert!(ancestors.ends_with(&[t.0.as_path(), &t.0.join("a"), &t.0.join("a/b")]));
+        assert!(r.id_of(Path::new("/")).is_none());
+        // Replaced by another directory: another identity at the same path.
+        fs::rename(t.0.join("a/b"), t.0.join("a/b.old")).unwrap();
+        fs::create_dir_all(t.0.join("a/b/c")).unwrap();
+        let again = resolve(&t.0.join("a/b/c/f"));
+        assert_ne!(again.id_of(&t.0.join("a/b")), r.id_of(&t.0.join("a/b")));
+        assert!(again.target.is_none());
     }
 
     #[test]

@@ -7,7 +7,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::backend::Driver;
-use crate::{Backend, Config, DebouncedWatcher, Error, Event, RecursiveMode, Waker};
+use crate::per_root::PerRootDriver;
+use crate::{
+    Backend, BackendChoice, Config, DebouncedWatcher, Error, Event, RecursiveMode, RootBackend,
+    Waker,
+};
 
 /// Watches files and directories and reports their changes as [`Event`]s.
 ///
@@ -105,6 +109,51 @@ impl Watcher {
         let result = self.driver.add_root(path, mode, &mut notices);
         self.enqueue(notices);
         result
+    }
+
+    /// Like [`watch`](Watcher::watch), with a backend chosen for this root:
+    /// the watcher's own, [poll](RootBackend::Poll), or
+    /// [chosen by filesystem](RootBackend::Auto) (poll for NFS, SMB, 9p,
+    /// FUSE and the like, where kernel notifications miss changes made
+    /// elsewhere). Returns which backend the root got and why; its
+    /// `Display` is a short phrase for a log line.
+    ///
+    /// Polled roots are rescanned every [`Config::poll_interval`]; their
+    /// events have [`Origin::Rescan`](crate::Origin::Rescan). [`read`](Watcher::read)
+    /// and [`sync`](Watcher::sync) cover every root, whatever its backend;
+    /// the descriptor from [`AsFd`] is the watcher's own backend's, so an
+    /// event loop with polled roots must also wake up at the poll interval.
+    ///
+    /// ```no_run
+    /// use watch_core::{RecursiveMode, RootBackend, Watcher};
+    ///
+    /// let mut watcher = Watcher::new()?;
+    /// let choice = watcher.watch_with("/mnt/share/conf", RecursiveMode::Recursive, RootBackend::Auto)?;
+    /// eprintln!("/mnt/share/conf: {choice}"); // e.g. "poll (nfs4 filesystem at /mnt/share: ...)"
+    /// # Ok::<(), watch_core::Error>(())
+    /// ```
+    pub fn watch_with<P: AsRef<Path>>(
+        &mut self,
+        path: P,
+        mode: RecursiveMode,
+        backend: RootBackend,
+    ) -> Result<BackendChoice, Error> {
+        let path = path.as_ref();
+        check_path(path)?;
+        let choice = BackendChoice::decide(path, backend, self.driver.kind());
+        let mut notices = Vec::new();
+        let result = self
+            .driver
+            .add_root_on(path, mode, choice.backend(), &mut notices);
+        self.enqueue(notices);
+        result.map(|()| choice)
+    }
+
+    /// The backend watching the root `path` (as given to `watch` or
+    /// `watch_with`); the watcher's own backend for a path that is not a
+    /// polled root.
+    pub fn root_backend<P: AsRef<Path>>(&self, path: P) -> Backend {
+        self.driver.root_backend(path.as_ref())
     }
 
     /// Stops watching `path` (as given to [`watch`](Watcher::watch)).
@@ -348,6 +397,11 @@ const PATH_MAX: usize = 4096;
 const PATH_TOO_LONG: &str = "the path is longer than PATH_MAX (4095 bytes)";
 
 fn make_driver(config: Config) -> Result<Box<dyn Driver>, Error> {
+    let primary = make_primary(config.clone())?;
+    Ok(PerRootDriver::boxed(primary, config))
+}
+
+fn make_primary(config: Config) -> Result<Box<dyn Driver>, Error> {
     match config.selected_backend() {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         Backend::Inotify => crate::inotify_backend::InotifyDriver::boxed(config),

@@ -1035,3 +1035,38 @@ fn fd_budget_refused_subtrees_are_watched_once_descriptors_are_freed() {
     let mut w = Watcher::with_config(config).unwrap();
     blocked_subtrees_are_watched_once_freed(&mut w, &root, &SkipReason::FdBudget, 6);
 }
+
+/// A storm with nobody reading on kqueue: every directory it touches is
+/// listed again after it, and the folded events equal the tree; the
+/// descriptors held are those a fresh watcher needs.
+#[test]
+#[cfg(feature = "libkqueue")]
+fn a_storm_on_kqueue_folds_back_to_the_real_tree() {
+    let tmp = TempDir::new("rel-kq-storm");
+    let root = tmp.path().join("w");
+    fs::create_dir(&root).unwrap();
+    for i in 0..6 {
+        fs::create_dir_all(root.join(format!("d{i}/sub"))).unwrap();
+        fs::write(root.join(format!("d{i}/seed")), b"").unwrap();
+    }
+    let kqueue = || Watcher::with_config(Config::default().backend(Backend::Kqueue)).unwrap();
+    let mut w = kqueue();
+    w.watch(&root, RecursiveMode::Recursive).unwrap();
+    let mut model = scan(&root);
+    fold(&mut model, &sync_and_drain(&mut w));
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for round in 0..4 {
+        let done = storm(&root, &mut rng, 500);
+        assert!(done > 250, "only {done} operations succeeded");
+        fold(&mut model, &sync_and_drain(&mut w));
+        let real = scan(&root);
+        assert!(
+            model == real,
+            "round {round}:\n{}",
+            tree_diff(&model, &real)
+        );
+    }
+    let mut fresh = kqueue();
+    fresh.watch(&root, RecursiveMode::Recursive).unwrap();
+    assert_eq!(w.watch_count(), fresh.watch_count());
+}

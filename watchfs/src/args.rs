@@ -1,7 +1,6 @@
 //! Command-line arguments.
 
 use std::ffi::OsString;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,7 +17,10 @@ FORMAT PLACEHOLDERS (--format):
   {origin} kernel or rescan
   {time}   RFC 3339 time in UTC, e.g. 2026-01-31T12:00:00.123Z
   {{ }}    literal braces
-  A trailing newline is added; \\t and \\n in FORMAT are tabs and newlines.
+  A trailing newline is added (NUL with -0); \\t and \\n in FORMAT are
+  tabs and newlines. Names holding control characters or bytes that are
+  not UTF-8 are quoted as GNU ls does ('evil'$'\\n''name'), except with -0,
+  which writes the exact bytes.
 
 ACTIONS run once per batch, and only when the bytes of a watched file
 really changed (files are read through symlinks and hashed; a touch or a
@@ -32,8 +34,10 @@ WHEN ACTIONS RUN: on Linux a save is complete when the writer closes the
 file or the new file is renamed into place; a file still open for
 writing is waited for (up to 2s); then 5ms without another event settle
 the batch. Saves that follow an action within 100ms wait for 100ms of
-quiet, so a burst gives a few actions, not one per save. Elsewhere (and
-with --debounce), a batch is released after a quiet period.
+quiet, so a burst gives a few actions, not one per save. --debounce
+replaces both the 5ms and the 100ms (open writers are still waited for).
+Elsewhere (kqueue, polled roots) a batch is released after a quiet
+period: --debounce, default 100ms.
 
 PENDING CHANGES: a change stays pending until an action succeeds. With
 --check, the files are hashed again after the check passes; if one
@@ -53,7 +57,10 @@ action run on the current content, changed or not.
 
 STDERR: once every watch is in place, watchfs prints
   watchfs: watches established (N path[s])
-Scripts can wait for that line before they change files.
+Scripts can wait for that line before they change files. With an action,
+the line before it says what a change will do, e.g.
+  watchfs: watching 2 paths; on change: check 'promtool check config
+  prometheus.yml', then POST http://localhost:9090/-/reload
 
 EXIT STATUS: 0 on SIGINT/SIGTERM or after --once; 1 on a runtime error
 (or a failed check or action under --once); 2 on a usage error (including
@@ -63,12 +70,19 @@ on PATH, and shell syntax in --check without --shell).";
 /// Watch files and directories; print events, or run a command, send a
 /// signal or POST a URL when a watched file's content changes.
 #[derive(Debug, Parser)]
-#[command(name = "watchfs", version, after_help = AFTER_HELP)]
+#[command(name = "watchfs", version = crate::version::VERSION, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Files or directories to watch. A path that does not exist yet is
     /// watched until it appears.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(
+        required_unless_present_any = ["volume_dir", "watched_dir", "config_file"],
+        value_name = "PATH"
+    )]
     pub paths: Vec<PathBuf>,
+
+    /// Print the man page or shell completions on stdout and exit.
+    #[arg(long, value_name = "WHAT", exclusive = true)]
+    pub generate: Option<crate::generate::Generate>,
 
     /// Command to run on each change (after `--`). Runs without a shell
     /// unless --shell is given.
@@ -95,6 +109,11 @@ pub struct Cli {
     /// Print each event with this template (see FORMAT PLACEHOLDERS).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
+
+    /// With --format: end each record with NUL instead of a newline and
+    /// write names as their exact bytes, unquoted (for `xargs -0`).
+    #[arg(short = '0', long, requires = "format")]
+    pub print0: bool,
 
     /// Quiet period that groups events into one batch (e.g. 100ms, 2s).
     /// Default with an action on Linux: act once the save is complete (see
@@ -174,9 +193,11 @@ pub struct Cli {
     #[arg(long)]
     pub once: bool,
 
-    /// Serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9533) at /metrics.
-    #[arg(long, value_name = "ADDR")]
-    pub metrics: Option<SocketAddr>,
+    /// Serve Prometheus metrics at /metrics and health at /healthz (200
+    /// while watching, 503 once watching failed) on ADDR: HOST:PORT,
+    /// :PORT (every interface), [::]:PORT, localhost:PORT.
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics::ListenAddr::parse)]
+    pub metrics: Option<crate::metrics::ListenAddr>,
 
     /// Fire actions on every batch, even when no file's content changed.
     #[arg(long)]
@@ -189,6 +210,14 @@ pub struct Cli {
     /// Do not print informational messages on stderr.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// `--backend`, `--poll-interval`.
+    #[command(flatten)]
+    pub backends: crate::backends::BackendArgs,
+
+    /// The drop-in flags of configmap-reload and prometheus-config-reloader.
+    #[command(flatten)]
+    pub compat: crate::compat::CompatArgs,
 }
 
 impl Cli {
@@ -199,7 +228,11 @@ impl Cli {
 
     /// Checks what clap cannot express; returns a usage message.
     pub fn validate(&self) -> Result<(), String> {
-        if self.signal.is_some() && self.pid.is_none() && self.pidfile.is_none() {
+        if self.signal.is_some()
+            && self.pid.is_none()
+            && self.pidfile.is_none()
+            && self.compat.signal_executable().is_none()
+        {
             return Err("--signal needs --pid PID or --pidfile FILE".into());
         }
         if self.check.is_some() && !self.has_action() {

@@ -1,9 +1,19 @@
 //! Printing events: human lines, JSON lines, or a user template.
+//!
+//! Names are printed so that output cannot be forged and no name is lost:
+//! human lines and templates quote a name holding control characters or
+//! invalid UTF-8 (see [`crate::quote`]); `--print0` writes the exact bytes,
+//! NUL-terminated; JSON carries `path_bytes` / `from_bytes` (the exact
+//! bytes, as an array of numbers) when a path is not UTF-8.
 
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use watch_core::{Event, EventKind, Origin};
+
+use crate::quote::quote;
 
 /// How an event becomes a line of text.
 #[derive(Debug)]
@@ -12,29 +22,51 @@ pub enum Style {
     Human,
     /// One JSON object per line.
     Json,
-    /// A `--format` template.
-    Template(Template),
+    /// A `--format` template; with `nul`, names are written as their exact
+    /// bytes and each record ends with NUL instead of a newline.
+    Template {
+        /// The parsed template.
+        template: Template,
+        /// `--print0`.
+        nul: bool,
+    },
 }
 
 impl Style {
-    /// Renders `event`, observed at `time`, without the trailing newline.
+    /// Renders `event`, observed at `time`, as text without the trailing
+    /// newline (names quoted; for `--print0` templates, the exact bytes
+    /// shown lossily: use [`Style::write`] for output).
     pub fn render(&self, event: &Event, time: SystemTime) -> String {
         match self {
             Style::Human => match &event.kind {
                 EventKind::Renamed { from } => format!(
                     "{:<8} {} -> {}",
                     event.kind,
-                    from.display(),
-                    event.path.display()
+                    quote(from.as_os_str()),
+                    quote(event.path.as_os_str())
                 ),
                 EventKind::Overflow => format!(
                     "overflow {} (events were lost; rescanned, differences follow)",
-                    event.path.display()
+                    quote(event.path.as_os_str())
                 ),
-                kind => format!("{kind:<8} {}", event.path.display()),
+                kind => format!("{kind:<8} {}", quote(event.path.as_os_str())),
             },
             Style::Json => json_line(event, time),
-            Style::Template(template) => template.render(event, time),
+            Style::Template { template, nul } => {
+                String::from_utf8_lossy(&template.render(event, time, *nul)).into_owned()
+            }
+        }
+    }
+
+    /// Writes one record for `event`: the rendered line and its terminator
+    /// (a newline, or NUL for `--print0`).
+    pub fn write(&self, out: &mut impl Write, event: &Event, time: SystemTime) -> io::Result<()> {
+        match self {
+            Style::Template { template, nul } => {
+                out.write_all(&template.render(event, time, *nul))?;
+                out.write_all(if *nul { b"\0" } else { b"\n" })
+            }
+            _ => writeln!(out, "{}", self.render(event, time)),
         }
     }
 }
@@ -54,7 +86,7 @@ fn from_path(event: &Event) -> Option<&Path> {
 }
 
 fn json_line(event: &Event, time: SystemTime) -> String {
-    let value = serde_json::json!({
+    let mut value = serde_json::json!({
         "time": rfc3339(time),
         "kind": event.kind.to_string(),
         "path": event.path.to_string_lossy(),
@@ -62,6 +94,16 @@ fn json_line(event: &Event, time: SystemTime) -> String {
         "is_dir": event.is_dir,
         "origin": origin_name(&event.origin),
     });
+    // A path that is not UTF-8 also travels as its exact bytes, so two
+    // names that print alike stay apart and a consumer can open the file.
+    if event.path.to_str().is_none() {
+        value["path_bytes"] = event.path.as_os_str().as_bytes().into();
+    }
+    if let Some(from) = from_path(event)
+        && from.to_str().is_none()
+    {
+        value["from_bytes"] = from.as_os_str().as_bytes().into();
+    }
     value.to_string()
 }
 
@@ -181,35 +223,43 @@ impl Template {
         Ok(Template { parts })
     }
 
-    /// Renders the template for `event`.
-    pub fn render(&self, event: &Event, time: SystemTime) -> String {
-        let mut out = String::new();
+    /// Renders the template for `event`. Names are quoted (see
+    /// [`crate::quote`]) unless `raw`, where they are their exact bytes.
+    pub fn render(&self, event: &Event, time: SystemTime, raw: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let name = |out: &mut Vec<u8>, path: &Path| {
+            if raw {
+                out.extend_from_slice(path.as_os_str().as_bytes());
+            } else {
+                out.extend_from_slice(quote(path.as_os_str()).as_bytes());
+            }
+        };
         for part in &self.parts {
             match part {
-                Part::Text(text) => out.push_str(text),
-                Part::Path => out.push_str(&event.path.to_string_lossy()),
+                Part::Text(text) => out.extend_from_slice(text.as_bytes()),
+                Part::Path => name(&mut out, &event.path),
                 Part::Dir => {
                     if let Some(parent) = event.path.parent()
                         && !parent.as_os_str().is_empty()
                     {
-                        out.push_str(&parent.to_string_lossy());
-                        out.push('/');
+                        name(&mut out, parent);
+                        out.push(b'/');
                     }
                 }
                 Part::Name => {
-                    if let Some(name) = event.path.file_name() {
-                        out.push_str(&name.to_string_lossy());
+                    if let Some(file_name) = event.path.file_name() {
+                        name(&mut out, Path::new(file_name));
                     }
                 }
                 Part::From => {
                     if let Some(from) = from_path(event) {
-                        out.push_str(&from.to_string_lossy());
+                        name(&mut out, from);
                     }
                 }
-                Part::Kind => out.push_str(&event.kind.to_string()),
-                Part::Type => out.push_str(if event.is_dir { "dir" } else { "file" }),
-                Part::Origin => out.push_str(origin_name(&event.origin)),
-                Part::Time => out.push_str(&rfc3339(time)),
+                Part::Kind => out.extend_from_slice(event.kind.to_string().as_bytes()),
+                Part::Type => out.extend_from_slice(if event.is_dir { b"dir" } else { b"file" }),
+                Part::Origin => out.extend_from_slice(origin_name(&event.origin).as_bytes()),
+                Part::Time => out.extend_from_slice(rfc3339(time).as_bytes()),
             }
         }
         out
@@ -223,6 +273,10 @@ mod tests {
 
     fn event(kind: EventKind, path: &str) -> Event {
         Event::new(kind, path, false, Origin::Kernel)
+    }
+
+    fn text(template: &Template, event: &Event) -> String {
+        String::from_utf8(template.render(event, UNIX_EPOCH, false)).unwrap()
     }
 
     fn at(secs: u64, millis: u64) -> SystemTime {
@@ -285,20 +339,94 @@ mod tests {
         dir_event.is_dir = true;
         dir_event.origin = Origin::Rescan;
         assert_eq!(
-            template.render(&dir_event, UNIX_EPOCH),
+            text(&template, &dir_event),
             "conf/|d|removed|dir|rescan||{x}\t."
         );
         let template = Template::parse("{path} {from} {time}").unwrap();
         let renamed = event(EventKind::Renamed { from: "a".into() }, "b");
-        assert_eq!(
-            template.render(&renamed, UNIX_EPOCH),
-            "b a 1970-01-01T00:00:00.000Z"
-        );
+        assert_eq!(text(&template, &renamed), "b a 1970-01-01T00:00:00.000Z");
         let bare = Template::parse("[{dir}]").unwrap();
+        assert_eq!(text(&bare, &event(EventKind::Created, "f")), "[]");
+    }
+
+    fn bytes_event(kind: EventKind, path: &[u8]) -> Event {
+        Event::new(
+            kind,
+            std::ffi::OsStr::from_bytes(path),
+            false,
+            Origin::Kernel,
+        )
+    }
+
+    #[test]
+    fn names_that_could_forge_a_line_are_quoted() {
+        let evil = bytes_event(EventKind::Created, b"d/evil\ncreated  fake");
+        let line = Style::Human.render(&evil, UNIX_EPOCH);
+        assert_eq!(line, "created  'd/evil'$'\\n''created  fake'");
+        assert!(!line.contains('\n'));
+        let template = Template::parse("{kind} {name} {dir}").unwrap();
         assert_eq!(
-            bare.render(&event(EventKind::Created, "f"), UNIX_EPOCH),
-            "[]"
+            text(&template, &evil),
+            "created 'evil'$'\\n''created  fake' d/"
         );
+        let renamed = bytes_event(
+            EventKind::Renamed {
+                from: std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b"bad\xff")),
+            },
+            b"bad\xfe",
+        );
+        assert_eq!(
+            Style::Human.render(&renamed, UNIX_EPOCH),
+            "renamed  'bad'$'\\377' -> 'bad'$'\\376'"
+        );
+    }
+
+    #[test]
+    fn print0_writes_exact_bytes_and_nul_terminators() {
+        let style = Style::Template {
+            template: Template::parse("{kind}\t{path}").unwrap(),
+            nul: true,
+        };
+        let mut out = Vec::new();
+        style
+            .write(
+                &mut out,
+                &bytes_event(EventKind::Created, b"a\nb\xff"),
+                UNIX_EPOCH,
+            )
+            .unwrap();
+        style
+            .write(&mut out, &bytes_event(EventKind::Removed, b"c"), UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(out, b"created\ta\nb\xff\0removed\tc\0");
+    }
+
+    #[test]
+    fn json_keeps_non_utf8_names_exactly() {
+        let a = Style::Json.render(&bytes_event(EventKind::Created, b"bad\xff"), UNIX_EPOCH);
+        let b = Style::Json.render(&bytes_event(EventKind::Created, b"bad\xfe"), UNIX_EPOCH);
+        assert_ne!(a, b);
+        let value: serde_json::Value = serde_json::from_str(&a).unwrap();
+        assert_eq!(value["path"], "bad\u{FFFD}");
+        assert_eq!(value["path_bytes"], serde_json::json!([98, 97, 100, 255]));
+        let renamed = bytes_event(
+            EventKind::Renamed {
+                from: std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b"old\x80")),
+            },
+            b"new",
+        );
+        let value: serde_json::Value =
+            serde_json::from_str(&Style::Json.render(&renamed, UNIX_EPOCH)).unwrap();
+        assert_eq!(value["from_bytes"], serde_json::json!([111, 108, 100, 128]));
+        assert!(
+            value.get("path_bytes").is_none(),
+            "UTF-8 paths carry no bytes field"
+        );
+        // Control characters survive as JSON escapes.
+        let evil = Style::Json.render(&bytes_event(EventKind::Created, b"e\nf"), UNIX_EPOCH);
+        assert!(!evil.contains('\n'));
+        let value: serde_json::Value = serde_json::from_str(&evil).unwrap();
+        assert_eq!(value["path"], "e\nf");
     }
 
     #[test]

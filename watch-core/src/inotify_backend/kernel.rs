@@ -40,6 +40,22 @@ pub(super) enum Use {
     /// The file a file root resolves to, watched by inode so that writes
     /// through another hard link are seen too.
     Target { root: usize },
+    /// A real directory above the root's path, watched only for being
+    /// renamed, deleted or unmounted ([`ancestor_mask`]).
+    Ancestor { root: usize, dir: PathBuf },
+}
+
+/// What a watch on a directory above a root's path listens for: the
+/// directory itself moving or going away, not its entries (so watching `/home`
+/// above a watched file costs no events when files in `/home` change).
+/// `MASK_ADD`: the same directory may also be watched with [`dir_mask`] for
+/// another use, whose mask must not be narrowed.
+pub(super) fn ancestor_mask() -> WatchMask {
+    WatchMask::MOVE_SELF
+        | WatchMask::DELETE_SELF
+        | WatchMask::ONLYDIR
+        | WatchMask::DONT_FOLLOW
+        | WatchMask::MASK_ADD
 }
 
 /// What the inode watch on a file root's target listens for.

@@ -232,6 +232,20 @@ impl InotifyDriver {
             let (id, is_tree, path) = match user {
                 Use::Tree { root, rel } => (root, true, rel),
                 Use::Anchor { root, dir } => (root, false, dir),
+                Use::Ancestor { root, .. } => {
+                    // A directory above the path moved or went away: the
+                    // name may lead elsewhere now. (Its entries' events,
+                    // there when another use watches it fully, do not matter.)
+                    if ev.name.is_none()
+                        && ev.mask.intersects(
+                            EventMask::MOVE_SELF | EventMask::DELETE_SELF | EventMask::UNMOUNT,
+                        )
+                        && let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut)
+                    {
+                        r.refresh(&mut self.kernel, &self.config, None, out);
+                    }
+                    continue;
+                }
                 Use::Target { root } => {
                     if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
                         let written = ev
@@ -276,7 +290,13 @@ impl InotifyDriver {
                 }
                 Use::Anchor { root, dir } => {
                     if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
-                        r.anchors.retain(|(d, w)| !(d == &dir && *w == wd));
+                        r.anchors.retain(|l| !(l.dir == dir && l.wd == wd));
+                        r.refresh(&mut self.kernel, &self.config, None, out);
+                    }
+                }
+                Use::Ancestor { root, dir } => {
+                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
+                        r.ancestors.retain(|l| !(l.dir == dir && l.wd == wd));
                         r.refresh(&mut self.kernel, &self.config, None, out);
                     }
                 }
@@ -343,7 +363,7 @@ impl InotifyDriver {
             self.roots
                 .iter()
                 .flatten()
-                .flat_map(|r| r.anchors.iter().map(|(d, _)| d.clone())),
+                .flat_map(|r| r.anchors.iter().map(|l| l.dir.clone())),
         );
         let mut first_error = None;
         for dir in dirs {
@@ -453,6 +473,7 @@ impl Driver for InotifyDriver {
             mode,
             resolved: Resolved::default(),
             anchors: Vec::new(),
+            ancestors: Vec::new(),
             dirs: BTreeMap::new(),
             snapshot: Snapshot::default(),
             moves: Vec::new(),
@@ -506,7 +527,8 @@ impl Driver for InotifyDriver {
             if emit.out.len() > start {
                 return Ok(());
             }
-            if wakeable {
+            // A read that may not wait leaves a wake for one that would.
+            if wakeable && deadline.is_none_or(|d| Instant::now() < d) {
                 if !self.wait_or_woken(deadline)? {
                     return Ok(());
                 }

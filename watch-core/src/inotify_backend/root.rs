@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use inotify::{EventMask, WatchDescriptor, WatchEvent};
+use inotify::{EventMask, WatchDescriptor, WatchEvent, WatchMask};
 
 use super::emit::Emit;
-use super::kernel::{Kernel, Use, file_mask, to_error, to_skip};
+use super::kernel::{Kernel, Use, ancestor_mask, dir_mask, file_mask, to_error, to_skip};
 use crate::diff::diff;
-use crate::resolve::{Resolved, resolve};
+use crate::resolve::{DirId, Resolved, resolve};
 use crate::scan::{ScanOptions, scan_dir};
 use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
 use crate::{Config, Error, Event, EventKind, Origin, RecursiveMode};
@@ -31,7 +31,11 @@ pub(super) struct Root {
     pub(super) path: PathBuf,
     pub(super) mode: RecursiveMode,
     pub(super) resolved: Resolved,
-    pub(super) anchors: Vec<(PathBuf, WatchDescriptor)>,
+    /// The directories whose entries are consulted names.
+    pub(super) anchors: Vec<Link>,
+    /// The other real directories along the path, watched only for being
+    /// renamed, deleted or unmounted.
+    pub(super) ancestors: Vec<Link>,
     pub(super) dirs: BTreeMap<PathBuf, WatchDescriptor>,
     pub(super) snapshot: Snapshot,
     /// MOVED_FROM halves waiting for their MOVED_TO: (cookie, rel, is_dir).
@@ -40,6 +44,68 @@ pub(super) struct Root {
     pub(super) dirty: bool,
     /// The inode watch on a file root's target: (device, inode, wd).
     pub(super) target: Option<(u64, u64, WatchDescriptor)>,
+}
+
+/// A directory watched to follow a root's name: where it is, which
+/// directory it was when armed, and the watch.
+pub(super) struct Link {
+    pub(super) dir: PathBuf,
+    /// `None` for the `/` or `.` a lookup starts from.
+    pub(super) id: Option<DirId>,
+    pub(super) wd: WatchDescriptor,
+}
+
+/// Makes `links` watch exactly the `wanted` directories, each the one now at
+/// its path: a link whose path now leads to another directory (renamed away
+/// and replaced, or a mount placed over it or removed) is armed again there
+/// and released. Without `arm_new`, only releases what is no longer wanted.
+/// Returns whether anything new was armed or vanished while arming (the
+/// path must then be resolved again), and the first error.
+fn relink(
+    k: &mut Kernel,
+    links: &mut Vec<Link>,
+    wanted: &[(PathBuf, Option<DirId>)],
+    use_for: impl Fn(&Path) -> Use,
+    mask: WatchMask,
+    arm_new: bool,
+) -> (bool, Option<(PathBuf, inotify::Error)>) {
+    let mut again = false;
+    let mut error = None;
+    for (dir, id) in wanted {
+        if !arm_new || links.iter().any(|l| &l.dir == dir && &l.id == id) {
+            continue;
+        }
+        match k.arm_mask(dir, mask, use_for(dir)) {
+            Ok(wd) => {
+                links.push(Link {
+                    dir: dir.clone(),
+                    id: *id,
+                    wd,
+                });
+                again = true;
+            }
+            Err(e) if to_skip(&e).is_none() => again = true, // vanished: resolve again
+            Err(e) => {
+                error.get_or_insert((dir.clone(), e));
+            }
+        }
+    }
+    let (keep, stale): (Vec<Link>, Vec<Link>) = std::mem::take(links)
+        .into_iter()
+        .partition(|l| wanted.iter().any(|(d, i)| d == &l.dir && i == &l.id));
+    if !stale.is_empty() {
+        // A sync cookie may have gone into a directory these watched.
+        k.epoch += 1;
+    }
+    for l in stale {
+        // Armed again at the same path and found the same directory (it
+        // changed back meanwhile): the use is the kept link's now.
+        if !keep.iter().any(|kept| kept.wd == l.wd && kept.dir == l.dir) {
+            k.unuse(l.wd, &use_for(&l.dir));
+        }
+    }
+    *links = keep;
+    (again, error)
 }
 
 impl Root {
@@ -63,7 +129,7 @@ impl Root {
     /// set is stable (a watch armed after a resolve could miss a change made
     /// in between; resolving again after arming cannot).
     pub(super) fn follow_name(&mut self, k: &mut Kernel) -> Result<(), Error> {
-        let result = self.follow_chain(k);
+        let result = self.follow_chain(k, true);
         self.watch_target(k);
         result
     }
@@ -94,46 +160,52 @@ impl Root {
         }
     }
 
-    pub(super) fn follow_chain(&mut self, k: &mut Kernel) -> Result<(), Error> {
+    /// The directories above the path (with `above`) are optional: they are
+    /// armed only while no tree directory waits for a watch the limit refused
+    /// (and, on `watch`, after the tree), so they never take a watch a tree
+    /// directory needs; without them a rename up there goes unnoticed.
+    pub(super) fn follow_chain(&mut self, k: &mut Kernel, above: bool) -> Result<(), Error> {
         for _ in 0..8 {
             let resolved = resolve(&self.path);
-            let wanted: Vec<PathBuf> = resolved.dirs().into_iter().map(Path::to_path_buf).collect();
-            let mut armed_new = false;
-            let mut result = Ok(());
-            for dir in &wanted {
-                if self.anchors.iter().any(|(d, _)| d == dir) {
-                    continue;
-                }
-                match k.arm(
-                    dir,
-                    true,
-                    Use::Anchor {
-                        root: self.id,
-                        dir: dir.clone(),
-                    },
-                ) {
-                    Ok(wd) => {
-                        self.anchors.push((dir.clone(), wd));
-                        armed_new = true;
-                    }
-                    Err(e) if to_skip(&e).is_none() => armed_new = true, // vanished: resolve again
-                    Err(e) => result = Err(to_error(e, dir)),
-                }
-            }
+            let with_id = |dirs: Vec<&Path>| -> Vec<(PathBuf, Option<DirId>)> {
+                dirs.into_iter()
+                    .map(|d| (d.to_path_buf(), resolved.id_of(d)))
+                    .collect()
+            };
+            let anchors = with_id(resolved.dirs());
+            let ancestors = with_id(resolved.ancestors());
             let id = self.id;
-            self.anchors.retain(|(d, wd)| {
-                let keep = wanted.contains(d);
-                if !keep {
-                    k.unuse(
-                        *wd,
-                        &Use::Anchor {
-                            root: id,
-                            dir: d.clone(),
-                        },
-                    );
-                }
-                keep
-            });
+            let (armed_anchor, error) = relink(
+                k,
+                &mut self.anchors,
+                &anchors,
+                |dir| Use::Anchor {
+                    root: id,
+                    dir: dir.to_path_buf(),
+                },
+                dir_mask(true),
+                true,
+            );
+            // A directory above that cannot be watched (no read permission,
+            // the watch limit) only means a rename up there goes unnoticed,
+            // as it did before such watches existed: not an error for the
+            // root. The next refresh tries again.
+            let (armed_ancestor, _) = relink(
+                k,
+                &mut self.ancestors,
+                &ancestors,
+                |dir| Use::Ancestor {
+                    root: id,
+                    dir: dir.to_path_buf(),
+                },
+                ancestor_mask(),
+                above && k.blocked.is_empty(),
+            );
+            let armed_new = armed_anchor || armed_ancestor;
+            let result = match error {
+                Some((dir, e)) => Err(to_error(e, &dir)),
+                None => Ok(()),
+            };
             self.resolved = resolved;
             if !armed_new || result.is_err() {
                 return result;
@@ -730,7 +802,8 @@ impl Root {
         notices: &mut Vec<Event>,
     ) -> Result<Snapshot, Error> {
         self.moves.clear();
-        let anchored = self.follow_name(k);
+        let anchored = self.follow_chain(k, false);
+        self.watch_target(k);
         let old_dirs = std::mem::take(&mut self.dirs);
         let mut snap = Snapshot::default();
         let mut result = anchored;
@@ -775,6 +848,10 @@ impl Root {
                 k.unuse(wd, &Use::Tree { root: self.id, rel });
             }
         }
+        if result.is_ok() {
+            // The directories above, last: they never take a watch the tree needs.
+            let _ = self.follow_chain(k, true);
+        }
         result.map(|()| snap)
     }
 
@@ -783,8 +860,23 @@ impl Root {
         if let Some((_, _, wd)) = self.target.take() {
             k.unuse(wd, &Use::Target { root: self.id });
         }
-        for (dir, wd) in std::mem::take(&mut self.anchors) {
-            k.unuse(wd, &Use::Anchor { root: self.id, dir });
+        for l in std::mem::take(&mut self.anchors) {
+            k.unuse(
+                l.wd,
+                &Use::Anchor {
+                    root: self.id,
+                    dir: l.dir,
+                },
+            );
+        }
+        for l in std::mem::take(&mut self.ancestors) {
+            k.unuse(
+                l.wd,
+                &Use::Ancestor {
+                    root: self.id,
+                    dir: l.dir,
+                },
+            );
         }
     }
 
@@ -806,7 +898,7 @@ impl Root {
         let (dir, _) = self.resolved.last()?;
         self.anchors
             .iter()
-            .any(|(d, _)| d == dir)
+            .any(|l| l.dir == dir)
             .then(|| dir.to_path_buf())
     }
 }
