@@ -419,7 +419,7 @@ fn run(binary: &Path, options: &Options) -> Result<Report> {
     for file in &storm.files {
         let Some(write) = &file.write else { continue };
         written += 1;
-        if !told.get(&file.path).is_some_and(|at| *at >= write.at) {
+        if told.get(&file.path).is_none_or(|at| *at < write.at) {
             unreported.push(file.path.clone());
         }
     }
