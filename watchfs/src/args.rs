@@ -74,7 +74,10 @@ on PATH, and shell syntax in --check without --shell).";
 pub struct Cli {
     /// Files or directories to watch. A path that does not exist yet is
     /// watched until it appears.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(
+        required_unless_present_any = ["volume_dir", "watched_dir", "config_file"],
+        value_name = "PATH"
+    )]
     pub paths: Vec<PathBuf>,
 
     /// Print the man page or shell completions on stdout and exit.
@@ -211,6 +214,10 @@ pub struct Cli {
     /// `--backend`, `--poll-interval`.
     #[command(flatten)]
     pub backends: crate::backends::BackendArgs,
+
+    /// The drop-in flags of configmap-reload and prometheus-config-reloader.
+    #[command(flatten)]
+    pub compat: crate::compat::CompatArgs,
 }
 
 impl Cli {
@@ -221,7 +228,11 @@ impl Cli {
 
     /// Checks what clap cannot express; returns a usage message.
     pub fn validate(&self) -> Result<(), String> {
-        if self.signal.is_some() && self.pid.is_none() && self.pidfile.is_none() {
+        if self.signal.is_some()
+            && self.pid.is_none()
+            && self.pidfile.is_none()
+            && self.compat.signal_executable().is_none()
+        {
             return Err("--signal needs --pid PID or --pidfile FILE".into());
         }
         if self.check.is_some() && !self.has_action() {

@@ -6,6 +6,7 @@ mod actions;
 mod args;
 mod backends;
 mod check;
+mod compat;
 mod filter;
 mod generate;
 mod hashing;

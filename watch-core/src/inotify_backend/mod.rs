@@ -527,7 +527,8 @@ impl Driver for InotifyDriver {
             if emit.out.len() > start {
                 return Ok(());
             }
-            if wakeable {
+            // A read that may not wait leaves a wake for one that would.
+            if wakeable && deadline.is_none_or(|d| Instant::now() < d) {
                 if !self.wait_or_woken(deadline)? {
                     return Ok(());
                 }
