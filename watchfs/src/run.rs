@@ -273,7 +273,7 @@ impl App {
             if missing {
                 self.info(&format!(
                     "{} does not exist yet; watching for it to appear",
-                    path.display()
+                    crate::quote::quote(path.as_os_str())
                 ));
             }
         }
@@ -376,7 +376,10 @@ impl App {
             let now = Instant::now();
             for event in raw.drain(..) {
                 if let EventKind::Skipped { reason } = &event.kind {
-                    self.error(&format!("not watching {}: {reason}", event.path.display()));
+                    self.error(&format!(
+                        "not watching {}: {reason}",
+                        crate::quote::quote(event.path.as_os_str())
+                    ));
                     continue;
                 }
                 if self.is_excluded(&event) {
@@ -528,7 +531,7 @@ impl App {
             if matches!(event.kind, EventKind::Overflow) {
                 self.error(&format!(
                     "the kernel dropped events under {}; rescanned it",
-                    event.path.display()
+                    crate::quote::quote(event.path.as_os_str())
                 ));
             }
         }
