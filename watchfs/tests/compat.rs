@@ -38,11 +38,14 @@ fn configmap_reload_flags() {
     std::fs::create_dir(&volume).unwrap();
     // The first request fails, the retry succeeds with the configured code.
     let service = FakeService::start(&[Reply::Status(503, "busy"), Reply::Status(204, "")], None);
+    let second = FakeService::start(&[Reply::Status(204, "")], None);
     let mut w = Watchfs::start(&[
         "--volume-dir",
         volume.to_str().unwrap(),
         "--webhook-url",
         &service.url,
+        "--webhook-url",
+        &second.url,
         "--webhook-method",
         "PUT",
         "--webhook-status-code",
@@ -61,6 +64,9 @@ fn configmap_reload_flags() {
         requests.iter().all(|r| r.line == "PUT /-/reload"),
         "{requests:?}"
     );
+    // Every --webhook-url gets the request.
+    let requests = second.wait_requests(1);
+    assert_eq!(requests[0].line, "PUT /-/reload");
     let mut metrics = String::new();
     wait_until("a successful reload in the metrics", || {
         metrics = get(&addr, "/custom-metrics").1;
