@@ -180,7 +180,9 @@ fn watch_interval_rechecks_without_events() {
     let dir = tmp.join("rules");
     std::fs::create_dir(&dir).unwrap();
     let service = FakeService::start(&[Reply::Status(200, "")], None);
-    // Polling once an hour: only the periodic re-check can see the change.
+    std::fs::write(dir.join("r.yaml"), "v1").unwrap();
+    // Polling once an hour (the scan at startup is the last one for an
+    // hour): only the periodic re-check can see the change.
     let mut w = Watchfs::start(&[
         "--backend",
         "poll",
@@ -193,7 +195,7 @@ fn watch_interval_rechecks_without_events() {
         "--watch-interval",
         "200ms",
     ]);
-    std::fs::write(dir.join("r.yaml"), "x").unwrap();
+    std::fs::write(dir.join("r.yaml"), "v2, longer").unwrap();
     service.wait_requests(1);
     w.wait_stderr("changed: ");
 }
