@@ -66,6 +66,10 @@ const STEPS: &[Step] = &[
         action: Action::Task(crate::dist::main),
     },
     Step {
+        name: "soak-cli",
+        action: Action::Task(crate::storm::ci),
+    },
+    Step {
         name: "bench-build",
         action: Action::Cargo(&["bench", "--workspace", "--no-run"]),
     },

@@ -34,7 +34,7 @@ const APART: Duration = Duration::from_millis(300);
 
 /// Runs the scenarios and returns the Markdown section.
 pub fn section(root: &Path, target: &Path, quick: bool) -> Result<String> {
-    let mut out = String::from("## Reload: save to live in a real Prometheus\n\n");
+    let mut out = String::from("\n## Reload: save to live in a real Prometheus\n\n");
     let installed = ["prometheus", "promtool"].iter().all(|tool| {
         Command::new(tool)
             .arg("--version")
