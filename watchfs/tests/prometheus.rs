@@ -262,11 +262,14 @@ fn prometheus_gets_one_reload_per_configmap_swap() {
     // over, the old directory removed.
     for (n, version) in [(1.0, "2"), (2.0, "3")] {
         let (old, new) = (format!("..v{}", n as u32), format!("..v{version}"));
-        fs::create_dir(cm.join(&new)).unwrap();
-        fs::write(cm.join(&new).join("prometheus.yml"), config(version)).unwrap();
+        // All steps in one process, back to back, as the kubelet does them.
+        let staged = tmp.join(&format!("staged-{version}.yml"));
+        fs::write(&staged, config(version)).unwrap();
         sh(&format!(
-            "cd '{}' && ln -s {new} ..data_tmp && mv -T ..data_tmp ..data && rm -rf {old}",
-            cm.display()
+            "cd '{}' && mkdir {new} && cp '{}' {new}/prometheus.yml && ln -s {new} ..data_tmp \
+             && mv -T ..data_tmp ..data && rm -rf {old}",
+            cm.display(),
+            staged.display()
         ));
         prom.wait_live(version);
         // One reload per swap: an extra one for the first swap would have

@@ -448,12 +448,16 @@ impl Root {
             recorded.ctime = now.ctime;
         }
         // What we recorded was seen by lstat some time after the events: the
-        // directory moved here may not be the one we looked at. Mark it
-        // unverified; `settle` rescans it once the queue is drained.
+        // directory moved here may not be the one we looked at. And a
+        // directory created and renamed before its CREATE was handled could
+        // not be armed or read under its first name: nothing below it is
+        // known or watched. Either way mark it unverified; `settle` rescans
+        // it (arming its watches) once the queue is drained.
         if is_dir
             && let Some(recorded) = self.snapshot.get(to)
             && recorded.ino != 0
-            && Entry::lstat(&self.full(to)).map_or(true, |a| !a.same_object(recorded))
+            && (Entry::lstat(&self.full(to)).map_or(true, |a| !a.same_object(recorded))
+                || (self.wants_tree(recorded, config, false) && !self.dirs.contains_key(to)))
         {
             self.snapshot
                 .insert(to.to_path_buf(), Entry::placeholder(true));
