@@ -11,6 +11,9 @@
 //!   and unknown filters as [`Filter::Unknown`].
 //! - A [`Token`] travels in `udata`, so an event maps back to its owner in
 //!   O(1).
+//! - [`mount_of`] tells which filesystem holds a path (`statfs(2)`;
+//!   macOS and the BSDs only), for watchers that poll network and FUSE
+//!   filesystems.
 //! - [`VnodeWatch`] opens a path itself, owns the descriptor and deletes its
 //!   registration before closing it on drop.
 //!

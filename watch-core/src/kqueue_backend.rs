@@ -1426,9 +1426,7 @@ impl Driver for KqueueDriver {
             if out.len() > start {
                 return Ok(());
             }
-            if std::mem::take(&mut self.woken) {
-                return Ok(());
-            }
+            // A read that may not wait leaves a wake for one that would.
             let timeout = match deadline {
                 None => None,
                 Some(d) => {
@@ -1439,6 +1437,9 @@ impl Driver for KqueueDriver {
                     Some(d - now)
                 }
             };
+            if std::mem::take(&mut self.woken) {
+                return Ok(());
+            }
             // kevent() returning nothing before the deadline (libkqueue
             // does, after a note it filters out) is no timeout: the loop
             // waits again for what is left.

@@ -14,7 +14,8 @@ use crate::Error;
 /// Made by [`Watcher::waker`](crate::Watcher::waker); `Clone + Send + Sync`.
 /// Wakes do not queue up: any number of them before a `read` ends that one
 /// `read`. A `read` that finds events returns them and leaves a pending wake
-/// for the next `read`. [`Watcher::sync`](crate::Watcher::sync) is not
+/// for the next `read`, and so does a `read` that may not wait (a timeout
+/// of zero): the wake is for the next `read` that would block. [`Watcher::sync`](crate::Watcher::sync) is not
 /// interrupted (it has its own timeout) and keeps a wake pending. The
 /// watcher's descriptor ([`AsFd`](std::os::fd::AsFd)) does not become
 /// readable: an event loop that polls it has its own way to wake up.

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{TempDir, backends};
-use watch_core::{Backend, Config, EventKind, RecursiveMode, Watcher};
+use watch_core::{Backend, Config, Event, EventKind, RecursiveMode, Watcher};
 
 /// Only turns a hang into a failure.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -45,6 +45,20 @@ fn blocked(tid: &str) -> bool {
             .split_whitespace()
             .next()
             .is_some_and(|nr| nr != "running")
+}
+
+/// `read(&mut events, None)` on another thread; fails instead of hanging
+/// when it does not return within [`PATIENCE`].
+fn read_forever(w: Watcher, what: &str) -> (Watcher, usize, Vec<Event>) {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut w = w;
+        let mut events = Vec::new();
+        let n = w.read(&mut events, None).expect("read");
+        let _ = tx.send((w, n, events));
+    });
+    rx.recv_timeout(PATIENCE)
+        .unwrap_or_else(|_| panic!("{what}: read(None) did not return"))
 }
 
 #[test]
@@ -90,7 +104,7 @@ fn a_wake_ends_a_read_blocked_without_timeout() {
 fn a_wake_before_a_read_ends_that_read_and_only_that_one() {
     for backend in backends() {
         let dir = TempDir::new("wake-before");
-        let mut w = watcher(backend, &dir);
+        let w = watcher(backend, &dir);
         let waker = w.waker();
         // From another thread, before anyone reads; two wakes count once.
         let handle = waker.clone();
@@ -100,8 +114,9 @@ fn a_wake_before_a_read_ends_that_read_and_only_that_one() {
         })
         .join()
         .unwrap();
+        let (mut w, n, _) = read_forever(w, &format!("{backend}, woken before"));
+        assert_eq!(n, 0, "{backend}");
         let mut events = Vec::new();
-        assert_eq!(w.read(&mut events, None).unwrap(), 0, "{backend}");
         // The wake is spent: a timed read waits its whole timeout.
         let wait = Duration::from_millis(50);
         let start = Instant::now();
@@ -119,8 +134,7 @@ fn events_read_before_a_wake_are_not_lost_and_the_wake_stays_pending() {
         fs::write(dir.path().join("f"), "x").unwrap();
         w.sync(PATIENCE).unwrap();
         waker.wake().unwrap();
-        let mut events = Vec::new();
-        w.read(&mut events, None).unwrap();
+        let (w, _, events) = read_forever(w, &format!("{backend}, events"));
         assert!(
             events
                 .iter()
@@ -128,8 +142,8 @@ fn events_read_before_a_wake_are_not_lost_and_the_wake_stays_pending() {
             "{backend}: {events:?}"
         );
         // The wake was not spent on the read that had events.
-        let mut more = Vec::new();
-        assert_eq!(w.read(&mut more, None).unwrap(), 0, "{backend}: {more:?}");
+        let (_, n, more) = read_forever(w, &format!("{backend}, the wake after events"));
+        assert_eq!(n, 0, "{backend}: {more:?}");
     }
 }
 
@@ -141,5 +155,35 @@ fn a_waker_outliving_its_watcher_does_nothing() {
         let waker = w.waker();
         drop(w);
         waker.wake().unwrap();
+    }
+}
+
+#[test]
+fn a_wake_survives_a_sync() {
+    for backend in backends() {
+        let dir = TempDir::new("wake-sync");
+        let mut w = watcher(backend, &dir);
+        let waker = w.waker();
+        waker.wake().unwrap();
+        fs::write(dir.path().join("f"), "x").unwrap();
+        w.sync(PATIENCE).unwrap();
+        // The events sync saw, then the wake: both reads return at once.
+        let (w, n, _) = read_forever(w, &format!("{backend}, events of the sync"));
+        assert!(n > 0, "{backend}");
+        let (_, n, more) = read_forever(w, &format!("{backend}, the wake before the sync"));
+        assert_eq!(n, 0, "{backend}: {more:?}");
+    }
+}
+
+#[test]
+fn a_read_that_may_not_wait_leaves_the_wake_for_one_that_would() {
+    for backend in backends() {
+        let dir = TempDir::new("wake-zero");
+        let mut w = watcher(backend, &dir);
+        w.waker().wake().unwrap();
+        let mut events = Vec::new();
+        assert_eq!(w.read(&mut events, Some(Duration::ZERO)).unwrap(), 0);
+        let (_, n, more) = read_forever(w, &format!("{backend}, after a zero read"));
+        assert_eq!(n, 0, "{backend}: {more:?}");
     }
 }

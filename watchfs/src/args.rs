@@ -34,8 +34,10 @@ WHEN ACTIONS RUN: on Linux a save is complete when the writer closes the
 file or the new file is renamed into place; a file still open for
 writing is waited for (up to 2s); then 5ms without another event settle
 the batch. Saves that follow an action within 100ms wait for 100ms of
-quiet, so a burst gives a few actions, not one per save. Elsewhere (and
-with --debounce), a batch is released after a quiet period.
+quiet, so a burst gives a few actions, not one per save. --debounce
+replaces both the 5ms and the 100ms (open writers are still waited for).
+Elsewhere (kqueue, polled roots) a batch is released after a quiet
+period: --debounce, default 100ms.
 
 PENDING CHANGES: a change stays pending until an action succeeds. With
 --check, the files are hashed again after the check passes; if one
@@ -55,7 +57,10 @@ action run on the current content, changed or not.
 
 STDERR: once every watch is in place, watchfs prints
   watchfs: watches established (N path[s])
-Scripts can wait for that line before they change files.
+Scripts can wait for that line before they change files. With an action,
+the line before it says what a change will do, e.g.
+  watchfs: watching 2 paths; on change: check 'promtool check config
+  prometheus.yml', then POST http://localhost:9090/-/reload
 
 EXIT STATUS: 0 on SIGINT/SIGTERM or after --once; 1 on a runtime error
 (or a failed check or action under --once); 2 on a usage error (including
@@ -69,8 +74,15 @@ on PATH, and shell syntax in --check without --shell).";
 pub struct Cli {
     /// Files or directories to watch. A path that does not exist yet is
     /// watched until it appears.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(
+        required_unless_present_any = ["volume_dir", "watched_dir", "config_file"],
+        value_name = "PATH"
+    )]
     pub paths: Vec<PathBuf>,
+
+    /// Print the man page or shell completions on stdout and exit.
+    #[arg(long, value_name = "WHAT", exclusive = true)]
+    pub generate: Option<crate::generate::Generate>,
 
     /// Command to run on each change (after `--`). Runs without a shell
     /// unless --shell is given.
@@ -202,6 +214,10 @@ pub struct Cli {
     /// `--backend`, `--poll-interval`.
     #[command(flatten)]
     pub backends: crate::backends::BackendArgs,
+
+    /// The drop-in flags of configmap-reload and prometheus-config-reloader.
+    #[command(flatten)]
+    pub compat: crate::compat::CompatArgs,
 }
 
 impl Cli {
@@ -212,7 +228,11 @@ impl Cli {
 
     /// Checks what clap cannot express; returns a usage message.
     pub fn validate(&self) -> Result<(), String> {
-        if self.signal.is_some() && self.pid.is_none() && self.pidfile.is_none() {
+        if self.signal.is_some()
+            && self.pid.is_none()
+            && self.pidfile.is_none()
+            && self.compat.signal_executable().is_none()
+        {
             return Err("--signal needs --pid PID or --pidfile FILE".into());
         }
         if self.check.is_some() && !self.has_action() {

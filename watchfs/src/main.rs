@@ -6,7 +6,9 @@ mod actions;
 mod args;
 mod backends;
 mod check;
+mod compat;
 mod filter;
+mod generate;
 mod hashing;
 mod metrics;
 mod output;
@@ -25,6 +27,15 @@ use clap::{CommandFactory, Parser};
 fn main() -> ExitCode {
     // Usage errors exit with status 2 (clap's convention, kept for ours).
     let cli = args::Cli::parse();
+    if let Some(what) = cli.generate {
+        return match generate::write(what, &mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("watchfs: error: cannot write the output: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let app = match run::App::new(cli) {
         Ok(app) => app,
         Err(message) => args::Cli::command()

@@ -52,6 +52,8 @@ pub struct App {
     hup: Arc<AtomicBool>,
     /// Content states, when actions fire on content changes only.
     tracker: Option<ContentTracker>,
+    /// `--config-file` rendered into `--config-envsubst-file`.
+    render: Option<crate::compat::Render>,
     /// What the last passing check saw.
     checked: Option<Snapshot>,
     /// The next try of a pending change.
@@ -88,6 +90,8 @@ enum Why {
     Retry,
     Hup,
     Startup,
+    /// `--watch-interval`: a periodic look at the content, events or not.
+    Recheck,
 }
 
 /// What the reload actions (signal, request) did.
@@ -108,7 +112,8 @@ enum Reload {
 impl App {
     /// Validates and prepares everything that can fail before watching;
     /// errors here are usage errors.
-    pub fn new(cli: Cli) -> Result<App, String> {
+    pub fn new(mut cli: Cli) -> Result<App, String> {
+        let render = crate::compat::apply(&mut cli)?;
         cli.validate()?;
         let excludes = Excludes::new(&cli.exclude)?;
         let style = if cli.json {
@@ -139,7 +144,10 @@ impl App {
             let target = match (&cli.pid, &cli.pidfile) {
                 (Some(pid), _) => Target::Pid(*pid),
                 (None, Some(file)) => Target::PidFile(file.clone()),
-                (None, None) => unreachable!("validate() requires --pid or --pidfile"),
+                (None, None) => match cli.compat.signal_executable() {
+                    Some(name) => Target::Executable(name),
+                    None => unreachable!("validate() requires --pid or --pidfile"),
+                },
             };
             SignalAction::new(signal, target)
         });
@@ -163,6 +171,7 @@ impl App {
             stop: Arc::new(AtomicBool::new(false)),
             hup: Arc::new(AtomicBool::new(false)),
             tracker: None,
+            render,
             checked: None,
             retry: None,
             command_run: None,
@@ -235,8 +244,12 @@ impl App {
         let config = self.cli.backends.configure(config)?;
         let mut watcher = Watcher::with_config(config).map_err(|e| e.to_string())?;
         wake_on_signals(&watcher, Arc::clone(&self.stop))?;
-        let close_aware = acting && watcher.backend() == Backend::Inotify;
 
+        // The rendered config exists before the service is asked to reload;
+        // a template that cannot be rendered stops here, naming the cause.
+        if let Some(render) = &self.render {
+            render.apply()?;
+        }
         // Hash before watching and compare after: a change in between is
         // then seen by the comparison, one after by an event.
         self.tracker = (acting && !self.cli.no_content_check)
@@ -260,15 +273,24 @@ impl App {
             if missing {
                 self.info(&format!(
                     "{} does not exist yet; watching for it to appear",
-                    path.display()
+                    crate::quote::quote(path.as_os_str())
                 ));
             }
         }
+        // Close notices tell when a save is complete only where every root
+        // is watched by inotify; polled roots keep the quiet window.
+        let close_aware = acting
+            && self
+                .cli
+                .paths
+                .iter()
+                .all(|path| watcher.root_backend(path) == Backend::Inotify);
         self.metrics.set_watches(self.cli.paths.len() as u64);
         self.metrics.set_healthy(true);
         if let Some(addr) = &self.cli.metrics {
-            let bound = metrics::serve(addr, "/metrics", Arc::clone(&self.metrics))?;
-            self.info(&format!("serving metrics on http://{bound}/metrics"));
+            let path = self.cli.compat.metrics_path().to_string();
+            let bound = metrics::serve(addr, &path, Arc::clone(&self.metrics))?;
+            self.info(&format!("serving metrics on http://{bound}{path}"));
         }
         if acting {
             self.info(&self.plan());
@@ -290,6 +312,8 @@ impl App {
                 window,
             })
         });
+        let recheck = self.cli.compat.recheck_interval();
+        let mut next_recheck = recheck.map(|every| Instant::now() + every);
         let mut raw = Vec::new();
         let mut batch = Vec::new();
         loop {
@@ -321,8 +345,19 @@ impl App {
                 None => debouncer.next_deadline(),
             };
             let retry_due = self.retry.filter(|_| idle).map(|r| r.at);
+            if idle
+                && let Some(due) = next_recheck
+                && Instant::now() >= due
+            {
+                next_recheck = recheck.map(|every| Instant::now() + every);
+                if let flow @ (Flow::Exit(_) | Flow::Stop) = self.apply(Why::Recheck)? {
+                    return self.finish(flow);
+                }
+                continue;
+            }
             // Signals and finished commands wake the read (wake_on_signals).
-            let timeout = [batch_due, retry_due]
+            // Polled roots are scanned by `read`, which must be called then.
+            let timeout = [batch_due, retry_due, next_recheck, watcher.next_scan()]
                 .into_iter()
                 .flatten()
                 .min()
@@ -341,7 +376,10 @@ impl App {
             let now = Instant::now();
             for event in raw.drain(..) {
                 if let EventKind::Skipped { reason } = &event.kind {
-                    self.error(&format!("not watching {}: {reason}", event.path.display()));
+                    self.error(&format!(
+                        "not watching {}: {reason}",
+                        crate::quote::quote(event.path.as_os_str())
+                    ));
                     continue;
                 }
                 if self.is_excluded(&event) {
@@ -493,7 +531,7 @@ impl App {
             if matches!(event.kind, EventKind::Overflow) {
                 self.error(&format!(
                     "the kernel dropped events under {}; rescanned it",
-                    event.path.display()
+                    crate::quote::quote(event.path.as_os_str())
                 ));
             }
         }
@@ -546,7 +584,7 @@ impl App {
     /// Checks and applies what is pending (with SIGHUP: the current
     /// content, changed or not).
     fn apply(&mut self, why: Why) -> Result<Flow, String> {
-        if matches!(why, Why::Retry | Why::Hup)
+        if matches!(why, Why::Retry | Why::Hup | Why::Recheck)
             && let Some(tracker) = self.tracker.as_mut()
         {
             tracker.refresh();
@@ -569,12 +607,23 @@ impl App {
         if why != Why::Retry {
             self.info(&format!("changed: {}", describe(&changed)));
         }
+        if let Some(render) = &self.render
+            && let Err(message) = render.apply()
+        {
+            self.error(&message);
+            self.error("reload skipped; the change stays pending until the template renders");
+            self.metrics.record_apply(false);
+            return Ok(Flow::Continue);
+        }
         let snap = self.tracker.as_ref().map(ContentTracker::snapshot);
         if let Some(check) = &self.check
             && (why == Why::Hup || snap.is_none() || self.checked != snap)
         {
             let stop = Arc::clone(&self.stop);
-            match check.run(&changed, &|| stop.load(Ordering::Relaxed)) {
+            let started = Instant::now();
+            let outcome = check.run(&changed, &|| stop.load(Ordering::Relaxed));
+            let took = started.elapsed();
+            match outcome {
                 Outcome::Stopped => {
                     self.info("stopping: the check was stopped and the action skipped");
                     return Ok(Flow::Stop);
@@ -588,7 +637,12 @@ impl App {
                     self.retry = None;
                     return Ok(self.once_exit(false));
                 }
-                Outcome::Passed => {}
+                Outcome::Passed => {
+                    if self.cli.verbose {
+                        let ms = took.as_secs_f64() * 1e3;
+                        self.info(&format!("check passed in {ms:.1} ms"));
+                    }
+                }
             }
             // Apply what was checked: if a file changed while the check
             // ran, the check saw other bytes than the action would apply.

@@ -19,11 +19,16 @@ use std::time::{Instant, SystemTime};
 use crate::Result;
 use crate::workspace::{self, seconds};
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--summary-only]
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--summary-only | --reload-only]
 
   --quick         small sizes, short warm-up and measurement, no plots
                   (the CI smoke run; well under two minutes once built)
-  --summary-only  do not run the benches; summarise the results on disk";
+  --summary-only  do not run the benches; summarise the results on disk
+  --reload-only   run only the reload scenarios against a real Prometheus";
+
+/// Where the reload section is kept between runs, relative to the target
+/// directory (`--summary-only` shows the last one).
+const RELOAD_SECTION: &str = "bench-reload.md";
 
 /// Set for the bench binaries to select their quick sizes (see
 /// `benches::mode::QUICK_ENV`).
@@ -51,11 +56,12 @@ const PEERS: &[&str] = &["inotify-published", "notify"];
 
 /// Entry point of `cargo xtask bench`.
 pub fn main(args: &[String]) -> Result {
-    let (mut quick, mut summary_only) = (false, false);
+    let (mut quick, mut summary_only, mut reload_only) = (false, false, false);
     for arg in args {
         match arg.as_str() {
             "--quick" => quick = true,
             "--summary-only" => summary_only = true,
+            "--reload-only" => reload_only = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -65,6 +71,19 @@ pub fn main(args: &[String]) -> Result {
     }
     let root = workspace::root();
     let target = target_dir(&root);
+    let reload_path = target.join(RELOAD_SECTION);
+    let reload = if summary_only {
+        fs::read_to_string(&reload_path).unwrap_or_default()
+    } else {
+        let section = crate::reload_bench::section(&root, &target, quick)?;
+        fs::write(&reload_path, &section)
+            .map_err(|e| format!("cannot write {}: {e}", reload_path.display()))?;
+        section
+    };
+    if reload_only {
+        println!("{reload}");
+        return Ok(());
+    }
     let since = if summary_only {
         None
     } else {
@@ -79,7 +98,8 @@ pub fn main(args: &[String]) -> Result {
         .into());
     }
     let mode = if quick { "quick" } else { "full" };
-    let summary = summarise(&results, &machine(mode));
+    let mut summary = summarise(&results, &machine(mode));
+    summary.push_str(&reload);
     println!("{summary}");
     let path = target.join("bench-summary.md");
     fs::write(&path, &summary).map_err(|e| format!("cannot write {}: {e}", path.display()))?;

@@ -59,6 +59,12 @@ const STEPS: &[Step] = &[
         name: "soak",
         action: Action::Task(crate::soak::ci),
     },
+    // The release artifacts: a static musl binary (run once with --version),
+    // the man page, completions and the Containerfile, in target/dist/.
+    Step {
+        name: "dist",
+        action: Action::Task(crate::dist::main),
+    },
     Step {
         name: "bench-build",
         action: Action::Cargo(&["bench", "--workspace", "--no-run"]),

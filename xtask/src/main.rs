@@ -7,7 +7,9 @@
 mod audit;
 mod bench;
 mod ci;
+mod dist;
 mod examples;
+mod reload_bench;
 mod soak;
 mod targets;
 mod workspace;
@@ -51,6 +53,11 @@ const COMMANDS: &[Command] = &[
         name: "examples",
         about: "lint and test watch-core's tokio feature; smoke-run each watch-core example",
         run: examples::main,
+    },
+    Command {
+        name: "dist",
+        about: "static musl binary, man page, completions, Containerfile in target/dist/",
+        run: dist::main,
     },
     Command {
         name: "check-targets",

@@ -29,7 +29,8 @@ pub fn describe(changed: &[PathBuf]) -> String {
     let mut text = changed
         .iter()
         .take(SHOWN)
-        .map(|p| p.display().to_string())
+        // Quoted when needed, so a name cannot forge a log line.
+        .map(|p| crate::quote::quote(p.as_os_str()).into_owned())
         .collect::<Vec<_>>()
         .join(", ");
     if changed.len() > SHOWN {
@@ -54,5 +55,7 @@ mod tests {
         let paths: Vec<PathBuf> = (0..5).map(|i| PathBuf::from(format!("f{i}"))).collect();
         assert_eq!(describe(&paths), "f0, f1, f2 and 2 more");
         assert_eq!(describe(&paths[..1]), "f0");
+        let evil = [PathBuf::from("a\nwatchfs: error: fake")];
+        assert_eq!(describe(&evil), "'a'$'\\n''watchfs: error: fake'");
     }
 }

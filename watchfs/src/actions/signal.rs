@@ -17,6 +17,9 @@ pub enum Target {
     Pid(i32),
     /// A pid file, read again before every signal (the service may restart).
     PidFile(PathBuf),
+    /// The process running this executable, looked up before every signal
+    /// (`--reload-method signal --process-executable-name NAME`).
+    Executable(String),
 }
 
 /// Sends a signal to the target process.
@@ -61,6 +64,7 @@ impl SignalAction {
         match &self.target {
             Target::Pid(pid) => format!("pid {pid}"),
             Target::PidFile(file) => format!("the pid in {}", file.display()),
+            Target::Executable(name) => format!("the process named {name}"),
         }
     }
 
@@ -69,6 +73,7 @@ impl SignalAction {
         let raw = match &self.target {
             Target::Pid(pid) => *pid,
             Target::PidFile(file) => read_pidfile(file)?,
+            Target::Executable(name) => crate::compat::find_process(name)?,
         };
         let pid = Pid::from_raw(raw).ok_or_else(|| format!("invalid pid {raw}"))?;
         kill_process(pid, self.signal).map_err(|errno| match errno {

@@ -165,8 +165,19 @@ impl Watchfs {
 
     /// Starts `watchfs ARGS` in directory `cwd` without waiting.
     pub fn spawn_in<S: AsRef<OsStr>>(cwd: &Path, args: &[S]) -> Watchfs {
+        Watchfs::spawn_with_env(cwd, args, &[])
+    }
+
+    /// Starts `watchfs ARGS` in `cwd` with these environment variables set,
+    /// without waiting.
+    pub fn spawn_with_env<S: AsRef<OsStr>>(
+        cwd: &Path,
+        args: &[S],
+        envs: &[(&str, &str)],
+    ) -> Watchfs {
         let mut child = Command::new(env!("CARGO_BIN_EXE_watchfs"))
             .current_dir(cwd)
+            .envs(envs.iter().copied())
             .args(args)
             // Requests go to the test's own server, never through a proxy.
             .env_remove("http_proxy")
