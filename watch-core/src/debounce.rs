@@ -1016,6 +1016,30 @@ mod tests {
                     mv("c/b", "d/a/a"),
                 ],
             ),
+            // A base directory must not go below a new node staged inside
+            // it: the staged node moves out first (found by its id in the
+            // output, not in the window).
+            (
+                vec!["a", "b/", "e", "f"],
+                vec![
+                    c("c"),
+                    c("c/a"),
+                    c("c/a/a"),
+                    f("c/a/a/f"),
+                    dir(r("c")),
+                    renamed("e", "b/a"),
+                    c("c"),
+                    mv("b", "c/a"),
+                    f("d"),
+                    c("c/a/b"),
+                    r("d"),
+                    f("d"),
+                    renamed("a", "b"),
+                    mv("c/a/b", "a"),
+                    mv("c", "a/a"),
+                    f("c"),
+                ],
+            ),
             // A directory cannot go below itself: what carries its target
             // out of it moves first.
             (

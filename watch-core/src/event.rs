@@ -70,8 +70,9 @@ pub enum EventKind {
         /// Why the subtree is skipped.
         reason: SkipReason,
     },
-    /// A writer closed the file at `path` after writing to it: the save
-    /// through that descriptor is complete. A notice, not a change; only
+    /// A writer closed the file at `path` after writing to it, or a file
+    /// was moved in from outside the watched scope (its content arrives
+    /// whole): the save is complete. A notice, not a change; only
     /// reported when [`Config::close_notices`](crate::Config::close_notices)
     /// asks for it, and only by backends that can tell (inotify's
     /// `IN_CLOSE_WRITE`; kqueue and polling cannot).

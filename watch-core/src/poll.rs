@@ -111,6 +111,11 @@ impl Driver for PollDriver {
             skipped: HashSet::new(),
         };
         root.snapshot = PollDriver::scan(&self.config, &mut root, out);
+        if self.roots.is_empty() {
+            // The only root was just scanned: the next scan is an interval
+            // away, not due at once.
+            self.next_scan = Instant::now() + self.config.poll_interval;
+        }
         self.roots.push(root);
         Ok(())
     }

@@ -299,5 +299,25 @@ fn close_notices_are_opt_in_and_follow_the_last_write() {
             !renamed.iter().any(|e| e.kind == EventKind::Closed),
             "{renamed:?}"
         );
+        // A file moved in from outside the watched scope is complete too:
+        // its creation is followed by a close notice (no writer to wait for).
+        let outside = tmp.path().join("incoming");
+        fs::write(&outside, b"3").unwrap();
+        let _ = synced_events(&mut w);
+        fs::rename(&outside, &in_dir).unwrap();
+        let moved_in = synced_events(&mut w);
+        let last = moved_in.iter().rev().find(|e| e.path == in_dir);
+        if notices && w.backend() == Backend::Inotify {
+            assert_eq!(
+                last.map(|e| &e.kind),
+                Some(&EventKind::Closed),
+                "{moved_in:?}"
+            );
+        } else {
+            assert!(
+                !moved_in.iter().any(|e| e.kind == EventKind::Closed),
+                "{moved_in:?}"
+            );
+        }
     }
 }

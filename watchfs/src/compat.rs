@@ -23,8 +23,8 @@ pub struct CompatArgs {
     /// configmap-reload: a directory to watch (repeatable); as a PATH.
     #[arg(long, value_name = "DIR")]
     pub volume_dir: Vec<PathBuf>,
-    /// configmap-reload: the URL to send the reload request to; as --post.
-    /// Give it once: watchfs reloads one URL.
+    /// configmap-reload: a URL to send the reload request to (repeatable:
+    /// each gets the request); as --post.
     #[arg(long, value_name = "URL")]
     pub webhook_url: Vec<String>,
     /// configmap-reload: the request method (default POST); as --method.
@@ -102,6 +102,11 @@ impl CompatArgs {
             || !self.watched_dir.is_empty()
             || self.config_file.is_some()
             || self.reload_method.is_some()
+    }
+
+    /// `--webhook-url`s after the first (the first becomes `--post`).
+    pub fn extra_webhook_urls(&self) -> impl Iterator<Item = &String> {
+        self.webhook_url.iter().skip(1)
     }
 
     /// The executable name whose process gets SIGHUP, in signal mode.
@@ -185,12 +190,6 @@ pub fn apply(cli: &mut Cli) -> Result<Option<Render>, String> {
     paths.extend(compat.config_file.iter().cloned());
 
     let url = if compat.configmap_reload() {
-        if compat.webhook_url.len() > 1 {
-            return Err(format!(
-                "--webhook-url given {} times: watchfs reloads one URL; run one watchfs per URL",
-                compat.webhook_url.len()
-            ));
-        }
         compat.webhook_url.first().cloned()
     } else if compat.reload_method == Some(ReloadMethod::Signal) {
         if compat.reload_url.is_some() {
@@ -609,7 +608,7 @@ mod tests {
         assert!(err.contains("--post"), "{err}");
         let err = cli(&["--volume-dir", "/a", "--watched-dir", "/b"]).unwrap_err();
         assert!(err.contains("cannot be mixed"), "{err}");
-        let err = cli(&[
+        let c = cli(&[
             "--volume-dir",
             "/a",
             "--webhook-url",
@@ -617,8 +616,12 @@ mod tests {
             "--webhook-url",
             "http://b/",
         ])
-        .unwrap_err();
-        assert!(err.contains("--webhook-url given 2 times"), "{err}");
+        .unwrap();
+        assert_eq!(c.post.as_deref(), Some("http://a/"));
+        assert_eq!(
+            c.compat.extra_webhook_urls().collect::<Vec<_>>(),
+            ["http://b/"]
+        );
         let err = cli(&["--listen-address", ":1", "."]).unwrap_err();
         assert!(err.starts_with("--listen-address belongs"), "{err}");
         let err = cli(&["--volume-dir", "/a", "--web.telemetry-path", "metrics"]).unwrap_err();

@@ -44,7 +44,8 @@ pub struct App {
     style: Option<Style>,
     check: Option<Check>,
     signal: Option<SignalAction>,
-    http: Option<HttpAction>,
+    /// `--post` (and, with `--webhook-url` given more than once, one per URL).
+    http: Vec<HttpAction>,
     runner: Option<CommandRunner>,
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
@@ -132,7 +133,13 @@ impl App {
             Some(text) => Some(Check::new(text, cli.shell)?),
             None => None,
         };
-        if let Some(url) = &cli.post {
+        let urls: Vec<String> = cli
+            .post
+            .iter()
+            .chain(cli.compat.extra_webhook_urls())
+            .cloned()
+            .collect();
+        for url in &urls {
             http::validate_url(url)?;
         }
         if let Some(program) = cli.command.first()
@@ -151,12 +158,15 @@ impl App {
             };
             SignalAction::new(signal, target)
         });
-        let http = cli.post.as_ref().map(|url| HttpAction {
-            url: url.clone(),
-            method: cli.method.to_ascii_uppercase(),
-            expect: cli.expect_status,
-            timeout: cli.timeout,
-        });
+        let http = urls
+            .into_iter()
+            .map(|url| HttpAction {
+                url,
+                method: cli.method.to_ascii_uppercase(),
+                expect: cli.expect_status,
+                timeout: cli.timeout,
+            })
+            .collect();
         let runner = (!cli.command.is_empty())
             .then(|| CommandRunner::new(cli.command.clone(), cli.shell, cli.on_busy));
         Ok(App {
@@ -209,7 +219,7 @@ impl App {
                 signal.target_description()
             ));
         }
-        if let Some(http) = &self.http {
+        for http in &self.http {
             steps.push(format!("{} {}", http.method, http.url));
         }
         if !self.cli.command.is_empty() {
@@ -665,7 +675,7 @@ impl App {
         if self.stopping() {
             return Ok(Flow::Stop);
         }
-        let has_reload = self.signal.is_some() || self.http.is_some();
+        let has_reload = self.signal.is_some() || !self.http.is_empty();
         match self.reload() {
             Reload::Stopped => {
                 self.info("stopping: the request in flight was abandoned");
@@ -761,7 +771,7 @@ impl App {
                 Err(message) => failures.push(message),
             }
         }
-        if let Some(http) = &self.http {
+        for http in &self.http {
             let stop = Arc::clone(&self.stop);
             match http.attempt(&|| stop.load(Ordering::Relaxed)) {
                 Attempt::Done(status) => {

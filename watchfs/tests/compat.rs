@@ -38,11 +38,14 @@ fn configmap_reload_flags() {
     std::fs::create_dir(&volume).unwrap();
     // The first request fails, the retry succeeds with the configured code.
     let service = FakeService::start(&[Reply::Status(503, "busy"), Reply::Status(204, "")], None);
+    let second = FakeService::start(&[Reply::Status(204, "")], None);
     let mut w = Watchfs::start(&[
         "--volume-dir",
         volume.to_str().unwrap(),
         "--webhook-url",
         &service.url,
+        "--webhook-url",
+        &second.url,
         "--webhook-method",
         "PUT",
         "--webhook-status-code",
@@ -61,6 +64,9 @@ fn configmap_reload_flags() {
         requests.iter().all(|r| r.line == "PUT /-/reload"),
         "{requests:?}"
     );
+    // Every --webhook-url gets the request.
+    let requests = second.wait_requests(1);
+    assert_eq!(requests[0].line, "PUT /-/reload");
     let mut metrics = String::new();
     wait_until("a successful reload in the metrics", || {
         metrics = get(&addr, "/custom-metrics").1;
@@ -174,7 +180,9 @@ fn watch_interval_rechecks_without_events() {
     let dir = tmp.join("rules");
     std::fs::create_dir(&dir).unwrap();
     let service = FakeService::start(&[Reply::Status(200, "")], None);
-    // Polling once an hour: only the periodic re-check can see the change.
+    std::fs::write(dir.join("r.yaml"), "v1").unwrap();
+    // Polling once an hour (the scan at startup is the last one for an
+    // hour): only the periodic re-check can see the change.
     let mut w = Watchfs::start(&[
         "--backend",
         "poll",
@@ -187,7 +195,7 @@ fn watch_interval_rechecks_without_events() {
         "--watch-interval",
         "200ms",
     ]);
-    std::fs::write(dir.join("r.yaml"), "x").unwrap();
+    std::fs::write(dir.join("r.yaml"), "v2, longer").unwrap();
     service.wait_requests(1);
     w.wait_stderr("changed: ");
 }

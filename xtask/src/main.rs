@@ -11,6 +11,7 @@ mod dist;
 mod examples;
 mod reload_bench;
 mod soak;
+mod storm;
 mod targets;
 mod workspace;
 
@@ -46,7 +47,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "soak",
-        about: "recursive watch under a long operation mix: lost changes, events/s, RSS, fds",
+        about: "recursive watch under a long operation mix: lost changes, events/s, RSS, fds; --cli: watchfs under a seeded storm",
         run: soak::main,
     },
     Command {

@@ -14,7 +14,9 @@
 //!
 //! Every checkpoint (`--every` seconds) calls `sync`, folds what it returned
 //! and compares the model with a fresh scan: each differing path is a lost
-//! change. It prints events per second, resident memory (`VmRSS`), open
+//! change. The same events also go through a [`Debouncer`] (pushed as they
+//! are read, batches folded as they are released, the rest flushed at the
+//! checkpoint) onto a second model, which must match the scan too. It prints events per second, resident memory (`VmRSS`), open
 //! descriptors and kernel watches. Then (Linux) a signal probe: while this
 //! thread blocks in `Watcher::read`, another delivers SIGUSR1 to it
 //! `--signals` times, each time once `/proc/self/task/<tid>/syscall` shows it
@@ -38,7 +40,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use watch_core::{Event, EventKind, RecursiveMode, Watcher};
+use watch_core::{Debouncer, Event, EventKind, RecursiveMode, Watcher};
 
 use crate::Result;
 
@@ -132,8 +134,11 @@ pub fn ci(_: &[String]) -> Result {
     main(&["--minutes".into(), "2".into()])
 }
 
-/// Entry point of `cargo xtask soak`.
+/// Entry point of `cargo xtask soak` (`--cli`: see the `storm` module).
 pub fn main(args: &[String]) -> Result {
+    if args.iter().any(|a| a == "--cli") {
+        return crate::storm::main(args);
+    }
     let options = parse(args)?;
     let scratch = Scratch::new()?;
     let report = run(&options, scratch.path())?;
@@ -160,6 +165,8 @@ struct Sample {
     watches: usize,
     dirs: usize,
     lost: usize,
+    /// Paths the debounced stream got wrong.
+    lost_debounced: usize,
 }
 
 struct Report {
@@ -191,10 +198,12 @@ fn run(options: &Options, base: &Path) -> Result<Report> {
     let mut watcher = Watcher::new()?;
     watcher.watch(&root, RecursiveMode::Recursive)?;
     let mut model = scan(&root);
+    let mut debounced = Debounced::new(model.clone());
     let mut events: Vec<Event> = Vec::new();
     watcher.sync(SYNC_TIMEOUT)?;
     drain(&mut watcher, &mut events)?;
     fold(&mut model, &events, &mut 0);
+    debounced.feed(&events);
     events.clear();
 
     let queue = max_queued_events();
@@ -239,6 +248,7 @@ fn run(options: &Options, base: &Path) -> Result<Report> {
         }
         seen += drain(&mut watcher, &mut events)? as u64;
         fold(&mut model, &events, &mut report.overflows);
+        debounced.feed(&events);
         events.clear();
 
         let now = start.elapsed();
@@ -247,9 +257,15 @@ fn run(options: &Options, base: &Path) -> Result<Report> {
             watcher.sync(SYNC_TIMEOUT)?;
             seen += drain(&mut watcher, &mut events)? as u64;
             fold(&mut model, &events, &mut report.overflows);
+            debounced.feed(&events);
+            debounced.flush();
             events.clear();
             let real = scan(&root);
             let lost = differences(&model, &real, &mut report.lost_examples);
+            let lost_debounced = differences(&debounced.model, &real, &mut report.lost_examples);
+            if lost_debounced > 0 {
+                debounced.model = real.clone();
+            }
             if lost > 0 {
                 // Count each loss once: continue from the real tree.
                 model = real;
@@ -263,6 +279,7 @@ fn run(options: &Options, base: &Path) -> Result<Report> {
                 watches: watcher.watch_count(),
                 dirs: 1 + model.values().filter(|d| **d).count(),
                 lost,
+                lost_debounced,
             };
             sample.print(report.samples.last());
             report.samples.push(sample);
@@ -276,6 +293,7 @@ fn run(options: &Options, base: &Path) -> Result<Report> {
             }
             seen += events.len() as u64;
             fold(&mut model, &events, &mut report.overflows);
+            debounced.feed(&events);
             events.clear();
             next_checkpoint = now + options.every;
         }
@@ -286,6 +304,42 @@ fn run(options: &Options, base: &Path) -> Result<Report> {
     drop(watcher);
     drop(probe);
     Ok(report)
+}
+
+/// The same events through a debouncer (100 ms, as `watchfs` uses), its
+/// batches folded onto their own model.
+struct Debounced {
+    debouncer: Debouncer,
+    model: Tree,
+    batch: Vec<Event>,
+}
+
+impl Debounced {
+    fn new(model: Tree) -> Debounced {
+        Debounced {
+            debouncer: Debouncer::new(Duration::from_millis(100)),
+            model,
+            batch: Vec::new(),
+        }
+    }
+
+    /// Pushes `events` (read now) and folds a batch if one is due.
+    fn feed(&mut self, events: &[Event]) {
+        let now = Instant::now();
+        for event in events {
+            self.debouncer.push(event.clone(), now);
+        }
+        self.debouncer.drain_ready(now, &mut self.batch);
+        fold(&mut self.model, &self.batch, &mut 0);
+        self.batch.clear();
+    }
+
+    /// Releases and folds everything pending.
+    fn flush(&mut self) {
+        self.debouncer.flush(&mut self.batch);
+        fold(&mut self.model, &self.batch, &mut 0);
+        self.batch.clear();
+    }
 }
 
 fn drain(watcher: &mut Watcher, out: &mut Vec<Event>) -> Result<usize> {
@@ -299,7 +353,7 @@ impl Sample {
         let (t0, e0) = previous.map_or((Duration::ZERO, 0), |p| (p.at, p.events));
         let secs = (self.at - t0).as_secs_f64().max(1e-9);
         println!(
-            "soak: t={:>7.1}s ops={:>9} events={:>9} ({:>8.0}/s) rss={:>7.1} MiB fds={:>3} watches={:>4} dirs={:>4} lost={}",
+            "soak: t={:>7.1}s ops={:>9} events={:>9} ({:>8.0}/s) rss={:>7.1} MiB fds={:>3} watches={:>4} dirs={:>4} lost={} (debounced {})",
             self.at.as_secs_f64(),
             self.ops,
             self.events,
@@ -308,7 +362,8 @@ impl Sample {
             self.fds,
             self.watches,
             self.dirs,
-            self.lost
+            self.lost,
+            self.lost_debounced
         );
     }
 }
@@ -331,9 +386,10 @@ impl Report {
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         let lost: usize = self.samples.iter().map(|s| s.lost).sum();
-        if lost > 0 {
+        let lost_debounced: usize = self.samples.iter().map(|s| s.lost_debounced).sum();
+        if lost > 0 || lost_debounced > 0 {
             out.push(format!(
-                "{lost} lost changes, e.g. {}",
+                "{lost} lost changes in the raw stream, {lost_debounced} in the debounced one, e.g. {}",
                 self.lost_examples.join(", ")
             ));
         }
@@ -384,9 +440,10 @@ impl Report {
         let fd_base = warm.iter().map(|s| s.fds).max().unwrap_or(0);
         let fd_max = steady.iter().map(|s| s.fds).max().unwrap_or(fd_base);
         let lost: usize = self.samples.iter().map(|s| s.lost).sum();
+        let lost_debounced: usize = self.samples.iter().map(|s| s.lost_debounced).sum();
         println!(
             "soak summary: {:.1} s, {} operations, {} events ({:.0}/s), {} bursts, {} overflows recovered, \
-             {} checkpoints, lost changes {lost}, {} signals delivered to a blocked read ({} probe failures), \
+             {} checkpoints, lost changes {lost} (debounced {lost_debounced}), {} signals delivered to a blocked read ({} probe failures), \
              rss {:.1} MiB after warm-up -> max {:.1} MiB, fds {fd_base} -> max {fd_max}",
             last.at.as_secs_f64(),
             last.ops,
@@ -918,6 +975,7 @@ mod tests {
             watches: 1,
             dirs: 1,
             lost,
+            lost_debounced: 0,
         };
         let report = |samples| Report {
             samples,

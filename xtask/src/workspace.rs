@@ -76,6 +76,14 @@ fn parse_members(json: &[u8]) -> Result<Vec<Member>> {
     Ok(members)
 }
 
+/// Cargo's target directory (`CARGO_TARGET_DIR` or `target/` below `root`).
+pub fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => root.join("target"),
+    }
+}
+
 /// A `cargo` command: the cargo that runs us (so the toolchain stays the same).
 pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))

@@ -210,8 +210,10 @@ struct Planner {
     fills: HashMap<PathBuf, usize>,
     /// The output so far, folded: where each base path stands now.
     done: Overlay,
-    /// New node id -> index of its operation.
+    /// New node id (in the overlay) -> index of its operation.
     new_ops: HashMap<u64, usize>,
+    /// New node id in `done` -> index of the operation that created it.
+    placed_new: HashMap<u64, usize>,
     seq: u64,
 }
 
@@ -255,6 +257,7 @@ impl Planner {
             fills,
             done: Overlay::default(),
             new_ops,
+            placed_new: HashMap::new(),
             seq: 0,
         }
     }
@@ -379,6 +382,7 @@ impl Planner {
         let (is_dir, origin) = (self.ops[i].is_dir, self.ops[i].origin);
         self.done.created(&at, is_dir, origin, self.seq);
         self.ops[i].placed = Some(Placed::New(self.seq));
+        self.placed_new.insert(self.seq, i);
         self.ops[i].staged = true;
         self.ops[i].degradable = false;
         out.push(Event {
@@ -471,7 +475,7 @@ impl Planner {
     fn pending_at(&self, at: &Path) -> Option<usize> {
         let other = match self.done.resolve(at) {
             Resolved::Base(from) => *self.pending.get(&from)?,
-            Resolved::New => *self.new_ops.get(&self.done.new_id_at(at)?)?,
+            Resolved::New => *self.placed_new.get(&self.done.new_id_at(at)?)?,
             Resolved::Nothing => return None,
         };
         (self.state[other] != State::Done && matches!(self.ops[other].op, Op::Move { .. }))
@@ -552,6 +556,7 @@ impl Planner {
                     None => {
                         self.done.created(&target, is_dir, origin, seq);
                         self.ops[i].placed = Some(Placed::New(seq));
+                        self.placed_new.insert(seq, i);
                         EventKind::Created
                     }
                 }
@@ -568,6 +573,7 @@ impl Planner {
                 } else {
                     self.done.created(&target, is_dir, origin, seq);
                     self.ops[i].placed = Some(Placed::New(seq));
+                    self.placed_new.insert(seq, i);
                     EventKind::Created
                 }
             }

@@ -652,7 +652,19 @@ impl Root {
                     let (_, from, _) = self.moves.remove(i);
                     self.renamed(k, config, &from, &rel, is_dir, out);
                 }
-                None => self.appeared(k, config, &rel, is_dir, out),
+                None => {
+                    self.appeared(k, config, &rel, is_dir, out);
+                    // A file moved in from outside is complete as it
+                    // arrives: nobody is still writing it through this name.
+                    if config.close_notices && !is_dir && self.snapshot.get(&rel).is_some() {
+                        out.push(Event::new(
+                            EventKind::Closed,
+                            self.full(&rel),
+                            false,
+                            Origin::Kernel,
+                        ));
+                    }
+                }
             }
         } else if mask.contains(EventMask::CREATE) {
             self.appeared(k, config, &rel, is_dir, out);
