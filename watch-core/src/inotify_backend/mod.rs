@@ -7,11 +7,22 @@
 //!   name ([`resolve`]), so that atomic saves, re-creation, a path appearing
 //!   later and symlink swaps along the path (Kubernetes ConfigMaps) are seen
 //!   as changes of a consulted name, after which the path is re-resolved;
+//!   each anchor remembers the (device, inode) it was armed on and is armed
+//!   again when its path leads to another directory;
+//! - its *ancestors*: the other real directories along the path, watched
+//!   only for `IN_MOVE_SELF`/`IN_DELETE_SELF`/`IN_UNMOUNT` (a rename or
+//!   replacement up there re-resolves the path), armed after the tree and
+//!   only while no tree directory waits for a watch the limit refused;
 //! - for a directory root, its *tree*: one watch per directory (recursive) or
 //!   on the root only, and a [`Snapshot`] kept current event by event. The
 //!   snapshot dedupes what a scan already reported, gives `is_dir` for
 //!   removals, re-paths subtrees on rename, and is the "last known state"
 //!   that overflow recovery diffs against.
+//!
+//! The instance is polled together with the [`Waker`]'s eventfd and
+//! `/proc/self/mountinfo` (`POLLPRI` when the mount table changes); a
+//! mount placed over or removed from a directory along a root's path or in
+//! its tree rescans that root ([`Root::rescan`]), as an overflow does.
 
 mod emit;
 mod kernel;
