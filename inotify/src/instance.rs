@@ -210,7 +210,7 @@ impl Inotify {
     /// Man pages: [Linux poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html),
     /// [FreeBSD poll(2)](https://man.freebsd.org/cgi/man.cgi?query=poll&sektion=2).
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        Ok(self.poll(None, timeout)?.events)
+        Ok(self.poll(None, None, timeout)?.events)
     }
 
     /// Like [`wait`](Inotify::wait), and also returns as soon as `wake` is
@@ -226,23 +226,56 @@ impl Inotify {
         wake: &EventFd,
         timeout: Option<Duration>,
     ) -> Result<Readiness, Error> {
-        self.poll(Some(wake.as_fd()), timeout)
+        self.poll(Some(wake.as_fd()), None, timeout)
     }
 
-    /// `poll(2)` on the instance and, if given, one more descriptor.
+    /// Like [`wait`](Inotify::wait), and also returns as soon as `wake` (if
+    /// given) is notified, or `priority` (if given) reports priority data
+    /// (`POLLPRI`) or an error condition (`POLLERR`). That is how
+    /// `/proc/self/mountinfo` signals a change of the mount table, which no
+    /// inotify event reports: poll it here alongside the instance.
+    /// [`Readiness`] says which is ready; `priority` being ready never
+    /// makes `events` true.
+    ///
+    /// Man pages: [Linux poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html),
+    /// [Linux proc_pid_mountinfo(5)](https://man7.org/linux/man-pages/man5/proc_pid_mountinfo.5.html).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn wait_for(
+        &self,
+        wake: Option<&EventFd>,
+        priority: Option<BorrowedFd<'_>>,
+        timeout: Option<Duration>,
+    ) -> Result<Readiness, Error> {
+        self.poll(wake.map(AsFd::as_fd), priority, timeout)
+    }
+
+    /// `poll(2)` on the instance and, if given, a wake descriptor (readable)
+    /// and a priority descriptor (`POLLPRI`).
     fn poll(
         &self,
         other: Option<BorrowedFd<'_>>,
+        priority: Option<BorrowedFd<'_>>,
         timeout: Option<Duration>,
     ) -> Result<Readiness, Error> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut fds =
-            [self.fd.as_raw_fd(), other.map_or(-1, |fd| fd.as_raw_fd())].map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        let count: libc::nfds_t = if other.is_some() { 2 } else { 1 };
+        let pollfd = |fd: Option<BorrowedFd<'_>>, events| libc::pollfd {
+            // poll(2) ignores an entry whose descriptor is negative.
+            fd: fd.map_or(-1, |fd| fd.as_raw_fd()),
+            events,
+            revents: 0,
+        };
+        let mut fds = [
+            pollfd(Some(self.fd.as_fd()), libc::POLLIN),
+            pollfd(other, libc::POLLIN),
+            pollfd(priority, libc::POLLPRI),
+        ];
+        let count: libc::nfds_t = if priority.is_some() {
+            3
+        } else if other.is_some() {
+            2
+        } else {
+            1
+        };
         loop {
             let ms: libc::c_int = match (timeout, deadline) {
                 (None, _) => -1,
@@ -255,7 +288,8 @@ impl Inotify {
                     libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
                 }
             };
-            // SAFETY: `fds` holds two valid pollfds and `count` is at most 2.
+            // SAFETY: `fds` holds three initialised pollfds and `count` is
+            // at most 3; poll only writes their `revents`.
             let rc = unsafe { libc::poll(fds.as_mut_ptr(), count, ms) };
             if rc > 0 {
                 // Any revents (POLLIN, or POLLERR/POLLHUP/POLLNVAL) means a
@@ -263,6 +297,7 @@ impl Inotify {
                 return Ok(Readiness {
                     events: fds[0].revents != 0,
                     woken: other.is_some() && fds[1].revents != 0,
+                    priority: priority.is_some() && fds[2].revents != 0,
                 });
             }
             if rc < 0 {

@@ -124,12 +124,16 @@ mod eventfd {
     }
 }
 
-/// What ended an [`Inotify::wait_or_woken`](crate::Inotify::wait_or_woken):
-/// both flags are false on timeout, and both can be true.
+/// What ended an [`Inotify::wait_or_woken`](crate::Inotify::wait_or_woken)
+/// or an [`Inotify::wait_for`](crate::Inotify::wait_for): every flag is
+/// false on timeout, and several can be true.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Readiness {
     /// Events are queued on the instance.
     pub events: bool,
     /// The [`EventFd`](crate::EventFd) was notified (and not yet reset).
     pub woken: bool,
+    /// The descriptor watched for priority data reported `POLLPRI` or
+    /// `POLLERR`: for `/proc/self/mountinfo`, the mount table changed.
+    pub priority: bool,
 }

@@ -53,7 +53,8 @@ fn a_notification_ends_a_blocked_wait() {
             ready,
             Readiness {
                 events: false,
-                woken: true
+                woken: true,
+                priority: false
             }
         );
     });

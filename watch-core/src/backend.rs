@@ -18,7 +18,10 @@
 //!   backend arms its watch (so nothing created during the scan is missed);
 //! - [`crate::resolve`]: follows a user path by name through symlink chains
 //!   and reports which (directory, name) pairs it consulted, i.e. which
-//!   directories must be watched to follow the name;
+//!   directories must be watched to follow the name, and every real
+//!   directory it walked through with its (device, inode), so that a
+//!   backend notices one of them renamed away, replaced or covered by a
+//!   mount and re-arms its watch on the directory now at that path;
 //! - [`crate::snapshot`]: the per-root view (relative path -> entry) with
 //!   subtree removal and re-pathing;
 //! - [`crate::diff`]: turns two snapshots into events (overflow recovery,

@@ -20,7 +20,12 @@
 //!   `sync`;
 //! - a root path is followed by name like on inotify: the directories
 //!   consulted when resolving it are watched (anchors), any change there
-//!   re-resolves it, and a file root's target has its own descriptor;
+//!   re-resolves it, and a file root's target has its own descriptor; the
+//!   other real directories above it (ancestors) hold a descriptor
+//!   registered for `NOTE_DELETE`/`NOTE_RENAME`/`NOTE_REVOKE` only, within
+//!   the files' share of the budget and only while none of the root's tree
+//!   directories waits for one; an anchor or ancestor whose path now leads
+//!   to another directory is opened again there. Mounts are not noticed;
 //! - `sync` writes a cookie file in a watched directory and waits for that
 //!   directory's note: knotes are activated while the change is being made
 //!   and returned in activation order, so everything before it is seen.

@@ -18,7 +18,11 @@
 //! - **Names, not inodes.** A watched path is followed by name: in-place
 //!   writes, atomic saves (write a temp file, rename it over), delete and
 //!   re-create, symlink swaps anywhere along the path (Kubernetes ConfigMap
-//!   `..data` updates), and paths that do not exist yet (reported as
+//!   `..data` updates), a real directory above it renamed away and another
+//!   put in its place, a mount placed over or removed from a directory
+//!   along it or inside a watched tree (inotify polls
+//!   `/proc/self/mountinfo`; poll sees it on its next scan; kqueue does not
+//!   notice mounts), and paths that do not exist yet (reported as
 //!   [`Created`](EventKind::Created) when they appear).
 //! - **Whole trees.** In recursive mode a new directory is watched before it
 //!   is read, so what was created inside it meanwhile is reported too;
@@ -29,7 +33,10 @@
 //! - **No silent loss.** A kernel queue overflow is an
 //!   [`Overflow`](EventKind::Overflow) event followed by the differences a
 //!   rescan found ([`Origin::Rescan`]); folding the stream onto the tree as
-//!   it was gives the tree as it is (see [`Event`]).
+//!   it was gives the tree as it is (see [`Event`]). Rescans (and the poll
+//!   backend) compare the ctime too, which user space cannot set, so a
+//!   same-size rewrite whose mtime was put back (`cp -p`, `tar x`,
+//!   `rsync -t`, `touch -r`) is still [`Modified`](EventKind::Modified).
 //! - **A sync point.** [`Watcher::sync`] returns once every earlier change
 //!   can be read, so tests and reload logic never sleep.
 //! - **No thread.** Read where you like: block in [`Watcher::read`] or

@@ -210,6 +210,41 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
                     )));
                 }
             }
+            ("mounts", _) => {
+                if backend == Backend::Kqueue {
+                    return Ok(Some("the kqueue backend does not notice mounts".into()));
+                }
+                if std::env::var_os(IN_MOUNT_NS).is_none() {
+                    return Ok(Some(format!("{MOUNT_NS_NEEDED}: {rest}")));
+                }
+            }
+            ("mount", ["--bind", from, onto]) => {
+                let (from, onto) = (p(from), p(onto));
+                if let Err(why) = mount(
+                    "mount",
+                    &["--bind".as_ref(), from.as_os_str(), onto.as_os_str()],
+                ) {
+                    return Ok(Some(format!("mounting is not permitted here: {why}")));
+                }
+            }
+            ("mount", ["tmpfs", onto]) => {
+                let onto = p(onto);
+                if let Err(why) = mount(
+                    "mount",
+                    &[
+                        "-t".as_ref(),
+                        "tmpfs".as_ref(),
+                        "tmpfs".as_ref(),
+                        onto.as_os_str(),
+                    ],
+                ) {
+                    return Ok(Some(format!("mounting is not permitted here: {why}")));
+                }
+            }
+            ("umount", [onto]) => {
+                mount("umount", &[p(onto).as_os_str()])
+                    .map_err(|e| format!("line {line_no}: {e}"))?;
+            }
             ("config", ["follow_symlinks"]) => config = config.follow_symlinks(true),
             ("config", ["exclude", name]) => {
                 let name = decode_path(name);
@@ -365,6 +400,68 @@ fn overflow_queue(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Set in a child run in its own mount namespace (see [`rerun_with_mounts`]).
+const IN_MOUNT_NS: &str = "WATCH_CORE_SCENARIO_MOUNT_NS";
+/// How `run` asks to be run again in a mount namespace of its own.
+const MOUNT_NS_NEEDED: &str = "mounts only in a mount namespace of its own";
+
+/// Runs `mount`/`umount` with `args`; its error output if it failed.
+fn mount(program: &str, args: &[&std::ffi::OsStr]) -> Result<(), String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Runs a script that mounts in a child of this test binary in a new mount
+/// namespace with private propagation (`unshare --mount`), so no mount is
+/// seen outside it. `Err(reason)` when it skipped or could not start.
+fn rerun_with_mounts(script: &str, backend: Backend) -> Result<Result<(), String>, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private"])
+        .arg(exe)
+        .args([
+            "--exact",
+            "scenario_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_SCRIPT, script)
+        .env(CHILD_BACKEND, backend_name(backend))
+        .env(IN_MOUNT_NS, "1")
+        .output()
+        .map_err(|e| format!("unshare: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if stdout.contains("scenario-child: passed") && out.status.success() {
+        Ok(Ok(()))
+    } else if let Some(line) = stdout
+        .lines()
+        .find(|l| l.contains("scenario-child: skipped"))
+    {
+        Err(line.to_owned())
+    } else if !stdout.contains("running 1 test") {
+        // The test binary never started: unshare itself failed.
+        Err(format!(
+            "no mount namespace here: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    } else {
+        Ok(Err(format!(
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        )))
+    }
+}
+
 fn run_all(backend: Backend) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
     let mut scripts: Vec<PathBuf> = fs::read_dir(&dir)
@@ -394,6 +491,19 @@ fn run_all(backend: Backend) {
         let text = fs::read_to_string(script).expect("read scenario");
         match run(&text, backend) {
             Ok(None) => passed += 1,
+            Ok(Some(reason)) if reason.starts_with(MOUNT_NS_NEEDED) => {
+                match rerun_with_mounts(&text, backend) {
+                    Ok(Ok(())) => passed += 1,
+                    Ok(Err(why)) => failures.push(format!(
+                        "FAIL {name} [{}] in a mount namespace: {why}",
+                        backend_name(backend)
+                    )),
+                    Err(why) => println!("SKIP {name} [{}]: {why}", backend_name(backend)),
+                }
+            }
+            Ok(Some(reason)) if !reason.starts_with("running privileged") => {
+                println!("SKIP {name} [{}]: {reason}", backend_name(backend));
+            }
             Ok(Some(reason)) => match rerun_unprivileged(&text, backend) {
                 Some(Ok(())) => {
                     println!(

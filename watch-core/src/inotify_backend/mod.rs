@@ -7,14 +7,26 @@
 //!   name ([`resolve`]), so that atomic saves, re-creation, a path appearing
 //!   later and symlink swaps along the path (Kubernetes ConfigMaps) are seen
 //!   as changes of a consulted name, after which the path is re-resolved;
+//!   each anchor remembers the (device, inode) it was armed on and is armed
+//!   again when its path leads to another directory;
+//! - its *ancestors*: the other real directories along the path, watched
+//!   only for `IN_MOVE_SELF`/`IN_DELETE_SELF`/`IN_UNMOUNT` (a rename or
+//!   replacement up there re-resolves the path), armed after the tree and
+//!   only while no tree directory waits for a watch the limit refused;
 //! - for a directory root, its *tree*: one watch per directory (recursive) or
 //!   on the root only, and a [`Snapshot`] kept current event by event. The
 //!   snapshot dedupes what a scan already reported, gives `is_dir` for
 //!   removals, re-paths subtrees on rename, and is the "last known state"
 //!   that overflow recovery diffs against.
+//!
+//! The instance is polled together with the [`Waker`]'s eventfd and
+//! `/proc/self/mountinfo` (`POLLPRI` when the mount table changes); a
+//! mount placed over or removed from a directory along a root's path or in
+//! its tree rescans that root ([`Root::rescan`]), as an overflow does.
 
 mod emit;
 mod kernel;
+mod mounts;
 mod root;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -30,13 +42,13 @@ use inotify::{EventBuffer, EventFd, EventMask, Inotify, WatchDescriptor, WatchEv
 
 use crate::backend::Driver;
 use crate::cookie;
-use crate::diff::diff;
 use crate::resolve::Resolved;
 use crate::snapshot::{Entry, Snapshot};
 use crate::waker::Wake;
-use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason, Waker};
+use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, Waker};
 use emit::Emit;
 use kernel::{Kernel, Use, to_error};
+use mounts::MountTable;
 use root::{Retry, Root};
 
 pub(crate) struct InotifyDriver {
@@ -57,6 +69,10 @@ pub(crate) struct InotifyDriver {
     /// Whether a waker was ever made. Until then a blocking read is one
     /// `read(2)` on the instance, with no `poll(2)` before it.
     wakeable: AtomicBool,
+    /// The mount table, polled with the instance; `None` without `/proc`.
+    mounts: Option<MountTable>,
+    /// A poll saw the mount table change (a poll reports it only once).
+    remount_pending: bool,
 }
 
 impl Wake for Weak<EventFd> {
@@ -95,6 +111,8 @@ impl InotifyDriver {
             cookies_expected: HashSet::new(),
             wake: Arc::new(wake),
             wakeable: AtomicBool::new(false),
+            mounts: MountTable::open(),
+            remount_pending: false,
         }))
     }
 
@@ -108,14 +126,14 @@ impl InotifyDriver {
     /// same as a raw read loop; readiness is checked with `poll(2)` first
     /// everywhere else.)
     fn read_batch(&mut self, out: &mut Emit<'_>, block: bool) -> Result<bool, Error> {
-        if !block
-            && !self
-                .kernel
-                .ino
-                .wait(Some(Duration::ZERO))
-                .map_err(|e| Error::io(None, io::Error::from(e)))?
-        {
-            return Ok(false);
+        if !block {
+            let ready = self.ready(Some(Duration::ZERO))?;
+            if self.remount_pending {
+                self.remounted(out);
+            }
+            if !ready.events {
+                return Ok(false);
+            }
         }
         let mut buf = self.buf.take().unwrap_or_default();
         let result = match self.kernel.ino.read(&mut buf) {
@@ -145,6 +163,9 @@ impl InotifyDriver {
         self.finish_moves(out);
         for root in self.roots.iter_mut().flatten() {
             root.settle(&mut self.kernel, &self.config, out);
+            if root.unmounted {
+                root.rescan(&mut self.kernel, &self.config, out);
+            }
         }
         self.retry_blocked(out);
     }
@@ -176,7 +197,7 @@ impl InotifyDriver {
         self.roots
             .iter()
             .flatten()
-            .any(|r| !r.moves.is_empty() || r.dirty)
+            .any(|r| !r.moves.is_empty() || r.dirty || r.unmounted)
     }
 
     /// Reads and translates what is queued without blocking (up to
@@ -315,7 +336,6 @@ impl InotifyDriver {
     /// Queue overflow: say so for every root, rescan, re-arm, report the
     /// differences from the last known state.
     fn recover(&mut self, out: &mut Emit<'_>) {
-        self.kernel.epoch += 1;
         for root in self.roots.iter().flatten() {
             let is_dir = root.root_entry().is_some_and(Entry::is_dir);
             out.out.push(Event::new(
@@ -326,23 +346,51 @@ impl InotifyDriver {
             ));
         }
         for root in self.roots.iter_mut().flatten() {
-            let mut notices = Vec::new();
-            match root.rebuild(&mut self.kernel, &self.config, &mut notices) {
-                Ok(snap) => {
-                    let old = std::mem::replace(&mut root.snapshot, snap);
-                    out.extend(diff(&root.path, &old, &root.snapshot, Origin::Rescan));
-                }
-                Err(e) => out.push(Event::new(
-                    EventKind::Skipped {
-                        reason: SkipReason::Other(e.to_string()),
-                    },
-                    root.path.clone(),
-                    root.root_entry().is_some_and(Entry::is_dir),
-                    Origin::Rescan,
-                )),
-            }
-            out.extend(notices);
+            root.rescan(&mut self.kernel, &self.config, out);
         }
+    }
+
+    /// The mount table changed: every root whose path, or a directory along
+    /// it or inside its tree, had a mount placed on it or removed is
+    /// rescanned from its path (its watches are on what the path led to
+    /// before), and the differences are reported with origin Rescan.
+    fn remounted(&mut self, out: &mut Emit<'_>) {
+        self.remount_pending = false;
+        let Some(table) = self.mounts.as_mut() else {
+            return;
+        };
+        let points = table.changes();
+        if points.is_empty() {
+            return;
+        }
+        for root in self.roots.iter_mut().flatten() {
+            // Where the path leads now, by physical path (mount points are
+            // physical): the path itself, or the directory that would hold it.
+            let here = std::fs::canonicalize(&root.path).ok().or_else(|| {
+                let (dir, _) = root.resolved.last()?;
+                std::fs::canonicalize(dir).ok()
+            });
+            let hit = here.is_none_or(|here| points.iter().any(|p| mounts::affects(p, &here)));
+            if hit {
+                root.rescan(&mut self.kernel, &self.config, out);
+            }
+        }
+    }
+
+    /// Polls the instance, the waker and the mount table; remembers a mount
+    /// table change, which a poll reports only once.
+    fn ready(&mut self, timeout: Option<Duration>) -> Result<inotify::Readiness, Error> {
+        let ready = self
+            .kernel
+            .ino
+            .wait_for(
+                Some(&self.wake),
+                self.mounts.as_ref().map(MountTable::as_fd),
+                timeout,
+            )
+            .map_err(|e| Error::io(None, io::Error::from(e)))?;
+        self.remount_pending |= ready.priority;
+        Ok(ready)
     }
 
     /// Writes one sync cookie and expects it. One is enough: the
@@ -416,25 +464,24 @@ impl InotifyDriver {
         }
     }
 
-    /// Like [`wait`](Self::wait), also ending when woken: `Ok(false)` on
-    /// timeout or wake-up (which is consumed).
-    fn wait_or_woken(&self, deadline: Option<Instant>) -> Result<bool, Error> {
+    /// Like [`wait`](Self::wait), also ending when woken: `None` on timeout
+    /// or wake-up (which is consumed), else whether events are queued (if
+    /// not, the mount table changed).
+    fn wait_or_woken(&mut self, deadline: Option<Instant>) -> Result<Option<bool>, Error> {
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let ready = self
-            .kernel
-            .ino
-            .wait_or_woken(&self.wake, timeout)
-            .map_err(|e| Error::io(None, io::Error::from(e)))?;
+        let ready = self.ready(timeout)?;
         if ready.woken {
             self.wake
                 .reset()
                 .map_err(|e| Error::io(None, io::Error::from(e)))?;
-            return Ok(false);
+            return Ok(None);
         }
-        Ok(ready.events)
+        Ok((ready.events || ready.priority).then_some(ready.events))
     }
 
-    fn wait(&self, deadline: Option<Instant>) -> Result<bool, Error> {
+    /// Waits until events are queued or the mount table changed: `false` on
+    /// timeout.
+    fn wait(&mut self, deadline: Option<Instant>) -> Result<bool, Error> {
         let timeout = match deadline {
             None => None,
             Some(d) => {
@@ -445,10 +492,8 @@ impl InotifyDriver {
                 Some(d - now)
             }
         };
-        self.kernel
-            .ino
-            .wait(timeout)
-            .map_err(|e| Error::io(None, io::Error::from(e)))
+        let ready = self.ready(timeout)?;
+        Ok(ready.events || ready.priority)
     }
 }
 
@@ -478,6 +523,7 @@ impl Driver for InotifyDriver {
             snapshot: Snapshot::default(),
             moves: Vec::new(),
             dirty: false,
+            unmounted: false,
             target: None,
         };
         match root.rebuild(&mut self.kernel, &self.config, out) {
@@ -521,16 +567,28 @@ impl Driver for InotifyDriver {
     ) -> Result<(), Error> {
         let start = out.len();
         let mut emit = Emit { out, start };
-        let wakeable = self.wakeable.load(Ordering::Relaxed);
+        // With a waker or the mount table to watch too, a blocking read
+        // polls first (one more system call per wake-up).
+        let polled = self.wakeable.load(Ordering::Relaxed) || self.mounts.is_some();
         loop {
             self.drain(&mut emit)?;
             if emit.out.len() > start {
                 return Ok(());
             }
-            // A read that may not wait leaves a wake for one that would.
-            if wakeable && deadline.is_none_or(|d| Instant::now() < d) {
-                if !self.wait_or_woken(deadline)? {
+            if polled {
+                if deadline.is_some_and(|d| d <= Instant::now()) {
+                    // A read that cannot wait leaves a pending wake-up to
+                    // the next read that can (which it is meant to end).
                     return Ok(());
+                }
+                match self.wait_or_woken(deadline)? {
+                    None => return Ok(()),
+                    // Only the mount table: `drain` rescans what it affects.
+                    Some(false) => continue,
+                    Some(true) => {}
+                }
+                if self.remount_pending {
+                    continue;
                 }
                 // Readable: this read does not block.
                 self.read_batch(&mut emit, true)?;

@@ -12,7 +12,7 @@ use crate::diff::diff;
 use crate::resolve::{DirId, Resolved, resolve};
 use crate::scan::{ScanOptions, scan_dir};
 use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
-use crate::{Config, Error, Event, EventKind, Origin, RecursiveMode};
+use crate::{Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason};
 
 /// What came of watching a directory the watch limit had refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +42,9 @@ pub(super) struct Root {
     pub(super) moves: Vec<(u32, PathBuf, bool)>,
     /// Some entry is a placeholder that `settle` must verify.
     pub(super) dirty: bool,
+    /// A file system below the root was unmounted (`IN_UNMOUNT`): once the
+    /// queue is drained, the root is rescanned.
+    pub(super) unmounted: bool,
     /// The inode watch on a file root's target: (device, inode, wd).
     pub(super) target: Option<(u64, u64, WatchDescriptor)>,
 }
@@ -633,6 +636,10 @@ impl Root {
                     .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::UNMOUNT)
             {
                 self.refresh(k, config, None, out);
+            } else if mask.contains(EventMask::UNMOUNT) {
+                // What the directory's path leads to now is the directory
+                // the mount covered: its contents are to be reported.
+                self.unmounted = true;
             }
             return;
         };
@@ -809,8 +816,34 @@ impl Root {
         }
     }
 
+    /// Rescans the root from its path, re-resolving the name and re-arming
+    /// every watch, and reports how it differs from what the user was told
+    /// (origin Rescan): after a queue overflow, or a mount placed over or
+    /// removed from a directory along the path or inside the tree (the
+    /// watches are on the directories the path led to before).
+    pub(super) fn rescan(&mut self, k: &mut Kernel, config: &Config, out: &mut Emit<'_>) {
+        k.epoch += 1;
+        self.unmounted = false;
+        let mut notices = Vec::new();
+        match self.rebuild(k, config, &mut notices) {
+            Ok(snap) => {
+                let old = std::mem::replace(&mut self.snapshot, snap);
+                out.extend(diff(&self.path, &old, &self.snapshot, Origin::Rescan));
+            }
+            Err(e) => out.push(Event::new(
+                EventKind::Skipped {
+                    reason: SkipReason::Other(e.to_string()),
+                },
+                self.path.clone(),
+                self.root_entry().is_some_and(Entry::is_dir),
+                Origin::Rescan,
+            )),
+        }
+        out.extend(notices);
+    }
+
     /// Builds the root from scratch: name chain, then (for a directory) the
-    /// tree. Used by `watch` (no events) and after an overflow (diffed).
+    /// tree. Used by `watch` (no events) and by [`Root::rescan`] (diffed).
     pub(super) fn rebuild(
         &mut self,
         k: &mut Kernel,
