@@ -524,6 +524,7 @@ impl Driver for InotifyDriver {
             moves: Vec::new(),
             dirty: false,
             unmounted: false,
+            fresh: Vec::new(),
             target: None,
         };
         match root.rebuild(&mut self.kernel, &self.config, out) {

@@ -42,6 +42,10 @@ pub(super) struct Root {
     pub(super) moves: Vec<(u32, PathBuf, bool)>,
     /// Some entry is a placeholder that `settle` must verify.
     pub(super) dirty: bool,
+    /// Directories scanned by path since the queue was last drained: the
+    /// path may have led to a later directory than the one the event was
+    /// about; a rename that moves one of them checks it.
+    pub(super) fresh: Vec<PathBuf>,
     /// A file system below the root was unmounted (`IN_UNMOUNT`): once the
     /// queue is drained, the root is rescanned.
     pub(super) unmounted: bool,
@@ -249,6 +253,7 @@ impl Root {
         entry: Entry,
         out: &mut Emit<'_>,
     ) {
+        self.fresh.push(rel.to_path_buf());
         let visited = self
             .snapshot
             .dir_ids_along(rel.parent().unwrap_or(Path::new("")));
@@ -450,6 +455,26 @@ impl Root {
         {
             recorded.ctime = now.ctime;
         }
+        // A directory below, scanned by path since the queue was last
+        // empty, may have been a later one than the one that moved here
+        // with it: check each (their number is small), the same way.
+        if is_dir && !self.fresh.is_empty() {
+            let moved: Vec<PathBuf> = self
+                .fresh
+                .iter()
+                .filter(|p| p.starts_with(from) && p.as_path() != from)
+                .filter_map(|p| p.strip_prefix(from).ok().map(|rest| join_rel(to, rest)))
+                .collect();
+            for rel in moved {
+                if let Some(recorded) = self.snapshot.get(&rel)
+                    && recorded.ino != 0
+                    && Entry::lstat(&self.full(&rel)).map_or(true, |a| !a.same_object(recorded))
+                {
+                    self.snapshot.insert(rel, Entry::placeholder(true));
+                    self.dirty = true;
+                }
+            }
+        }
         // What we recorded was seen by lstat some time after the events: the
         // directory moved here may not be the one we looked at. And a
         // directory created and renamed before its CREATE was handled could
@@ -509,6 +534,7 @@ impl Root {
     /// rescans each unverified entry (placeholder), watching what is there
     /// and reporting the difference.
     pub(super) fn settle(&mut self, k: &mut Kernel, config: &Config, out: &mut Emit<'_>) {
+        self.fresh.clear();
         if !std::mem::take(&mut self.dirty) {
             return;
         }
