@@ -484,12 +484,29 @@ impl Root {
         if is_dir
             && let Some(recorded) = self.snapshot.get(to)
             && recorded.ino != 0
-            && (Entry::lstat(&self.full(to)).map_or(true, |a| !a.same_object(recorded))
-                || (self.wants_tree(recorded, config, false) && !self.dirs.contains_key(to)))
+            && Entry::lstat(&self.full(to)).map_or(true, |a| !a.same_object(recorded))
         {
             self.snapshot
                 .insert(to.to_path_buf(), Entry::placeholder(true));
             self.dirty = true;
+        }
+        // A scan that ran while a rename (of this directory or one above
+        // it) was still queued listed directories it could then not arm or
+        // read under their old path: they are known but unwatched, and
+        // nothing below them is known. Mark each unverified for `settle`.
+        if is_dir {
+            let unwatched: Vec<PathBuf> = self
+                .snapshot
+                .subtree(to)
+                .filter(|(p, e)| {
+                    e.ino != 0 && self.wants_tree(e, config, false) && !self.dirs.contains_key(*p)
+                })
+                .map(|(p, _)| p.clone())
+                .collect();
+            for p in unwatched {
+                self.snapshot.insert(p, Entry::placeholder(true));
+                self.dirty = true;
+            }
         }
     }
 
