@@ -350,7 +350,16 @@ impl Root {
             .get(rel)
             .is_some_and(|old| old.same_object(&entry))
         {
-            return; // a scan already reported it
+            // A scan already reported it. If that scan listed it but could
+            // not arm it (a rename above changed its path meanwhile), nothing
+            // below it is known or watched yet: scan it now.
+            if entry.is_dir()
+                && self.wants_tree(&entry, config, false)
+                && !self.dirs.contains_key(rel)
+            {
+                self.scan_new_dir(k, config, rel, entry, out);
+            }
+            return;
         }
         self.drop_subtree(k, rel);
         out.push(Event::new(
