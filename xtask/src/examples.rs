@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use crate::Result;
-use crate::workspace::{self, run};
+use crate::workspace::{self, Scratch, run};
 
 /// Only turns a hang into a failure.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -39,10 +39,10 @@ pub fn main(args: &[String]) -> Result {
         .args(feature)
         .arg("--examples"))?;
     let bin = target_dir(&root).join("debug").join("examples");
-    let scratch = Scratch::new()?;
-    print_tree(&bin, &scratch.0.join("print_tree"))?;
-    reload_on_change(&bin, &scratch.0.join("reload_on_change"))?;
-    tokio_stream(&bin, &scratch.0.join("tokio_stream"))?;
+    let scratch = Scratch::new("xtask-examples")?;
+    print_tree(&bin, &scratch.path().join("print_tree"))?;
+    reload_on_change(&bin, &scratch.path().join("reload_on_change"))?;
+    tokio_stream(&bin, &scratch.path().join("tokio_stream"))?;
     println!("examples: print_tree, reload_on_change and tokio_stream ran");
     Ok(())
 }
@@ -220,24 +220,5 @@ fn target_dir(root: &Path) -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => root.join(dir),
         None => root.join("target"),
-    }
-}
-
-/// A scratch directory under the system temp dir, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!("xtask-examples-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir)?;
-        // Canonical, so printed paths compare equal to the ones built here.
-        Ok(Scratch(fs::canonicalize(&dir)?))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }

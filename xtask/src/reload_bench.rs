@@ -17,13 +17,13 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufRead, BufReader, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use crate::Result;
-use crate::workspace;
+use crate::workspace::{self, Scratch};
 
 /// Bound on every wait; only a broken setup reaches it.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -61,7 +61,7 @@ pub fn section(root: &Path, target: &Path, quick: bool) -> Result<String> {
     }
     workspace::run(build.current_dir(root))?;
     let watchfs = target.join(profile).join("watchfs");
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new("xtask-reload-bench")?;
     let figures = measure(&watchfs, scratch.path(), quick)?;
     println!(
         "bench: reload scenarios ran in {}",
@@ -312,28 +312,6 @@ fn writer_gap(w: &mut Watchfs, prometheus: &Prometheus, conf: &Path, trial: usiz
         return Err(format!("Prometheus does not run version {version}").into());
     }
     Ok(early)
-}
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Result<Scratch> {
-        let path = std::env::temp_dir().join(format!("xtask-reload-bench-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path)?;
-        Ok(Scratch(path))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A Prometheus on a free loopback port with the lifecycle API.

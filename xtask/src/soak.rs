@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 use watch_core::{Debouncer, Event, EventKind, RecursiveMode, Watcher};
 
 use crate::Result;
+use crate::workspace::Scratch;
 
 /// Allowed growth of resident memory after warm-up, in KiB (or 25 %).
 pub const RSS_TOLERANCE_KIB: u64 = 8 * 1024;
@@ -140,7 +141,7 @@ pub fn main(args: &[String]) -> Result {
         return crate::storm::main(args);
     }
     let options = parse(args)?;
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new("watchfs-soak")?;
     let report = run(&options, scratch.path())?;
     report.print_summary();
     let problems = report.problems();
@@ -875,29 +876,6 @@ fn max_queued_events() -> usize {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(16_384)
-}
-
-/// The soak's temp dir, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Result<Scratch> {
-        let path = std::env::temp_dir().join(format!("watchfs-soak-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path)?;
-        // Canonical, so that event paths compare equal to scanned ones.
-        Ok(Scratch(fs::canonicalize(&path)?))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]

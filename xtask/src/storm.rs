@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::Result;
-use crate::workspace;
+use crate::workspace::{self, Scratch};
 
 const USAGE: &str = "usage: cargo xtask soak --cli [--ops N] [--seed N] [--stop] [--overflow] [--trace] | --cli --ci
   --ops N      operations in the storm (default 20000)
@@ -296,7 +296,7 @@ impl Drop for Watchfs {
 }
 
 fn run(binary: &Path, options: &Options) -> Result<Report> {
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new("watchfs-storm")?;
     let root = scratch.path().join("tree");
     let outside = scratch.path().join("outside");
     fs::create_dir(&root)?;
@@ -1197,31 +1197,6 @@ impl Storm {
 
 fn is_symlink(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink())
-}
-
-/// The storm's temp dir, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Result<Scratch> {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("watchfs-storm-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path)?;
-        // Canonical, so that printed paths compare equal to scanned ones.
-        Ok(Scratch(fs::canonicalize(&path)?))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]
