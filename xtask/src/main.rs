@@ -13,6 +13,7 @@ mod reload_bench;
 mod soak;
 mod storm;
 mod targets;
+mod tree;
 mod workspace;
 
 use std::process::ExitCode;

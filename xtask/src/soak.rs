@@ -32,7 +32,6 @@
 //! than [`WATCH_SLACK`].
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -43,6 +42,7 @@ use std::time::{Duration, Instant};
 use watch_core::{Debouncer, Event, EventKind, RecursiveMode, Watcher};
 
 use crate::Result;
+use crate::tree::{Rng, Tree, max_queued_events, remove_subtree, scan};
 use crate::workspace::Scratch;
 
 /// Allowed growth of resident memory after warm-up, in KiB (or 25 %).
@@ -463,18 +463,6 @@ impl Report {
 
 // ------------------------------------------------------------ the operations
 
-/// A small deterministic generator (xorshift64), so a failing run replays.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n.max(1) as u64) as usize
-    }
-}
-
 /// What the soak itself did to the tree, to pick targets without scanning.
 struct Truth {
     root: PathBuf,
@@ -767,29 +755,6 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) -> std::result::Result<(
 
 // ------------------------------------------------------------ model and scan
 
-/// Path -> is a directory.
-type Tree = BTreeMap<PathBuf, bool>;
-
-/// Everything below `root` (root excluded), by lstat, links not followed.
-fn scan(root: &Path) -> Tree {
-    let mut tree = Tree::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if is_dir {
-                stack.push(path.clone());
-            }
-            tree.insert(path, is_dir);
-        }
-    }
-    tree
-}
-
 /// Applies events to the model as `watch_core::Event` documents.
 fn fold(tree: &mut Tree, events: &[Event], overflows: &mut u64) {
     for e in events {
@@ -821,17 +786,6 @@ fn fold(tree: &mut Tree, events: &[Event], overflows: &mut u64) {
             EventKind::Overflow => *overflows += 1,
             _ => {}
         }
-    }
-}
-
-fn remove_subtree(tree: &mut Tree, path: &Path) {
-    let doomed: Vec<PathBuf> = tree
-        .range(path.to_path_buf()..)
-        .take_while(|(p, _)| p.starts_with(path))
-        .map(|(p, _)| p.clone())
-        .collect();
-    for p in doomed {
-        tree.remove(&p);
     }
 }
 
@@ -869,13 +823,6 @@ fn resident_kib() -> Option<u64> {
 /// Open descriptors of this process (minus the one listing them).
 fn open_fds() -> usize {
     fs::read_dir("/proc/self/fd").map_or(0, |d| d.count().saturating_sub(1))
-}
-
-fn max_queued_events() -> usize {
-    fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(16_384)
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::Result;
+use crate::tree::{Rng, Tree, max_queued_events, remove_subtree, scan};
 use crate::workspace::{self, Scratch};
 
 const USAGE: &str = "usage: cargo xtask soak --cli [--ops N] [--seed N] [--stop] [--overflow] [--trace] | --cli --ci
@@ -794,9 +795,6 @@ impl Printed {
     }
 }
 
-/// Path -> is a directory.
-type Tree = BTreeMap<PathBuf, bool>;
-
 fn rejoin(base: &Path, rest: &Path) -> PathBuf {
     if rest.as_os_str().is_empty() {
         base.to_path_buf()
@@ -805,57 +803,7 @@ fn rejoin(base: &Path, rest: &Path) -> PathBuf {
     }
 }
 
-fn remove_subtree(tree: &mut Tree, path: &Path) {
-    let doomed: Vec<PathBuf> = tree
-        .range(path.to_path_buf()..)
-        .take_while(|(p, _)| p.starts_with(path))
-        .map(|(p, _)| p.clone())
-        .collect();
-    for p in doomed {
-        tree.remove(&p);
-    }
-}
-
-/// Everything below `root` (root excluded), by lstat, links not followed.
-fn scan(root: &Path) -> Tree {
-    let mut tree = Tree::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if is_dir {
-                stack.push(path.clone());
-            }
-            tree.insert(path, is_dir);
-        }
-    }
-    tree
-}
-
-fn max_queued_events() -> usize {
-    fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(16_384)
-}
-
 // ------------------------------------------------------------ the storm
-
-/// A small deterministic generator (xorshift64), so a failing run replays.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n.max(1) as u64) as usize
-    }
-}
 
 /// The last write of a file.
 struct Write {
