@@ -305,7 +305,7 @@ mod tests {
 27 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,errors=remount-ro
 40 27 0:45 / /mnt/share rw,relatime shared:30 - nfs4 server:/export rw,vers=4.2
 41 40 8:2 / /mnt/share/local rw,relatime - xfs /dev/sdb1 rw
-42 27 0:46 / /home/me/remote rw,nosuid,nodev,relatime master:7 propagate_from:2 - fuse.sshfs me@host: rw,user_id=0
+42 27 0:46 / /mnt/remote rw,nosuid,nodev,relatime master:7 propagate_from:2 - fuse.sshfs me@host: rw,user_id=0
 43 27 0:47 / /srv/with\\040space rw - cifs //nas/share rw
 44 27 0:48 / /srv/tab\\011and\\012newline\\134back rw - 9p hostshare rw,trans=virtio
 45 27 0:49 / /mnt/share rw - tmpfs tmpfs rw
@@ -324,9 +324,9 @@ mod tests {
         assert_eq!(fs_at("/etc/app.conf").fs_type(), "ext4");
         assert_eq!(fs_at("/").fs_type(), "ext4");
         assert_eq!(fs_at("/mnt/share/local/x").fs_type(), "xfs");
-        assert_eq!(fs_at("/home/me/remote/a/b").fs_type(), "fuse.sshfs");
+        assert_eq!(fs_at("/mnt/remote/a/b").fs_type(), "fuse.sshfs");
         // A path component match, not a string prefix.
-        assert_eq!(fs_at("/home/me/remote2").fs_type(), "ext4");
+        assert_eq!(fs_at("/mnt/remote2").fs_type(), "ext4");
     }
 
     #[test]
