@@ -5,7 +5,7 @@
 //! [`Watcher`](crate::Watcher) owns one boxed driver and a queue of events
 //! already produced but not yet handed to the user.
 //!
-//! Adding a backend (e.g. kqueue in `kqueue_backend.rs`):
+//! Adding a backend (e.g. kqueue in `kqueue_backend/`):
 //! 1. implement [`Driver`] on a type in its own module, `cfg`-gated to the
 //!    targets that have the kernel API;
 //! 2. construct it in `Watcher::with_config` for its [`Backend`] value and
