@@ -110,6 +110,17 @@ mod kqueue_backend;
 mod per_root;
 mod poll;
 mod resolve;
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly",
+    feature = "libkqueue",
+))]
+mod root;
 mod scan;
 mod snapshot;
 mod waker;
