@@ -85,7 +85,7 @@ impl Entry {
         }
     }
 
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     /// `lstat` of `path`, with the target read for a symlink.
     pub(crate) fn lstat(path: &Path) -> io::Result<Entry> {
         let meta = fs::symlink_metadata(path)?;
@@ -99,7 +99,7 @@ impl Entry {
 
     /// An entry for a path reported as created that was gone before it
     /// could be examined. Inode 0 never matches a real object.
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     pub(crate) fn placeholder(is_dir: bool) -> Entry {
         Entry {
             kind: if is_dir {
@@ -156,7 +156,7 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     pub(crate) fn get(&self, rel: &Path) -> Option<&Entry> {
         self.entries.get(rel)
     }
@@ -165,7 +165,7 @@ impl Snapshot {
         self.entries.insert(rel, entry);
     }
 
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     /// `rel` and every path below it, in order (parents first).
     pub(crate) fn subtree(&self, rel: &Path) -> impl Iterator<Item = (&PathBuf, &Entry)> {
         let rel = rel.to_path_buf();
@@ -175,7 +175,7 @@ impl Snapshot {
             .take_while(move |(p, _)| p.starts_with(&rel))
     }
 
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     /// Removes `rel` and everything below it; returns what was removed.
     pub(crate) fn remove_subtree(&mut self, rel: &Path) -> Vec<(PathBuf, Entry)> {
         let keys: Vec<PathBuf> = self.subtree(rel).map(|(p, _)| p.clone()).collect();
@@ -184,7 +184,7 @@ impl Snapshot {
             .collect()
     }
 
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     /// Moves `from` and everything below it to `to`, replacing what was at
     /// `to`. Returns the (old, new) relative paths of everything moved.
     pub(crate) fn move_subtree(&mut self, from: &Path, to: &Path) -> Vec<(PathBuf, PathBuf)> {
@@ -202,7 +202,7 @@ impl Snapshot {
         pairs
     }
 
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     /// The (device, inode) of every directory from the root down to `rel`
     /// (inclusive), for loop detection when a subtree is scanned.
     pub(crate) fn dir_ids_along(&self, rel: &Path) -> HashSet<(u64, u64)> {

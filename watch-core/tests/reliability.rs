@@ -7,7 +7,7 @@
 //! limits are lowered (`unshare`); an unprivileged child (`setpriv`).
 //! These tools, `/proc` and the inotify limits are Linux's, so the file
 //! compiles to nothing elsewhere.
-#![cfg(any(target_os = "linux", target_os = "android"))]
+#![cfg(linux_kernel)]
 
 mod common;
 mod reliability_support;
