@@ -103,16 +103,7 @@ mod kqueue_backend;
 mod per_root;
 mod poll;
 mod resolve;
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-    feature = "libkqueue",
-))]
+#[cfg(any(linux_kernel, has_kqueue))]
 mod root;
 mod scan;
 mod snapshot;

@@ -201,7 +201,7 @@ pub(crate) struct Root<T: WatchTable> {
     pub(crate) budget_noted: bool,
     /// The translator's own per-root state.
     // Used by the inotify backend only.
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+    #[cfg_attr(not(linux_kernel), allow(dead_code))]
     pub(crate) state: T::State,
 }
 

@@ -188,7 +188,7 @@ impl<T: WatchTable> Root<T> {
     /// from a directory along the path or inside the tree (the watches are
     /// on the directories the path led to before).
     // Used by the inotify backend only.
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+    #[cfg_attr(not(linux_kernel), allow(dead_code))]
     pub(crate) fn rescan(&mut self, t: &mut T, config: &Config, out: &mut Emit<'_>) {
         t.moved();
         let mut notices = Vec::new();
