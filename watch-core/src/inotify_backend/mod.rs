@@ -43,7 +43,7 @@ use inotify::{EventBuffer, EventFd, EventMask, Inotify, WatchDescriptor, WatchEv
 use crate::backend::Driver;
 use crate::cookie;
 use crate::resolve::Resolved;
-use crate::snapshot::{Entry, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::waker::Wake;
 use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, Waker};
 use emit::Emit;
@@ -337,7 +337,7 @@ impl InotifyDriver {
     /// differences from the last known state.
     fn recover(&mut self, out: &mut Emit<'_>) {
         for root in self.roots.iter().flatten() {
-            let is_dir = root.root_entry().is_some_and(Entry::is_dir);
+            let is_dir = root.root_entry().is_some_and(|e| e.is_dir());
             out.out.push(Event::new(
                 EventKind::Overflow,
                 root.path.clone(),
@@ -527,7 +527,7 @@ impl Driver for InotifyDriver {
             fresh: Vec::new(),
             target: None,
         };
-        match root.rebuild(&mut self.kernel, &self.config, out) {
+        match root.rebuild(&mut self.kernel, &self.config, out, false) {
             Ok(snap) => {
                 root.snapshot = snap;
                 self.root_ids.insert(root.path.clone(), id);

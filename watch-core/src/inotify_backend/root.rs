@@ -11,7 +11,7 @@ use super::kernel::{Kernel, Use, ancestor_mask, dir_mask, file_mask, to_error, t
 use crate::diff::diff;
 use crate::resolve::{DirId, Resolved, resolve};
 use crate::scan::{ScanOptions, scan_dir};
-use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
+use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel, listed_since};
 use crate::{Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason};
 
 /// What came of watching a directory the watch limit had refused.
@@ -125,10 +125,13 @@ impl Root {
             recursive: self.mode == RecursiveMode::Recursive,
             follow_symlinks: config.follow_symlinks,
             exclude: config.exclude.as_ref(),
+            // Setup and scans of new directories only list regular files;
+            // a scan that is diffed (`rescan`) asks for exact entries.
+            exact: false,
         }
     }
 
-    pub(super) fn root_entry(&self) -> Option<&Entry> {
+    pub(super) fn root_entry(&self) -> Option<Entry> {
         self.snapshot.get(Path::new(""))
     }
 
@@ -274,7 +277,7 @@ impl Root {
             &mut hook,
             &mut notices,
         );
-        for (p, e) in found.entries {
+        for (p, e) in found {
             if p == rel {
                 continue;
             }
@@ -384,7 +387,7 @@ impl Root {
     }
 
     pub(super) fn removed(&mut self, k: &mut Kernel, rel: &Path, is_dir: bool, out: &mut Emit<'_>) {
-        let is_dir = self.snapshot.get(rel).map_or(is_dir, Entry::is_dir);
+        let is_dir = self.snapshot.get(rel).map_or(is_dir, |e| e.is_dir());
         self.drop_subtree(k, rel);
         out.push(Event::new(
             EventKind::Removed,
@@ -457,12 +460,12 @@ impl Root {
         // A rename moves the file's ctime, with no event of its own: record
         // it, or a rescan after an overflow would take the move for a rewrite.
         if !is_dir
-            && let Some(recorded) = self.snapshot.entries.get_mut(to)
+            && let Some(recorded) = self.snapshot.get(to)
             && recorded.ino != 0
             && let Ok(now) = Entry::lstat(&join_rel(&self.path, to))
-            && now.same_object(recorded)
+            && now.same_object(&recorded)
         {
-            recorded.ctime = now.ctime;
+            self.snapshot.refresh_ctime(to, now.ctime);
         }
         // A directory below, scanned by path since the queue was last
         // empty, may have been a later one than the one that moved here
@@ -477,7 +480,7 @@ impl Root {
             for rel in moved {
                 if let Some(recorded) = self.snapshot.get(&rel)
                     && recorded.ino != 0
-                    && Entry::lstat(&self.full(&rel)).map_or(true, |a| !a.same_object(recorded))
+                    && Entry::lstat(&self.full(&rel)).map_or(true, |a| !a.same_object(&recorded))
                 {
                     self.snapshot.insert(rel, Entry::placeholder(true));
                     self.dirty = true;
@@ -493,7 +496,7 @@ impl Root {
         if is_dir
             && let Some(recorded) = self.snapshot.get(to)
             && recorded.ino != 0
-            && Entry::lstat(&self.full(to)).map_or(true, |a| !a.same_object(recorded))
+            && Entry::lstat(&self.full(to)).map_or(true, |a| !a.same_object(&recorded))
         {
             self.snapshot
                 .insert(to.to_path_buf(), Entry::placeholder(true));
@@ -508,7 +511,7 @@ impl Root {
                 .snapshot
                 .subtree(to)
                 .filter(|(p, e)| {
-                    e.ino != 0 && self.wants_tree(e, config, false) && !self.dirs.contains_key(*p)
+                    e.ino != 0 && self.wants_tree(e, config, false) && !self.dirs.contains_key(p)
                 })
                 .map(|(p, _)| p.clone())
                 .collect();
@@ -528,7 +531,7 @@ impl Root {
         rel: &Path,
         out: &mut Emit<'_>,
     ) -> Retry {
-        let Some(entry) = self.snapshot.get(rel).cloned() else {
+        let Some(entry) = self.snapshot.get(rel) else {
             return Retry::Stale;
         };
         let full = self.full(rel);
@@ -564,13 +567,7 @@ impl Root {
         if !std::mem::take(&mut self.dirty) {
             return;
         }
-        let unknown: Vec<PathBuf> = self
-            .snapshot
-            .entries
-            .iter()
-            .filter(|(_, e)| e.ino == 0)
-            .map(|(p, _)| p.clone())
-            .collect();
+        let unknown: Vec<PathBuf> = self.snapshot.placeholders();
         for p in unknown {
             if self.snapshot.get(&p).is_some_and(|e| e.ino == 0) {
                 self.resync(k, config, &p, out);
@@ -589,7 +586,7 @@ impl Root {
     ) {
         let mut old = Snapshot::default();
         for (p, e) in self.snapshot.subtree(rel) {
-            old.insert(p.clone(), e.clone());
+            old.insert(p, e);
         }
         let old_dirs: Vec<(PathBuf, WatchDescriptor)> = self
             .dirs
@@ -610,7 +607,11 @@ impl Root {
                 let visited = self
                     .snapshot
                     .dir_ids_along(rel.parent().unwrap_or(Path::new("")));
-                let opts = self.opts(config);
+                // Diffed below: exact entries.
+                let opts = ScanOptions {
+                    exact: true,
+                    ..self.opts(config)
+                };
                 let (id, dirs) = (self.id, &mut self.dirs);
                 let mut hook = |f: &Path, r: &Path, via_symlink: bool| {
                     Root::arm_dir(k, dirs, id, f, r, via_symlink || r.as_os_str().is_empty())
@@ -648,9 +649,22 @@ impl Root {
         {
             old.insert(rel.to_path_buf(), now.clone());
         }
+        // A file known from a listing only (no recorded size, times or
+        // ctime) that is still the same object here is unchanged as far as
+        // the user was told: its directory was watched before it was read,
+        // and no event was lost since (after an overflow the whole root is
+        // rescanned instead), so any change to it came with an event.
+        let listed: Vec<(PathBuf, Entry)> = old.iter().filter(|(_, e)| e.listed).collect();
+        for (p, was) in listed {
+            if let Some(now) = new.get(&p)
+                && now.same_object(&was)
+            {
+                old.insert(p, now);
+            }
+        }
         out.extend(diff(&self.path, &old, &new, Origin::Rescan));
         self.snapshot.remove_subtree(rel);
-        self.snapshot.entries.extend(new.entries);
+        self.snapshot.extend(new);
         out.extend(notices);
     }
 
@@ -666,7 +680,7 @@ impl Root {
         // Refresh what we know only if it is still the same object: a
         // replacement is reported by its own CREATE / MOVED_TO.
         if let Ok(entry) = Entry::lstat(&full)
-            && entry.same_object(known)
+            && entry.same_object(&known)
         {
             self.snapshot.insert(rel.to_path_buf(), entry);
         }
@@ -817,7 +831,7 @@ impl Root {
         out: &mut Emit<'_>,
     ) {
         let _ = self.follow_name(k); // an unarmable anchor is retried on the next event
-        let old = self.root_entry().cloned();
+        let old = self.root_entry();
         let new = self.resolved.target.clone();
         let path = self.path.clone();
         match (old, new) {
@@ -877,17 +891,20 @@ impl Root {
         k.epoch += 1;
         self.unmounted = false;
         let mut notices = Vec::new();
-        match self.rebuild(k, config, &mut notices) {
+        // Taken before anything is read: see `Snapshot::relist`.
+        let since = listed_since();
+        match self.rebuild(k, config, &mut notices, true) {
             Ok(snap) => {
                 let old = std::mem::replace(&mut self.snapshot, snap);
                 out.extend(diff(&self.path, &old, &self.snapshot, Origin::Rescan));
+                self.snapshot.relist(since);
             }
             Err(e) => out.push(Event::new(
                 EventKind::Skipped {
                     reason: SkipReason::Other(e.to_string()),
                 },
                 self.path.clone(),
-                self.root_entry().is_some_and(Entry::is_dir),
+                self.root_entry().is_some_and(|e| e.is_dir()),
                 Origin::Rescan,
             )),
         }
@@ -895,12 +912,14 @@ impl Root {
     }
 
     /// Builds the root from scratch: name chain, then (for a directory) the
-    /// tree. Used by `watch` (no events) and by [`Root::rescan`] (diffed).
+    /// tree. Used by `watch` (no events) and by [`Root::rescan`] (diffed,
+    /// so `exact`: every entry examined).
     pub(super) fn rebuild(
         &mut self,
         k: &mut Kernel,
         config: &Config,
         notices: &mut Vec<Event>,
+        exact: bool,
     ) -> Result<Snapshot, Error> {
         self.moves.clear();
         let anchored = self.follow_chain(k, false);
@@ -910,7 +929,10 @@ impl Root {
         let mut result = anchored;
         if let Some(target) = self.resolved.target.clone() {
             if target.is_dir() {
-                let opts = self.opts(config);
+                let opts = ScanOptions {
+                    exact,
+                    ..self.opts(config)
+                };
                 let (id, dirs) = (self.id, &mut self.dirs);
                 match Root::arm_dir(k, dirs, id, &self.path, Path::new(""), true) {
                     Ok(()) => {

@@ -122,10 +122,12 @@ impl Root {
             recursive: self.mode == RecursiveMode::Recursive,
             follow_symlinks: config.follow_symlinks,
             exclude: config.exclude.as_ref(),
+            // Every listing is diffed against the snapshot.
+            exact: true,
         }
     }
 
-    pub(super) fn root_entry(&self) -> Option<&Entry> {
+    pub(super) fn root_entry(&self) -> Option<Entry> {
         self.snapshot.get(Path::new(""))
     }
 
@@ -259,7 +261,7 @@ impl Root {
                     reason: SkipReason::FdBudget,
                 },
                 self.path.clone(),
-                self.root_entry().is_some_and(Entry::is_dir),
+                self.root_entry().is_some_and(|e| e.is_dir()),
                 Origin::Rescan,
             ));
         }
@@ -273,7 +275,7 @@ impl Root {
         match self.resolved.target.clone() {
             Some(target) if target.is_dir() => {
                 self.snapshot = self.scan(fds, config, Path::new(""), target, notices);
-                let files: Vec<PathBuf> = self.snapshot.entries.keys().cloned().collect();
+                let files: Vec<PathBuf> = self.snapshot.iter().map(|(p, _)| p).collect();
                 self.arm_files(fds, files, notices);
             }
             Some(target) => self.snapshot.insert(PathBuf::new(), target),
@@ -291,7 +293,7 @@ impl Root {
         rel: &Path,
         out: &mut Vec<Event>,
     ) -> Retry {
-        let Some(entry) = self.snapshot.get(rel).cloned() else {
+        let Some(entry) = self.snapshot.get(rel) else {
             return Retry::Stale;
         };
         let full = self.full(rel);
@@ -322,7 +324,7 @@ impl Root {
             };
         }
         let mut files = Vec::new();
-        for (p, e) in found.entries {
+        for (p, e) in found {
             if p == rel || self.snapshot.get(&p).is_some_and(|old| old.same_object(&e)) {
                 continue;
             }
@@ -465,7 +467,7 @@ impl Root {
             let Some(armed) = self.dirs.get(d).and_then(|t| fds.armed(*t)) else {
                 continue;
             };
-            let Some(known) = self.snapshot.get(d).cloned() else {
+            let Some(known) = self.snapshot.get(d) else {
                 continue;
             };
             let full = self.full(d);
@@ -550,7 +552,7 @@ impl Root {
                         continue;
                     };
                     self.move_tree(fds, &from_rel, &rel);
-                    if let Some(entry) = new.get(&rel).cloned() {
+                    if let Some(entry) = new.get(&rel) {
                         self.snapshot.insert(rel.clone(), entry);
                     }
                     out.push(event);
@@ -574,7 +576,7 @@ impl Root {
                     out.push(event);
                 }
                 EventKind::Created => {
-                    let Some(entry) = new.get(&rel).cloned() else {
+                    let Some(entry) = new.get(&rel) else {
                         continue;
                     };
                     self.drop_subtree(fds, &rel);
@@ -584,7 +586,7 @@ impl Root {
                     if self.wants_tree(&entry, &full, config) {
                         let mut notices = Vec::new();
                         let found = self.scan(fds, config, &rel, entry, &mut notices);
-                        for (p, e) in found.entries {
+                        for (p, e) in found {
                             if p == rel {
                                 continue;
                             }
@@ -603,7 +605,7 @@ impl Root {
                     }
                 }
                 EventKind::Modified | EventKind::Metadata => {
-                    if let Some(entry) = new.get(&rel).cloned() {
+                    if let Some(entry) = new.get(&rel) {
                         self.snapshot.insert(rel, entry);
                     }
                     out.push(event);
@@ -632,7 +634,7 @@ impl Root {
         attrib: bool,
         out: &mut Vec<Event>,
     ) {
-        let Some(known) = self.snapshot.get(rel).cloned() else {
+        let Some(known) = self.snapshot.get(rel) else {
             return;
         };
         let full = self.full(rel);
@@ -675,7 +677,7 @@ impl Root {
         out: &mut Vec<Event>,
     ) {
         self.follow_name(fds, true);
-        let old = self.root_entry().cloned();
+        let old = self.root_entry();
         let new = self.resolved.target.clone();
         let path = self.path.clone();
         match (old, new) {
@@ -720,7 +722,7 @@ impl Root {
                         let mut notices = Vec::new();
                         let found = self.scan(fds, config, Path::new(""), n, &mut notices);
                         let mut files = Vec::new();
-                        for (p, e) in found.entries {
+                        for (p, e) in found {
                             if p.as_os_str().is_empty() {
                                 continue;
                             }
@@ -755,7 +757,7 @@ impl Root {
         // A dirty directory renamed before it could be listed is listed
         // under its new name once its parent's listing found the rename.
         for _ in 0..8 {
-            if dirty.is_empty() || !self.root_entry().is_some_and(Entry::is_dir) {
+            if dirty.is_empty() || !self.root_entry().is_some_and(|e| e.is_dir()) {
                 break;
             }
             dirty = self.rescan_dirs(fds, config, &dirty, out);
@@ -785,7 +787,7 @@ impl Root {
             }
         }
         for (rel, (written, attrib)) in touched {
-            if rel.as_os_str().is_empty() && !self.root_entry().is_some_and(Entry::is_dir) {
+            if rel.as_os_str().is_empty() && !self.root_entry().is_some_and(|e| e.is_dir()) {
                 continue; // a file root is handled by `refresh`
             }
             self.changed(&rel, written, attrib, out);
