@@ -5,18 +5,8 @@
 use std::env;
 use std::process::Command;
 
-/// Targets whose kernel provides kqueue; libkqueue is never linked there.
-const KERNEL_KQUEUE_OS: &[&str] = &[
-    "macos",
-    "ios",
-    "tvos",
-    "watchos",
-    "visionos",
-    "freebsd",
-    "openbsd",
-    "netbsd",
-    "dragonfly",
-];
+#[path = "platform.rs"]
+mod platform;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
@@ -25,11 +15,8 @@ fn main() {
     println!("cargo::rerun-if-env-changed=PKG_CONFIG_LIBDIR");
     println!("cargo::rerun-if-env-changed=PKG_CONFIG_SYSROOT_DIR");
 
-    if env::var_os("CARGO_FEATURE_LIBKQUEUE").is_none() {
-        return;
-    }
-    let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    if KERNEL_KQUEUE_OS.contains(&target_os.as_str()) {
+    println!("cargo::rerun-if-changed=platform.rs");
+    if !platform::Platform::detect().userspace_kqueue {
         return;
     }
 

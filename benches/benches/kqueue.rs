@@ -11,14 +11,7 @@
 //! and says so.
 #![forbid(unsafe_code)]
 
-#[cfg(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-    feature = "libkqueue",
-))]
+#[cfg(has_kqueue)]
 mod imp {
     use benches::{Mode, TempDir, flat_dirs};
     use criterion::{BenchmarkId, Criterion, Throughput};
@@ -80,26 +73,12 @@ mod imp {
 }
 
 fn main() {
-    #[cfg(any(
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly",
-        feature = "libkqueue",
-    ))]
+    #[cfg(has_kqueue)]
     {
         let mut c = benches::criterion();
         imp::run(&mut c);
         c.final_summary();
     }
-    #[cfg(not(any(
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly",
-        feature = "libkqueue",
-    )))]
+    #[cfg(not(has_kqueue))]
     eprintln!("kqueue: skipped (no kqueue here; on Linux build with `--features libkqueue`)");
 }

@@ -1,5 +1,6 @@
-//! Latency: from just before `pwrite(2)` on a file in a watched directory
-//! until user code holds the decoded event, with the reader blocked on
+//! Latency: from just before `pwrite(2)` on a file until user code holds
+//! the decoded event, with the file's directory watched (`dir`) or the file
+//! itself (`file`), with the reader blocked on
 //! another thread (as a real consumer is). The writer then spins until the
 //! reader posts its arrival time rather than sleeping, so the reader never
 //! waits for the writer's CPU; what remains is the wake-up of an idle reader
@@ -8,10 +9,12 @@
 //!
 //! - `raw`: a blocking `read(2)` on the inotify descriptor through
 //!   `std::fs::File` (safe: the descriptor comes from our `Inotify` via
-//!   `OwnedFd`) and the hand-written decode loop. The watch is set up with
+//!   `OwnedFd`) and the hand-written decode loop. The watch (one
+//!   `inotify_add_watch(2)` on the directory or on the file) is set up with
 //!   our crate; only the read path is the floor.
 //! - `ours`: `Inotify::read` on a blocking instance.
-//! - `watch-core`: `Watcher::read(_, None)`.
+//! - `watch-core`: `Watcher::read(_, None)`, the directory or the file
+//!   watched with `Watcher::watch(_, NonRecursive)`.
 //! - `notify`: the event handler closure (notify's own thread) is user code.
 //!
 //! Criterion's medians come from `iter_custom`, one implementation after
@@ -34,7 +37,7 @@ mod imp {
     use std::time::{Duration, Instant};
 
     use benches::{Mode, Results, TempDir, decode_raw, percentile};
-    use criterion::Criterion;
+    use criterion::{BenchmarkId, Criterion};
     use inotify::{Event, EventMask, Inotify, WatchMask};
 
     const IN_MODIFY: u32 = 0x2;
@@ -84,8 +87,24 @@ mod imp {
         }
     }
 
-    /// One watched directory, one file written in it, one reader that sends
-    /// the instant its event reached user code.
+    /// What a rig watches: the written file's directory, or the file itself.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Target {
+        Dir,
+        File,
+    }
+
+    impl Target {
+        fn label(self) -> &'static str {
+            match self {
+                Target::Dir => "dir",
+                Target::File => "file",
+            }
+        }
+    }
+
+    /// One file written in a directory, the directory or the file watched,
+    /// one reader that sends the instant its event reached user code.
     struct Rig {
         file: File,
         arrived: Tx,
@@ -98,8 +117,10 @@ mod imp {
 
     impl Rig {
         /// Creates the directory and file, then `start`s the reader with
-        /// the directory to watch, the stop flag and the sender.
+        /// the path to watch (the directory or the file), the stop flag and
+        /// the sender.
         fn new(
+            target: Target,
             start: impl FnOnce(
                 &Path,
                 Arc<AtomicBool>,
@@ -117,7 +138,11 @@ mod imp {
             let stop = Arc::new(AtomicBool::new(false));
             let arrived = Arc::new(Arrival::new());
             let tx = arrived.clone();
-            let (reader, keep) = start(dir.path(), stop.clone(), tx);
+            let watched = match target {
+                Target::Dir => dir.path(),
+                Target::File => path.as_path(),
+            };
+            let (reader, keep) = start(watched, stop.clone(), tx);
             Rig {
                 file,
                 arrived,
@@ -152,9 +177,10 @@ mod imp {
         }
     }
 
-    fn raw(dir: &Path, stop: Arc<AtomicBool>, tx: Tx) -> Option<JoinHandle<()>> {
+    fn raw(watched: &Path, stop: Arc<AtomicBool>, tx: Tx) -> Option<JoinHandle<()>> {
         let ino = Inotify::init().expect("inotify_init1");
-        ino.add_watch(dir, WatchMask::MODIFY).expect("add_watch");
+        ino.add_watch(watched, WatchMask::MODIFY)
+            .expect("add_watch");
         let mut fd = File::from(OwnedFd::from(ino));
         Some(std::thread::spawn(move || {
             let mut buf = vec![0u8; 4096];
@@ -172,9 +198,10 @@ mod imp {
         }))
     }
 
-    fn ours(dir: &Path, stop: Arc<AtomicBool>, tx: Tx) -> Option<JoinHandle<()>> {
+    fn ours(watched: &Path, stop: Arc<AtomicBool>, tx: Tx) -> Option<JoinHandle<()>> {
         let ino = Inotify::init().expect("inotify_init1");
-        ino.add_watch(dir, WatchMask::MODIFY).expect("add_watch");
+        ino.add_watch(watched, WatchMask::MODIFY)
+            .expect("add_watch");
         Some(std::thread::spawn(move || {
             let mut buf = inotify::EventBuffer::default();
             loop {
@@ -194,10 +221,11 @@ mod imp {
         }))
     }
 
-    fn watch_core(dir: &Path, stop: Arc<AtomicBool>, tx: Tx) -> Option<JoinHandle<()>> {
+    fn watch_core(watched: &Path, stop: Arc<AtomicBool>, tx: Tx) -> Option<JoinHandle<()>> {
         use watch_core::{EventKind, RecursiveMode};
         let mut w = core_watcher().expect("watch-core watcher");
-        w.watch(dir, RecursiveMode::NonRecursive).expect("watch");
+        w.watch(watched, RecursiveMode::NonRecursive)
+            .expect("watch");
         Some(std::thread::spawn(move || {
             let mut out = Vec::new();
             loop {
@@ -216,7 +244,7 @@ mod imp {
         }))
     }
 
-    fn notify(dir: &Path, tx: Tx) -> Box<dyn Send> {
+    fn notify(watched: &Path, tx: Tx) -> Box<dyn Send> {
         use notify_published::{
             Config, EventKind, INotifyWatcher, RecursiveMode, Watcher as _, event::ModifyKind,
         };
@@ -231,11 +259,12 @@ mod imp {
             }
         };
         let mut w = INotifyWatcher::new(handler, Config::default()).expect("notify watcher");
-        w.watch(dir, RecursiveMode::NonRecursive).expect("watch");
+        w.watch(watched, RecursiveMode::NonRecursive)
+            .expect("watch");
         Box::new(w)
     }
 
-    type MakeRig = fn() -> Rig;
+    type MakeRig = fn(Target) -> Rig;
 
     /// watch-core on its inotify backend.
     fn core_watcher() -> Result<watch_core::Watcher, watch_core::Error> {
@@ -255,23 +284,24 @@ mod imp {
         let mut results = Results::create("latency").expect("result file");
         let mut group = c.benchmark_group("latency");
         let rigs: [(&str, MakeRig); 4] = [
-            ("raw", || Rig::new(|d, s, tx| (raw(d, s, tx), None))),
-            ("ours", || Rig::new(|d, s, tx| (ours(d, s, tx), None))),
-            ("watch-core", || {
-                Rig::new(|d, s, tx| (watch_core(d, s, tx), None))
+            ("raw", |t| Rig::new(t, |w, s, tx| (raw(w, s, tx), None))),
+            ("ours", |t| Rig::new(t, |w, s, tx| (ours(w, s, tx), None))),
+            ("watch-core", |t| {
+                Rig::new(t, |w, s, tx| (watch_core(w, s, tx), None))
             }),
-            ("notify", || {
-                Rig::new(|d, _, tx| (None, Some(notify(d, tx))))
+            ("notify", |t| {
+                Rig::new(t, |w, _, tx| (None, Some(notify(w, tx))))
             }),
         ];
         let core = core_available();
-        let rigs: Vec<(&str, MakeRig)> = rigs
+        let rigs: Vec<(&str, Target, MakeRig)> = [Target::Dir, Target::File]
             .into_iter()
-            .filter(|(name, _)| *name != "watch-core" || core)
+            .flat_map(|target| rigs.map(|(name, make)| (name, target, make)))
+            .filter(|(name, _, _)| *name != "watch-core" || core)
             .collect();
-        for (name, make) in &rigs {
-            let mut rig = make();
-            group.bench_function(*name, |b| {
+        for (name, target, make) in &rigs {
+            let mut rig = make(*target);
+            group.bench_function(BenchmarkId::new(*name, target.label()), |b| {
                 b.iter_custom(|iters| (0..iters).map(|_| rig.sample()).sum())
             });
         }
@@ -282,10 +312,10 @@ mod imp {
         // machine: a busy or an idle CPU changes wake-up times several-fold.
         let per_rig = match Mode::current() {
             Mode::Full => 20_000,
-            Mode::Quick => 3_000,
+            Mode::Quick => 1_500,
             Mode::Test => 10,
         };
-        let mut live: Vec<Rig> = rigs.iter().map(|(_, make)| make()).collect();
+        let mut live: Vec<Rig> = rigs.iter().map(|(_, target, make)| make(*target)).collect();
         let mut samples: Vec<Vec<u64>> = vec![Vec::with_capacity(per_rig); live.len()];
         let n = live.len();
         for round in 0..per_rig {
@@ -297,12 +327,13 @@ mod imp {
             }
         }
         drop(live);
-        for ((name, _), mut samples) in rigs.iter().zip(samples) {
+        for ((name, target, _), mut samples) in rigs.iter().zip(samples) {
             samples.sort_unstable();
             let p50 = percentile(&samples, 50.0).unwrap_or_default();
             let p99 = percentile(&samples, 99.0).unwrap_or_default();
             println!(
-                "latency/{name}: p50 {p50} ns, p99 {p99} ns ({} interleaved samples)",
+                "latency/{name}/{}: p50 {p50} ns, p99 {p99} ns ({} interleaved samples)",
+                target.label(),
                 samples.len()
             );
             let figures = [
@@ -312,7 +343,7 @@ mod imp {
             ];
             for (metric, value) in figures {
                 results
-                    .record("latency", name, "", metric, value)
+                    .record("latency", name, target.label(), metric, value)
                     .expect("write result");
             }
         }

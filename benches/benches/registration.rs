@@ -13,9 +13,9 @@
 //! - `watch-core`: `Watcher::watch(_, NonRecursive)` / `unwatch`.
 //! - `inotify-published`, `notify`: the peer crates.
 //!
-//! Besides criterion's medians, `raw`, `ours` and the published crate are
-//! timed side by side in rotating rounds (see `paired_ratios`); the 1.10x
-//! target is judged on that ratio. Only the add and remove calls are timed;
+//! Besides criterion's medians, every implementation is timed side by side
+//! with `raw` in rotating rounds (see `paired_ratios`); the targets are
+//! judged on those ratios. Only the add and remove calls are timed;
 //! the `IN_IGNORED` records the removals queue are drained between
 //! iterations, untimed, so the kernel queue never fills (a full queue would
 //! make later removals cheaper).
@@ -29,7 +29,7 @@ mod imp {
     use std::path::PathBuf;
     use std::time::{Duration, Instant};
 
-    use benches::{Mode, Results, TempDir, flat_dirs};
+    use benches::{Mode, Results, TempDir, flat_dirs, ratio_quartiles, rotating_rounds};
     use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
     use inotify::{EventBuffer, Inotify, WatchMask};
     use notify_published::Watcher as _;
@@ -88,22 +88,7 @@ mod imp {
                 Mode::Quick => 10,
                 Mode::Test => 1,
             };
-            let (ours, published) = paired_ratios(&dirs, rounds);
-            println!(
-                "registration/{n}: paired medians of {rounds} rounds: ours / raw {ours:.3}, \
-                 inotify-published / raw {published:.3}"
-            );
-            for (implementation, ratio) in [("ours", ours), ("inotify-published", published)] {
-                results
-                    .record(
-                        "registration",
-                        implementation,
-                        &n.to_string(),
-                        "paired_ratio_vs_raw",
-                        ratio,
-                    )
-                    .expect("write result");
-            }
+            paired_ratios(&dirs, rounds, core, &mut results);
         }
     }
 
@@ -188,12 +173,12 @@ mod imp {
         });
     }
 
-    /// Ours and the published crate against the floor, side by side:
-    /// `rounds` rounds of one raw, one ours and one published add+remove
-    /// pass, the order rotating each round. Returns the medians of the
-    /// per-round ratios ours / raw and published / raw, which a shared, noisy
-    /// machine disturbs far less than medians taken seconds apart.
-    fn paired_ratios(dirs: &[PathBuf], rounds: usize) -> (f64, f64) {
+    /// Every implementation against the floor, side by side: `rounds`
+    /// rounds of one add+remove pass each, the order rotating each round
+    /// (see `benches::rotating_rounds`). Records the quartiles of the
+    /// per-round ratios to raw, which a shared, noisy machine disturbs far
+    /// less than medians taken seconds apart.
+    fn paired_ratios(dirs: &[PathBuf], rounds: usize, core: bool, results: &mut Results) {
         use inotify_published as peer;
         let paths = c_paths(dirs);
         let ino = Inotify::init_nonblocking().expect("inotify_init1");
@@ -202,12 +187,23 @@ mod imp {
         let peer_mask = peer::WatchMask::from_bits_truncate(dir_mask().bits());
         let mut peer_buf = vec![0u8; 64 * 1024];
         let (mut raw_wds, mut our_wds, mut peer_wds) = (Vec::new(), Vec::new(), Vec::new());
-        let mut time = |which: usize| {
+        let mut core_watcher = core.then(|| core_watcher().expect("watch-core watcher"));
+        let mut core_out = Vec::new();
+        let mut notify_watcher = notify_published::INotifyWatcher::new(
+            |_: notify_published::Result<notify_published::Event>| {},
+            notify_published::Config::default(),
+        )
+        .expect("notify watcher");
+        let mut implementations = vec!["raw", "ours", "inotify-published", "notify"];
+        if core {
+            implementations.push("watch-core");
+        }
+        let times = rotating_rounds(implementations.len(), rounds, |i| {
             let start = Instant::now();
-            match which {
-                0 => raw_round(&ino, &paths, &mut raw_wds),
-                1 => ours_round(&ino, dirs, &mut our_wds),
-                _ => {
+            match implementations[i] {
+                "raw" => raw_round(&ino, &paths, &mut raw_wds),
+                "ours" => ours_round(&ino, dirs, &mut our_wds),
+                "inotify-published" => {
                     let mut watches = peer_ino.watches();
                     for dir in dirs {
                         peer_wds.push(watches.add(dir, peer_mask).expect("add"));
@@ -216,52 +212,73 @@ mod imp {
                         watches.remove(wd).expect("remove");
                     }
                 }
+                "notify" => notify_round(&mut notify_watcher, dirs),
+                _ => {
+                    let w = core_watcher.as_mut().expect("watch-core watcher");
+                    core_round(w, dirs);
+                }
             }
             let elapsed = start.elapsed().as_secs_f64();
             drain_ours(&ino, &mut buf);
             while let Ok(events) = peer_ino.read_events(&mut peer_buf) {
                 events.for_each(drop);
             }
-            elapsed
-        };
-        let (mut ours, mut published) = (Vec::new(), Vec::new());
-        for round in 0..rounds {
-            let mut took = [0.0; 3];
-            for k in 0..3 {
-                let which = (round + k) % 3;
-                took[which] = time(which);
+            if let Some(w) = core_watcher.as_mut() {
+                drain_core(w, &mut core_out);
             }
-            ours.push(took[1] / took[0]);
-            published.push(took[2] / took[0]);
+            elapsed
+        });
+        let n = dirs.len().to_string();
+        let mut line = format!("registration/{n}: paired medians of {rounds} rounds:");
+        for (i, implementation) in implementations.iter().enumerate().skip(1) {
+            let q = ratio_quartiles(&times, i, 0).expect("rounds > 0");
+            line.push_str(&format!(" {implementation} / raw {:.3}", q[1]));
+            results
+                .record_paired("registration", implementation, &n, "raw", q)
+                .expect("write result");
         }
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
-        (median(ours), median(published))
+        println!("{line}");
+    }
+
+    /// watch-core: watch then unwatch every directory as a root of its own.
+    fn core_round(w: &mut watch_core::Watcher, dirs: &[PathBuf]) {
+        use watch_core::RecursiveMode;
+        for dir in dirs {
+            w.watch(dir, RecursiveMode::NonRecursive).expect("watch");
+        }
+        for dir in dirs {
+            w.unwatch(dir).expect("unwatch");
+        }
+    }
+
+    /// Reads whatever watch-core has queued, without blocking.
+    fn drain_core(w: &mut watch_core::Watcher, out: &mut Vec<watch_core::Event>) {
+        while w.read(out, Some(Duration::ZERO)).expect("read") > 0 {
+            out.clear();
+        }
+    }
+
+    /// notify: watch then unwatch every directory (its thread drains).
+    fn notify_round(w: &mut notify_published::INotifyWatcher, dirs: &[PathBuf]) {
+        use notify_published::RecursiveMode;
+        for dir in dirs {
+            w.watch(dir, RecursiveMode::NonRecursive).expect("watch");
+        }
+        for dir in dirs {
+            w.unwatch(dir).expect("unwatch");
+        }
     }
 
     fn watch_core(group: &mut BenchmarkGroup<'_, WallTime>, dirs: &[PathBuf]) {
-        use watch_core::RecursiveMode;
-        let mut w = core_watcher().expect("watch-core watcher");
+        let w = std::cell::RefCell::new(core_watcher().expect("watch-core watcher"));
         let mut out = Vec::new();
         group.bench_function(BenchmarkId::new("watch-core", dirs.len()), |b| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let start = Instant::now();
-                    for dir in dirs {
-                        w.watch(dir, RecursiveMode::NonRecursive).expect("watch");
-                    }
-                    for dir in dirs {
-                        w.unwatch(dir).expect("unwatch");
-                    }
-                    total += start.elapsed();
-                    while w.read(&mut out, Some(Duration::ZERO)).expect("read") > 0 {
-                        out.clear();
-                    }
-                }
-                total
+                timed(
+                    iters,
+                    || core_round(&mut w.borrow_mut(), dirs),
+                    || drain_core(&mut w.borrow_mut(), &mut out),
+                )
             })
         });
     }
@@ -296,7 +313,7 @@ mod imp {
     }
 
     fn notify(group: &mut BenchmarkGroup<'_, WallTime>, dirs: &[PathBuf]) {
-        use notify_published::{Config, INotifyWatcher, RecursiveMode};
+        use notify_published::{Config, INotifyWatcher};
         // notify drains the queue on its own thread; the handler drops events.
         let mut w = INotifyWatcher::new(
             |_: notify_published::Result<notify_published::Event>| {},
@@ -304,20 +321,7 @@ mod imp {
         )
         .expect("notify watcher");
         group.bench_function(BenchmarkId::new("notify", dirs.len()), |b| {
-            b.iter_custom(|iters| {
-                timed(
-                    iters,
-                    || {
-                        for dir in dirs {
-                            w.watch(dir, RecursiveMode::NonRecursive).expect("watch");
-                        }
-                        for dir in dirs {
-                            w.unwatch(dir).expect("unwatch");
-                        }
-                    },
-                    || {},
-                )
-            })
+            b.iter_custom(|iters| timed(iters, || notify_round(&mut w, dirs), || {}))
         });
     }
 }

@@ -18,8 +18,15 @@
 //!   cookie, and whenever 20 ms pass without an event (the first cookie was
 //!   dropped by an overflow) another is created; the kernel queues in order.
 //!
-//! Reported per implementation (median of the storms): drain time, events per
-//! second delivered to user code (every event, not only creations), and the
+//! A second series, `drain` (full run 5,000 files, `--quick` 500), is a
+//! burst small enough for every kernel queue (raw's two records per file,
+//! notify's three with `IN_OPEN`): it measures the drain rate alone, so
+//! watch-core's drain ends when `read` returns nothing more, without `sync`.
+//!
+//! Storms and bursts run in rounds of one per implementation, the order
+//! rotating. Reported per implementation (median of the rounds): drain
+//! time, events per second delivered to user code (every event, not only
+//! creations), the drain time against raw's per round (quartiles), and the
 //! changes lost: files whose creation user code never learned of (for
 //! watch-core, rescan reports count as learned). A file create is slow on a
 //! loaded disk, so the storms run outside criterion's sampling loop (which
@@ -40,7 +47,10 @@ mod imp {
     use std::sync::{Arc, Condvar, Mutex};
     use std::time::{Duration, Instant};
 
-    use benches::{Mode, Results, TempDir, decode_raw, percentile};
+    use benches::{
+        Mode, Results, TempDir, decode_raw, quartiles, ratio_quartiles, rotating_rounds,
+        value_quartiles,
+    };
     use inotify::{Event, EventMask, Inotify, WatchMask};
 
     const IN_CREATE: u32 = 0x100;
@@ -131,8 +141,11 @@ mod imp {
         }
     }
 
-    /// One storm of `n` creations with `implementation`: drain time and tally.
-    fn storm(implementation: &str, n: usize) -> (Duration, Tally) {
+    /// One storm of `n` creations with `implementation`: drain time and
+    /// tally. With `timed_sync`, watch-core's drain includes a `sync` (which
+    /// reconciles an overflow); without, it ends when `read` has nothing
+    /// more, and whatever it had not delivered by then counts as lost.
+    fn storm(implementation: &str, n: usize, timed_sync: bool) -> (Duration, Tally) {
         let tmp = TempDir::new("storm").expect("temp dir");
         let dir = tmp.path();
         let mut tally = Tally::new(n);
@@ -209,8 +222,10 @@ mod imp {
                 burst(dir, n);
                 let start = Instant::now();
                 drain(&mut w, &mut tally);
-                w.sync(GIVE_UP).expect("sync");
-                drain(&mut w, &mut tally);
+                if timed_sync {
+                    w.sync(GIVE_UP).expect("sync");
+                    drain(&mut w, &mut tally);
+                }
                 start.elapsed()
             }
             "notify" => {
@@ -272,56 +287,93 @@ mod imp {
         Watcher::with_config(Config::default().backend(Backend::Inotify))
     }
 
+    /// Bursts of `n` creations, `rounds` per implementation, the order
+    /// rotating each round; records the medians (drain time, events per
+    /// second) and totals (lost, overflows) under `group`, and the drain
+    /// time of each implementation against raw's, timed side by side.
+    fn series(
+        group: &str,
+        n: usize,
+        rounds: usize,
+        timed_sync: bool,
+        implementations: &[&str],
+        results: &mut Results,
+    ) {
+        let mut tallies: Vec<Vec<Tally>> = implementations.iter().map(|_| Vec::new()).collect();
+        let mut rates: Vec<Vec<f64>> = implementations.iter().map(|_| Vec::new()).collect();
+        let times = rotating_rounds(implementations.len(), rounds, |i| {
+            let (elapsed, tally) = storm(implementations[i], n, timed_sync);
+            rates[i].push(tally.delivered as f64 / elapsed.as_secs_f64());
+            tallies[i].push(tally);
+            elapsed.as_secs_f64()
+        });
+        let param = n.to_string();
+        let raw = implementations.iter().position(|i| *i == "raw");
+        for (i, implementation) in implementations.iter().enumerate() {
+            let [_, drain, _] = value_quartiles(&times, i).expect("rounds > 0");
+            let [_, rate, _] = quartiles(&mut rates[i]).expect("rounds > 0");
+            let lost: u64 = tallies[i].iter().map(Tally::lost).sum();
+            let overflows: u64 = tallies[i].iter().map(|t| t.overflows).sum();
+            let created = (rounds * n) as u64;
+            println!(
+                "{group}/{implementation}/{n}: drain {:.2} ms, {rate:.0} events/s to user code, \
+                 {lost} of {created} creations lost, {overflows} overflows ({rounds} rounds)",
+                drain * 1e3
+            );
+            let figures = [
+                ("drain_ns", drain * 1e9),
+                ("events_per_sec", rate),
+                ("lost", lost as f64),
+                ("created", created as f64),
+                ("overflows", overflows as f64),
+                ("storms", rounds as f64),
+            ];
+            for (metric, value) in figures {
+                results
+                    .record(group, implementation, &param, metric, value)
+                    .expect("write result");
+            }
+            if let Some(raw) = raw.filter(|raw| *raw != i) {
+                let q = ratio_quartiles(&times, i, raw).expect("rounds > 0");
+                results
+                    .record_paired(group, implementation, &param, "raw", q)
+                    .expect("write result");
+            }
+        }
+    }
+
     pub fn run() {
         let mode = Mode::current();
-        let n = mode.sizes().storm_files;
-        let storms = match mode {
-            Mode::Full => 3,
-            Mode::Quick => 2,
-            Mode::Test => 1,
+        let sizes = mode.sizes();
+        let (storms, drains) = match mode {
+            Mode::Full => (3, 7),
+            Mode::Quick => (2, 3),
+            Mode::Test => (1, 1),
         };
         let core = core_watcher()
             .map_err(|e| eprintln!("watch-core left out of this run: {e}"))
             .is_ok();
+        let implementations: Vec<&str> = IMPLEMENTATIONS
+            .into_iter()
+            .filter(|i| *i != "watch-core" || core)
+            .collect();
         let mut results = Results::create("storm").expect("result file");
-        let param = n.to_string();
-        for implementation in IMPLEMENTATIONS {
-            if implementation == "watch-core" && !core {
-                continue;
-            }
-            let (mut drains, mut rates) = (Vec::new(), Vec::new());
-            let (mut lost, mut overflows) = (0, 0);
-            for _ in 0..storms {
-                let (elapsed, tally) = storm(implementation, n);
-                drains.push(elapsed.as_nanos() as u64);
-                rates.push((tally.delivered as f64 / elapsed.as_secs_f64()) as u64);
-                lost += tally.lost();
-                overflows += tally.overflows;
-            }
-            drains.sort_unstable();
-            rates.sort_unstable();
-            let drain = percentile(&drains, 50.0).unwrap_or_default();
-            let rate = percentile(&rates, 50.0).unwrap_or_default();
-            let created = (storms * n) as u64;
-            println!(
-                "storm/{implementation}/{n}: drain {:.2} ms, {rate} events/s to user code, \
-                 {lost} of {created} creations lost, {overflows} overflows ({storms} storms)",
-                drain as f64 / 1e6
-            );
-            let figures = [
-                ("drain_ns", drain as f64),
-                ("events_per_sec", rate as f64),
-                ("lost", lost as f64),
-                ("created", created as f64),
-                ("overflows", overflows as f64),
-                ("storms", storms as f64),
-            ];
-            for (metric, value) in figures {
-                results
-                    .record("storm", implementation, &param, metric, value)
-                    .expect("write result");
-            }
-        }
+        series(
+            "storm",
+            sizes.storm_files,
+            storms,
+            true,
+            &implementations,
+            &mut results,
+        );
+        series(
+            "drain",
+            sizes.drain_files,
+            drains,
+            false,
+            &implementations,
+            &mut results,
+        );
     }
 }
 

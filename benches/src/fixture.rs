@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::mode::Point;
+
 /// A directory under `std::env::temp_dir()`, removed with its contents on drop.
 #[derive(Debug)]
 pub struct TempDir {
@@ -82,6 +84,27 @@ pub fn tree(root: &Path, dirs: usize, files: usize) -> io::Result<Vec<PathBuf>> 
     Ok(all)
 }
 
+/// The tree of `point` under `cache` (made with [`tree`]), created on first
+/// use and reused afterwards: a million files take minutes to create, and
+/// watching never changes them. A marker file next to the tree records that
+/// it is complete; an incomplete tree (an interrupted run) is made afresh.
+/// Returns the tree's root.
+pub fn cached_tree(cache: &Path, point: Point) -> io::Result<PathBuf> {
+    let root = cache.join(point.label());
+    let marker = cache.join(format!("{}.complete", point.label()));
+    if marker.is_file() && root.is_dir() {
+        return Ok(root);
+    }
+    let _ = fs::remove_file(&marker);
+    if root.exists() {
+        fs::remove_dir_all(&root)?;
+    }
+    fs::create_dir_all(&root)?;
+    tree(&root, point.dirs, point.files())?;
+    fs::write(&marker, b"")?;
+    Ok(root)
+}
+
 /// The bare recursive walk: `visit` each directory (before listing it, as a
 /// race-free watcher must), then read it and descend into subdirectories,
 /// using the directory entry's type so no `stat` is made. Returns how many
@@ -135,6 +158,25 @@ mod tests {
             })
             .sum::<usize>();
         assert_eq!(files, 50);
+    }
+
+    #[test]
+    fn cached_tree_is_made_once_and_remade_when_incomplete() {
+        let cache = TempDir::new("cache-test").unwrap();
+        let point = Point::new(12, 3);
+        let root = cached_tree(cache.path(), point).unwrap();
+        let count = |root: &Path| walk_dirs(root, &mut |_| Ok(())).unwrap();
+        assert_eq!(count(&root), 13);
+        assert_eq!(fs::read_dir(root.join("d0")).unwrap().count(), 3 + 2);
+        // Reused as it is: a stray entry survives.
+        fs::create_dir(root.join("stray")).unwrap();
+        assert_eq!(cached_tree(cache.path(), point).unwrap(), root);
+        assert!(root.join("stray").is_dir());
+        // Without its marker, the tree is made afresh.
+        fs::remove_file(cache.path().join("12x3.complete")).unwrap();
+        cached_tree(cache.path(), point).unwrap();
+        assert!(!root.join("stray").exists());
+        assert_eq!(count(&root), 13);
     }
 
     #[test]

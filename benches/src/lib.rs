@@ -10,12 +10,14 @@
 
 pub mod fixture;
 pub mod mode;
+pub mod paired;
 pub mod raw_events;
 pub mod results;
 pub mod stats;
 
-pub use fixture::{TempDir, flat_dirs, tree, walk_dirs};
-pub use mode::{Mode, Sizes, criterion};
+pub use fixture::{TempDir, cached_tree, flat_dirs, tree, walk_dirs};
+pub use mode::{Mode, Point, Sizes, criterion};
+pub use paired::{ratio_quartiles, rotating_rounds, value_quartiles};
 pub use raw_events::{PreparedEvents, RawEvent, decode_raw, prepared_events};
 pub use results::Results;
-pub use stats::{percentile, vm_rss_kib};
+pub use stats::{percentile, quartiles, vm_rss_kib};

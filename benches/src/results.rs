@@ -41,11 +41,31 @@ impl Results {
         )?;
         self.file.flush()
     }
+
+    /// Records a ratio timed side by side against `reference`: its median
+    /// as `paired_ratio_vs_<reference>`, its quartiles (the noise) as
+    /// `paired_q1_vs_<reference>` and `paired_q3_vs_<reference>`.
+    pub fn record_paired(
+        &mut self,
+        group: &str,
+        implementation: &str,
+        parameter: &str,
+        reference: &str,
+        [q1, median, q3]: [f64; 3],
+    ) -> io::Result<()> {
+        for (metric, value) in [("ratio", median), ("q1", q1), ("q3", q3)] {
+            let metric = format!("paired_{metric}_vs_{reference}");
+            self.record(group, implementation, parameter, &metric, value)?;
+        }
+        Ok(())
+    }
 }
 
-/// The cargo target directory: `CARGO_TARGET_DIR` if set, else the nearest
-/// ancestor of this executable that holds cargo's `CACHEDIR.TAG`, else
-/// `target` in the current directory.
+/// The cargo target directory: `CARGO_TARGET_DIR` if set (`cargo xtask
+/// bench` sets it), else the nearest ancestor of this executable that holds
+/// cargo's `CACHEDIR.TAG` or `.rustc_info.json` (a target directory copied
+/// without the tag still has the latter), else `target` in the current
+/// directory.
 pub fn target_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
@@ -54,7 +74,9 @@ pub fn target_dir() -> PathBuf {
         .ok()
         .and_then(|exe| {
             exe.ancestors()
-                .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+                .find(|dir| {
+                    dir.join("CACHEDIR.TAG").is_file() || dir.join(".rustc_info.json").is_file()
+                })
                 .map(PathBuf::from)
         })
         .unwrap_or_else(|| PathBuf::from("target"))

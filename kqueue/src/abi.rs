@@ -217,26 +217,17 @@ impl Abi for NetBsd {
     }
 }
 
-#[cfg(target_vendor = "apple")]
+#[cfg(kqueue_impl = "apple")]
 pub(crate) type Native = Apple;
-#[cfg(target_os = "freebsd")]
+#[cfg(kqueue_impl = "freebsd")]
 pub(crate) type Native = FreeBsd;
-#[cfg(target_os = "openbsd")]
+#[cfg(kqueue_impl = "openbsd")]
 pub(crate) type Native = OpenBsd;
-#[cfg(target_os = "netbsd")]
+#[cfg(kqueue_impl = "netbsd")]
 pub(crate) type Native = NetBsd;
-#[cfg(target_os = "dragonfly")]
+#[cfg(kqueue_impl = "dragonfly")]
 pub(crate) type Native = DragonFly;
-#[cfg(all(
-    feature = "libkqueue",
-    not(any(
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly",
-    ))
-))]
+#[cfg(kqueue_impl = "libkqueue")]
 pub(crate) type Native = LibKqueue;
 
 #[cfg(test)]

@@ -133,28 +133,10 @@ impl Error {
 
 /// libkqueue on Linux backs each vnode registration with an inotify
 /// instance, whose per-user limit also reports `EMFILE`.
-#[cfg(all(
-    feature = "libkqueue",
-    not(any(
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly",
-    ))
-))]
+#[cfg(userspace_kqueue)]
 const LIBKQUEUE_HINT: &str = "; with libkqueue, each vnode registration also holds an inotify \
      instance, limited per user by fs.inotify.max_user_instances (raise it with sysctl)";
-#[cfg(not(all(
-    feature = "libkqueue",
-    not(any(
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly",
-    ))
-)))]
+#[cfg(not(userspace_kqueue))]
 const LIBKQUEUE_HINT: &str = "";
 
 /// The process's soft descriptor limit (`RLIMIT_NOFILE`), or `None` when it

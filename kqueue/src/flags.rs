@@ -105,30 +105,10 @@ bitflags! {
         /// `NOTE_RENAME`: the file was renamed.
         const RENAME = 0x0020;
         /// `NOTE_REVOKE`: access was revoked, or the file system unmounted.
-        #[cfg(not(all(
-            feature = "libkqueue",
-            not(any(
-                target_vendor = "apple",
-                target_os = "freebsd",
-                target_os = "openbsd",
-                target_os = "netbsd",
-                target_os = "dragonfly",
-            ))
-        )))]
+        #[cfg(not(userspace_kqueue))]
         const REVOKE = 0x0040;
         /// `NOTE_TRUNCATE`: the file was truncated (OpenBSD, libkqueue).
-        #[cfg(any(
-            target_os = "openbsd",
-            all(
-                feature = "libkqueue",
-                not(any(
-                    target_vendor = "apple",
-                    target_os = "freebsd",
-                    target_os = "netbsd",
-                    target_os = "dragonfly",
-                ))
-            )
-        ))]
+        #[cfg(any(kqueue_impl = "openbsd", kqueue_impl = "libkqueue"))]
         const TRUNCATE = 0x0080;
         /// `NOTE_OPEN`: the file was opened (FreeBSD).
         #[cfg(target_os = "freebsd")]
@@ -161,25 +141,7 @@ impl VnodeEvents {
     }
 }
 
-#[cfg(not(all(
-    feature = "libkqueue",
-    not(any(
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly",
-    ))
-)))]
+#[cfg(not(userspace_kqueue))]
 const REVOKE_BITS: u32 = VnodeEvents::REVOKE.bits();
-#[cfg(all(
-    feature = "libkqueue",
-    not(any(
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly",
-    ))
-))]
+#[cfg(userspace_kqueue)]
 const REVOKE_BITS: u32 = 0;

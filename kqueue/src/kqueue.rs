@@ -24,21 +24,9 @@ type Count = core::ffi::c_int;
 /// Most changes submitted by one `kevent()` call. libkqueue truncates an
 /// event list to 512 entries (`MAX_KEVENT`), which would lose receipts, so
 /// there a larger batch takes several calls; the kernels take any number.
-#[cfg(not(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-)))]
+#[cfg(not(kernel_kqueue))]
 const MAX_CHANGES_PER_CALL: usize = 512;
-#[cfg(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-))]
+#[cfg(kernel_kqueue)]
 const MAX_CHANGES_PER_CALL: usize = usize::MAX;
 
 /// Longest timeout passed to the kernel, in seconds (about three years).

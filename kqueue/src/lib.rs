@@ -29,30 +29,13 @@
 #![deny(missing_docs)]
 // Without a native kqueue the encoders exist only for the unit tests, and
 // the crate documentation names items that are not compiled.
-#![cfg_attr(
-    not(any(
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly",
-        feature = "libkqueue",
-    )),
-    allow(dead_code, rustdoc::broken_intra_doc_links)
-)]
+#![cfg_attr(not(has_kqueue), allow(dead_code, rustdoc::broken_intra_doc_links))]
 
 /// Applies the "this target has a kqueue" cfg to each item.
 macro_rules! native {
     ($($item:item)*) => {
         $(
-            #[cfg(any(
-                target_vendor = "apple",
-                target_os = "freebsd",
-                target_os = "openbsd",
-                target_os = "netbsd",
-                target_os = "dragonfly",
-                feature = "libkqueue",
-            ))]
+            #[cfg(has_kqueue)]
             $item
         )*
     };
@@ -75,13 +58,7 @@ pub use flags::{EventFlags, Filter, Token, VnodeEvents};
 macro_rules! bsd_kernel {
     ($($item:item)*) => {
         $(
-            #[cfg(any(
-                target_vendor = "apple",
-                target_os = "freebsd",
-                target_os = "openbsd",
-                target_os = "netbsd",
-                target_os = "dragonfly",
-            ))]
+            #[cfg(kernel_kqueue)]
             $item
         )*
     };

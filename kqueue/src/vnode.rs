@@ -146,7 +146,7 @@ fn open_error(err: std::io::Error, path: &Path, options: VnodeOptions) -> Error 
     // EMLINK (FreeBSD, DragonFly), EFTYPE (NetBSD).
     let symlink = match errno {
         Some(libc::ELOOP) => true,
-        #[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
+        #[cfg(any(kqueue_impl = "freebsd", kqueue_impl = "dragonfly"))]
         Some(libc::EMLINK) => true,
         #[cfg(target_os = "netbsd")]
         Some(libc::EFTYPE) => true,

@@ -1,12 +1,5 @@
 //! One kevent call for a batch of registrations, with per-change receipts.
-#![cfg(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-    feature = "libkqueue",
-))]
+#![cfg(has_kqueue)]
 
 mod common;
 
@@ -29,21 +22,9 @@ const BAD: usize = 500;
 /// instance, limited per user (fs.inotify.max_user_instances, 128 by
 /// default, shared by all of the user's processes), so there the other
 /// changes of the batch register user events instead.
-#[cfg(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-))]
+#[cfg(kernel_kqueue)]
 const VNODE_EVERY: usize = 1;
-#[cfg(not(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-)))]
+#[cfg(not(kernel_kqueue))]
 const VNODE_EVERY: usize = 16;
 
 enum Slot {

@@ -1,13 +1,6 @@
 //! Dropping a watch closes its descriptor (alone in its process, so that
 //! no other test can reuse the descriptor number meanwhile).
-#![cfg(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-    feature = "libkqueue",
-))]
+#![cfg(has_kqueue)]
 
 mod common;
 

@@ -1,13 +1,6 @@
 //! Running out of descriptors is a typed error naming RLIMIT_NOFILE and its
 //! value (alone in its process: it lowers the process's limit).
-#![cfg(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-    feature = "libkqueue",
-))]
+#![cfg(has_kqueue)]
 
 mod common;
 

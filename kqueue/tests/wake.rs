@@ -1,12 +1,5 @@
 //! EVFILT_USER, timers, waiting and descriptor ownership.
-#![cfg(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-    feature = "libkqueue",
-))]
+#![cfg(has_kqueue)]
 
 mod common;
 

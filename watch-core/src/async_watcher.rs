@@ -64,13 +64,7 @@ impl AsyncWatcher {
                 io::Error::other("AsyncWatcher::new must be called inside a tokio runtime"),
             ));
         }
-        #[cfg(not(any(
-            target_vendor = "apple",
-            target_os = "freebsd",
-            target_os = "openbsd",
-            target_os = "netbsd",
-            target_os = "dragonfly",
-        )))]
+        #[cfg(not(kernel_kqueue))]
         if watcher.backend() == crate::Backend::Kqueue {
             return Err(Error::Unsupported {
                 backend: crate::Backend::Kqueue,

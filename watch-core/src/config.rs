@@ -21,29 +21,15 @@ pub enum Backend {
 impl Backend {
     /// The backend [`Watcher::new`](crate::Watcher::new) uses on this platform.
     pub fn platform_default() -> Backend {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
+        #[cfg(linux_kernel)]
         {
             Backend::Inotify
         }
-        #[cfg(any(
-            target_vendor = "apple",
-            target_os = "freebsd",
-            target_os = "openbsd",
-            target_os = "netbsd",
-            target_os = "dragonfly",
-        ))]
+        #[cfg(kernel_kqueue)]
         {
             Backend::Kqueue
         }
-        #[cfg(not(any(
-            target_os = "linux",
-            target_os = "android",
-            target_vendor = "apple",
-            target_os = "freebsd",
-            target_os = "openbsd",
-            target_os = "netbsd",
-            target_os = "dragonfly",
-        )))]
+        #[cfg(not(any(linux_kernel, kernel_kqueue)))]
         {
             Backend::Poll
         }
@@ -52,15 +38,8 @@ impl Backend {
     /// Whether this build of watch-core can run this backend here.
     pub fn is_available(self) -> bool {
         match self {
-            Backend::Inotify => cfg!(any(target_os = "linux", target_os = "android")),
-            Backend::Kqueue => cfg!(any(
-                target_vendor = "apple",
-                target_os = "freebsd",
-                target_os = "openbsd",
-                target_os = "netbsd",
-                target_os = "dragonfly",
-                feature = "libkqueue",
-            )),
+            Backend::Inotify => cfg!(linux_kernel),
+            Backend::Kqueue => cfg!(has_kqueue),
             Backend::Poll => true,
         }
     }
@@ -179,7 +158,7 @@ impl Config {
         self.backend.unwrap_or_else(Backend::platform_default)
     }
 
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     pub(crate) fn is_excluded(&self, path: &Path) -> bool {
         self.exclude.as_ref().is_some_and(|f| f(path))
     }

@@ -245,7 +245,7 @@ fn nearest_existing(path: &Path) -> Result<PathBuf, String> {
     }
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(linux_kernel)]
 mod platform {
     use super::*;
 
@@ -258,13 +258,7 @@ mod platform {
     }
 }
 
-#[cfg(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-))]
+#[cfg(kernel_kqueue)]
 mod platform {
     use super::*;
 
@@ -278,15 +272,7 @@ mod platform {
     }
 }
 
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-)))]
+#[cfg(not(any(linux_kernel, kernel_kqueue)))]
 mod platform {
     use super::*;
 

@@ -96,20 +96,15 @@ mod diff;
 mod error;
 mod event;
 mod filesystem;
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(linux_kernel)]
 mod inotify_backend;
-#[cfg(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-    feature = "libkqueue",
-))]
+#[cfg(has_kqueue)]
 mod kqueue_backend;
 mod per_root;
 mod poll;
 mod resolve;
+#[cfg(any(linux_kernel, has_kqueue))]
+mod root;
 mod scan;
 mod snapshot;
 mod waker;

@@ -28,7 +28,7 @@ pub(crate) struct Resolved {
 /// A directory's (device, inode).
 pub(crate) type DirId = (u64, u64);
 
-#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+#[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
 impl Resolved {
     /// The directories to watch, without duplicates, in lookup order.
     pub(crate) fn dirs(&self) -> Vec<&Path> {

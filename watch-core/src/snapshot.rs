@@ -153,7 +153,7 @@ impl Entry {
         }
     }
 
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     /// `lstat` of `path`, with the target read for a symlink.
     pub(crate) fn lstat(path: &Path) -> io::Result<Entry> {
         let meta = fs::symlink_metadata(path)?;
@@ -167,7 +167,7 @@ impl Entry {
 
     /// An entry for a path reported as created that was gone before it
     /// could be examined. Inode 0 never matches a real object.
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     pub(crate) fn placeholder(is_dir: bool) -> Entry {
         Entry {
             kind: if is_dir {
@@ -443,15 +443,17 @@ impl Snapshot {
     pub(crate) fn insert(&mut self, rel: PathBuf, entry: Entry) {
         if let Some((parent, name)) = split(&rel) {
             let name = name.as_bytes();
-            if entry.listed && entry.ino != 0 && !self.nodes.contains_key(&rel) {
-                if let Some(node) = self.nodes.get_mut(parent) {
-                    let files = node
-                        .files
-                        .get_or_insert_with(|| Box::new(Files::new(entry.dev, entry.ctime)));
-                    if files.dev == entry.dev && files.insert(name, entry.ino) {
-                        files.since = files.since.min(entry.ctime);
-                        return;
-                    }
+            if entry.listed
+                && entry.ino != 0
+                && !self.nodes.contains_key(&rel)
+                && let Some(node) = self.nodes.get_mut(parent)
+            {
+                let files = node
+                    .files
+                    .get_or_insert_with(|| Box::new(Files::new(entry.dev, entry.ctime)));
+                if files.dev == entry.dev && files.insert(name, entry.ino) {
+                    files.since = files.since.min(entry.ctime);
+                    return;
                 }
             }
             if let Some(files) = self.nodes.get_mut(parent).and_then(|n| n.files.as_mut()) {
@@ -466,7 +468,7 @@ impl Snapshot {
         }
     }
 
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     /// The paths holding a placeholder ([`Entry::placeholder`]).
     pub(crate) fn placeholders(&self) -> Vec<PathBuf> {
         // Inode 0 is never listed: placeholders are always nodes.
@@ -477,7 +479,7 @@ impl Snapshot {
             .collect()
     }
 
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     /// After a rename moved the ctime of the file at `rel` (`ctime` read
     /// from the same object): record it, so a rescan does not take the
     /// move for a rewrite. A listed file keeps its listing time: a rescan
@@ -491,7 +493,7 @@ impl Snapshot {
         }
     }
 
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     /// Keeps the regular files examined by a scan that started at `since`
     /// (a [`listed_since`] taken before it) as listed from then on: what
     /// a rescan compares later is then the same as after setup, and the
@@ -618,7 +620,9 @@ impl Snapshot {
             self.insert(path.clone(), node.entry);
             let Some(files) = files else { continue };
             match self.nodes.get_mut(&path) {
-                Some(Node { files: mine @ None, .. }) => *mine = Some(files),
+                Some(Node {
+                    files: mine @ None, ..
+                }) => *mine = Some(files),
                 Some(_) => {
                     for (name, ino) in files.iter() {
                         self.insert(
@@ -646,7 +650,7 @@ impl Snapshot {
         Snapshot { nodes }
     }
 
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // kernel backends only
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     /// The (device, inode) of every directory from the root down to `rel`
     /// (inclusive), for loop detection when a subtree is scanned.
     pub(crate) fn dir_ids_along(&self, rel: &Path) -> HashSet<(u64, u64)> {
@@ -763,10 +767,7 @@ mod tests {
         assert_eq!(snap.get(Path::new("d/y")), Some(Entry::listed(1, 11, 400)));
         assert!(snap.get(Path::new("d/x")).is_some());
         assert!(snap.get(Path::new("d/w")).is_none());
-        assert_eq!(
-            paths(snap.iter()),
-            ["", "d", "d/s", "d/s/z", "d/x", "d/y"]
-        );
+        assert_eq!(paths(snap.iter()), ["", "d", "d/s", "d/s/z", "d/x", "d/y"]);
         assert_eq!(paths(snap.subtree(Path::new("d/s"))), ["d/s", "d/s/z"]);
         assert_eq!(paths(snap.subtree(Path::new("d/x"))), ["d/x"]);
     }
@@ -796,7 +797,10 @@ mod tests {
         let mut snap = Snapshot::default();
         snap.insert(PathBuf::new(), dir(1));
         for i in 0..100u64 {
-            snap.insert(PathBuf::from(format!("f{i:03}")), Entry::listed(1, i + 10, 0));
+            snap.insert(
+                PathBuf::from(format!("f{i:03}")),
+                Entry::listed(1, i + 10, 0),
+            );
         }
         for i in (0..100u64).filter(|i| i % 3 != 0) {
             snap.remove_subtree(Path::new(&format!("f{i:03}")));

@@ -403,16 +403,9 @@ fn make_driver(config: Config) -> Result<Box<dyn Driver>, Error> {
 
 fn make_primary(config: Config) -> Result<Box<dyn Driver>, Error> {
     match config.selected_backend() {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
+        #[cfg(linux_kernel)]
         Backend::Inotify => crate::inotify_backend::InotifyDriver::boxed(config),
-        #[cfg(any(
-            target_vendor = "apple",
-            target_os = "freebsd",
-            target_os = "openbsd",
-            target_os = "netbsd",
-            target_os = "dragonfly",
-            feature = "libkqueue",
-        ))]
+        #[cfg(has_kqueue)]
         Backend::Kqueue => crate::kqueue_backend::KqueueDriver::boxed(config),
         Backend::Poll => crate::poll::PollDriver::boxed(config),
         #[allow(unreachable_patterns)]

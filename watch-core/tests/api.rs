@@ -116,7 +116,7 @@ fn a_blocking_read_returns_a_change_made_by_another_thread() {
 
 /// Whether `fd` polls readable right now, via the inotify crate's poll(2)
 /// wrapper on a duplicate of the descriptor (any descriptor polls alike).
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(linux_kernel)]
 fn readable(w: &Watcher, timeout: Duration) -> bool {
     use std::os::fd::AsFd;
     let dup = w.as_fd().try_clone_to_owned().unwrap();
@@ -124,7 +124,7 @@ fn readable(w: &Watcher, timeout: Duration) -> bool {
 }
 
 #[test]
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(linux_kernel)]
 fn the_descriptor_is_readable_exactly_while_events_are_pending() {
     // On Linux, kqueue is libkqueue, whose descriptor never polls readable.
     for backend in backends().into_iter().filter(|b| *b != Backend::Kqueue) {

@@ -2,7 +2,7 @@
 //! holds, then read. The overflow event must appear, and the rescan events
 //! after it must bring the folded view back to the real tree; watches must
 //! be re-armed (also on directories created while events were lost).
-#![cfg(any(target_os = "linux", target_os = "android"))]
+#![cfg(linux_kernel)]
 
 mod common;
 

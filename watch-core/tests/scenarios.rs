@@ -534,20 +534,13 @@ fn run_all(backend: Backend) {
 }
 
 #[test]
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(linux_kernel)]
 fn scenarios_on_inotify() {
     run_all(Backend::Inotify);
 }
 
 #[test]
-#[cfg(any(
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly",
-    feature = "libkqueue",
-))]
+#[cfg(has_kqueue)]
 fn scenarios_on_kqueue() {
     run_all(Backend::Kqueue);
 }

@@ -19,12 +19,21 @@ use std::time::{Instant, SystemTime};
 use crate::Result;
 use crate::workspace::{self, seconds};
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--summary-only | --reload-only]
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--points LIST] [--bench NAME]...
+                        [--summary-only | --reload-only] [--readme]
 
   --quick         small sizes, short warm-up and measurement, no plots
                   (the CI smoke run; well under two minutes once built)
+  --large         add the 100,000-directory points (1,000,000 files) to the
+                  scale curve; their trees are made once, then kept
+  --points LIST   scale points to measure instead, DIRSxFILES_PER_DIR,
+                  comma-separated (e.g. 10000x10,10000x0)
+  --bench NAME    run only this bench target (repeatable): registration,
+                  decode, latency, recursive, storm, kqueue; the reload
+                  scenarios are then not run
   --summary-only  do not run the benches; summarise the results on disk
-  --reload-only   run only the reload scenarios against a real Prometheus";
+  --reload-only   run only the reload scenarios against a real Prometheus
+  --readme        also rewrite README.md's performance table from the summary";
 
 /// Where the reload section is kept between runs, relative to the target
 /// directory (`--summary-only` shows the last one).
@@ -33,6 +42,11 @@ const RELOAD_SECTION: &str = "bench-reload.md";
 /// Set for the bench binaries to select their quick sizes (see
 /// `benches::mode::QUICK_ENV`).
 const QUICK_ENV: &str = "WATCHFS_BENCH_QUICK";
+/// Set for the bench binaries to add the largest scale points (see
+/// `benches::mode::LARGE_ENV`).
+const LARGE_ENV: &str = "WATCHFS_BENCH_LARGE";
+/// The scale points to measure (see `benches::mode::POINTS_ENV`).
+const POINTS_ENV: &str = "WATCHFS_BENCH_POINTS";
 
 /// Where the benches write the figures criterion does not keep, relative to
 /// the target directory (see `benches::results`).
@@ -54,51 +68,86 @@ const FLOORS: &[&str] = &["raw", "per-fd"];
 /// The peer crates every implementation is also compared with.
 const PEERS: &[&str] = &["inotify-published", "notify"];
 
+/// What `cargo xtask bench` was asked to do.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Options {
+    quick: bool,
+    large: bool,
+    points: Option<String>,
+    benches: Vec<String>,
+    summary_only: bool,
+    reload_only: bool,
+    readme: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Option<Options>> {
+        let mut o = Options::default();
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+            };
+            match arg.as_str() {
+                "--quick" => o.quick = true,
+                "--large" => o.large = true,
+                "--points" => o.points = Some(value("--points")?),
+                "--bench" => o.benches.push(value("--bench")?),
+                "--summary-only" => o.summary_only = true,
+                "--reload-only" => o.reload_only = true,
+                "--readme" => o.readme = true,
+                "-h" | "--help" => return Ok(None),
+                _ => return Err(format!("unexpected argument `{arg}`\n{USAGE}").into()),
+            }
+        }
+        if o.quick && (o.large || o.readme) {
+            return Err("--quick cannot be combined with --large or --readme: \
+                        the README table comes from a full run"
+                .into());
+        }
+        Ok(Some(o))
+    }
+}
+
 /// Entry point of `cargo xtask bench`.
 pub fn main(args: &[String]) -> Result {
-    let (mut quick, mut summary_only, mut reload_only) = (false, false, false);
-    for arg in args {
-        match arg.as_str() {
-            "--quick" => quick = true,
-            "--summary-only" => summary_only = true,
-            "--reload-only" => reload_only = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            _ => return Err(format!("unexpected argument `{arg}`\n{USAGE}").into()),
-        }
-    }
+    let Some(options) = Options::parse(args)? else {
+        println!("{USAGE}");
+        return Ok(());
+    };
     let root = workspace::root();
     let target = target_dir(&root);
     let reload_path = target.join(RELOAD_SECTION);
-    let reload = if summary_only {
+    let reload = if options.summary_only || !options.benches.is_empty() {
         fs::read_to_string(&reload_path).unwrap_or_default()
     } else {
-        let section = crate::reload_bench::section(&root, &target, quick)?;
+        let section = crate::reload_bench::section(&root, &target, options.quick)?;
         fs::write(&reload_path, &section)
             .map_err(|e| format!("cannot write {}: {e}", reload_path.display()))?;
         section
     };
-    if reload_only {
+    if options.reload_only {
         println!("{reload}");
         return Ok(());
     }
-    let since = if summary_only {
+    let since = if options.summary_only {
         None
     } else {
-        Some(run_benches(&root, &target, quick)?)
+        Some(run_benches(&root, &target, &options)?)
     };
     let results = collect(&target, since)?;
-    if results.medians.is_empty() {
+    if results.medians.is_empty() && results.extra.is_empty() {
         return Err(format!(
             "no criterion results under {}; run `cargo xtask bench` first",
             target.join("criterion").display()
         )
         .into());
     }
-    let mode = if quick { "quick" } else { "full" };
-    let mut summary = summarise(&results, &machine(mode));
+    let mode = if options.quick { "quick" } else { "full" };
+    let machine = machine(mode);
+    let mut summary = summarise(&results, &machine);
     summary.push_str(&reload);
     println!("{summary}");
     let path = target.join("bench-summary.md");
@@ -108,6 +157,14 @@ pub fn main(args: &[String]) -> Result {
         workspace::relative(&path, &root).display(),
         workspace::relative(&target.join("criterion/report/index.html"), &root).display()
     );
+    if options.readme {
+        let readme = root.join("README.md");
+        let text = fs::read_to_string(&readme)
+            .map_err(|e| format!("cannot read {}: {e}", readme.display()))?;
+        let text = replace_readme_table(&text, &readme_table(&results, &machine))?;
+        fs::write(&readme, text).map_err(|e| format!("cannot write {}: {e}", readme.display()))?;
+        println!("bench: README.md performance table rewritten");
+    }
     Ok(())
 }
 
@@ -124,26 +181,52 @@ fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
-/// Runs every bench target; returns when it started, so only results
-/// written by this run are summarised.
-fn run_benches(root: &Path, target: &Path, quick: bool) -> Result<SystemTime> {
+/// Runs the bench targets (all, or those chosen); returns when it started,
+/// so only results written by this run are summarised.
+fn run_benches(root: &Path, target: &Path, options: &Options) -> Result<SystemTime> {
     let extra = target.join(EXTRA_DIR);
-    if extra.exists() {
-        fs::remove_dir_all(&extra).map_err(|e| format!("cannot clear {}: {e}", extra.display()))?;
+    if options.benches.is_empty() {
+        if extra.exists() {
+            fs::remove_dir_all(&extra)
+                .map_err(|e| format!("cannot clear {}: {e}", extra.display()))?;
+        }
+    } else {
+        for bench in &options.benches {
+            let _ = fs::remove_file(extra.join(format!("{bench}.tsv")));
+        }
     }
     let started = SystemTime::now();
     let clock = Instant::now();
     let mut command = workspace::cargo();
+    // The benches write their own figures and keep their trees in the
+    // target directory; name it, so they need not guess it.
+    command
+        .args(["bench", "-p", "benches"])
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", target);
     // `--bench '*'`: the bench targets only, not the library's test harness,
     // which would reject criterion's options.
-    command
-        .args(["bench", "-p", "benches", "--bench", "*", "--"])
-        .current_dir(root);
-    if quick {
+    if options.benches.is_empty() {
+        command.args(["--bench", "*"]);
+    }
+    for bench in &options.benches {
+        command.args(["--bench", bench]);
+    }
+    command.arg("--");
+    if options.quick {
         command.arg("--noplot").env(QUICK_ENV, "1");
     } else {
         command.env_remove(QUICK_ENV);
     }
+    if options.large {
+        command.env(LARGE_ENV, "1");
+    } else {
+        command.env_remove(LARGE_ENV);
+    }
+    match &options.points {
+        Some(points) => command.env(POINTS_ENV, points),
+        None => command.env_remove(POINTS_ENV),
+    };
     workspace::run(&mut command)?;
     println!("bench: benches ran in {}", seconds(clock.elapsed()));
     Ok(started)
@@ -229,23 +312,17 @@ fn collect(target: &Path, since: Option<SystemTime>) -> Result<Results> {
                 pending.push(path);
             } else if path.file_name().is_some_and(|n| n == "benchmark.json")
                 && path.parent().is_some_and(|p| p.ends_with("new"))
+                && fresh(&path, since)
             {
-                let fresh = since.is_none_or(|since| {
-                    fs::metadata(&path)
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|modified| modified >= since)
-                });
-                if fresh {
-                    let (id, median, elements) = read_benchmark(&path)?;
-                    results.medians.insert(id, (median, elements));
-                }
+                let (id, median, elements) = read_benchmark(&path)?;
+                results.medians.insert(id, (median, elements));
             }
         }
     }
     if let Ok(entries) = fs::read_dir(target.join(EXTRA_DIR)) {
         for entry in entries {
             let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "tsv") {
+            if path.extension().is_some_and(|e| e == "tsv") && fresh(&path, since) {
                 let text = fs::read_to_string(&path)?;
                 parse_extra(&text, &mut results.extra)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -253,6 +330,15 @@ fn collect(target: &Path, since: Option<SystemTime>) -> Result<Results> {
         }
     }
     Ok(results)
+}
+
+/// Whether `path` was written at or after `since` (always, without one).
+fn fresh(path: &Path, since: Option<SystemTime>) -> bool {
+    since.is_none_or(|since| {
+        fs::metadata(path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified >= since)
+    })
 }
 
 /// One benchmark's id, median (ns) and elements per iteration.
@@ -377,8 +463,10 @@ fn summarise(results: &Results, machine: &str) -> String {
         }
     }
     latency_table(&mut out, results);
-    storm_table(&mut out, results);
-    memory_table(&mut out, results);
+    storm_table(&mut out, results, "storm", "Storm");
+    storm_table(&mut out, results, "drain", "Drain burst (no overflow)");
+    scale_table(&mut out, results);
+    scale_targets_table(&mut out, results);
     targets(&mut out, results);
     out
 }
@@ -444,45 +532,53 @@ fn median_table(out: &mut String, results: &Results, group: &str, title: &str, p
 }
 
 fn latency_table(out: &mut String, results: &Results) {
-    let implementations = results.implementations("latency", "");
-    if implementations.is_empty() {
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "## Latency: write to a watched file until the event is in user code\n"
-    );
-    let _ = writeln!(
-        out,
-        "| implementation | median | p50 | p99 | p50 vs raw | p99 vs raw | p50 vs notify | samples |"
-    );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
-    let p = |f: &str, metric: &str| results.extra("latency", f, "", metric);
-    for f in implementations {
-        let median = results.median("latency", f, "").unwrap_or(f64::NAN);
-        let cell = |v: Option<f64>| v.map_or(String::new(), human);
-        let vs = |metric: &str, reference: &str| match (p(f, metric), p(reference, metric)) {
-            (Some(a), Some(b)) => ratio(a, b),
-            _ => String::new(),
+    for target in results.parameters("latency") {
+        let implementations = results.implementations("latency", &target);
+        if implementations.is_empty() {
+            continue;
+        }
+        let watched = match target.as_str() {
+            "file" => "the file watched",
+            "dir" => "its directory watched",
+            _ => "watched",
         };
-        let samples = p(f, "samples").map_or(String::new(), |v| format!("{v:.0}"));
         let _ = writeln!(
             out,
-            "| {f} | {} | {} | {} | {} | {} | {} | {samples} |",
-            human(median),
-            cell(p(f, "p50_ns")),
-            cell(p(f, "p99_ns")),
-            vs("p50_ns", "raw"),
-            vs("p99_ns", "raw"),
-            vs("p50_ns", "notify"),
+            "## Latency: write to a file, {watched}, until the event is in user code\n"
         );
+        let _ = writeln!(
+            out,
+            "| implementation | median | p50 | p99 | p50 vs raw | p99 vs raw | p50 vs notify | samples |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        let p = |f: &str, metric: &str| results.extra("latency", f, &target, metric);
+        for f in implementations {
+            let median = results.median("latency", f, &target).unwrap_or(f64::NAN);
+            let cell = |v: Option<f64>| v.map_or(String::new(), human);
+            let vs = |metric: &str, reference: &str| match (p(f, metric), p(reference, metric)) {
+                (Some(a), Some(b)) => ratio(a, b),
+                _ => String::new(),
+            };
+            let samples = p(f, "samples").map_or(String::new(), |v| format!("{v:.0}"));
+            let _ = writeln!(
+                out,
+                "| {f} | {} | {} | {} | {} | {} | {} | {samples} |",
+                human(median),
+                cell(p(f, "p50_ns")),
+                cell(p(f, "p99_ns")),
+                vs("p50_ns", "raw"),
+                vs("p99_ns", "raw"),
+                vs("p50_ns", "notify"),
+            );
+        }
+        out.push('\n');
     }
-    out.push('\n');
 }
 
-fn storm_table(out: &mut String, results: &Results) {
-    let parameter = storm_parameter(results);
-    let figure = |f: &str, metric: &str| results.extra("storm", f, &parameter, metric);
+/// The storm (`group` "storm") or drain burst ("drain") table.
+fn storm_table(out: &mut String, results: &Results, group: &str, title: &str) {
+    let parameter = extra_parameter(results, group);
+    let figure = |f: &str, metric: &str| results.extra(group, f, &parameter, metric);
     let implementations: Vec<&str> = IMPLEMENTATIONS
         .iter()
         .copied()
@@ -493,7 +589,7 @@ fn storm_table(out: &mut String, results: &Results) {
     }
     let _ = writeln!(
         out,
-        "## Storm: {parameter} files created while user code is busy, then drained\n"
+        "## {title}: {parameter} files created while user code is busy, then drained\n"
     );
     let _ = writeln!(
         out,
@@ -522,41 +618,320 @@ fn storm_table(out: &mut String, results: &Results) {
     out.push('\n');
 }
 
-fn memory_table(out: &mut String, results: &Results) {
-    let rows: Vec<(&Id, f64)> = results
-        .extra
-        .iter()
-        .filter(|((id, metric), _)| id.group == "memory" && metric == "rss_bytes_per_dir")
-        .map(|((id, _), v)| (id, *v))
-        .collect();
-    let Some((first, _)) = rows.first() else {
+/// A scale point's label, `DIRSxFILES_PER_DIR`, as numbers.
+fn point_of(label: &str) -> Option<(u64, u64)> {
+    let (dirs, files) = label.split_once('x')?;
+    Some((dirs.parse().ok()?, files.parse().ok()?))
+}
+
+/// Thousands separated by commas: 100000 -> "100,000".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Results {
+    /// The scale points measured, smallest first.
+    fn scale_points(&self) -> Vec<String> {
+        let mut points: Vec<String> = self
+            .extra
+            .keys()
+            .filter(|(id, _)| id.group == "scale")
+            .map(|(id, _)| id.parameter.clone())
+            .collect();
+        points.sort_by_key(|p| point_of(p));
+        points.dedup();
+        points
+    }
+
+    /// A ratio timed side by side: its median and quartiles.
+    fn paired(&self, group: &str, f: &str, parameter: &str, reference: &str) -> Option<Paired> {
+        let metric =
+            |m: &str| self.extra(group, f, parameter, &format!("paired_{m}_vs_{reference}"));
+        Some(Paired {
+            median: metric("ratio")?,
+            q1: metric("q1"),
+            q3: metric("q3"),
+        })
+    }
+}
+
+/// A ratio timed side by side, with the quartiles of its rounds (the noise).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Paired {
+    median: f64,
+    q1: Option<f64>,
+    q3: Option<f64>,
+}
+
+impl Paired {
+    /// The reciprocal: a time ratio as a rate ratio (the quartiles swap).
+    fn inverse(self) -> Paired {
+        Paired {
+            median: 1.0 / self.median,
+            q1: self.q3.map(|v| 1.0 / v),
+            q3: self.q1.map(|v| 1.0 / v),
+        }
+    }
+
+    /// `2.44x (2.31-2.60)`: the median and, where recorded, the quartiles.
+    fn show(self) -> String {
+        match self.q1.zip(self.q3) {
+            Some((q1, q3)) => format!("{:.2}x ({q1:.2}-{q3:.2})", self.median),
+            None => format!("{:.2}x", self.median),
+        }
+    }
+}
+
+/// The scale curve: setup time and memory per point, side by side.
+fn scale_table(out: &mut String, results: &Results) {
+    if results.scale_points().is_empty() {
         return;
-    };
+    }
     let _ = writeln!(
         out,
-        "## Resident memory per watched directory ({}; user space only, own process each)\n",
-        first.parameter
+        "## Scale curve: recursive setup and resident memory per watched directory\n"
     );
     let _ = writeln!(
         out,
-        "| implementation | VmRSS delta | bytes per directory | vs notify |"
+        "Setup: median of side-by-side rounds (order rotating), and the median \
+         per-round ratio to raw with its quartiles in brackets (the noise). Memory: \
+         VmRSS delta / watched directories, own process each, user space only.\n"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|");
-    let notify = rows
-        .iter()
-        .find(|(id, _)| id.function == "notify")
-        .map(|(_, v)| *v);
-    for implementation in IMPLEMENTATIONS {
-        let Some((id, per_dir)) = rows.iter().find(|(id, _)| id.function == *implementation) else {
-            continue;
+    scale_curve(out, results, true);
+}
+
+/// The scale curve's rows: with `detailed`, setup times, rounds and the
+/// quartiles of the ratios; else ratios and bytes only (README's table).
+fn scale_curve(out: &mut String, results: &Results, detailed: bool) {
+    if detailed {
+        let _ = writeln!(
+            out,
+            "| directories x files each | rounds | raw setup | watch-core setup | notify setup | \
+             raw B/dir | watch-core B/dir | notify B/dir |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    } else {
+        let _ = writeln!(
+            out,
+            "| tree: directories x files each | setup vs raw: watch-core | notify | \
+             bytes per directory: raw | watch-core | notify |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    }
+    for point in results.scale_points() {
+        let figure = |f: &str, m: &str| results.extra("scale", f, &point, m);
+        let paired = |f: &str| results.paired("scale", f, &point, "raw");
+        let setup = |f: &str| {
+            let time = figure(f, "setup_ns").map_or(String::new(), human);
+            match paired(f) {
+                Some(p) if detailed => format!("{time}, {}", p.show()),
+                Some(p) => format!("{:.2}x", p.median),
+                None if detailed => time,
+                None => String::new(),
+            }
         };
-        let kib = results
-            .extra(&id.group, &id.function, &id.parameter, "rss_delta_kib")
-            .map_or(String::new(), |k| format!("{k:.0} KiB"));
-        let vs = notify.map_or(String::new(), |n| ratio(*per_dir, n));
-        let _ = writeln!(out, "| {implementation} | {kib} | {per_dir:.0} | {vs} |");
+        let bytes =
+            |f: &str| figure(f, "rss_bytes_per_dir").map_or(String::new(), |b| thousands(b as u64));
+        let (dirs, files) = point_of(&point).unwrap_or_default();
+        let mut row = format!("| {} x {files} |", thousands(dirs));
+        if detailed {
+            let rounds = figure("raw", "rounds").map_or(String::new(), |r| format!("{r:.0}"));
+            let _ = write!(row, " {rounds} | {} |", setup("raw"));
+        }
+        for cell in [
+            setup("watch-core"),
+            setup("notify"),
+            bytes("raw"),
+            bytes("watch-core"),
+            bytes("notify"),
+        ] {
+            let _ = write!(row, " {cell} |");
+        }
+        let _ = writeln!(out, "{row}");
     }
     out.push('\n');
+}
+
+/// One row of the scale targets: watch-core's figure, notify's, the target.
+struct ScaleRow {
+    measure: String,
+    core: String,
+    notify: String,
+    target: &'static str,
+    verdict: Verdict,
+}
+
+/// The scale point a row is judged on: 10,000 directories holding
+/// `files` each if measured, else the largest measured point up to 10,000
+/// directories with (`files > 0`) or without files (a quick run's).
+fn judged_point(results: &Results, files: u64) -> Option<String> {
+    let points = results.scale_points();
+    let wanted = format!("10000x{files}");
+    if points.contains(&wanted) {
+        return Some(wanted);
+    }
+    points
+        .into_iter()
+        .filter(|p| point_of(p).is_some_and(|(d, f)| d <= 10_000 && (f == 0) == (files == 0)))
+        .max_by_key(|p| point_of(p))
+}
+
+/// The scale targets, each judged on watch-core's figure (notify's shown
+/// for comparison).
+fn scale_rows(results: &Results) -> Vec<ScaleRow> {
+    let mut rows = Vec::new();
+    let time_row = |measure: String, target: &'static str, limit: f64, group: &str, param: &str| {
+        let core = results.paired(group, "watch-core", param, "raw");
+        let notify = results.paired(group, "notify", param, "raw");
+        ScaleRow {
+            measure,
+            core: core.map_or("-".into(), |p| format!("{} raw", p.show())),
+            notify: notify.map_or(String::new(), |p| format!("{:.2}x", p.median)),
+            target,
+            verdict: Verdict::of(core.map(|p| p.median <= limit)),
+        }
+    };
+    let point_name = |p: &str| {
+        let (dirs, files) = point_of(p).unwrap_or_default();
+        format!(
+            "{} dirs / {} files",
+            thousands(dirs),
+            thousands(dirs * files)
+        )
+    };
+    let setup = judged_point(results, 10).unwrap_or_else(|| "10000x10".into());
+    rows.push(time_row(
+        format!("recursive setup, {}", point_name(&setup)),
+        "<= 1.3x raw",
+        1.3,
+        "scale",
+        &setup,
+    ));
+    for (files, limit, target) in [(10, 300.0, "<= 300 B"), (0, 200.0, "<= 200 B")] {
+        let point = judged_point(results, files).unwrap_or_else(|| format!("10000x{files}"));
+        let bytes = |f: &str| results.extra("scale", f, &point, "rss_bytes_per_dir");
+        let core = bytes("watch-core");
+        let (dirs, per_dir) = point_of(&point).unwrap_or_default();
+        rows.push(ScaleRow {
+            measure: format!(
+                "user memory per watched dir, {} dirs x {per_dir} files",
+                thousands(dirs)
+            ),
+            core: core.map_or("-".into(), |b| format!("{} B", thousands(b as u64))),
+            notify: bytes("notify").map_or(String::new(), |b| format!("{} B", thousands(b as u64))),
+            target,
+            verdict: Verdict::of(core.map(|b| b <= limit)),
+        });
+    }
+    for (param, what, limit, target) in [
+        ("file", "a watched file", 1.3, "<= 1.3x raw"),
+        ("dir", "a watched dir", 1.2, "<= 1.2x raw"),
+    ] {
+        let p50 = |f: &str| results.extra("latency", f, param, "p50_ns");
+        let vs_raw = |f: &str| p50(f).zip(p50("raw")).map(|(a, b)| a / b);
+        let core = vs_raw("watch-core");
+        rows.push(ScaleRow {
+            measure: format!("latency p50, {what}"),
+            core: core.map_or("-".into(), |v| format!("{v:.2}x raw")),
+            notify: vs_raw("notify").map_or(String::new(), |v| format!("{v:.2}x")),
+            target,
+            verdict: Verdict::of(core.map(|v| v <= limit)),
+        });
+    }
+    rows.push(time_row(
+        "add + remove 1,000 non-recursive roots".into(),
+        "<= 4x raw",
+        4.0,
+        "registration",
+        "1000",
+    ));
+    let drain = extra_parameter(results, "drain");
+    let rate = |f: &str| {
+        results
+            .paired("drain", f, &drain, "raw")
+            .map(Paired::inverse)
+    };
+    let core = rate("watch-core");
+    rows.push(ScaleRow {
+        measure: format!("drain: events/s through Watcher::read ({drain} files)"),
+        core: core.map_or("-".into(), |p| format!("{} raw rate", p.show())),
+        notify: rate("notify").map_or(String::new(), |p| format!("{:.2}x", p.median)),
+        target: ">= 0.8x raw rate",
+        verdict: Verdict::of(core.map(|p| p.median >= 0.8)),
+    });
+    rows
+}
+
+/// The scale targets as a Markdown table.
+fn scale_rows_table(out: &mut String, rows: &[ScaleRow]) {
+    let _ = writeln!(out, "| measure | watch-core | notify | target | verdict |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---|");
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            row.measure,
+            row.core,
+            row.notify,
+            row.target,
+            row.verdict.label()
+        );
+    }
+}
+
+fn scale_targets_table(out: &mut String, results: &Results) {
+    let rows = scale_rows(results);
+    if rows.iter().all(|r| r.verdict == Verdict::NotMeasured) {
+        return;
+    }
+    let _ = writeln!(out, "## Scale targets\n");
+    let _ = writeln!(
+        out,
+        "Time ratios to raw timed side by side (median of the rounds, quartiles in \
+         brackets); latency from interleaved samples.\n"
+    );
+    scale_rows_table(out, &rows);
+    out.push('\n');
+}
+
+/// Where README.md's generated performance table starts and ends.
+const README_START: &str = "<!-- bench-table: generated by `cargo xtask bench --readme` -->";
+const README_END: &str = "<!-- bench-table end -->";
+
+/// README's performance table: the scale targets and the scale curve.
+fn readme_table(results: &Results, machine: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{machine}; `watch-core` against the raw floor and `notify` 8.\n"
+    );
+    scale_rows_table(&mut out, &scale_rows(results));
+    if !results.scale_points().is_empty() {
+        out.push('\n');
+        scale_curve(&mut out, results, false);
+    }
+    out
+}
+
+/// `readme` with the text between the generated-table markers replaced.
+fn replace_readme_table(readme: &str, table: &str) -> Result<String> {
+    let missing = || format!("README.md has no `{README_START}` ... `{README_END}` block");
+    let start = readme.find(README_START).ok_or_else(missing)? + README_START.len();
+    let end = readme[start..].find(README_END).ok_or_else(missing)? + start;
+    Ok(format!(
+        "{}\n\n{}\n{}",
+        &readme[..start],
+        table.trim_end(),
+        &readme[end..]
+    ))
 }
 
 /// A target's outcome.
@@ -662,16 +1037,11 @@ fn evaluate(results: &Results) -> Vec<Target> {
         let core = results.median("recursive_setup", "watch-core", tree);
         targets.push(within_paired(
             format!("watch-core recursive setup within 1.25x of raw ({tree})"),
-            results.extra("recursive_setup", "watch-core", tree, "paired_ratio_vs_raw"),
+            results.extra("scale", "watch-core", tree, "paired_ratio_vs_raw"),
             (core, results.median("recursive_setup", "raw", tree)),
             1.25,
         ));
-        let paired = results.extra(
-            "recursive_setup",
-            "notify",
-            tree,
-            "paired_ratio_vs_watch-core",
-        );
+        let paired = results.extra("scale", "notify", tree, "paired_ratio_vs_watch-core");
         let notify = results.median("recursive_setup", "notify", tree);
         let speedup = paired.or(notify.zip(core).map(|(n, c)| n / c));
         let how = if paired.is_some() {
@@ -693,18 +1063,11 @@ fn evaluate(results: &Results) -> Vec<Target> {
             1.25,
         ));
     }
-    let memory = |f: &str| {
-        results
-            .extra
-            .iter()
-            .find(|((id, metric), _)| {
-                id.group == "memory" && id.function == f && metric == "rss_bytes_per_dir"
-            })
-            .map(|(_, v)| *v)
-    };
+    let point = judged_point(results, 10).unwrap_or_default();
+    let memory = |f: &str| results.extra("scale", f, &point, "rss_bytes_per_dir");
     let (core, notify) = (memory("watch-core"), memory("notify"));
     targets.push(Target {
-        what: "watch-core memory per watched directory below notify's".into(),
+        what: format!("watch-core memory per watched directory below notify's ({point})"),
         measured: core
             .zip(notify)
             .map_or("-".into(), |(c, n)| format!("{c:.0} B vs {n:.0} B")),
@@ -712,13 +1075,18 @@ fn evaluate(results: &Results) -> Vec<Target> {
     });
     for f in ["ours", "watch-core"] {
         targets.push(within(
-            format!("latency p50 of {f} within 1.2x of raw"),
-            results.extra("latency", f, "", "p50_ns"),
-            results.extra("latency", "raw", "", "p50_ns"),
+            format!("latency p50 of {f} within 1.2x of raw (directory watched)"),
+            results.extra("latency", f, "dir", "p50_ns"),
+            results.extra("latency", "raw", "dir", "p50_ns"),
             1.2,
         ));
     }
-    let lost = results.extra("storm", "watch-core", &storm_parameter(results), "lost");
+    let lost = results.extra(
+        "storm",
+        "watch-core",
+        &extra_parameter(results, "storm"),
+        "lost",
+    );
     targets.push(Target {
         what: "watch-core loses no change in a storm (after sync)".into(),
         measured: lost.map_or("-".into(), |v| format!("{v:.0} lost")),
@@ -727,12 +1095,13 @@ fn evaluate(results: &Results) -> Vec<Target> {
     targets
 }
 
-/// The storm size measured (the benches record one).
-fn storm_parameter(results: &Results) -> String {
+/// The one parameter `group` has in the benches' own figures (the storm
+/// and drain sizes).
+fn extra_parameter(results: &Results, group: &str) -> String {
     results
         .extra
         .keys()
-        .find(|(id, _)| id.group == "storm")
+        .find(|(id, _)| id.group == group)
         .map(|(id, _)| id.parameter.clone())
         .unwrap_or_default()
 }
@@ -806,8 +1175,10 @@ mod tests {
         write_benchmark(&dir, "registration/notify/1000", 9_000_000.0, Some(1000));
         write_benchmark(&dir, "decode/raw", 10_000.0, Some(2000));
         write_benchmark(&dir, "decode/ours", 12_000.0, Some(2000));
-        write_benchmark(&dir, "latency/raw", 20_000.0, None);
-        write_benchmark(&dir, "latency/ours", 21_000.0, None);
+        write_benchmark(&dir, "latency/raw/dir", 20_000.0, None);
+        write_benchmark(&dir, "latency/ours/dir", 21_000.0, None);
+        write_benchmark(&dir, "latency/raw/file", 20_000.0, None);
+        write_benchmark(&dir, "latency/watch-core/file", 61_000.0, None);
         // A stale copy in criterion's `base` must be ignored.
         dir.write(
             "criterion/decode/ours/base/benchmark.json",
@@ -815,23 +1186,39 @@ mod tests {
         );
         dir.write(
             "criterion/watchfs/latency.tsv",
-            "latency\traw\t\tp50_ns\t20000\nlatency\tours\t\tp50_ns\t30000\n\
-             latency\tours\t\tp99_ns\t90000\n",
+            "latency\traw\tdir\tp50_ns\t20000\nlatency\tours\tdir\tp50_ns\t30000\n\
+             latency\tours\tdir\tp99_ns\t90000\nlatency\twatch-core\tdir\tp50_ns\t23000\n\
+             latency\traw\tfile\tp50_ns\t20000\nlatency\twatch-core\tfile\tp50_ns\t60000\n\
+             latency\tnotify\tfile\tp50_ns\t80000\n",
         );
         dir.write(
             "criterion/watchfs/registration.tsv",
-            "registration\tours\t1000\tpaired_ratio_vs_raw\t1.08\n",
+            "registration\tours\t1000\tpaired_ratio_vs_raw\t1.08\n\
+             registration\twatch-core\t1000\tpaired_ratio_vs_raw\t7.2\n\
+             registration\twatch-core\t1000\tpaired_q1_vs_raw\t7.0\n\
+             registration\twatch-core\t1000\tpaired_q3_vs_raw\t7.5\n",
         );
         dir.write(
             "criterion/watchfs/recursive.tsv",
-            "memory\tnotify\t10dirs\trss_bytes_per_dir\t600\n\
-             memory\twatch-core\t10dirs\trss_bytes_per_dir\t200\n",
+            "scale\tnotify\t10000x10\trss_bytes_per_dir\t600\n\
+             scale\twatch-core\t10000x10\trss_bytes_per_dir\t200\n\
+             scale\traw\t10000x10\tsetup_ns\t80000000\n\
+             scale\traw\t10000x10\trounds\t7\n\
+             scale\twatch-core\t10000x10\tsetup_ns\t200000000\n\
+             scale\twatch-core\t10000x10\tpaired_ratio_vs_raw\t2.44\n\
+             scale\twatch-core\t10000x10\tpaired_q1_vs_raw\t2.3\n\
+             scale\twatch-core\t10000x10\tpaired_q3_vs_raw\t2.6\n\
+             scale\twatch-core\t1000x0\trss_bytes_per_dir\t150\n\
+             scale\twatch-core\t10000x0\trss_bytes_per_dir\t512\n",
         );
         dir.write(
             "criterion/watchfs/storm.tsv",
             "storm\traw\t500\tdrain_ns\t1000000\nstorm\traw\t500\tlost\t3\n\
              storm\traw\t500\tcreated\t1500\nstorm\twatch-core\t500\tdrain_ns\t2500000\n\
-             storm\twatch-core\t500\tlost\t0\nstorm\twatch-core\t500\tcreated\t1500\n",
+             storm\twatch-core\t500\tlost\t0\nstorm\twatch-core\t500\tcreated\t1500\n\
+             drain\twatch-core\t5000\tpaired_ratio_vs_raw\t2.0\n\
+             drain\twatch-core\t5000\tpaired_q1_vs_raw\t1.6\n\
+             drain\twatch-core\t5000\tpaired_q3_vs_raw\t2.5\n",
         );
         let results = collect(dir.path(), None).expect("collect");
         (dir, results)
@@ -840,14 +1227,14 @@ mod tests {
     #[test]
     fn collects_medians_and_extra_figures() {
         let (_dir, results) = sample();
-        assert_eq!(results.medians.len(), 7);
+        assert_eq!(results.medians.len(), 9);
         assert_eq!(
             results.medians[&id("registration", "ours", "1000")],
             (1_050_000.0, Some(1000.0))
         );
         assert_eq!(results.median("decode", "ours", ""), Some(12_000.0));
         assert_eq!(
-            results.extra("latency", "ours", "", "p99_ns"),
+            results.extra("latency", "ours", "dir", "p99_ns"),
             Some(90_000.0)
         );
         assert_eq!(results.parameters("registration"), ["1000"]);
@@ -882,26 +1269,35 @@ mod tests {
         ), "{summary}");
         assert!(
             summary
-                .contains("Timed side by side (median of alternating rounds): ours / raw = 1.08x.")
+                .contains("Timed side by side (median of alternating rounds): ours / raw = 1.08x, watch-core / raw = 7.20x.")
         );
         assert!(
             summary.contains("| our decoder at least as fast as the raw loop | 1.20x | MISSED |")
         );
-        assert!(summary.contains("| latency p50 of ours within 1.2x of raw | 1.50x | MISSED |"));
+        assert!(summary.contains(
+            "| latency p50 of ours within 1.2x of raw (directory watched) | 1.50x | MISSED |"
+        ));
         assert!(
             summary.contains("| ours | 21.0 µs | 30.0 µs | 90.0 µs | 1.50x |"),
             "{summary}"
         );
         assert!(summary.contains(
-            "| watch-core memory per watched directory below notify's | 200 B vs 600 B | met |"
+            "| watch-core memory per watched directory below notify's (10000x10) | 200 B vs 600 B | met |"
         ));
         assert!(
-            summary.contains("| watch-core |  | 200 | 0.33x |"),
+            summary.contains(
+                "| 10,000 x 10 | 7 | 80.0 ms | 200 ms, 2.44x (2.30-2.60) |  |  | 200 | 600 |"
+            ),
             "{summary}"
         );
-        assert!(summary.contains("Missed: our decoder at least as fast as the raw loop; latency p50 of ours within 1.2x of raw."));
+        assert!(summary.contains("Missed: our decoder at least as fast as the raw loop; latency p50 of ours within 1.2x of raw (directory watched)."));
         assert!(summary.contains("not measured in this run"));
         assert!(summary.contains("## Storm: 500 files"), "{summary}");
+        assert!(summary.contains("## Latency: write to a file, the file watched,"));
+        assert!(
+            summary.contains("| watch-core | 61.0 µs | 60.0 µs |  | 3.00x |  | 0.75x |  |"),
+            "{summary}"
+        );
         assert!(
             summary.contains("| raw | 1.00 ms | 1.00x |  |  | 3 / 1500 |  |"),
             "{summary}"
@@ -917,6 +1313,80 @@ mod tests {
     }
 
     #[test]
+    fn scale_targets_name_value_target_and_verdict() {
+        let (_dir, results) = sample();
+        let mut table = String::new();
+        scale_targets_table(&mut table, &results);
+        for row in [
+            "| recursive setup, 10,000 dirs / 100,000 files | 2.44x (2.30-2.60) raw |  | <= 1.3x raw | MISSED |",
+            "| user memory per watched dir, 10,000 dirs x 10 files | 200 B | 600 B | <= 300 B | met |",
+            // 10,000 directories measured: the 1,000-directory point is not judged.
+            "| user memory per watched dir, 10,000 dirs x 0 files | 512 B |  | <= 200 B | MISSED |",
+            "| latency p50, a watched file | 3.00x raw | 4.00x | <= 1.3x raw | MISSED |",
+            "| latency p50, a watched dir | 1.15x raw |  | <= 1.2x raw | met |",
+            "| add + remove 1,000 non-recursive roots | 7.20x (7.00-7.50) raw |  | <= 4x raw | MISSED |",
+            // Drain times 2.0x raw's (1.6 to 2.5): rates 0.50x (0.40 to 0.62).
+            "| drain: events/s through Watcher::read (5000 files) | 0.50x (0.40-0.62) raw rate |  | >= 0.8x raw rate | MISSED |",
+        ] {
+            assert!(table.contains(row), "{row}\n{table}");
+        }
+    }
+
+    #[test]
+    fn a_quick_run_is_judged_on_its_largest_points() {
+        let mut results = Results::default();
+        for (point, bytes) in [("1000x0", 150.0), ("1000x5", 250.0), ("100000x10", 90.0)] {
+            results.extra.insert(
+                (id("scale", "watch-core", point), "rss_bytes_per_dir".into()),
+                bytes,
+            );
+        }
+        assert_eq!(judged_point(&results, 10).as_deref(), Some("1000x5"));
+        assert_eq!(judged_point(&results, 0).as_deref(), Some("1000x0"));
+        assert_eq!(results.scale_points(), ["1000x0", "1000x5", "100000x10"]);
+    }
+
+    #[test]
+    fn readme_table_is_replaced_between_its_markers_only() {
+        let (_dir, results) = sample();
+        let readme = format!("# t\n\nbefore\n\n{README_START}\nold table\n{README_END}\n\nafter\n");
+        let table = readme_table(&results, "full run on a test machine");
+        let new = replace_readme_table(&readme, &table).unwrap();
+        assert!(new.starts_with("# t\n\nbefore\n\n"));
+        assert!(new.ends_with(&format!("{README_END}\n\nafter\n")));
+        assert!(!new.contains("old table"));
+        assert!(
+            new.contains("| 10,000 x 10 | 2.44x |  |  | 200 | 600 |"),
+            "{new}"
+        );
+        assert!(new.contains("| a watched dir |") || new.contains("latency p50, a watched dir"));
+        // Rewriting again gives the same text.
+        assert_eq!(replace_readme_table(&new, &table).unwrap(), new);
+        assert!(replace_readme_table("no markers", &table).is_err());
+    }
+
+    #[test]
+    fn options_parse_and_reject_bad_combinations() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = Options::parse(&args(&[
+            "--bench",
+            "recursive",
+            "--points",
+            "10000x10",
+            "--large",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.benches, ["recursive"]);
+        assert_eq!(o.points.as_deref(), Some("10000x10"));
+        assert!(o.large && !o.quick);
+        assert!(Options::parse(&args(&["--help"])).unwrap().is_none());
+        assert!(Options::parse(&args(&["--points"])).is_err());
+        assert!(Options::parse(&args(&["--quick", "--readme"])).is_err());
+        assert!(Options::parse(&args(&["--frobnicate"])).is_err());
+    }
+
+    #[test]
     fn bad_result_lines_are_reported_with_their_number() {
         let mut into = BTreeMap::new();
         let err = parse_extra("a\tb\tc\td\t1\nbroken line\n", &mut into).unwrap_err();
@@ -926,7 +1396,9 @@ mod tests {
     }
 
     #[test]
-    fn human_times() {
+    fn human_times_and_counts() {
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
         assert_eq!(human(812.0), "812 ns");
         assert_eq!(human(12_345.0), "12.3 µs");
         assert_eq!(human(4_560_000.0), "4.56 ms");
