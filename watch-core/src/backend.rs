@@ -12,25 +12,30 @@
 //!    make [`Backend::is_available`] / [`Backend::platform_default`] say so.
 //!
 //! Shared machinery a driver should reuse rather than rewrite:
+//! - [`crate::root`]: for a kernel backend, everything about a watched root
+//!   (following its name, its tree of watches, refresh, rescans, cookies,
+//!   the roots table). The backend implements `root::WatchTable` (arm a
+//!   watch for a role, release it, re-path it) and translates its kernel
+//!   records into calls on `root::Root`;
 //! - [`crate::scan`]: lstat-based tree scan with excludes, symlink policy,
 //!   loop detection and permission-denied reporting; the scan calls a
 //!   `visit_dir` hook *before* reading each directory, which is where a kernel
 //!   backend arms its watch (so nothing created during the scan is missed);
 //! - [`crate::resolve`]: follows a user path by name through symlink chains
-//!   and reports which (directory, name) pairs it consulted, i.e. which
-//!   directories must be watched to follow the name, and every real
-//!   directory it walked through with its (device, inode), so that a
-//!   backend notices one of them renamed away, replaced or covered by a
-//!   mount and re-arms its watch on the directory now at that path;
+//!   and reports which (directory, name) pairs it consulted and every real
+//!   directory it walked through with its (device, inode);
 //! - [`crate::snapshot`]: the per-root view (relative path -> entry) with
 //!   subtree removal and re-pathing;
 //! - [`crate::diff`]: turns two snapshots into events (overflow recovery,
 //!   polling, a kqueue `NOTE_WRITE` on a directory);
 //! - [`crate::cookie`]: the sync cookie names, which drivers must drop.
 //!
-//! The inotify driver (`inotify_backend/`) is the reference: `kernel.rs`
-//! (instance, watch uses), `root.rs` (one root's name chain, tree, snapshot
-//! and event translation), `mod.rs` (reading, overflow recovery, sync).
+//! The inotify driver (`inotify_backend/`): `kernel.rs` (instance, watch
+//! uses, its `WatchTable`), `translate.rs` (records into root operations,
+//! rename pairing), `mounts.rs`, `mod.rs` (reading, overflow recovery,
+//! sync). The kqueue driver (`kqueue_backend/`): `fds.rs` (descriptors,
+//! budget, its `WatchTable`), `translate.rs` (notes into root operations),
+//! `listing.rs` (ordering a listing's differences), `mod.rs` (driver).
 
 use std::os::fd::BorrowedFd;
 use std::path::Path;

@@ -103,6 +103,8 @@ mod kqueue_backend;
 mod per_root;
 mod poll;
 mod resolve;
+#[cfg(any(linux_kernel, has_kqueue))]
+mod root;
 mod scan;
 mod snapshot;
 mod waker;

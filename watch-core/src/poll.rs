@@ -18,7 +18,7 @@ use crate::diff::diff;
 use crate::scan::{ScanOptions, scan_root};
 use crate::snapshot::Snapshot;
 use crate::waker::Flag;
-use crate::{Backend, Config, Error, Event, Origin, RecursiveMode, Waker};
+use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, SkipReason, Waker};
 
 /// Shortest wait between scans in a blocking read, so a zero interval does
 /// not spin.
@@ -110,7 +110,28 @@ impl Driver for PollDriver {
             snapshot: Snapshot::default(),
             skipped: HashSet::new(),
         };
-        root.snapshot = PollDriver::scan(&self.config, &mut root, out);
+        // What a kernel backend could not watch is an error here too: a
+        // path whose lookup is denied, a root directory that cannot be read.
+        let denied = || Error::PermissionDenied {
+            path: path.to_path_buf(),
+        };
+        if std::fs::symlink_metadata(path)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+        {
+            return Err(denied());
+        }
+        let mut notices = Vec::new();
+        root.snapshot = PollDriver::scan(&self.config, &mut root, &mut notices);
+        let unreadable = EventKind::Skipped {
+            reason: SkipReason::PermissionDenied,
+        };
+        if notices
+            .iter()
+            .any(|e| e.path == path && e.kind == unreadable)
+        {
+            return Err(denied());
+        }
+        out.extend(notices);
         if self.roots.is_empty() {
             // The only root was just scanned: the next scan is an interval
             // away, not due at once.

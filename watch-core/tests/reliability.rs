@@ -751,7 +751,14 @@ fn permission_denied_subtrees_are_skipped_as_an_unprivileged_user() {
     let root = tmp.path().join("w");
     fs::create_dir_all(root.join("locked/inner")).unwrap();
     fs::create_dir_all(root.join("open")).unwrap();
-    fs::set_permissions(root.join("locked"), fs::Permissions::from_mode(0o000)).unwrap();
+    rerun_with_locked(TEST, &tmp, &root.join("locked"));
+}
+
+/// Runs `test` again in a child that may not read `locked` (mode 000): as
+/// `nobody` when we are root (which ignores permission bits), owning the
+/// rest of `tmp`.
+fn rerun_with_locked(test: &str, tmp: &TempDir, locked: &Path) {
+    fs::set_permissions(locked, fs::Permissions::from_mode(0o000)).unwrap();
     let wrapper: Vec<&OsStr> = if rs::effective_uid() == 0 {
         // Root ignores permission bits; the child runs as `nobody`, which
         // owns the tree except for the locked directory.
@@ -764,7 +771,7 @@ fn permission_denied_subtrees_are_skipped_as_an_unprivileged_user() {
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let status = Command::new("chown")
             .arg("0:0")
-            .arg(root.join("locked"))
+            .arg(locked)
             .status()
             .unwrap();
         assert!(status.success());
@@ -779,7 +786,62 @@ fn permission_denied_subtrees_are_skipped_as_an_unprivileged_user() {
     } else {
         Vec::new()
     };
-    rs::rerun(TEST, &wrapper, &[(rs::DIR_ENV, tmp.path().as_os_str())]);
+    rs::rerun(test, &wrapper, &[(rs::DIR_ENV, tmp.path().as_os_str())]);
+}
+
+#[test]
+fn watch_keeps_its_error_contract_on_every_backend() {
+    const TEST: &str = "watch_keeps_its_error_contract_on_every_backend";
+    if rs::in_child(TEST) {
+        use std::os::unix::ffi::OsStrExt;
+        let base = PathBuf::from(std::env::var_os(rs::DIR_ENV).unwrap());
+        let root = base.join("w");
+        let locked = root.join("locked");
+        for backend in common::backends() {
+            let mut w = Watcher::with_config(Config::default().backend(backend)).unwrap();
+            // A path that cannot exist: refused before any backend sees it.
+            let nul = Path::new(OsStr::from_bytes(b"a\0b"));
+            let err = w.watch(nul, RecursiveMode::NonRecursive).unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidPath { .. }),
+                "{backend:?}: {err:?}"
+            );
+            // A directory that cannot be read, and a file in it (whose
+            // directory cannot be watched for its name): typed errors.
+            for path in [locked.clone(), locked.join("inner")] {
+                for mode in [RecursiveMode::Recursive, RecursiveMode::NonRecursive] {
+                    let err = w.watch(&path, mode).unwrap_err();
+                    assert!(
+                        matches!(&err, Error::PermissionDenied { path: p } if p.starts_with(&locked)),
+                        "{backend:?} {}: {err:?}",
+                        path.display()
+                    );
+                }
+            }
+            assert_eq!(
+                w.watch_count(),
+                0,
+                "{backend:?}: a refused root holds nothing"
+            );
+            // A missing path is no error: its appearance is reported.
+            let later = root.join(format!("later-{backend:?}"));
+            w.watch(&later, RecursiveMode::NonRecursive).unwrap();
+            sync_and_drain(&mut w);
+            fs::write(&later, b"x").unwrap();
+            let evs = sync_and_drain(&mut w);
+            assert!(
+                has(&evs, &EventKind::Created, &later),
+                "{backend:?}: {evs:?}"
+            );
+        }
+        println!("{}", rs::CHILD_OK);
+        return;
+    }
+    let tmp = TempDir::new("rel-contract");
+    let root = tmp.path().join("w");
+    fs::create_dir_all(root.join("locked")).unwrap();
+    fs::write(root.join("locked/inner"), b"x").unwrap();
+    rerun_with_locked(TEST, &tmp, &root.join("locked"));
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use inotify::{Inotify, WatchDescriptor, WatchMask};
 
-use crate::snapshot::join_rel;
+use crate::root::{ArmError, Role, WatchTable};
 use crate::{Error, SkipReason};
 
 /// What every directory watch listens for. The same mask everywhere, so a
@@ -30,19 +30,11 @@ pub(super) fn dir_mask(follow: bool) -> WatchMask {
     }
 }
 
-/// Why a root needs a watch.
+/// One root's use of a watch.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Use {
-    /// A directory of the root's tree, at this path relative to the root.
-    Tree { root: usize, rel: PathBuf },
-    /// A directory consulted while resolving the root's path.
-    Anchor { root: usize, dir: PathBuf },
-    /// The file a file root resolves to, watched by inode so that writes
-    /// through another hard link are seen too.
-    Target { root: usize },
-    /// A real directory above the root's path, watched only for being
-    /// renamed, deleted or unmounted ([`ancestor_mask`]).
-    Ancestor { root: usize, dir: PathBuf },
+pub(super) struct Use {
+    pub(super) root: usize,
+    pub(super) role: Role,
 }
 
 /// What a watch on a directory above a root's path listens for: the
@@ -145,57 +137,57 @@ pub(super) struct Kernel {
     pub(super) freed: bool,
 }
 
-impl Kernel {
-    pub(super) fn arm(
-        &mut self,
-        path: &Path,
-        follow: bool,
-        user: Use,
-    ) -> Result<WatchDescriptor, inotify::Error> {
-        self.arm_mask(path, dir_mask(follow), user)
-    }
+/// What a root keeps besides the shared state: rename halves waiting for
+/// their other half, and an unmount seen below it.
+#[derive(Default)]
+pub(super) struct RootState {
+    /// MOVED_FROM halves waiting for their MOVED_TO: (cookie, rel, is_dir).
+    pub(super) moves: Vec<(u32, PathBuf, bool)>,
+    /// A file system below the root was unmounted (`IN_UNMOUNT`): once the
+    /// queue is drained, the root is rescanned.
+    pub(super) unmounted: bool,
+}
 
-    pub(super) fn arm_mask(
-        &mut self,
-        path: &Path,
-        mask: WatchMask,
-        user: Use,
-    ) -> Result<WatchDescriptor, inotify::Error> {
-        let wd = match self.ino.add_watch(path, mask) {
-            Ok(wd) => wd,
-            Err(e) => {
-                if let (inotify::ErrorKind::WatchLimit, Use::Tree { root, rel }) = (e.kind(), &user)
-                {
-                    self.blocked.insert((*root, rel.clone()));
-                }
-                return Err(e);
-            }
+/// A watch as the kernel names it.
+type Wd = WatchDescriptor;
+
+impl WatchTable for Kernel {
+    type Handle = WatchDescriptor;
+    type State = RootState;
+
+    fn arm(&mut self, id: usize, path: &Path, role: Role, follow: bool) -> Result<Wd, ArmError> {
+        let mask = match role {
+            Role::Tree(_) => dir_mask(follow),
+            Role::Anchor(_) => dir_mask(true),
+            Role::Ancestor(_) => ancestor_mask(),
+            Role::Target | Role::File(_) => file_mask(),
         };
-        self.uses.entry(wd).or_default().insert(user);
-        Ok(wd)
-    }
-
-    /// Re-paths the blocked directories at and below `from` of `root` to
-    /// `to` (their directory was renamed).
-    pub(super) fn move_blocked(&mut self, root: usize, from: &Path, to: &Path) {
-        let moved: Vec<PathBuf> = self
-            .blocked
-            .range((root, from.to_path_buf())..)
-            .take_while(|(r, p)| *r == root && p.starts_with(from))
-            .map(|(_, p)| p.clone())
-            .collect();
-        for old in moved {
-            self.blocked.remove(&(root, old.clone()));
-            if let Ok(rest) = old.strip_prefix(from) {
-                self.blocked.insert((root, join_rel(to, rest)));
+        match self.ino.add_watch(path, mask) {
+            Ok(wd) => {
+                self.uses
+                    .entry(wd)
+                    .or_default()
+                    .insert(Use { root: id, role });
+                Ok(wd)
             }
+            Err(e) => Err(match to_skip(&e) {
+                None => ArmError::Gone,
+                Some(reason @ SkipReason::WatchLimit) => ArmError::Full {
+                    reason,
+                    error: to_error(e, path),
+                },
+                Some(reason) => ArmError::Refused {
+                    reason,
+                    error: to_error(e, path),
+                },
+            }),
         }
     }
 
     /// Drops one use; the last one removes the kernel watch.
-    pub(super) fn unuse(&mut self, wd: WatchDescriptor, user: &Use) {
+    fn release(&mut self, root: usize, wd: WatchDescriptor, role: Role) {
         if let Some(users) = self.uses.get_mut(&wd) {
-            users.remove(user);
+            users.remove(&Use { root, role });
             if users.is_empty() {
                 self.uses.remove(&wd);
                 // The kernel may have dropped it already (directory deleted).
@@ -205,11 +197,23 @@ impl Kernel {
         }
     }
 
-    pub(super) fn repath(&mut self, wd: WatchDescriptor, old: &Use, new: Use) {
+    fn repath(&mut self, root: usize, wd: WatchDescriptor, old: Role, new: Role) {
         if let Some(users) = self.uses.get_mut(&wd) {
-            users.remove(old);
-            users.insert(new);
+            users.remove(&Use { root, role: old });
+            users.insert(Use { root, role: new });
         }
+    }
+
+    fn moved(&mut self) {
+        self.epoch += 1;
+    }
+
+    fn blocked(&mut self) -> &mut BTreeSet<(usize, PathBuf)> {
+        &mut self.blocked
+    }
+
+    fn take_freed(&mut self) -> bool {
+        std::mem::take(&mut self.freed)
     }
 }
 

@@ -1,39 +1,30 @@
 //! The inotify backend (Linux, Android).
 //!
 //! One non-blocking inotify instance. Every watched directory has one kernel
-//! watch, shared by all the roots that need it (a wd maps to a list of
-//! [`Use`]s). Each root keeps:
-//! - its *anchors*: the directories consulted when its path is resolved by
-//!   name ([`resolve`]), so that atomic saves, re-creation, a path appearing
-//!   later and symlink swaps along the path (Kubernetes ConfigMaps) are seen
-//!   as changes of a consulted name, after which the path is re-resolved;
-//!   each anchor remembers the (device, inode) it was armed on and is armed
-//!   again when its path leads to another directory;
-//! - its *ancestors*: the other real directories along the path, watched
-//!   only for `IN_MOVE_SELF`/`IN_DELETE_SELF`/`IN_UNMOUNT` (a rename or
-//!   replacement up there re-resolves the path), armed after the tree and
-//!   only while no tree directory waits for a watch the limit refused;
-//! - for a directory root, its *tree*: one watch per directory (recursive) or
-//!   on the root only, and a [`Snapshot`] kept current event by event. The
-//!   snapshot dedupes what a scan already reported, gives `is_dir` for
-//!   removals, re-paths subtrees on rename, and is the "last known state"
-//!   that overflow recovery diffs against.
+//! watch, shared by all the roots that need it (a wd maps to its [`Use`]s:
+//! a root and a [`Role`]). The roots themselves (name chain, tree,
+//! snapshot, refresh, rescans) are the shared [`crate::root`] layer; this
+//! backend implements its `WatchTable` (`kernel.rs`) and translates each
+//! record into root operations (`translate.rs`): a tree directory's
+//! entries appearing, going away or moving (renames paired by cookie), a
+//! consulted name changing (anchors), a directory above the path renamed
+//! or deleted (ancestors, watched only for `IN_MOVE_SELF`/`IN_DELETE_SELF`/
+//! `IN_UNMOUNT`), and the target file's own inode watch.
 //!
 //! The instance is polled together with the [`Waker`]'s eventfd and
 //! `/proc/self/mountinfo` (`POLLPRI` when the mount table changes); a
 //! mount placed over or removed from a directory along a root's path or in
 //! its tree rescans that root ([`Root::rescan`]), as an overflow does.
 
-mod emit;
 mod kernel;
 mod mounts;
-mod root;
+mod translate;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -42,25 +33,21 @@ use inotify::{EventBuffer, EventFd, EventMask, Inotify, WatchDescriptor, WatchEv
 
 use crate::backend::Driver;
 use crate::cookie;
-use crate::resolve::Resolved;
-use crate::snapshot::{Entry, Snapshot};
+use crate::root::{Emit, Role, Roots, retry_blocked, write_cookie};
+use crate::snapshot::Entry;
 use crate::waker::Wake;
 use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, Waker};
-use emit::Emit;
 use kernel::{Kernel, Use, to_error};
 use mounts::MountTable;
-use root::{Retry, Root};
+
+/// A root as this backend keeps it.
+type Root = crate::root::Root<Kernel>;
 
 pub(crate) struct InotifyDriver {
     config: Config,
     kernel: Kernel,
     buf: Option<EventBuffer>,
-    roots: Vec<Option<Root>>,
-    /// Root path -> its slot in `roots`, so `watch`/`unwatch` cost the same
-    /// with one root or ten thousand.
-    root_ids: HashMap<PathBuf, usize>,
-    /// Empty slots of `roots`, reused before the vector grows.
-    free_ids: Vec<usize>,
+    roots: Roots<Root>,
     cookies_seen: HashSet<OsString>,
     /// Cookies written by the sync in progress; only these are recorded.
     cookies_expected: HashSet<OsString>,
@@ -104,9 +91,7 @@ impl InotifyDriver {
                 freed: false,
             },
             buf: Some(buf),
-            roots: Vec::new(),
-            root_ids: HashMap::new(),
-            free_ids: Vec::new(),
+            roots: Roots::default(),
             cookies_seen: HashSet::new(),
             cookies_expected: HashSet::new(),
             wake: Arc::new(wake),
@@ -114,10 +99,6 @@ impl InotifyDriver {
             mounts: MountTable::open(),
             remount_pending: false,
         }))
-    }
-
-    fn root_index(&self, path: &Path) -> Option<usize> {
-        self.root_ids.get(path).copied()
     }
 
     /// Reads and translates one batch of events. Without `block`, only if
@@ -158,37 +139,17 @@ impl InotifyDriver {
     }
 
     /// Nothing more is queued, so every path we hold is current: unpaired
-    /// rename halves left the tree, and unverified entries can be rescanned.
+    /// rename halves left the tree, and unverified entries can be rescanned;
+    /// then directories the watch limit refused are tried again.
     fn caught_up(&mut self, out: &mut Emit<'_>) {
         self.finish_moves(out);
-        for root in self.roots.iter_mut().flatten() {
+        for root in self.roots.iter_mut() {
             root.settle(&mut self.kernel, &self.config, out);
-            if root.unmounted {
-                root.rescan(&mut self.kernel, &self.config, out);
+            if root.state.unmounted {
+                rescan(root, &mut self.kernel, &self.config, out);
             }
         }
-        self.retry_blocked(out);
-    }
-
-    /// Once a watch was freed, watches the directories the limit refused,
-    /// in path order, until the limit refuses one again (so a full table
-    /// costs one failed `inotify_add_watch`). What a directory holds then
-    /// is reported as created (origin Rescan), like a new directory's.
-    fn retry_blocked(&mut self, out: &mut Emit<'_>) {
-        if !std::mem::take(&mut self.kernel.freed) || self.kernel.blocked.is_empty() {
-            return;
-        }
-        let mut blocked = std::mem::take(&mut self.kernel.blocked).into_iter();
-        while let Some((id, rel)) = blocked.next() {
-            let Some(root) = self.roots.get_mut(id).and_then(Option::as_mut) else {
-                continue;
-            };
-            if root.retry_blocked(&mut self.kernel, &self.config, &rel, out) == Retry::Limit {
-                self.kernel.blocked.insert((id, rel));
-                self.kernel.blocked.extend(blocked);
-                break;
-            }
-        }
+        retry_blocked(&mut self.kernel, &mut self.roots, &self.config, out);
     }
 
     /// Whether some root waits for the rest of a rename or has unverified
@@ -196,8 +157,7 @@ impl InotifyDriver {
     fn unsettled(&self) -> bool {
         self.roots
             .iter()
-            .flatten()
-            .any(|r| !r.moves.is_empty() || r.dirty || r.unmounted)
+            .any(|r| !r.state.moves.is_empty() || r.dirty || r.state.unmounted)
     }
 
     /// Reads and translates what is queued without blocking (up to
@@ -217,7 +177,7 @@ impl InotifyDriver {
     }
 
     fn finish_moves(&mut self, out: &mut Emit<'_>) {
-        for root in self.roots.iter_mut().flatten() {
+        for root in self.roots.iter_mut() {
             root.finish_moves(&mut self.kernel, out);
         }
     }
@@ -229,8 +189,7 @@ impl InotifyDriver {
             && self
                 .roots
                 .iter()
-                .flatten()
-                .any(|r| r.moves.iter().any(|(c, _, _)| *c == ev.cookie));
+                .any(|r| r.state.moves.iter().any(|(c, _, _)| *c == ev.cookie));
         if !pairs {
             self.finish_moves(out);
         }
@@ -249,11 +208,15 @@ impl InotifyDriver {
         let Some(users) = self.kernel.uses.get(&ev.wd).cloned() else {
             return;
         };
-        for user in users {
-            let (id, is_tree, path) = match user {
-                Use::Tree { root, rel } => (root, true, rel),
-                Use::Anchor { root, dir } => (root, false, dir),
-                Use::Ancestor { root, .. } => {
+        for Use { root: id, role } in users {
+            let Some(root) = self.roots.get_mut(id) else {
+                continue;
+            };
+            let (k, config) = (&mut self.kernel, &self.config);
+            match role {
+                Role::Tree(rel) => root.tree_event(k, config, &rel, ev, out),
+                Role::Anchor(dir) => root.anchor_event(k, config, &dir, ev, out),
+                Role::Ancestor(_) => {
                     // A directory above the path moved or went away: the
                     // name may lead elsewhere now. (Its entries' events,
                     // there when another use watches it fully, do not matter.)
@@ -261,32 +224,23 @@ impl InotifyDriver {
                         && ev.mask.intersects(
                             EventMask::MOVE_SELF | EventMask::DELETE_SELF | EventMask::UNMOUNT,
                         )
-                        && let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut)
                     {
-                        r.refresh(&mut self.kernel, &self.config, None, out);
+                        root.refresh(k, config, false, out);
                     }
-                    continue;
                 }
-                Use::Target { root } => {
-                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
-                        let written = ev
-                            .mask
-                            .intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE);
-                        r.refresh(&mut self.kernel, &self.config, Some(written), out);
-                        if self.config.close_notices && ev.mask.contains(EventMask::CLOSE_WRITE) {
-                            r.closed(out);
-                        }
+                Role::Target => {
+                    let written = ev
+                        .mask
+                        .intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE);
+                    let look = ev
+                        .mask
+                        .intersects(EventMask::CLOSE_WRITE | EventMask::ATTRIB);
+                    root.target_event(k, config, written, look, out);
+                    if config.close_notices && ev.mask.contains(EventMask::CLOSE_WRITE) {
+                        root.closed(out);
                     }
-                    continue;
                 }
-            };
-            let Some(root) = self.roots.get_mut(id).and_then(Option::as_mut) else {
-                continue;
-            };
-            if is_tree {
-                root.tree_event(&mut self.kernel, &self.config, &path, ev, out);
-            } else {
-                root.anchor_event(&mut self.kernel, &self.config, &path, ev, out);
+                Role::File(_) => {}
             }
         }
     }
@@ -297,46 +251,36 @@ impl InotifyDriver {
             return;
         };
         self.kernel.freed = true;
-        for user in users {
-            match user {
-                Use::Tree { root, rel } => {
-                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
-                        if r.dirs.get(&rel) == Some(&wd) {
-                            r.dirs.remove(&rel);
-                        }
-                        if rel.as_os_str().is_empty() {
-                            r.refresh(&mut self.kernel, &self.config, None, out);
-                        }
+        for Use { root: id, role } in users {
+            let Some(r) = self.roots.get_mut(id) else {
+                continue;
+            };
+            match role {
+                Role::Tree(rel) => {
+                    if r.dirs.get(&rel) == Some(&wd) {
+                        r.dirs.remove(&rel);
+                    }
+                    if !rel.as_os_str().is_empty() {
+                        continue;
                     }
                 }
-                Use::Anchor { root, dir } => {
-                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
-                        r.anchors.retain(|l| !(l.dir == dir && l.wd == wd));
-                        r.refresh(&mut self.kernel, &self.config, None, out);
+                Role::Anchor(dir) => r.anchors.retain(|l| !(l.dir == dir && l.handle == wd)),
+                Role::Ancestor(dir) => r.ancestors.retain(|l| !(l.dir == dir && l.handle == wd)),
+                Role::Target => {
+                    if r.target.is_some_and(|(_, _, w)| w == wd) {
+                        r.target = None;
                     }
                 }
-                Use::Ancestor { root, dir } => {
-                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
-                        r.ancestors.retain(|l| !(l.dir == dir && l.wd == wd));
-                        r.refresh(&mut self.kernel, &self.config, None, out);
-                    }
-                }
-                Use::Target { root } => {
-                    if let Some(r) = self.roots.get_mut(root).and_then(Option::as_mut) {
-                        if r.target.is_some_and(|(_, _, w)| w == wd) {
-                            r.target = None;
-                        }
-                        r.refresh(&mut self.kernel, &self.config, None, out);
-                    }
-                }
+                Role::File(_) => continue,
             }
+            r.refresh(&mut self.kernel, &self.config, false, out);
         }
     }
 
     /// Queue overflow: say so for every root, rescan, re-arm, report the
     /// differences from the last known state.
     fn recover(&mut self, out: &mut Emit<'_>) {
-        for root in self.roots.iter().flatten() {
+        for root in self.roots.iter() {
             let is_dir = root.root_entry().is_some_and(Entry::is_dir);
             out.out.push(Event::new(
                 EventKind::Overflow,
@@ -345,35 +289,8 @@ impl InotifyDriver {
                 Origin::Kernel,
             ));
         }
-        for root in self.roots.iter_mut().flatten() {
-            root.rescan(&mut self.kernel, &self.config, out);
-        }
-    }
-
-    /// The mount table changed: every root whose path, or a directory along
-    /// it or inside its tree, had a mount placed on it or removed is
-    /// rescanned from its path (its watches are on what the path led to
-    /// before), and the differences are reported with origin Rescan.
-    fn remounted(&mut self, out: &mut Emit<'_>) {
-        self.remount_pending = false;
-        let Some(table) = self.mounts.as_mut() else {
-            return;
-        };
-        let points = table.changes();
-        if points.is_empty() {
-            return;
-        }
-        for root in self.roots.iter_mut().flatten() {
-            // Where the path leads now, by physical path (mount points are
-            // physical): the path itself, or the directory that would hold it.
-            let here = std::fs::canonicalize(&root.path).ok().or_else(|| {
-                let (dir, _) = root.resolved.last()?;
-                std::fs::canonicalize(dir).ok()
-            });
-            let hit = here.is_none_or(|here| points.iter().any(|p| mounts::affects(p, &here)));
-            if hit {
-                root.rescan(&mut self.kernel, &self.config, out);
-            }
+        for root in self.roots.iter_mut() {
+            rescan(root, &mut self.kernel, &self.config, out);
         }
     }
 
@@ -396,41 +313,12 @@ impl InotifyDriver {
     /// Writes one sync cookie and expects it. One is enough: the
     /// kernel queues all of an instance's events in one ordered queue, so
     /// the cookie's event comes after every event of every root caused
-    /// before it. Tried in each root's own directory (the watched directory,
-    /// or the one watched for a file), then in the other watched
-    /// directories. None if no watched directory can hold one (read-only,
-    /// no permission, vanished): sync then only drains what is queued.
+    /// before it.
     fn write_cookie(&mut self) -> Result<(), Error> {
-        let mut dirs: Vec<PathBuf> = self
-            .roots
-            .iter()
-            .flatten()
-            .filter_map(Root::cookie_dir)
-            .collect();
-        dirs.extend(
-            self.roots
-                .iter()
-                .flatten()
-                .flat_map(|r| r.anchors.iter().map(|l| l.dir.clone())),
-        );
-        let mut first_error = None;
-        for dir in dirs {
-            let name = cookie::fresh_name();
-            match cookie::touch(&dir, &name) {
-                Ok(_) => {
-                    self.cookies_expected.insert(name);
-                    return Ok(());
-                }
-                Err(e) if cookie::is_unwritable(&e) => {}
-                Err(e) => {
-                    first_error.get_or_insert(Error::io(dir, e));
-                }
-            }
+        if let Some((name, _)) = write_cookie(&self.roots)? {
+            self.cookies_expected.insert(name);
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// Writes a cookie and processes events until one of this sync's
@@ -502,63 +390,12 @@ impl Driver for InotifyDriver {
         Backend::Inotify
     }
 
-    fn add_root(
-        &mut self,
-        path: &Path,
-        mode: RecursiveMode,
-        out: &mut Vec<Event>,
-    ) -> Result<(), Error> {
-        if self.root_index(path).is_some() {
-            self.remove_root(path)?;
-        }
-        let id = self.free_ids.pop().unwrap_or(self.roots.len());
-        let mut root = Root {
-            id,
-            path: path.to_path_buf(),
-            mode,
-            resolved: Resolved::default(),
-            anchors: Vec::new(),
-            ancestors: Vec::new(),
-            dirs: BTreeMap::new(),
-            snapshot: Snapshot::default(),
-            moves: Vec::new(),
-            dirty: false,
-            unmounted: false,
-            fresh: Vec::new(),
-            target: None,
-        };
-        match root.rebuild(&mut self.kernel, &self.config, out) {
-            Ok(snap) => {
-                root.snapshot = snap;
-                self.root_ids.insert(root.path.clone(), id);
-                if id == self.roots.len() {
-                    self.roots.push(Some(root));
-                } else {
-                    self.roots[id] = Some(root);
-                }
-                Ok(())
-            }
-            Err(e) => {
-                root.release(&mut self.kernel);
-                if id < self.roots.len() {
-                    self.free_ids.push(id);
-                }
-                Err(e)
-            }
-        }
+    fn add_root(&mut self, p: &Path, m: RecursiveMode, out: &mut Vec<Event>) -> Result<(), Error> {
+        self.roots.watch(&mut self.kernel, &self.config, p, m, out)
     }
 
     fn remove_root(&mut self, path: &Path) -> Result<(), Error> {
-        let Some(i) = self.root_ids.remove(path) else {
-            return Err(Error::NotWatched {
-                path: path.to_path_buf(),
-            });
-        };
-        if let Some(mut root) = self.roots[i].take() {
-            root.release(&mut self.kernel);
-        }
-        self.free_ids.push(i);
-        Ok(())
+        self.roots.unwatch(&mut self.kernel, path)
     }
 
     fn read_events(
@@ -566,8 +403,8 @@ impl Driver for InotifyDriver {
         out: &mut Vec<Event>,
         deadline: Option<Instant>,
     ) -> Result<(), Error> {
-        let start = out.len();
-        let mut emit = Emit { out, start };
+        let mut emit = Emit::new(out);
+        let start = emit.start;
         // With a waker or the mount table to watch too, a blocking read
         // polls first (one more system call per wake-up).
         let polled = self.wakeable.load(Ordering::Relaxed) || self.mounts.is_some();
@@ -615,8 +452,7 @@ impl Driver for InotifyDriver {
     }
 
     fn sync(&mut self, out: &mut Vec<Event>, deadline: Instant) -> Result<(), Error> {
-        let start = out.len();
-        let mut emit = Emit { out, start };
+        let mut emit = Emit::new(out);
         let result = self.sync_inner(&mut emit, deadline);
         self.cookies_expected.clear();
         self.cookies_seen.clear();
@@ -635,4 +471,12 @@ impl Driver for InotifyDriver {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.kernel.ino.as_fd()
     }
+}
+
+/// Rescans `root` from its path (after lost events or a mount change),
+/// forgetting rename halves and any unmount seen below it.
+fn rescan(root: &mut Root, k: &mut Kernel, config: &Config, out: &mut Emit<'_>) {
+    root.state.moves.clear();
+    root.state.unmounted = false;
+    root.rescan(k, config, out);
 }

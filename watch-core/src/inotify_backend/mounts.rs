@@ -12,6 +12,9 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
+use super::InotifyDriver;
+use crate::root::Emit;
+
 /// `/proc/self/mountinfo`, open for polling, and the mounts last read.
 pub(super) struct MountTable {
     file: File,
@@ -100,6 +103,35 @@ fn unescape(field: &[u8]) -> PathBuf {
 /// `path` (canonical) names: `point` is `path`, above it, or below it.
 pub(super) fn affects(point: &Path, path: &Path) -> bool {
     path.starts_with(point) || point.starts_with(path)
+}
+
+impl InotifyDriver {
+    /// The mount table changed: every root whose path, or a directory along
+    /// it or inside its tree, had a mount placed on it or removed is
+    /// rescanned from its path (its watches are on what the path led to
+    /// before), and the differences are reported with origin Rescan.
+    pub(super) fn remounted(&mut self, out: &mut Emit<'_>) {
+        self.remount_pending = false;
+        let Some(table) = self.mounts.as_mut() else {
+            return;
+        };
+        let points = table.changes();
+        if points.is_empty() {
+            return;
+        }
+        for root in self.roots.iter_mut() {
+            // Where the path leads now, by physical path (mount points are
+            // physical): the path itself, or the directory that would hold it.
+            let here = std::fs::canonicalize(&root.path).ok().or_else(|| {
+                let (dir, _) = root.resolved.last()?;
+                std::fs::canonicalize(dir).ok()
+            });
+            let hit = here.is_none_or(|here| points.iter().any(|p| affects(p, &here)));
+            if hit {
+                super::rescan(root, &mut self.kernel, &self.config, out);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

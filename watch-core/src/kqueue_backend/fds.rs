@@ -1,27 +1,12 @@
 //! The kqueue, its descriptor budget, and what each registered descriptor is for.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use kqueue::{Changes, Kqueue, Token, VnodeEvents, VnodeOptions, VnodeWatch};
 
-use crate::SkipReason;
-
-/// Why a root holds a descriptor.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Role {
-    /// A directory of the root's tree, relative to the root.
-    Tree(PathBuf),
-    /// A regular file of the root's tree, relative to the root.
-    File(PathBuf),
-    /// A directory consulted when resolving the root's path.
-    Anchor,
-    /// A real directory above the root's path, registered only for being
-    /// renamed, deleted or revoked ([`ancestor_notes`]).
-    Ancestor,
-    /// The file a file root resolves to.
-    Target,
-}
+use crate::root::{ArmError, Role, WatchTable};
+use crate::{Error, SkipReason};
 
 pub(super) struct Slot {
     // Dropping it deletes the registration, then closes the descriptor.
@@ -36,35 +21,32 @@ pub(super) struct Slot {
 /// A token as filled at one time: its number and [`Slot::serial`].
 pub(super) type Armed = (usize, u64);
 
-/// Why a descriptor could not be armed.
-pub(super) enum ArmError {
-    /// The budget (or the process's descriptor limit) is spent.
-    Budget,
-    /// The path vanished or changed type meanwhile: its parent's events
-    /// report it.
-    Gone,
-    /// Anything else, as a skip reason.
-    Failed(SkipReason),
+/// Why a vnode could not be opened or registered at `path`.
+fn arm_error(err: &kqueue::Error, path: &Path) -> ArmError {
+    use kqueue::ErrorKind as K;
+    match err.kind() {
+        K::FdLimit | K::SystemFdLimit => budget_spent(path),
+        K::NotFound | K::NotADirectory | K::IsSymlink => ArmError::Gone,
+        K::PermissionDenied => ArmError::Refused {
+            reason: SkipReason::PermissionDenied,
+            error: Error::PermissionDenied {
+                path: path.to_path_buf(),
+            },
+        },
+        _ => ArmError::Refused {
+            reason: SkipReason::Other(err.to_string()),
+            error: Error::io(path.to_path_buf(), std::io::Error::other(err.to_string())),
+        },
+    }
 }
 
-impl ArmError {
-    pub(super) fn from_kqueue(err: &kqueue::Error) -> ArmError {
-        use kqueue::ErrorKind as K;
-        match err.kind() {
-            K::FdLimit | K::SystemFdLimit => ArmError::Budget,
-            K::NotFound | K::NotADirectory | K::IsSymlink => ArmError::Gone,
-            K::PermissionDenied => ArmError::Failed(SkipReason::PermissionDenied),
-            _ => ArmError::Failed(SkipReason::Other(err.to_string())),
-        }
-    }
-
-    /// The scan hook's verdict: skipped for a reason, or (`None`) vanished.
-    pub(super) fn skip_reason(self) -> Option<SkipReason> {
-        match self {
-            ArmError::Budget => Some(SkipReason::FdBudget),
-            ArmError::Gone => None,
-            ArmError::Failed(reason) => Some(reason),
-        }
+/// The budget (or the process's descriptor limit) is spent.
+fn budget_spent(path: &Path) -> ArmError {
+    ArmError::Full {
+        reason: SkipReason::FdBudget,
+        error: Error::FdLimit {
+            path: Some(path.to_path_buf()),
+        },
     }
 }
 
@@ -77,6 +59,8 @@ pub(super) struct Fds {
     pub(super) budget: usize,
     /// Fillings so far: the next [`Slot::serial`].
     pub(super) serial: u64,
+    /// Tree directories the budget refused, as (root, relative path).
+    pub(super) blocked: BTreeSet<(usize, PathBuf)>,
     /// A descriptor was released (or a sync asked) since the directories
     /// the budget refused were last tried.
     pub(super) freed: bool,
@@ -132,34 +116,22 @@ impl Fds {
         }
     }
 
-    /// Opens and registers one vnode (one `kevent()` call).
-    pub(super) fn arm(
+    /// Opens and registers one vnode (one `kevent()` call) for `notes`.
+    /// Only directories, anchors and targets may use the whole budget.
+    fn arm_vnode(
         &mut self,
         path: &Path,
-        dir: bool,
-        follow: bool,
-        root: usize,
-        role: Role,
-    ) -> Result<usize, ArmError> {
-        self.arm_notes(path, dir, follow, root, role, VnodeEvents::classic())
-    }
-
-    /// [`Fds::arm`] for the given notes; an [`Role::Ancestor`] is not
-    /// essential (it fits within the files' share of the budget).
-    pub(super) fn arm_notes(
-        &mut self,
-        path: &Path,
-        dir: bool,
-        follow: bool,
+        (dir, follow): (bool, bool),
         root: usize,
         role: Role,
         notes: VnodeEvents,
     ) -> Result<usize, ArmError> {
-        if !self.room(role != Role::Ancestor) {
-            return Err(ArmError::Budget);
+        let essential = !matches!(role, Role::Ancestor(_) | Role::File(_));
+        if !self.room(essential) {
+            return Err(budget_spent(path));
         }
         let watch = VnodeWatch::open(&self.kq, path, Fds::options(dir, follow))
-            .map_err(|e| ArmError::from_kqueue(&e))?;
+            .map_err(|e| arm_error(&e, path))?;
         let token = self.reserve();
         match self.kq.apply_one(watch.change(notes, Token(token))) {
             Ok(()) => {
@@ -168,14 +140,14 @@ impl Fds {
             }
             Err(e) => {
                 self.unreserve(token);
-                Err(ArmError::from_kqueue(&e))
+                Err(arm_error(&e, path))
             }
         }
     }
 
     /// Opens and registers many files with one `kevent()` call. Returns
     /// the token of each one armed, and whether the budget stopped it.
-    pub(super) fn arm_files(
+    fn open_files(
         &mut self,
         root: usize,
         files: Vec<(PathBuf, PathBuf)>,
@@ -196,7 +168,7 @@ impl Fds {
                     opened.push((rel, w, token));
                 }
                 Err(e) => {
-                    if let ArmError::Budget = ArmError::from_kqueue(&e) {
+                    if let ArmError::Full { .. } = arm_error(&e, &full) {
                         over_budget = true;
                         break;
                     }
@@ -219,7 +191,7 @@ impl Fds {
         (armed, over_budget)
     }
 
-    pub(super) fn release(&mut self, token: usize) {
+    fn close(&mut self, token: usize) {
         if let Some(slot) = self.slots.get_mut(token)
             && slot.take().is_some()
         {
@@ -231,13 +203,64 @@ impl Fds {
 
     /// Whether the vnode behind `token` was deleted (no link left), as
     /// opposed to renamed away.
-    pub(super) fn deleted(&self, token: usize) -> bool {
+    fn unlinked(&self, token: usize) -> bool {
         matches!(self.slots.get(token), Some(Some(slot)) if slot.watch.link_count().is_ok_and(|n| n == 0))
     }
 
-    pub(super) fn set_role(&mut self, token: usize, role: Role) {
+    fn set_role(&mut self, token: usize, role: Role) {
         if let Some(Some(slot)) = self.slots.get_mut(token) {
             slot.role = role;
         }
+    }
+}
+
+/// Registered for an ancestor directory: being renamed, deleted or revoked
+/// (not its entries changing).
+fn ancestor_notes() -> VnodeEvents {
+    VnodeEvents::classic()
+        - (VnodeEvents::WRITE | VnodeEvents::EXTEND | VnodeEvents::ATTRIB | VnodeEvents::LINK)
+}
+
+impl WatchTable for Fds {
+    type Handle = usize;
+    type State = ();
+    const FILES: bool = true;
+
+    fn arm(&mut self, id: usize, at: &Path, role: Role, follow: bool) -> Result<usize, ArmError> {
+        let (how, notes) = match role {
+            Role::Tree(_) => ((true, follow), VnodeEvents::classic()),
+            Role::Anchor(_) => ((true, true), VnodeEvents::classic()),
+            Role::Ancestor(_) => ((true, true), ancestor_notes()),
+            Role::Target | Role::File(_) => ((false, false), VnodeEvents::classic()),
+        };
+        self.arm_vnode(at, how, id, role, notes)
+    }
+
+    fn arm_files(
+        &mut self,
+        root: usize,
+        files: Vec<(PathBuf, PathBuf)>,
+    ) -> (Vec<(PathBuf, usize)>, bool) {
+        self.open_files(root, files)
+    }
+
+    fn release(&mut self, _root: usize, token: usize, _role: Role) {
+        self.close(token);
+    }
+
+    fn repath(&mut self, _root: usize, token: usize, _old: Role, new: Role) {
+        self.set_role(token, new);
+    }
+
+    fn deleted(&self, token: usize) -> bool {
+        self.unlinked(token)
+    }
+
+    fn blocked(&mut self) -> &mut BTreeSet<(usize, PathBuf)> {
+        &mut self.blocked
+    }
+
+    fn take_freed(&mut self) -> bool {
+        std::mem::take(&mut self.freed)
     }
 }

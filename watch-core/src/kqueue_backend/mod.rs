@@ -36,26 +36,23 @@
 
 mod fds;
 mod listing;
-mod root;
 #[cfg(test)]
 mod tests;
+mod translate;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::ffi::OsString;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kqueue::{Change, Filter, Kqueue, RawEvent, Token, UserTrigger, VnodeEvents};
 
 use crate::backend::Driver;
-use crate::cookie;
-use crate::resolve::Resolved;
-use crate::snapshot::Snapshot;
+use crate::root::{Emit, Role, Roots, retry_blocked, write_cookie};
 use crate::waker::Wake;
 use crate::{Backend, Config, Error, Event, RecursiveMode, Waker};
-use fds::{Armed, Fds, Role};
-use root::{Retry, Root, Work};
+use fds::{Armed, Fds};
+use translate::{Root, Work};
 
 /// Budget when `RLIMIT_NOFILE` is unlimited or unreadable.
 const DEFAULT_BUDGET: usize = 4096;
@@ -79,7 +76,7 @@ impl Wake for UserTrigger {
 pub(crate) struct KqueueDriver {
     config: Config,
     fds: Fds,
-    roots: Vec<Option<Root>>,
+    roots: Roots<Root>,
     buf: Vec<RawEvent>,
     /// Tokens (as filled then) that produced an event since the last `sync` began.
     seen: HashSet<Armed>,
@@ -112,19 +109,14 @@ impl KqueueDriver {
                 open: 0,
                 budget,
                 serial: 0,
+                blocked: BTreeSet::new(),
                 freed: false,
             },
-            roots: Vec::new(),
+            roots: Roots::default(),
             buf: Vec::with_capacity(EVENTS_PER_READ),
             seen: HashSet::new(),
             woken: false,
         }))
-    }
-
-    fn root_index(&self, path: &Path) -> Option<usize> {
-        self.roots
-            .iter()
-            .position(|r| r.as_ref().is_some_and(|r| r.path == path))
     }
 
     /// Waits up to `timeout` for events and handles them; returns whether
@@ -161,12 +153,12 @@ impl KqueueDriver {
             let gone = notes.intersects(VnodeEvents::DELETE | VnodeEvents::RENAME)
                 || notes.bits() & 0x40 != 0; // NOTE_REVOKE where it exists
             match &slot.role {
-                Role::Anchor | Role::Ancestor => {
+                Role::Anchor(_) | Role::Ancestor(_) => {
                     w.refresh.get_or_insert(false);
                 }
                 Role::Target => {
-                    let refresh = w.refresh.get_or_insert(false);
-                    *refresh |= wrote;
+                    let target = w.target.get_or_insert(false);
+                    *target |= wrote;
                 }
                 Role::Tree(rel) => {
                     if wrote || notes.contains(VnodeEvents::LINK) {
@@ -204,29 +196,11 @@ impl KqueueDriver {
         ids.sort_unstable();
         for id in ids {
             let Some(w) = work.remove(&id) else { continue };
-            if let Some(root) = self.roots.get_mut(id).and_then(Option::as_mut) {
-                root.apply(&mut self.fds, &self.config, w, out);
+            if let Some(root) = self.roots.get_mut(id) {
+                root.apply(&mut self.fds, &self.config, w, &mut Emit::new(out));
             }
         }
         Ok(true)
-    }
-
-    /// Once a descriptor was released, watches the directories the budget
-    /// refused, root by root in path order, until it refuses one again.
-    fn retry_blocked(&mut self, out: &mut Vec<Event>) {
-        if !std::mem::take(&mut self.fds.freed) {
-            return;
-        }
-        for root in self.roots.iter_mut().flatten() {
-            let pending: Vec<PathBuf> = std::mem::take(&mut root.blocked).into_iter().collect();
-            let mut pending = pending.into_iter();
-            while let Some(rel) = pending.next() {
-                if root.retry_blocked(&mut self.fds, &self.config, &rel, out) == Retry::Budget {
-                    root.blocked.extend(pending);
-                    return;
-                }
-            }
-        }
     }
 
     /// Handles everything already queued, without waiting; then, with
@@ -237,40 +211,18 @@ impl KqueueDriver {
                 break;
             }
         }
-        self.retry_blocked(out);
+        let out = &mut Emit::new(out);
+        for root in self.roots.iter_mut() {
+            root.settle(&mut self.fds, &self.config, out);
+        }
+        retry_blocked(&mut self.fds, &mut self.roots, &self.config, out);
         Ok(())
     }
 
     /// Writes one sync cookie; returns the token (as filled now) of the
     /// directory that sees it.
     fn write_cookie(&self) -> Result<Option<Armed>, Error> {
-        let mut dirs: Vec<(PathBuf, usize)> = self
-            .roots
-            .iter()
-            .flatten()
-            .filter_map(Root::cookie_dir)
-            .collect();
-        dirs.extend(
-            self.roots
-                .iter()
-                .flatten()
-                .flat_map(|r| r.anchors.iter().map(|(d, _, token)| (d.clone(), *token))),
-        );
-        let mut first_error = None;
-        for (dir, token) in dirs {
-            let name: OsString = cookie::fresh_name();
-            match cookie::touch(&dir, &name) {
-                Ok(_) => return Ok(self.fds.armed(token)),
-                Err(e) if cookie::is_unwritable(&e) => {}
-                Err(e) => {
-                    first_error.get_or_insert(Error::io(dir, e));
-                }
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(None),
-        }
+        Ok(write_cookie(&self.roots)?.and_then(|(_, token)| self.fds.armed(token)))
     }
 }
 
@@ -279,53 +231,12 @@ impl Driver for KqueueDriver {
         Backend::Kqueue
     }
 
-    fn add_root(
-        &mut self,
-        path: &Path,
-        mode: RecursiveMode,
-        out: &mut Vec<Event>,
-    ) -> Result<(), Error> {
-        if self.root_index(path).is_some() {
-            self.remove_root(path)?;
-        }
-        let id = self
-            .roots
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or(self.roots.len());
-        let mut root = Root {
-            id,
-            path: path.to_path_buf(),
-            mode,
-            resolved: Resolved::default(),
-            anchors: Vec::new(),
-            ancestors: Vec::new(),
-            dirs: BTreeMap::new(),
-            files: BTreeMap::new(),
-            target: None,
-            snapshot: Snapshot::default(),
-            budget_noted: false,
-            blocked: BTreeSet::new(),
-        };
-        root.rebuild(&mut self.fds, &self.config, out);
-        if id == self.roots.len() {
-            self.roots.push(Some(root));
-        } else {
-            self.roots[id] = Some(root);
-        }
-        Ok(())
+    fn remove_root(&mut self, path: &Path) -> Result<(), Error> {
+        self.roots.unwatch(&mut self.fds, path)
     }
 
-    fn remove_root(&mut self, path: &Path) -> Result<(), Error> {
-        let Some(i) = self.root_index(path) else {
-            return Err(Error::NotWatched {
-                path: path.to_path_buf(),
-            });
-        };
-        if let Some(mut root) = self.roots[i].take() {
-            root.release(&mut self.fds);
-        }
-        Ok(())
+    fn add_root(&mut self, p: &Path, m: RecursiveMode, out: &mut Vec<Event>) -> Result<(), Error> {
+        self.roots.watch(&mut self.fds, &self.config, p, m, out)
     }
 
     fn read_events(

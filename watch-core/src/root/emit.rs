@@ -4,13 +4,19 @@ use crate::{Event, EventKind};
 
 /// Appends events, collapsing an immediate repeat of the same
 /// modification (one write is often MODIFY + CLOSE_WRITE) or close notice.
-pub(super) struct Emit<'a> {
-    pub(super) out: &'a mut Vec<Event>,
-    pub(super) start: usize,
+pub(crate) struct Emit<'a> {
+    pub(crate) out: &'a mut Vec<Event>,
+    pub(crate) start: usize,
 }
 
-impl Emit<'_> {
-    pub(super) fn push(&mut self, event: Event) {
+impl<'a> Emit<'a> {
+    /// A sink appending to `out`; only what it appends may be collapsed.
+    pub(crate) fn new(out: &'a mut Vec<Event>) -> Emit<'a> {
+        let start = out.len();
+        Emit { out, start }
+    }
+
+    pub(crate) fn push(&mut self, event: Event) {
         let repeat = matches!(
             event.kind,
             EventKind::Modified | EventKind::Metadata | EventKind::Closed
@@ -21,7 +27,7 @@ impl Emit<'_> {
         }
     }
 
-    pub(super) fn extend(&mut self, events: impl IntoIterator<Item = Event>) {
+    pub(crate) fn extend(&mut self, events: impl IntoIterator<Item = Event>) {
         for e in events {
             self.push(e);
         }

@@ -1,0 +1,339 @@
+//! Translating inotify records into operations on a root (see
+//! [`crate::root`]): names appearing, going away and moving in a tree
+//! directory, changes of a consulted name, and the rename pairing by cookie.
+
+use std::path::{Path, PathBuf};
+
+use inotify::{EventMask, WatchEvent};
+
+use super::kernel::Kernel;
+use crate::root::{Emit, Root};
+use crate::snapshot::{Entry, EntryKind, join_rel};
+use crate::{Config, Event, EventKind, Origin};
+
+impl Root<Kernel> {
+    /// A name appeared in a tree directory (CREATE, or MOVED_TO from outside).
+    pub(super) fn appeared(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        rel: &Path,
+        is_dir: bool,
+        out: &mut Emit<'_>,
+    ) {
+        let full = self.full(rel);
+        let entry = match Entry::lstat(&full) {
+            // The kernel tells the type of the object the event is about; a
+            // different type there now is a later object with its own event.
+            Ok(entry) if entry.is_dir() == is_dir => entry,
+            _ => {
+                // Already gone again (or replaced): report it, and remember
+                // it as reported (the snapshot is the user's view), so that
+                // its removal is reported too, by its own event or a rescan.
+                self.drop_subtree(k, rel);
+                out.push(Event::new(EventKind::Created, full, is_dir, Origin::Kernel));
+                self.snapshot
+                    .insert(rel.to_path_buf(), Entry::placeholder(is_dir));
+                self.dirty = true;
+                return;
+            }
+        };
+        if self
+            .snapshot
+            .get(rel)
+            .is_some_and(|old| old.same_object(&entry))
+        {
+            // A scan already reported it. If that scan listed it but could
+            // not arm it (a rename above changed its path meanwhile), nothing
+            // below it is known or watched yet: scan it now.
+            if entry.is_dir()
+                && self.wants_tree(&entry, config, false)
+                && !self.dirs.contains_key(rel)
+            {
+                self.scan_in(k, config, rel, entry, out);
+            }
+            return;
+        }
+        self.drop_subtree(k, rel);
+        out.push(Event::new(
+            EventKind::Created,
+            full.clone(),
+            entry.is_dir(),
+            Origin::Kernel,
+        ));
+        self.snapshot.insert(rel.to_path_buf(), entry.clone());
+        let enter = if entry.kind == EntryKind::Symlink {
+            self.wants_tree(
+                &entry,
+                config,
+                std::fs::metadata(&full).is_ok_and(|m| m.is_dir()),
+            )
+        } else {
+            self.wants_tree(&entry, config, false)
+        };
+        if enter {
+            self.scan_in(k, config, rel, entry, out);
+        }
+    }
+
+    pub(super) fn renamed(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        from: &Path,
+        to: &Path,
+        is_dir: bool,
+        out: &mut Emit<'_>,
+    ) {
+        if self.snapshot.get(from).is_none() {
+            self.appeared(k, config, to, is_dir, out);
+            return;
+        }
+        if self
+            .snapshot
+            .get(from)
+            .is_some_and(|e| e.is_dir() != is_dir)
+        {
+            // What we recorded there was a later object: the moved one is unknown.
+            self.drop_subtree(k, from);
+            self.snapshot
+                .insert(from.to_path_buf(), Entry::placeholder(is_dir));
+            self.dirty = true;
+        }
+        self.move_tree(k, from, to);
+        out.push(Event::new(
+            EventKind::Renamed {
+                from: self.full(from),
+            },
+            self.full(to),
+            is_dir,
+            Origin::Kernel,
+        ));
+        // A rename moves the file's ctime, with no event of its own: record
+        // it, or a rescan after an overflow would take the move for a rewrite.
+        if !is_dir
+            && let Some(recorded) = self.snapshot.entries.get_mut(to)
+            && recorded.ino != 0
+            && let Ok(now) = Entry::lstat(&join_rel(&self.path, to))
+            && now.same_object(recorded)
+        {
+            recorded.ctime = now.ctime;
+        }
+        // A directory below, scanned by path since the queue was last
+        // empty, may have been a later one than the one that moved here
+        // with it: check each (their number is small), the same way.
+        if is_dir && !self.fresh.is_empty() {
+            let moved: Vec<PathBuf> = self
+                .fresh
+                .iter()
+                .filter(|p| p.starts_with(from) && p.as_path() != from)
+                .filter_map(|p| p.strip_prefix(from).ok().map(|rest| join_rel(to, rest)))
+                .collect();
+            for rel in moved {
+                if let Some(recorded) = self.snapshot.get(&rel)
+                    && recorded.ino != 0
+                    && Entry::lstat(&self.full(&rel)).map_or(true, |a| !a.same_object(recorded))
+                {
+                    self.snapshot.insert(rel, Entry::placeholder(true));
+                    self.dirty = true;
+                }
+            }
+        }
+        // What we recorded was seen by lstat some time after the events: the
+        // directory moved here may not be the one we looked at. And a
+        // directory created and renamed before its CREATE was handled could
+        // not be armed or read under its first name: nothing below it is
+        // known or watched. Either way mark it unverified; `settle` rescans
+        // it (arming its watches) once the queue is drained.
+        if is_dir
+            && let Some(recorded) = self.snapshot.get(to)
+            && recorded.ino != 0
+            && Entry::lstat(&self.full(to)).map_or(true, |a| !a.same_object(recorded))
+        {
+            self.snapshot
+                .insert(to.to_path_buf(), Entry::placeholder(true));
+            self.dirty = true;
+        }
+        // A scan that ran while a rename (of this directory or one above
+        // it) was still queued listed directories it could then not arm or
+        // read under their old path: they are known but unwatched, and
+        // nothing below them is known. Mark each unverified for `settle`.
+        if is_dir {
+            let unwatched: Vec<PathBuf> = self
+                .snapshot
+                .subtree(to)
+                .filter(|(p, e)| {
+                    e.ino != 0 && self.wants_tree(e, config, false) && !self.dirs.contains_key(*p)
+                })
+                .map(|(p, _)| p.clone())
+                .collect();
+            for p in unwatched {
+                self.snapshot.insert(p, Entry::placeholder(true));
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// MODIFY / CLOSE_WRITE / ATTRIB on an entry of a tree directory.
+    pub(super) fn changed(&mut self, rel: &Path, kind: EventKind, out: &mut Emit<'_>) {
+        // A path the user does not know of was already reported removed;
+        // its next appearance has its own event.
+        let Some(known) = self.snapshot.get(rel) else {
+            return;
+        };
+        let is_dir = known.is_dir();
+        let full = self.full(rel);
+        // Refresh what we know only if it is still the same object: a
+        // replacement is reported by its own CREATE / MOVED_TO.
+        if let Ok(entry) = Entry::lstat(&full)
+            && entry.same_object(known)
+        {
+            self.snapshot.insert(rel.to_path_buf(), entry);
+        }
+        out.push(Event::new(kind, full, is_dir, Origin::Kernel));
+    }
+
+    pub(super) fn tree_event(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        dir: &Path,
+        ev: &WatchEvent<'_>,
+        out: &mut Emit<'_>,
+    ) {
+        let mask = ev.mask;
+        let Some(name) = ev.name else {
+            if dir.as_os_str().is_empty()
+                && mask
+                    .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::UNMOUNT)
+            {
+                self.refresh(k, config, false, out);
+            } else if mask.contains(EventMask::UNMOUNT) {
+                // What the directory's path leads to now is the directory
+                // the mount covered: its contents are to be reported.
+                self.state.unmounted = true;
+            }
+            return;
+        };
+        let rel = join_rel(dir, Path::new(name));
+        if config.exclude.is_some() && config.is_excluded(&self.full(&rel)) {
+            return;
+        }
+        let is_dir = mask.contains(EventMask::ISDIR);
+        if mask.contains(EventMask::MOVED_FROM) {
+            self.state.moves.push((ev.cookie, rel, is_dir));
+        } else if mask.contains(EventMask::MOVED_TO) {
+            match self
+                .state
+                .moves
+                .iter()
+                .position(|(c, _, _)| *c == ev.cookie)
+            {
+                Some(i) => {
+                    let (_, from, _) = self.state.moves.remove(i);
+                    self.renamed(k, config, &from, &rel, is_dir, out);
+                }
+                None => {
+                    self.appeared(k, config, &rel, is_dir, out);
+                    // A file moved in from outside is complete as it
+                    // arrives: nobody is still writing it through this name.
+                    if config.close_notices && !is_dir && self.snapshot.get(&rel).is_some() {
+                        out.push(Event::new(
+                            EventKind::Closed,
+                            self.full(&rel),
+                            false,
+                            Origin::Kernel,
+                        ));
+                    }
+                }
+            }
+        } else if mask.contains(EventMask::CREATE) {
+            self.appeared(k, config, &rel, is_dir, out);
+        } else if mask.contains(EventMask::DELETE) {
+            self.removed(k, &rel, is_dir, out);
+        } else {
+            if mask.contains(EventMask::CLOSE_WRITE) && !is_dir {
+                self.changed(&rel, EventKind::Modified, out);
+                if config.close_notices && self.snapshot.get(&rel).is_some() {
+                    out.push(Event::new(
+                        EventKind::Closed,
+                        self.full(&rel),
+                        false,
+                        Origin::Kernel,
+                    ));
+                }
+            } else if mask.contains(EventMask::MODIFY) && !is_dir {
+                // The hot path of a write: report it without an lstat. The
+                // recorded size and mtime are refreshed by CLOSE_WRITE; if
+                // they stay stale, a rescan reports one extra `Modified`.
+                if self.snapshot.get(&rel).is_some() {
+                    out.push(Event::new(
+                        EventKind::Modified,
+                        self.full(&rel),
+                        false,
+                        Origin::Kernel,
+                    ));
+                }
+            }
+            if mask.contains(EventMask::ATTRIB) {
+                self.changed(&rel, EventKind::Metadata, out);
+            }
+        }
+    }
+
+    /// Unpaired MOVED_FROMs: the entry left the tree.
+    pub(super) fn finish_moves(&mut self, k: &mut Kernel, out: &mut Emit<'_>) {
+        for (_, rel, is_dir) in std::mem::take(&mut self.state.moves) {
+            self.removed(k, &rel, is_dir, out);
+        }
+    }
+
+    pub(super) fn anchor_event(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        dir: &Path,
+        ev: &WatchEvent<'_>,
+        out: &mut Emit<'_>,
+    ) {
+        match ev.name {
+            Some(name) if self.resolved.depends_on(dir, name) => {
+                let is_last = self.resolved.last() == Some((dir, name));
+                let content = EventMask::MODIFY | EventMask::CLOSE_WRITE | EventMask::ATTRIB;
+                if is_last && self.target.is_some() && content.contains(ev.mask - EventMask::ISDIR)
+                {
+                    // The target's inode watch reports this write or
+                    // attribute change too, and costs less: one event is
+                    // one report.
+                    return;
+                }
+                let written = ev
+                    .mask
+                    .intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE);
+                self.refresh(k, config, is_last && written, out);
+                if is_last && config.close_notices && ev.mask.contains(EventMask::CLOSE_WRITE) {
+                    self.closed(out);
+                }
+            }
+            None if ev
+                .mask
+                .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::UNMOUNT) =>
+            {
+                self.refresh(k, config, false, out);
+            }
+            _ => {}
+        }
+    }
+
+    /// A writer closed the file this root names.
+    pub(super) fn closed(&self, out: &mut Emit<'_>) {
+        if self.root_entry().is_some_and(|e| !e.is_dir()) {
+            out.push(Event::new(
+                EventKind::Closed,
+                self.path.clone(),
+                false,
+                Origin::Kernel,
+            ));
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Following a root's name: anchors, ancestors and the target's inode watch.
+
+use std::path::{Path, PathBuf};
+
+use super::{ArmError, Role, Root, WatchTable};
+use crate::Error;
+use crate::resolve::{DirId, resolve};
+use crate::snapshot::EntryKind;
+
+/// A directory watched to follow a root's name: where it is, which
+/// directory it was when armed, and the watch.
+pub(crate) struct Link<H> {
+    pub(crate) dir: PathBuf,
+    /// `None` for the `/` or `.` a lookup starts from.
+    pub(crate) id: Option<DirId>,
+    pub(crate) handle: H,
+}
+
+/// Makes `links` watch exactly the `wanted` directories, each the one now at
+/// its path: a link whose path now leads to another directory (renamed away
+/// and replaced, or a mount placed over it or removed) is armed again there
+/// and released. Without `arm_new`, only releases what is no longer wanted.
+/// Returns whether anything new was armed or vanished while arming (the
+/// path must then be resolved again), and the first error.
+fn relink<T: WatchTable>(
+    t: &mut T,
+    root: usize,
+    links: &mut Vec<Link<T::Handle>>,
+    wanted: &[(PathBuf, Option<DirId>)],
+    role: fn(PathBuf) -> Role,
+    arm_new: bool,
+) -> (bool, Option<Error>) {
+    let mut again = false;
+    let mut error = None;
+    for (dir, id) in wanted {
+        if !arm_new || links.iter().any(|l| &l.dir == dir && &l.id == id) {
+            continue;
+        }
+        match t.arm(root, dir, role(dir.clone()), true) {
+            Ok(handle) => {
+                links.push(Link {
+                    dir: dir.clone(),
+                    id: *id,
+                    handle,
+                });
+                again = true;
+            }
+            Err(ArmError::Gone) => again = true, // vanished: resolve again
+            Err(e) => {
+                if error.is_none() {
+                    error = e.into_error();
+                }
+            }
+        }
+    }
+    let (keep, stale): (Vec<_>, Vec<_>) = std::mem::take(links)
+        .into_iter()
+        .partition(|l| wanted.iter().any(|(d, i)| d == &l.dir && i == &l.id));
+    if !stale.is_empty() {
+        // A sync cookie may have gone into a directory these watched.
+        t.moved();
+    }
+    for l in stale {
+        // Armed again at the same path and found the same watch (the
+        // directory changed back meanwhile): the use is the kept link's now.
+        if !keep.iter().any(|k| k.handle == l.handle && k.dir == l.dir) {
+            t.release(root, l.handle, role(l.dir));
+        }
+    }
+    *links = keep;
+    (again, error)
+}
+
+impl<T: WatchTable> Root<T> {
+    /// Watches the directories of the name chain, re-resolving until the
+    /// set is stable (a watch armed after a resolve could miss a change made
+    /// in between; resolving again after arming cannot), then the target.
+    pub(crate) fn follow_name(&mut self, t: &mut T) -> Result<(), Error> {
+        let result = self.follow_chain(t, true);
+        self.watch_target(t);
+        result
+    }
+
+    /// The anchors, and (with `above`) the directories above the path. Those
+    /// are optional: they are armed only while no tree directory waits for
+    /// a watch the limit refused (and, on `watch`, after the tree), so they
+    /// never take a watch a tree directory needs; without them a rename up
+    /// there goes unnoticed. An anchor that cannot be armed is an error (the
+    /// name could change unseen); an ancestor is not.
+    pub(crate) fn follow_chain(&mut self, t: &mut T, above: bool) -> Result<(), Error> {
+        for _ in 0..8 {
+            let resolved = resolve(&self.path);
+            let with_id = |dirs: Vec<&Path>| -> Vec<(PathBuf, Option<DirId>)> {
+                dirs.into_iter()
+                    .map(|d| (d.to_path_buf(), resolved.id_of(d)))
+                    .collect()
+            };
+            let anchors = with_id(resolved.dirs());
+            let ancestors = with_id(resolved.ancestors());
+            let (armed_anchor, error) =
+                relink(t, self.id, &mut self.anchors, &anchors, Role::Anchor, true);
+            let above = above && t.blocked().is_empty();
+            let (armed_ancestor, _) = relink(
+                t,
+                self.id,
+                &mut self.ancestors,
+                &ancestors,
+                Role::Ancestor,
+                above,
+            );
+            self.resolved = resolved;
+            if let Some(e) = error {
+                return Err(e);
+            }
+            if !(armed_anchor || armed_ancestor) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps an inode watch on the regular file the root resolves to (none
+    /// for a directory, a device, a FIFO or a missing path): a hard link
+    /// elsewhere can change it. On failure (gone meanwhile, no permission)
+    /// the anchors still see changes by name; the next change retries.
+    pub(crate) fn watch_target(&mut self, t: &mut T) {
+        let want = match (&self.resolved.target, self.resolved.last()) {
+            (Some(e), Some((dir, name))) if e.kind == EntryKind::File => {
+                Some((e.dev, e.ino, dir.join(name)))
+            }
+            _ => None,
+        };
+        if let (Some((dev, ino, _)), Some((d, i, _))) = (&want, &self.target)
+            && (dev, ino) == (d, i)
+        {
+            return;
+        }
+        if let Some((_, _, handle)) = self.target.take() {
+            t.release(self.id, handle, Role::Target);
+        }
+        if let Some((dev, ino, path)) = want
+            && let Ok(handle) = t.arm(self.id, &path, Role::Target, false)
+        {
+            self.target = Some((dev, ino, handle));
+        }
+    }
+
+    /// Releases every watch the root holds.
+    pub(crate) fn release(&mut self, t: &mut T) {
+        self.drop_subtree(t, Path::new(""));
+        if let Some((_, _, handle)) = self.target.take() {
+            t.release(self.id, handle, Role::Target);
+        }
+        for l in std::mem::take(&mut self.anchors) {
+            t.release(self.id, l.handle, Role::Anchor(l.dir));
+        }
+        for l in std::mem::take(&mut self.ancestors) {
+            t.release(self.id, l.handle, Role::Ancestor(l.dir));
+        }
+    }
+}

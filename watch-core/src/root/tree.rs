@@ -1,0 +1,316 @@
+//! A root's tree: arming and scanning directories, dropping, moving and
+//! removing subtrees, and directories the limit refused.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::{ArmError, Emit, Retry, Role, Root, Roots, WatchTable};
+use crate::scan::scan_dir;
+use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
+use crate::{Config, Event, EventKind, Origin, SkipReason};
+
+/// Arms the tree directory at `rel` (full path `full`) and records it; one
+/// the limit refuses is remembered for a retry.
+pub(crate) fn arm_dir<T: WatchTable>(
+    t: &mut T,
+    dirs: &mut BTreeMap<PathBuf, T::Handle>,
+    id: usize,
+    full: &Path,
+    rel: &Path,
+    follow: bool,
+) -> Result<(), ArmError> {
+    match t.arm(id, full, Role::Tree(rel.to_path_buf()), follow) {
+        Ok(handle) => {
+            dirs.insert(rel.to_path_buf(), handle);
+            Ok(())
+        }
+        Err(e) => {
+            if let ArmError::Full { .. } = e {
+                t.blocked().insert((id, rel.to_path_buf()));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Removes the entries of `id` at and below `rel` from `blocked`, returning them.
+fn take_blocked<T: WatchTable>(t: &mut T, id: usize, rel: &Path) -> Vec<PathBuf> {
+    let blocked = t.blocked();
+    let gone: Vec<PathBuf> = blocked
+        .range((id, rel.to_path_buf())..)
+        .take_while(|(r, p)| *r == id && p.starts_with(rel))
+        .map(|(_, p)| p.clone())
+        .collect();
+    for p in &gone {
+        blocked.remove(&(id, p.clone()));
+    }
+    gone
+}
+
+impl<T: WatchTable> Root<T> {
+    /// Scans the directory at `rel` (known as `entry`), arming each
+    /// directory not watched yet before reading it; returns what was found.
+    pub(crate) fn scan(
+        &mut self,
+        t: &mut T,
+        config: &Config,
+        rel: &Path,
+        entry: Entry,
+        notices: &mut Vec<Event>,
+    ) -> Snapshot {
+        self.fresh.push(rel.to_path_buf());
+        let visited = match rel.parent() {
+            Some(parent) => self.snapshot.dir_ids_along(parent),
+            None => HashSet::new(),
+        };
+        let opts = self.opts(config);
+        let (id, dirs) = (self.id, &mut self.dirs);
+        let mut hook = |full: &Path, r: &Path, via_symlink: bool| {
+            if dirs.contains_key(r) {
+                return Ok(());
+            }
+            // The root directory follows the user's symlink; others only
+            // when followed.
+            let follow = r.as_os_str().is_empty() || via_symlink;
+            arm_dir(t, dirs, id, full, r, follow).map_err(ArmError::skip_reason)
+        };
+        scan_dir(&self.path, rel, entry, visited, &opts, &mut hook, notices)
+    }
+
+    /// Scans the directory at `rel` (already in the snapshot as `entry`)
+    /// and reports what the snapshot did not know yet (see [`Root::adopt`]).
+    pub(crate) fn scan_in(
+        &mut self,
+        t: &mut T,
+        config: &Config,
+        rel: &Path,
+        entry: Entry,
+        out: &mut Emit<'_>,
+    ) {
+        let mut notices = Vec::new();
+        let found = self.scan(t, config, rel, entry, &mut notices);
+        self.adopt(t, rel, found, notices, out);
+    }
+
+    /// Reports what a scan of `rel` found that the snapshot did not know
+    /// yet as `Created` (origin Rescan), then the scan's notices, and gives
+    /// new files their own watches if the table wants.
+    fn adopt(
+        &mut self,
+        t: &mut T,
+        rel: &Path,
+        found: Snapshot,
+        notices: Vec<Event>,
+        out: &mut Emit<'_>,
+    ) {
+        let mut files = Vec::new();
+        for (p, e) in found.entries {
+            if p == rel || self.snapshot.get(&p).is_some_and(|old| old.same_object(&e)) {
+                continue;
+            }
+            out.push(Event::new(
+                EventKind::Created,
+                self.full(&p),
+                e.is_dir(),
+                Origin::Rescan,
+            ));
+            if T::FILES {
+                files.push(p.clone());
+            }
+            self.snapshot.insert(p, e);
+        }
+        out.extend(notices);
+        self.arm_files(t, files, out);
+    }
+
+    /// Gives the regular files among `rels` (whose directory is watched) a
+    /// watch each, in one batch; says once if the budget stops it.
+    pub(crate) fn arm_files(&mut self, t: &mut T, rels: Vec<PathBuf>, out: &mut Emit<'_>) {
+        if !T::FILES {
+            return;
+        }
+        let wanted: Vec<(PathBuf, PathBuf)> = rels
+            .into_iter()
+            .filter(|rel| {
+                !self.files.contains_key(rel)
+                    && self
+                        .snapshot
+                        .get(rel)
+                        .is_some_and(|e| e.kind == EntryKind::File)
+                    && self
+                        .dirs
+                        .contains_key(rel.parent().unwrap_or(Path::new("")))
+            })
+            .map(|rel| (self.full(&rel), rel))
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let (armed, over_budget) = t.arm_files(self.id, wanted);
+        self.files.extend(armed);
+        if over_budget && !self.budget_noted {
+            self.budget_noted = true;
+            out.push(Event::new(
+                EventKind::Skipped {
+                    reason: SkipReason::FdBudget,
+                },
+                self.path.clone(),
+                self.root_entry().is_some_and(Entry::is_dir),
+                Origin::Rescan,
+            ));
+        }
+    }
+
+    /// Releases the watches at and below `rel`, forgets the snapshot there
+    /// and the directories there the limit refused.
+    pub(crate) fn drop_subtree(&mut self, t: &mut T, rel: &Path) {
+        for (map, tree) in [(&mut self.dirs, true), (&mut self.files, false)] {
+            let gone: Vec<PathBuf> = map
+                .range(rel.to_path_buf()..)
+                .take_while(|(p, _)| p.starts_with(rel))
+                .map(|(p, _)| p.clone())
+                .collect();
+            for p in gone {
+                if let Some(handle) = map.remove(&p) {
+                    let role = if tree { Role::Tree(p) } else { Role::File(p) };
+                    t.release(self.id, handle, role);
+                }
+            }
+        }
+        self.snapshot.remove_subtree(rel);
+        if !t.blocked().is_empty() {
+            take_blocked(t, self.id, rel);
+        }
+    }
+
+    /// Moves what is known at and below `from` to `to` (replacing what was
+    /// there): watches follow their objects, so only their names change.
+    pub(crate) fn move_tree(&mut self, t: &mut T, from: &Path, to: &Path) {
+        self.drop_subtree(t, to);
+        for (map, tree) in [(&mut self.dirs, true), (&mut self.files, false)] {
+            let moved: Vec<(PathBuf, T::Handle)> = map
+                .range(from.to_path_buf()..)
+                .take_while(|(p, _)| p.starts_with(from))
+                .map(|(p, h)| (p.clone(), *h))
+                .collect();
+            for (old, handle) in moved {
+                let Ok(rest) = old.strip_prefix(from) else {
+                    continue;
+                };
+                let new = join_rel(to, rest);
+                map.remove(&old);
+                map.insert(new.clone(), handle);
+                let (old, new) = if tree {
+                    (Role::Tree(old), Role::Tree(new))
+                } else {
+                    (Role::File(old), Role::File(new))
+                };
+                t.repath(self.id, handle, old, new);
+            }
+        }
+        self.snapshot.move_subtree(from, to);
+        if !t.blocked().is_empty() {
+            for old in take_blocked(t, self.id, from) {
+                if let Ok(rest) = old.strip_prefix(from) {
+                    t.blocked().insert((self.id, join_rel(to, rest)));
+                }
+            }
+        }
+    }
+
+    /// Reports `rel` removed and drops it. A deleted directory was empty
+    /// when it went, so everything still known below it was deleted first
+    /// unseen (a table that cannot see it in its own events): report that
+    /// too, deepest first. A directory moved away keeps its contents: only
+    /// the directory is reported.
+    pub(crate) fn removed(&mut self, t: &mut T, rel: &Path, is_dir: bool, out: &mut Emit<'_>) {
+        let is_dir = self.snapshot.get(rel).map_or(is_dir, Entry::is_dir);
+        if self.dirs.get(rel).is_some_and(|h| t.deleted(*h)) {
+            let below: Vec<(PathBuf, bool)> = self
+                .snapshot
+                .subtree(rel)
+                .filter(|(p, _)| p.as_path() != rel)
+                .map(|(p, e)| (p.clone(), e.is_dir()))
+                .collect();
+            for (p, d) in below.into_iter().rev() {
+                out.push(Event::new(
+                    EventKind::Removed,
+                    self.full(&p),
+                    d,
+                    Origin::Kernel,
+                ));
+            }
+        }
+        self.drop_subtree(t, rel);
+        out.push(Event::new(
+            EventKind::Removed,
+            self.full(rel),
+            is_dir,
+            Origin::Kernel,
+        ));
+    }
+
+    /// Watches the tree directory at `rel`, which the limit refused
+    /// earlier, and reports what it holds (origin Rescan).
+    pub(crate) fn retry(
+        &mut self,
+        t: &mut T,
+        config: &Config,
+        rel: &Path,
+        out: &mut Emit<'_>,
+    ) -> Retry {
+        let Some(entry) = self.snapshot.get(rel).cloned() else {
+            return Retry::Stale;
+        };
+        let wanted = if rel.as_os_str().is_empty() {
+            entry.is_dir()
+        } else {
+            self.enters(&entry, rel, config)
+        };
+        // Below an unwatched directory it is that directory's retry that
+        // scans it.
+        let parent_watched = rel.parent().is_none_or(|p| self.dirs.contains_key(p));
+        if !wanted || !parent_watched || self.dirs.contains_key(rel) {
+            return Retry::Stale;
+        }
+        let mut notices = Vec::new();
+        let found = self.scan(t, config, rel, entry, &mut notices);
+        if !self.dirs.contains_key(rel) {
+            // Refused again (the scan put it back among the blocked, and
+            // its notice was given before) or gone (its parent reports it).
+            return if t.blocked().contains(&(self.id, rel.to_path_buf())) {
+                Retry::Limit
+            } else {
+                Retry::Stale
+            };
+        }
+        self.adopt(t, rel, found, notices, out);
+        Retry::Watched
+    }
+}
+
+/// Once a watch was released, watches the directories the limit refused,
+/// in (root, path) order, until the limit refuses one again (so a full
+/// table costs one failed attempt). What a directory holds then is reported
+/// as created (origin Rescan), like a new directory's.
+pub(crate) fn retry_blocked<T: WatchTable>(
+    t: &mut T,
+    roots: &mut Roots<Root<T>>,
+    config: &Config,
+    out: &mut Emit<'_>,
+) {
+    if !t.take_freed() || t.blocked().is_empty() {
+        return;
+    }
+    let mut blocked = std::mem::take(t.blocked()).into_iter();
+    while let Some((id, rel)) = blocked.next() {
+        let Some(root) = roots.get_mut(id) else {
+            continue;
+        };
+        if root.retry(t, config, &rel, out) == Retry::Limit {
+            t.blocked().insert((id, rel));
+            t.blocked().extend(blocked);
+            break;
+        }
+    }
+}
