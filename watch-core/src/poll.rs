@@ -69,6 +69,12 @@ impl PollDriver {
             recursive: root.mode == RecursiveMode::Recursive,
             follow_symlinks: config.follow_symlinks,
             exclude: config.exclude.as_ref(),
+            // Every scan is diffed against the last one, and a listed
+            // file's rule compares its ctime with our clock: on a network
+            // filesystem (what polling is chosen for) the server's clock
+            // sets the ctime, and may lag ours. So polling keeps exact
+            // per-file metadata.
+            exact: true,
         };
         let mut notices = Vec::new();
         let (_, snap) = scan_root(&root.path, &opts, &mut |_, _, _| Ok(()), &mut notices);

@@ -5,12 +5,32 @@
 //! overflow recovery diff two snapshots ([`crate::diff`]); kernel backends
 //! keep theirs up to date event by event. Snapshots are made by
 //! [`crate::scan`].
+//!
+//! # Layout
+//!
+//! Directories, symlinks, other special files and every file whose status
+//! was read (`lstat`) are kept by path, each with its full [`Entry`]. A
+//! regular file that a kernel backend's scan only *listed* (its name, type
+//! and inode come from the directory listing, no `lstat`) is kept in its
+//! directory's [`Files`] table instead: the name stored once, in a byte
+//! arena, and the inode; about 14 bytes plus the name per file, against a
+//! full relative path and a 64-byte entry. Such an entry is
+//! [`Entry::listed`]: its size, times and permissions are unknown, and its
+//! `ctime` holds the moment (less a margin) its directory was listed. The
+//! rescan after a queue overflow treats a listed file whose ctime is not
+//! older than that as changed ([`Entry::content_differs`]): the kernel
+//! moves a file's ctime on every write, truncation, rename, link count or
+//! attribute change, user space cannot set it, and it comes from the same
+//! clock as our own timestamp.
 
 use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsStr;
 use std::fs::{self, Metadata};
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The type of a filesystem object, as `lstat` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,6 +45,8 @@ pub(crate) enum EntryKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub(crate) kind: EntryKind,
+    /// Only listed, never examined (see [`Entry::listed`]).
+    pub(crate) listed: bool,
     pub(crate) dev: u64,
     pub(crate) ino: u64,
     pub(crate) size: u64,
@@ -34,7 +56,8 @@ pub(crate) struct Entry {
     /// time on every write, truncation, rename, link count or attribute
     /// change, and user space cannot set it: a rewrite whose size stays and
     /// whose mtime was put back (`cp -p`, `tar x`, `rsync -t`, `touch -r`)
-    /// still moves it.
+    /// still moves it. For a listed entry: when it was listed, less
+    /// [`LISTED_MARGIN`].
     pub(crate) ctime: i64,
     pub(crate) mode: u32,
     pub(crate) uid: u32,
@@ -43,19 +66,42 @@ pub(crate) struct Entry {
     pub(crate) target: Option<Box<PathBuf>>,
 }
 
-// One is kept per watched path, so size matters.
+// Many are kept, so size matters.
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<Entry>() <= 64);
 
 /// A timestamp as one number, so that an entry keeps both times and still
 /// packs into 64 bytes: nanoseconds since the epoch, wrapping. Exact and
 /// ordered from 1678 to 2262; beyond that two times give the same stamp
-/// only when they are a multiple of about 584 years apart. Stamps are only
-/// compared for equality, to notice a change.
+/// only when they are a multiple of about 584 years apart.
 pub(crate) fn stamp(secs: i64, nsecs: i64) -> i64 {
     // `nsecs` is in [0, 10^9) by definition; clamp rather than trust it.
     secs.wrapping_mul(1_000_000_000)
         .wrapping_add(nsecs.clamp(0, 999_999_999))
+}
+
+/// How far before the moment a directory is listed its listed files' ctimes
+/// may lie and still count as "maybe changed since". The kernel stamps a
+/// change with a coarse clock that lags the one we read by up to a timer
+/// tick (10 ms at the lowest tick rate), and some filesystems keep whole
+/// seconds (ext3 without large inodes, HFS+, many NFS servers), truncating
+/// a change made after the listing to up to a second before it. Two seconds
+/// covers both with room; the price is an extra `Modified` after an overflow
+/// for a file changed in the two seconds before it was listed.
+pub(crate) const LISTED_MARGIN_NS: i64 = 2_000_000_000;
+
+/// The threshold for files listed now: the current time (the clock the
+/// kernel stamps ctimes with) less [`LISTED_MARGIN_NS`].
+pub(crate) fn listed_since() -> i64 {
+    let now = match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => stamp(
+            i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2),
+            i64::from(d.subsec_nanos()),
+        ),
+        // A clock before 1970: every listed file then counts as changed.
+        Err(_) => i64::MIN,
+    };
+    now.saturating_sub(LISTED_MARGIN_NS)
 }
 
 impl Entry {
@@ -73,6 +119,7 @@ impl Entry {
         };
         Entry {
             kind,
+            listed: false,
             dev: meta.dev(),
             ino: meta.ino(),
             size: meta.size(),
@@ -82,6 +129,27 @@ impl Entry {
             uid: meta.uid(),
             gid: meta.gid(),
             target: target.map(Box::new),
+        }
+    }
+
+    /// A regular file known only from its directory's listing: device (its
+    /// directory's), inode (`d_ino`), and `since`, a [`listed_since`]
+    /// taken before the directory was read. Size, times and permissions
+    /// are unknown: a rescan reports the file as modified (content and
+    /// metadata) if its ctime is at or after `since`.
+    pub(crate) fn listed(dev: u64, ino: u64, since: i64) -> Entry {
+        Entry {
+            kind: EntryKind::File,
+            listed: true,
+            dev,
+            ino,
+            size: 0,
+            mtime: 0,
+            ctime: since,
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            target: None,
         }
     }
 
@@ -107,6 +175,7 @@ impl Entry {
             } else {
                 EntryKind::File
             },
+            listed: false,
             dev: 0,
             ino: 0,
             size: 0,
@@ -128,9 +197,23 @@ impl Entry {
         self.kind == other.kind && self.dev == other.dev && self.ino == other.ino
     }
 
+    /// Whether `new`, seen later at the same path, may differ from a listed
+    /// `self` in anything but its name: its ctime is not older than the
+    /// listing (less the margin). Unknown (so yes) when `new` is listed too.
+    fn listed_changed(&self, new: &Entry) -> bool {
+        new.listed || new.ctime >= self.ctime
+    }
+
     /// Content changed: size or mtime of a non-directory, or a symlink target.
     /// (A directory's mtime changes with every entry; its entries report that.)
+    /// For a listed entry (on either side): see [`Entry::listed`].
     pub(crate) fn content_differs(&self, other: &Entry) -> bool {
+        if self.listed {
+            return self.listed_changed(other);
+        }
+        if other.listed {
+            return true;
+        }
         self.kind != EntryKind::Dir
             && (self.size != other.size || self.mtime != other.mtime || self.target != other.target)
     }
@@ -138,68 +221,433 @@ impl Entry {
     /// The status change time of a file (not a directory or a symlink)
     /// moved. Unless something else explains it (a rename, a link added or
     /// removed, a permission change), the content was rewritten with its
-    /// size and mtime kept or put back: see [`crate::diff`].
+    /// size and mtime kept or put back: see [`crate::diff`]. Listed
+    /// entries are judged by [`Entry::content_differs`] instead.
     pub(crate) fn ctime_differs(&self, other: &Entry) -> bool {
-        !matches!(self.kind, EntryKind::Dir | EntryKind::Symlink) && self.ctime != other.ctime
+        !self.listed
+            && !other.listed
+            && !matches!(self.kind, EntryKind::Dir | EntryKind::Symlink)
+            && self.ctime != other.ctime
     }
 
-    /// Permissions or ownership changed.
+    /// Permissions or ownership changed. For a listed entry, unknown: it
+    /// may have if its ctime moved (a rescan cannot tell a `chmod` from a
+    /// rewrite without the old values, so it reports both).
     pub(crate) fn metadata_differs(&self, other: &Entry) -> bool {
+        if self.listed {
+            return self.listed_changed(other);
+        }
+        if other.listed {
+            return true;
+        }
         self.mode != other.mode || self.uid != other.uid || self.gid != other.gid
     }
 }
 
-/// Paths relative to a root (the root itself is `""`) and what was there.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Snapshot {
-    pub(crate) entries: BTreeMap<PathBuf, Entry>,
+/// The listed regular files of one directory: names stored once, in an
+/// arena, sorted, with their inodes. A removed name is a tombstone (inode
+/// 0, which no real file has) until more than half are, then the table is
+/// rebuilt, so a removal never shifts the whole table.
+#[derive(Clone, Debug)]
+struct Files {
+    /// The device of the directory the files were listed in.
+    dev: u64,
+    /// The oldest [`listed_since`] of the files here.
+    since: i64,
+    /// Per file, sorted by name: where its name starts in `names`.
+    offsets: Vec<u32>,
+    /// Per file: its inode, 0 for a removed one.
+    inos: Vec<u64>,
+    /// Each name as a little-endian `u16` length followed by its bytes.
+    names: Vec<u8>,
+    /// How many entries are tombstones.
+    dead: usize,
 }
 
+impl Files {
+    fn new(dev: u64, since: i64) -> Files {
+        Files {
+            dev,
+            since,
+            offsets: Vec::new(),
+            inos: Vec::new(),
+            names: Vec::new(),
+            dead: 0,
+        }
+    }
+
+    /// A table from names sorted by byte value, without duplicates.
+    fn from_sorted<'a>(
+        dev: u64,
+        since: i64,
+        items: impl ExactSizeIterator<Item = (&'a [u8], u64)>,
+    ) -> Files {
+        let mut files = Files::new(dev, since);
+        files.offsets.reserve_exact(items.len());
+        files.inos.reserve_exact(items.len());
+        for (name, ino) in items {
+            // `push` cannot fail for a name a directory listing gave (at
+            // most NAME_MAX bytes) unless the arena passed 4 GiB.
+            let _ = files.push(name, ino);
+        }
+        files.names.shrink_to_fit();
+        files
+    }
+
+    fn name(&self, i: usize) -> &[u8] {
+        let at = self.offsets[i] as usize;
+        let len = u16::from_le_bytes([self.names[at], self.names[at + 1]]) as usize;
+        &self.names[at + 2..at + 2 + len]
+    }
+
+    fn find(&self, name: &[u8]) -> Result<usize, usize> {
+        let (mut lo, mut hi) = (0, self.offsets.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.name(mid).cmp(name) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    fn get(&self, name: &[u8]) -> Option<u64> {
+        let i = self.find(name).ok()?;
+        Some(self.inos[i]).filter(|&ino| ino != 0)
+    }
+
+    /// Stores `name` at the end of the arena; its offset, or `None` if
+    /// it does not fit the table's fields.
+    fn store(&mut self, name: &[u8]) -> Option<u32> {
+        let len = u16::try_from(name.len()).ok()?;
+        let at = u32::try_from(self.names.len()).ok()?;
+        u32::try_from(self.names.len() + 2 + name.len()).ok()?;
+        self.names.extend_from_slice(&len.to_le_bytes());
+        self.names.extend_from_slice(name);
+        Some(at)
+    }
+
+    /// Appends a name greater than every name here.
+    fn push(&mut self, name: &[u8], ino: u64) -> bool {
+        let Some(at) = self.store(name) else {
+            return false;
+        };
+        self.offsets.push(at);
+        self.inos.push(ino);
+        true
+    }
+
+    /// Records `name` with `ino` (not 0); false if it cannot be stored here.
+    fn insert(&mut self, name: &[u8], ino: u64) -> bool {
+        match self.find(name) {
+            Ok(i) => {
+                if self.inos[i] == 0 {
+                    self.dead -= 1;
+                }
+                self.inos[i] = ino;
+                true
+            }
+            Err(i) if i == self.offsets.len() => self.push(name, ino),
+            Err(i) => {
+                let Some(at) = self.store(name) else {
+                    return false;
+                };
+                self.offsets.insert(i, at);
+                self.inos.insert(i, ino);
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, name: &[u8]) -> Option<u64> {
+        let i = self.find(name).ok()?;
+        let ino = std::mem::replace(&mut self.inos[i], 0);
+        if ino == 0 {
+            return None;
+        }
+        self.dead += 1;
+        if self.dead > 16 && self.dead * 2 > self.offsets.len() {
+            self.rebuild();
+        }
+        Some(ino)
+    }
+
+    fn rebuild(&mut self) {
+        let live: Vec<(Vec<u8>, u64)> = self.iter().map(|(n, i)| (n.to_vec(), i)).collect();
+        *self = Files::from_sorted(
+            self.dev,
+            self.since,
+            live.iter().map(|(n, i)| (n.as_slice(), *i)),
+        );
+    }
+
+    fn is_empty(&self) -> bool {
+        self.offsets.len() == self.dead
+    }
+
+    /// The files, sorted by name.
+    fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        (0..self.offsets.len())
+            .filter(|&i| self.inos[i] != 0)
+            .map(|i| (self.name(i), self.inos[i]))
+    }
+
+    fn entry(&self, ino: u64) -> Entry {
+        Entry::listed(self.dev, ino, self.since)
+    }
+}
+
+/// A path kept with its full entry, and (for a directory) the regular
+/// files listed in it.
+#[derive(Clone, Debug)]
+struct Node {
+    entry: Entry,
+    files: Option<Box<Files>>,
+}
+
+/// Paths relative to a root (the root itself is `""`) and what was there.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Snapshot {
+    nodes: BTreeMap<PathBuf, Node>,
+}
+
+/// The parent and last name of a relative path; `None` for the root.
+fn split(rel: &Path) -> Option<(&Path, &OsStr)> {
+    Some((rel.parent()?, rel.file_name()?))
+}
+
+impl PartialEq for Snapshot {
+    fn eq(&self, other: &Snapshot) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Snapshot {}
+
 impl Snapshot {
-    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
-    pub(crate) fn get(&self, rel: &Path) -> Option<&Entry> {
-        self.entries.get(rel)
+    /// What was seen at `rel`.
+    pub(crate) fn get(&self, rel: &Path) -> Option<Entry> {
+        if let Some(node) = self.nodes.get(rel) {
+            return Some(node.entry.clone());
+        }
+        let (parent, name) = split(rel)?;
+        let files = self.nodes.get(parent)?.files.as_ref()?;
+        files.get(name.as_bytes()).map(|ino| files.entry(ino))
     }
 
+    /// Records `entry` at `rel`, replacing what was there (not what is
+    /// below it). A listed entry goes into its directory's table when the
+    /// directory is known and on the same device.
     pub(crate) fn insert(&mut self, rel: PathBuf, entry: Entry) {
-        self.entries.insert(rel, entry);
+        if let Some((parent, name)) = split(&rel) {
+            let name = name.as_bytes();
+            if entry.listed
+                && entry.ino != 0
+                && !self.nodes.contains_key(&rel)
+                && let Some(node) = self.nodes.get_mut(parent)
+            {
+                let files = node
+                    .files
+                    .get_or_insert_with(|| Box::new(Files::new(entry.dev, entry.ctime)));
+                if files.dev == entry.dev && files.insert(name, entry.ino) {
+                    files.since = files.since.min(entry.ctime);
+                    return;
+                }
+            }
+            if let Some(files) = self.nodes.get_mut(parent).and_then(|n| n.files.as_mut()) {
+                files.remove(name);
+            }
+        }
+        match self.nodes.get_mut(&rel) {
+            Some(node) => node.entry = entry,
+            None => {
+                self.nodes.insert(rel, Node { entry, files: None });
+            }
+        }
     }
 
     #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
-    /// `rel` and every path below it, in order (parents first).
-    pub(crate) fn subtree(&self, rel: &Path) -> impl Iterator<Item = (&PathBuf, &Entry)> {
-        let rel = rel.to_path_buf();
-        // Paths order component-wise, so a subtree is one contiguous run.
-        self.entries
-            .range(rel.clone()..)
-            .take_while(move |(p, _)| p.starts_with(&rel))
-    }
-
-    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
-    /// Removes `rel` and everything below it; returns what was removed.
-    pub(crate) fn remove_subtree(&mut self, rel: &Path) -> Vec<(PathBuf, Entry)> {
-        let keys: Vec<PathBuf> = self.subtree(rel).map(|(p, _)| p.clone()).collect();
-        keys.into_iter()
-            .filter_map(|k| self.entries.remove(&k).map(|e| (k, e)))
+    /// The paths holding a placeholder ([`Entry::placeholder`]).
+    pub(crate) fn placeholders(&self) -> Vec<PathBuf> {
+        // Inode 0 is never listed: placeholders are always nodes.
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.entry.ino == 0)
+            .map(|(p, _)| p.clone())
             .collect()
     }
 
     #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
-    /// Moves `from` and everything below it to `to`, replacing what was at
-    /// `to`. Returns the (old, new) relative paths of everything moved.
-    pub(crate) fn move_subtree(&mut self, from: &Path, to: &Path) -> Vec<(PathBuf, PathBuf)> {
-        self.remove_subtree(to);
-        let moved = self.remove_subtree(from);
-        let mut pairs = Vec::with_capacity(moved.len());
-        for (old, entry) in moved {
-            let new = match old.strip_prefix(from) {
-                Ok(rest) => join_rel(to, rest),
-                Err(_) => continue,
-            };
-            pairs.push((old, new.clone()));
-            self.entries.insert(new, entry);
+    /// After a rename moved the ctime of the file at `rel` (`ctime` read
+    /// from the same object): record it, so a rescan does not take the
+    /// move for a rewrite. A listed file keeps its listing time: a rescan
+    /// then reports it as modified, once, rather than risk missing a
+    /// rewrite made between the rename and the `lstat` that read `ctime`.
+    pub(crate) fn refresh_ctime(&mut self, rel: &Path, ctime: i64) {
+        if let Some(node) = self.nodes.get_mut(rel)
+            && !node.entry.listed
+        {
+            node.entry.ctime = ctime;
         }
-        pairs
+    }
+
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
+    /// Keeps the regular files examined by a scan that started at `since`
+    /// (a [`listed_since`] taken before it) as listed from then on: what
+    /// a rescan compares later is then the same as after setup, and the
+    /// snapshot as small. Each file was examined after `since`, so a later
+    /// change leaves a ctime at or after it.
+    pub(crate) fn relist(&mut self, since: i64) {
+        let files: Vec<PathBuf> = self
+            .nodes
+            .iter()
+            .filter(|(p, n)| {
+                n.entry.kind == EntryKind::File
+                    && !n.entry.listed
+                    && n.entry.ino != 0
+                    && !p.as_os_str().is_empty()
+            })
+            .map(|(p, _)| p.clone())
+            .collect();
+        for path in files {
+            if let Some(node) = self.nodes.remove(&path) {
+                let listed = Entry::listed(node.entry.dev, node.entry.ino, since);
+                self.insert(path, listed);
+            }
+        }
+    }
+
+    /// The paths kept by node at and below `rel`, each with its node.
+    fn node_range<'s>(&'s self, rel: &Path) -> impl Iterator<Item = (&'s PathBuf, &'s Node)> {
+        let rel = rel.to_path_buf();
+        // Paths order component-wise, so a subtree is one contiguous run.
+        self.nodes
+            .range(rel.clone()..)
+            .take_while(move |(p, _)| p.starts_with(&rel))
+    }
+
+    /// Every path with its entry, `(node path, node)` expanded.
+    fn expand(out: &mut Vec<(PathBuf, Entry)>, path: &Path, node: &Node) {
+        out.push((path.to_path_buf(), node.entry.clone()));
+        if let Some(files) = &node.files {
+            for (name, ino) in files.iter() {
+                out.push((
+                    join_rel(path, Path::new(OsStr::from_bytes(name))),
+                    files.entry(ino),
+                ));
+            }
+        }
+    }
+
+    /// `rel` and every path below it, in path order (parents first).
+    pub(crate) fn subtree(&self, rel: &Path) -> std::vec::IntoIter<(PathBuf, Entry)> {
+        let mut out = Vec::new();
+        if self.nodes.contains_key(rel) {
+            for (p, node) in self.node_range(rel) {
+                Snapshot::expand(&mut out, p, node);
+            }
+            out.sort_by(|a, b| a.0.cmp(&b.0));
+        } else if let Some(entry) = self.get(rel) {
+            out.push((rel.to_path_buf(), entry));
+        }
+        out.into_iter()
+    }
+
+    /// Every path and its entry, in path order (parents first).
+    pub(crate) fn iter(&self) -> std::vec::IntoIter<(PathBuf, Entry)> {
+        let mut out = Vec::with_capacity(self.nodes.len());
+        for (p, node) in &self.nodes {
+            Snapshot::expand(&mut out, p, node);
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.into_iter()
+    }
+
+    /// Takes the nodes at and below `rel` out of the map.
+    fn take_nodes(&mut self, rel: &Path) -> Vec<(PathBuf, Node)> {
+        let keys: Vec<PathBuf> = self.node_range(rel).map(|(p, _)| p.clone()).collect();
+        keys.into_iter()
+            .filter_map(|k| self.nodes.remove(&k).map(|n| (k, n)))
+            .collect()
+    }
+
+    /// Removes `rel` and everything below it.
+    pub(crate) fn remove_subtree(&mut self, rel: &Path) {
+        if self.nodes.contains_key(rel) {
+            self.take_nodes(rel);
+        } else if let Some((parent, name)) = split(rel)
+            && let Some(node) = self.nodes.get_mut(parent)
+            && let Some(files) = node.files.as_mut()
+        {
+            files.remove(name.as_bytes());
+            if files.is_empty() {
+                node.files = None;
+            }
+        }
+    }
+
+    /// Moves `from` and everything below it to `to`, replacing what was at
+    /// `to`.
+    pub(crate) fn move_subtree(&mut self, from: &Path, to: &Path) {
+        self.remove_subtree(to);
+        if !self.nodes.contains_key(from) {
+            // A listed file: it moves to its new directory's table.
+            if let Some(entry) = self.get(from) {
+                self.remove_subtree(from);
+                self.insert(to.to_path_buf(), entry);
+            }
+            return;
+        }
+        for (old, node) in self.take_nodes(from) {
+            if let Ok(rest) = old.strip_prefix(from) {
+                self.nodes.insert(join_rel(to, rest), node);
+            }
+        }
+        // `to` is a node now: no listed file of the same name may remain.
+        if let Some((parent, name)) = split(to)
+            && let Some(files) = self.nodes.get_mut(parent).and_then(|n| n.files.as_mut())
+        {
+            files.remove(name.as_bytes());
+        }
+    }
+
+    /// Records everything `other` holds, replacing what was at its paths.
+    pub(crate) fn extend(&mut self, other: Snapshot) {
+        for (path, node) in other.nodes {
+            let files = node.files;
+            self.insert(path.clone(), node.entry);
+            let Some(files) = files else { continue };
+            match self.nodes.get_mut(&path) {
+                Some(Node {
+                    files: mine @ None, ..
+                }) => *mine = Some(files),
+                Some(_) => {
+                    for (name, ino) in files.iter() {
+                        self.insert(
+                            join_rel(&path, Path::new(OsStr::from_bytes(name))),
+                            files.entry(ino),
+                        );
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// A snapshot from what a scan found: each path with its full entry
+    /// and, for a directory whose regular files were only listed, those
+    /// files. Built in one pass (full tree nodes), not path by path.
+    pub(crate) fn from_scan(found: Vec<(PathBuf, Entry, Option<Listing>)>) -> Snapshot {
+        let nodes = found
+            .into_iter()
+            .map(|(path, entry, files)| {
+                let files = files.map(|l| l.0).filter(|f| !f.is_empty());
+                (path, Node { entry, files })
+            })
+            .collect();
+        Snapshot { nodes }
     }
 
     #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
@@ -209,15 +657,42 @@ impl Snapshot {
         let mut ids = HashSet::new();
         let mut cur = Some(rel);
         while let Some(p) = cur {
-            if let Some(e) = self.entries.get(p) {
-                ids.insert((e.dev, e.ino));
+            if let Some(n) = self.nodes.get(p) {
+                ids.insert((n.entry.dev, n.entry.ino));
             }
             cur = p.parent();
         }
-        if let Some(e) = self.entries.get(Path::new("")) {
-            ids.insert((e.dev, e.ino));
+        if let Some(n) = self.nodes.get(Path::new("")) {
+            ids.insert((n.entry.dev, n.entry.ino));
         }
         ids
+    }
+}
+
+impl IntoIterator for Snapshot {
+    type Item = (PathBuf, Entry);
+    type IntoIter = std::vec::IntoIter<(PathBuf, Entry)>;
+
+    /// Every path and its entry, in path order (parents first).
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter().collect::<Vec<_>>().into_iter()
+    }
+}
+
+/// The regular files a scan listed in one directory without examining
+/// them (see [`Snapshot::from_scan`]).
+pub(crate) struct Listing(Box<Files>);
+
+impl Listing {
+    /// The files listed in a directory on device `dev`, read after
+    /// `since` (a [`listed_since`]): `names` with their inodes, sorted by
+    /// the names' bytes.
+    pub(crate) fn new(dev: u64, since: i64, names: &[(std::ffi::OsString, u64)]) -> Listing {
+        Listing(Box::new(Files::from_sorted(
+            dev,
+            since,
+            names.iter().map(|(n, i)| (n.as_bytes(), *i)),
+        )))
     }
 }
 
@@ -236,34 +711,130 @@ pub(crate) fn join_rel(base: &Path, rest: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
+    fn dir(ino: u64) -> Entry {
+        Entry {
+            kind: EntryKind::Dir,
+            ..Entry::placeholder(true)
+        }
+        .with(1, ino)
+    }
+
+    impl Entry {
+        fn with(mut self, dev: u64, ino: u64) -> Entry {
+            self.dev = dev;
+            self.ino = ino;
+            self
+        }
+    }
+
+    fn paths(it: impl Iterator<Item = (PathBuf, Entry)>) -> Vec<String> {
+        it.map(|(p, _)| p.to_str().unwrap().to_owned()).collect()
+    }
+
     #[test]
     fn subtree_is_contiguous_and_exact() {
         let mut snap = Snapshot::default();
-        let e = Entry {
-            kind: EntryKind::File,
-            dev: 1,
-            ino: 1,
-            size: 0,
-            mtime: 0,
-            ctime: 0,
-            mode: 0,
-            uid: 0,
-            gid: 0,
-            target: None,
-        };
+        let e = Entry::placeholder(false).with(1, 1);
         for p in ["", "a", "a/b", "a/b/c", "a-b", "ab", "b"] {
             snap.insert(PathBuf::from(p), e.clone());
         }
-        let sub: Vec<_> = snap
-            .subtree(Path::new("a"))
-            .map(|(p, _)| p.to_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(sub, ["a", "a/b", "a/b/c"]);
-        let moved = snap.move_subtree(Path::new("a"), Path::new("z"));
-        assert_eq!(moved.len(), 3);
+        assert_eq!(paths(snap.subtree(Path::new("a"))), ["a", "a/b", "a/b/c"]);
+        snap.move_subtree(Path::new("a"), Path::new("z"));
         assert!(snap.get(Path::new("z/b/c")).is_some());
         assert!(snap.get(Path::new("a/b")).is_none());
         assert!(snap.get(Path::new("a-b")).is_some());
+    }
+
+    /// A tree where `d` holds listed files `x` and `y` and a directory `s`
+    /// holding listed `z`.
+    fn listed_tree() -> Snapshot {
+        let mut snap = Snapshot::default();
+        snap.insert(PathBuf::new(), dir(1));
+        snap.insert(PathBuf::from("d"), dir(2));
+        snap.insert(PathBuf::from("d/y"), Entry::listed(1, 11, 500));
+        snap.insert(PathBuf::from("d/x"), Entry::listed(1, 10, 400));
+        snap.insert(PathBuf::from("d/s"), dir(3));
+        snap.insert(PathBuf::from("d/s/z"), Entry::listed(1, 12, 400));
+        snap
+    }
+
+    #[test]
+    fn listed_files_live_in_their_directory_table() {
+        let snap = listed_tree();
+        // One node per directory; the files are in the tables.
+        assert_eq!(snap.nodes.len(), 3);
+        // The table keeps the oldest listing time.
+        assert_eq!(snap.get(Path::new("d/y")), Some(Entry::listed(1, 11, 400)));
+        assert!(snap.get(Path::new("d/x")).is_some());
+        assert!(snap.get(Path::new("d/w")).is_none());
+        assert_eq!(paths(snap.iter()), ["", "d", "d/s", "d/s/z", "d/x", "d/y"]);
+        assert_eq!(paths(snap.subtree(Path::new("d/s"))), ["d/s", "d/s/z"]);
+        assert_eq!(paths(snap.subtree(Path::new("d/x"))), ["d/x"]);
+    }
+
+    #[test]
+    fn listed_files_are_replaced_removed_and_moved() {
+        let mut snap = listed_tree();
+        // Examined now: a full entry replaces the listed one.
+        let full = Entry::placeholder(false).with(1, 10);
+        snap.insert(PathBuf::from("d/x"), full.clone());
+        assert_eq!(snap.get(Path::new("d/x")), Some(full));
+        assert_eq!(paths(snap.iter()).len(), 6);
+        // Moved to another directory, and over another listed file.
+        snap.move_subtree(Path::new("d/y"), Path::new("d/s/z"));
+        assert_eq!(snap.get(Path::new("d/s/z")).map(|e| e.ino), Some(11));
+        assert!(snap.get(Path::new("d/y")).is_none());
+        // A directory moves with its table.
+        snap.move_subtree(Path::new("d/s"), Path::new("t"));
+        assert_eq!(paths(snap.iter()), ["", "d", "d/x", "t", "t/z"]);
+        snap.remove_subtree(Path::new("t/z"));
+        snap.remove_subtree(Path::new("d"));
+        assert_eq!(paths(snap.iter()), ["", "t"]);
+    }
+
+    #[test]
+    fn a_table_survives_many_removals_and_reinsertions() {
+        let mut snap = Snapshot::default();
+        snap.insert(PathBuf::new(), dir(1));
+        for i in 0..100u64 {
+            snap.insert(
+                PathBuf::from(format!("f{i:03}")),
+                Entry::listed(1, i + 10, 0),
+            );
+        }
+        for i in (0..100u64).filter(|i| i % 3 != 0) {
+            snap.remove_subtree(Path::new(&format!("f{i:03}")));
+        }
+        snap.insert(PathBuf::from("f001"), Entry::listed(1, 7, 0));
+        let left: Vec<u64> = snap.iter().skip(1).map(|(_, e)| e.ino).collect();
+        let mut want: Vec<u64> = (0..100u64).filter(|i| i % 3 == 0).map(|i| i + 10).collect();
+        want.insert(1, 7);
+        assert_eq!(left, want);
+        let mut other = Snapshot::default();
+        other.extend(snap.clone());
+        assert_eq!(other, snap);
+    }
+
+    #[test]
+    fn a_listed_file_counts_as_changed_when_its_ctime_is_not_older() {
+        let listed = Entry::listed(1, 10, 1_000);
+        let mut now = Entry::placeholder(false).with(1, 10);
+        now.ctime = 999;
+        assert!(!listed.content_differs(&now));
+        assert!(!listed.metadata_differs(&now));
+        assert!(!listed.ctime_differs(&now));
+        now.ctime = 1_000;
+        assert!(listed.content_differs(&now));
+        assert!(listed.metadata_differs(&now));
+    }
+
+    #[test]
+    fn listed_since_is_behind_the_clock_by_the_margin() {
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let since = listed_since();
+        let before = stamp(before.as_secs() as i64, i64::from(before.subsec_nanos()));
+        assert!(since >= before - LISTED_MARGIN_NS);
+        assert!(since < before);
     }
 
     #[test]

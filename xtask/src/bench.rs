@@ -132,11 +132,13 @@ pub fn main(args: &[String]) -> Result {
         println!("{reload}");
         return Ok(());
     }
+    let load_before = load_average();
     let since = if options.summary_only {
         None
     } else {
         Some(run_benches(&root, &target, &options)?)
     };
+    let load = since.and(load_before).zip(load_average());
     let results = collect(&target, since)?;
     if results.medians.is_empty() && results.extra.is_empty() {
         return Err(format!(
@@ -145,8 +147,8 @@ pub fn main(args: &[String]) -> Result {
         )
         .into());
     }
-    let mode = if options.quick { "quick" } else { "full" };
-    let machine = machine(mode);
+    let mode = if options.quick { "Quick" } else { "Full" };
+    let machine = machine(mode, load);
     let mut summary = summarise(&results, &machine);
     summary.push_str(&reload);
     println!("{summary}");
@@ -389,14 +391,25 @@ fn parse_extra(text: &str, into: &mut BTreeMap<(Id, String), f64>) -> Result {
     Ok(())
 }
 
-/// One line saying what the numbers were measured on (no host names).
-fn machine(mode: &str) -> String {
+/// One line saying what the numbers were measured on (no host names),
+/// with the load average before and after the run where known: the other
+/// work on a shared machine is the main source of noise.
+fn machine(mode: &str, load: Option<(f64, f64)>) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = load.map_or(String::new(), |(before, after)| {
+        format!(", load average {before:.1} before and {after:.1} after")
+    });
     format!(
-        "{mode} run on a {cores}-core {} {} machine",
+        "{mode} run on a {cores}-core {} {} machine{load}",
         std::env::consts::OS,
         std::env::consts::ARCH,
     )
+}
+
+/// The one-minute load average (proc(5)), where the system has one.
+fn load_average() -> Option<f64> {
+    let text = fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 /// Nanoseconds as a short human time.
@@ -861,7 +874,10 @@ fn scale_rows(results: &Results) -> Vec<ScaleRow> {
     };
     let core = rate("watch-core");
     rows.push(ScaleRow {
-        measure: format!("drain: events/s through Watcher::read ({drain} files)"),
+        measure: format!(
+            "drain: events/s through Watcher::read ({} files)",
+            drain.parse().map_or(drain.clone(), thousands)
+        ),
         core: core.map_or("-".into(), |p| format!("{} raw rate", p.show())),
         notify: rate("notify").map_or(String::new(), |p| format!("{:.2}x", p.median)),
         target: ">= 0.8x raw rate",
@@ -1326,7 +1342,7 @@ mod tests {
             "| latency p50, a watched dir | 1.15x raw |  | <= 1.2x raw | met |",
             "| add + remove 1,000 non-recursive roots | 7.20x (7.00-7.50) raw |  | <= 4x raw | MISSED |",
             // Drain times 2.0x raw's (1.6 to 2.5): rates 0.50x (0.40 to 0.62).
-            "| drain: events/s through Watcher::read (5000 files) | 0.50x (0.40-0.62) raw rate |  | >= 0.8x raw rate | MISSED |",
+            "| drain: events/s through Watcher::read (5,000 files) | 0.50x (0.40-0.62) raw rate |  | >= 0.8x raw rate | MISSED |",
         ] {
             assert!(table.contains(row), "{row}\n{table}");
         }

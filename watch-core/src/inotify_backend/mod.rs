@@ -34,7 +34,6 @@ use inotify::{EventBuffer, EventFd, EventMask, Inotify, WatchDescriptor, WatchEv
 use crate::backend::Driver;
 use crate::cookie;
 use crate::root::{Emit, Role, Roots, retry_blocked, write_cookie};
-use crate::snapshot::Entry;
 use crate::waker::Wake;
 use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, Waker};
 use kernel::{Kernel, Use, to_error};
@@ -281,7 +280,7 @@ impl InotifyDriver {
     /// differences from the last known state.
     fn recover(&mut self, out: &mut Emit<'_>) {
         for root in self.roots.iter() {
-            let is_dir = root.root_entry().is_some_and(Entry::is_dir);
+            let is_dir = root.root_entry().is_some_and(|e| e.is_dir());
             out.out.push(Event::new(
                 EventKind::Overflow,
                 root.path.clone(),

@@ -112,12 +112,12 @@ impl Root<Kernel> {
         // A rename moves the file's ctime, with no event of its own: record
         // it, or a rescan after an overflow would take the move for a rewrite.
         if !is_dir
-            && let Some(recorded) = self.snapshot.entries.get_mut(to)
+            && let Some(recorded) = self.snapshot.get(to)
             && recorded.ino != 0
             && let Ok(now) = Entry::lstat(&join_rel(&self.path, to))
-            && now.same_object(recorded)
+            && now.same_object(&recorded)
         {
-            recorded.ctime = now.ctime;
+            self.snapshot.refresh_ctime(to, now.ctime);
         }
         // A directory below, scanned by path since the queue was last
         // empty, may have been a later one than the one that moved here
@@ -132,7 +132,7 @@ impl Root<Kernel> {
             for rel in moved {
                 if let Some(recorded) = self.snapshot.get(&rel)
                     && recorded.ino != 0
-                    && Entry::lstat(&self.full(&rel)).map_or(true, |a| !a.same_object(recorded))
+                    && Entry::lstat(&self.full(&rel)).map_or(true, |a| !a.same_object(&recorded))
                 {
                     self.snapshot.insert(rel, Entry::placeholder(true));
                     self.dirty = true;
@@ -148,7 +148,7 @@ impl Root<Kernel> {
         if is_dir
             && let Some(recorded) = self.snapshot.get(to)
             && recorded.ino != 0
-            && Entry::lstat(&self.full(to)).map_or(true, |a| !a.same_object(recorded))
+            && Entry::lstat(&self.full(to)).map_or(true, |a| !a.same_object(&recorded))
         {
             self.snapshot
                 .insert(to.to_path_buf(), Entry::placeholder(true));
@@ -163,7 +163,7 @@ impl Root<Kernel> {
                 .snapshot
                 .subtree(to)
                 .filter(|(p, e)| {
-                    e.ino != 0 && self.wants_tree(e, config, false) && !self.dirs.contains_key(*p)
+                    e.ino != 0 && self.wants_tree(e, config, false) && !self.dirs.contains_key(p)
                 })
                 .map(|(p, _)| p.clone())
                 .collect();
@@ -186,7 +186,7 @@ impl Root<Kernel> {
         // Refresh what we know only if it is still the same object: a
         // replacement is reported by its own CREATE / MOVED_TO.
         if let Ok(entry) = Entry::lstat(&full)
-            && entry.same_object(known)
+            && entry.same_object(&known)
         {
             self.snapshot.insert(rel.to_path_buf(), entry);
         }

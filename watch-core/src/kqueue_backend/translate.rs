@@ -55,7 +55,7 @@ impl Root {
             let Some(armed) = self.dirs.get(d).and_then(|t| fds.armed(*t)) else {
                 continue;
             };
-            let Some(known) = self.snapshot.get(d).cloned() else {
+            let Some(known) = self.snapshot.get(d) else {
                 continue;
             };
             let full = self.full(d);
@@ -140,7 +140,7 @@ impl Root {
                         continue;
                     };
                     self.move_tree(fds, &from_rel, &rel);
-                    if let Some(entry) = new.get(&rel).cloned() {
+                    if let Some(entry) = new.get(&rel) {
                         self.snapshot.insert(rel.clone(), entry);
                     }
                     out.push(event);
@@ -159,7 +159,7 @@ impl Root {
                     out.push(event);
                 }
                 EventKind::Created => {
-                    let Some(entry) = new.get(&rel).cloned() else {
+                    let Some(entry) = new.get(&rel) else {
                         continue;
                     };
                     self.drop_subtree(fds, &rel);
@@ -172,7 +172,7 @@ impl Root {
                     }
                 }
                 EventKind::Modified | EventKind::Metadata => {
-                    if let Some(entry) = new.get(&rel).cloned() {
+                    if let Some(entry) = new.get(&rel) {
                         self.snapshot.insert(rel, entry);
                     }
                     out.push(event);
@@ -195,7 +195,7 @@ impl Root {
 
     /// A write or attribute change on a known entry.
     pub(super) fn changed(&mut self, rel: &Path, written: bool, attrib: bool, out: &mut Emit<'_>) {
-        let Some(known) = self.snapshot.get(rel).cloned() else {
+        let Some(known) = self.snapshot.get(rel) else {
             return;
         };
         let full = self.full(rel);
@@ -243,7 +243,7 @@ impl Root {
         // A dirty directory renamed before it could be listed is listed
         // under its new name once its parent's listing found the rename.
         for _ in 0..8 {
-            if dirty.is_empty() || !self.root_entry().is_some_and(Entry::is_dir) {
+            if dirty.is_empty() || !self.root_entry().is_some_and(|e| e.is_dir()) {
                 break;
             }
             dirty = self.rescan_dirs(fds, config, &dirty, out);
@@ -273,7 +273,7 @@ impl Root {
             }
         }
         for (rel, (written, attrib)) in touched {
-            if rel.as_os_str().is_empty() && !self.root_entry().is_some_and(Entry::is_dir) {
+            if rel.as_os_str().is_empty() && !self.root_entry().is_some_and(|e| e.is_dir()) {
                 continue; // a file root is handled by `refresh`
             }
             self.changed(&rel, written, attrib, out);

@@ -234,10 +234,16 @@ impl<T: WatchTable> Root<T> {
             recursive: self.mode == RecursiveMode::Recursive,
             follow_symlinks: config.follow_symlinks,
             exclude: config.exclude.as_ref(),
+            // A table that watches files (kqueue) diffs each directory's
+            // listing against the snapshot on every change: it keeps exact
+            // entries. Otherwise setup and the scans of new directories
+            // only list regular files; a scan that is diffed asks for
+            // exact entries itself (`Root::scan`).
+            exact: T::FILES,
         }
     }
 
-    pub(crate) fn root_entry(&self) -> Option<&Entry> {
+    pub(crate) fn root_entry(&self) -> Option<Entry> {
         self.snapshot.get(Path::new(""))
     }
 

@@ -8,7 +8,7 @@ use super::tree::arm_dir;
 use super::{ArmError, Emit, Role, Root, Roots, WatchTable};
 use crate::cookie;
 use crate::diff::diff;
-use crate::snapshot::{Entry, Snapshot};
+use crate::snapshot::{Entry, Snapshot, listed_since};
 use crate::{Config, Error, Event, EventKind, Origin, SkipReason};
 
 impl<T: WatchTable> Root<T> {
@@ -59,7 +59,7 @@ impl<T: WatchTable> Root<T> {
             return;
         }
         match std::fs::metadata(&self.path) {
-            Ok(m) if Entry::from_metadata(&m, None).same_object(known) => {
+            Ok(m) if Entry::from_metadata(&m, None).same_object(&known) => {
                 let now = Entry::from_metadata(&m, None);
                 self.compare(t, config, Some(now), written, out);
             }
@@ -77,7 +77,7 @@ impl<T: WatchTable> Root<T> {
         written: bool,
         out: &mut Emit<'_>,
     ) {
-        let old = self.root_entry().cloned();
+        let old = self.root_entry();
         let path = self.path.clone();
         match (old, new) {
             (None, None) => {}
@@ -129,11 +129,13 @@ impl<T: WatchTable> Root<T> {
     /// Builds the root from scratch: name chain, then (for a directory) the
     /// tree; returns the tree found (see [`Root::install`]). The error when
     /// the path, or a directory followed for it, cannot be watched.
+    /// `exact`: every entry examined (a rescan diffs the result).
     pub(crate) fn rebuild(
         &mut self,
         t: &mut T,
         config: &Config,
         notices: &mut Vec<Event>,
+        exact: bool,
     ) -> Result<Snapshot, Error> {
         let mut result = self.follow_chain(t, false);
         self.watch_target(t);
@@ -146,7 +148,7 @@ impl<T: WatchTable> Root<T> {
             if target.is_dir() {
                 let root = Path::new("");
                 match arm_dir(t, &mut self.dirs, self.id, &self.path, root, true) {
-                    Ok(()) => snap = self.scan(t, config, root, target, notices),
+                    Ok(()) => snap = self.scan(t, config, root, target, notices, exact),
                     Err(ArmError::Gone) => {} // vanished: the anchor reports its return
                     Err(e) => {
                         if let (true, Some(e)) = (result.is_ok(), e.into_error()) {
@@ -176,7 +178,7 @@ impl<T: WatchTable> Root<T> {
     pub(crate) fn install(&mut self, t: &mut T, snap: Snapshot, out: &mut Emit<'_>) -> Snapshot {
         let old = std::mem::replace(&mut self.snapshot, snap);
         if T::FILES {
-            let files: Vec<PathBuf> = self.snapshot.entries.keys().cloned().collect();
+            let files: Vec<PathBuf> = self.snapshot.iter().map(|(p, _)| p).collect();
             self.arm_files(t, files, out);
         }
         old
@@ -192,11 +194,16 @@ impl<T: WatchTable> Root<T> {
     pub(crate) fn rescan(&mut self, t: &mut T, config: &Config, out: &mut Emit<'_>) {
         t.moved();
         let mut notices = Vec::new();
-        match self.rebuild(t, config, &mut notices) {
+        // Taken before anything is read: see `Snapshot::relist`.
+        let since = listed_since();
+        match self.rebuild(t, config, &mut notices, true) {
             Ok(snap) => {
                 let mut later = Vec::new();
                 let old = self.install(t, snap, &mut Emit::new(&mut later));
                 out.extend(diff(&self.path, &old, &self.snapshot, Origin::Rescan));
+                if !T::FILES {
+                    self.snapshot.relist(since);
+                }
                 out.extend(later);
             }
             Err(e) => out.push(Event::new(
@@ -204,7 +211,7 @@ impl<T: WatchTable> Root<T> {
                     reason: SkipReason::Other(e.to_string()),
                 },
                 self.path.clone(),
-                self.root_entry().is_some_and(Entry::is_dir),
+                self.root_entry().is_some_and(|e| e.is_dir()),
                 Origin::Rescan,
             )),
         }
@@ -219,13 +226,7 @@ impl<T: WatchTable> Root<T> {
         if !std::mem::take(&mut self.dirty) {
             return;
         }
-        let unknown: Vec<PathBuf> = self
-            .snapshot
-            .entries
-            .iter()
-            .filter(|(_, e)| e.ino == 0)
-            .map(|(p, _)| p.clone())
-            .collect();
+        let unknown: Vec<PathBuf> = self.snapshot.placeholders();
         for p in unknown {
             if self.snapshot.get(&p).is_some_and(|e| e.ino == 0) {
                 self.resync(t, config, &p, out);
@@ -238,7 +239,7 @@ impl<T: WatchTable> Root<T> {
     pub(crate) fn resync(&mut self, t: &mut T, config: &Config, rel: &Path, out: &mut Emit<'_>) {
         let mut old = Snapshot::default();
         for (p, e) in self.snapshot.subtree(rel) {
-            old.insert(p.clone(), e.clone());
+            old.insert(p, e);
         }
         let old_dirs: Vec<(PathBuf, T::Handle)> = self
             .dirs
@@ -253,7 +254,7 @@ impl<T: WatchTable> Root<T> {
         let mut notices = Vec::new();
         if let Ok(entry) = Entry::lstat(&self.full(rel)) {
             if self.enters(&entry, rel, config) {
-                new = self.scan(t, config, rel, entry, &mut notices);
+                new = self.scan(t, config, rel, entry, &mut notices, true);
             } else {
                 new.insert(rel.to_path_buf(), entry);
             }
@@ -271,11 +272,22 @@ impl<T: WatchTable> Root<T> {
         {
             old.insert(rel.to_path_buf(), now.clone());
         }
+        // A file known from a listing only (no recorded size, times or
+        // ctime) that is still the same object here is unchanged as far as
+        // the user was told: its directory was watched before it was read,
+        // and no event was lost since (after lost events the whole root is
+        // rescanned instead), so any change to it came with an event.
+        let listed: Vec<(PathBuf, Entry)> = old.iter().filter(|(_, e)| e.listed).collect();
+        for (p, was) in listed {
+            if let Some(now) = new.get(&p)
+                && now.same_object(&was)
+            {
+                old.insert(p, now);
+            }
+        }
         out.extend(diff(&self.path, &old, &new, Origin::Rescan));
         self.snapshot.remove_subtree(rel);
-        for (p, e) in new.entries {
-            self.snapshot.insert(p, e);
-        }
+        self.snapshot.extend(new);
         out.extend(notices);
     }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::{ArmError, Emit, Retry, Role, Root, Roots, WatchTable};
-use crate::scan::scan_dir;
+use crate::scan::{ScanOptions, scan_dir};
 use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
 use crate::{Config, Event, EventKind, Origin, SkipReason};
 
@@ -50,6 +50,7 @@ fn take_blocked<T: WatchTable>(t: &mut T, id: usize, rel: &Path) -> Vec<PathBuf>
 impl<T: WatchTable> Root<T> {
     /// Scans the directory at `rel` (known as `entry`), arming each
     /// directory not watched yet before reading it; returns what was found.
+    /// `exact`: every entry examined (the result is diffed).
     pub(crate) fn scan(
         &mut self,
         t: &mut T,
@@ -57,13 +58,17 @@ impl<T: WatchTable> Root<T> {
         rel: &Path,
         entry: Entry,
         notices: &mut Vec<Event>,
+        exact: bool,
     ) -> Snapshot {
         self.fresh.push(rel.to_path_buf());
         let visited = match rel.parent() {
             Some(parent) => self.snapshot.dir_ids_along(parent),
             None => HashSet::new(),
         };
-        let opts = self.opts(config);
+        let opts = ScanOptions {
+            exact: exact || T::FILES,
+            ..self.opts(config)
+        };
         let (id, dirs) = (self.id, &mut self.dirs);
         let mut hook = |full: &Path, r: &Path, via_symlink: bool| {
             if dirs.contains_key(r) {
@@ -88,7 +93,7 @@ impl<T: WatchTable> Root<T> {
         out: &mut Emit<'_>,
     ) {
         let mut notices = Vec::new();
-        let found = self.scan(t, config, rel, entry, &mut notices);
+        let found = self.scan(t, config, rel, entry, &mut notices, false);
         self.adopt(t, rel, found, notices, out);
     }
 
@@ -104,7 +109,7 @@ impl<T: WatchTable> Root<T> {
         out: &mut Emit<'_>,
     ) {
         let mut files = Vec::new();
-        for (p, e) in found.entries {
+        for (p, e) in found {
             if p == rel || self.snapshot.get(&p).is_some_and(|old| old.same_object(&e)) {
                 continue;
             }
@@ -155,7 +160,7 @@ impl<T: WatchTable> Root<T> {
                     reason: SkipReason::FdBudget,
                 },
                 self.path.clone(),
-                self.root_entry().is_some_and(Entry::is_dir),
+                self.root_entry().is_some_and(|e| e.is_dir()),
                 Origin::Rescan,
             ));
         }
@@ -224,7 +229,7 @@ impl<T: WatchTable> Root<T> {
     /// too, deepest first. A directory moved away keeps its contents: only
     /// the directory is reported.
     pub(crate) fn removed(&mut self, t: &mut T, rel: &Path, is_dir: bool, out: &mut Emit<'_>) {
-        let is_dir = self.snapshot.get(rel).map_or(is_dir, Entry::is_dir);
+        let is_dir = self.snapshot.get(rel).map_or(is_dir, |e| e.is_dir());
         if self.dirs.get(rel).is_some_and(|h| t.deleted(*h)) {
             let below: Vec<(PathBuf, bool)> = self
                 .snapshot
@@ -259,7 +264,7 @@ impl<T: WatchTable> Root<T> {
         rel: &Path,
         out: &mut Emit<'_>,
     ) -> Retry {
-        let Some(entry) = self.snapshot.get(rel).cloned() else {
+        let Some(entry) = self.snapshot.get(rel) else {
             return Retry::Stale;
         };
         let wanted = if rel.as_os_str().is_empty() {
@@ -274,7 +279,7 @@ impl<T: WatchTable> Root<T> {
             return Retry::Stale;
         }
         let mut notices = Vec::new();
-        let found = self.scan(t, config, rel, entry, &mut notices);
+        let found = self.scan(t, config, rel, entry, &mut notices, false);
         if !self.dirs.contains_key(rel) {
             // Refused again (the scan put it back among the blocked, and
             // its notice was given before) or gone (its parent reports it).
