@@ -292,14 +292,7 @@ fn permission_denied_directories_as_an_unprivileged_user() {
     fs::set_permissions(dir.join("private"), fs::Permissions::from_mode(0o700)).unwrap();
     // Root ignores permission bits: check as `nobody` instead.
     let wrapper: Vec<&OsStr> = if rs::effective_uid() == 0 {
-        [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ]
-        .map(OsStr::new)
-        .to_vec()
+        rs::as_nobody()
     } else {
         Vec::new()
     };

@@ -70,6 +70,20 @@ pub fn in_user_namespace(sysctl: &str, value: u64) -> Vec<OsString> {
         .collect()
 }
 
+/// A [`rerun`] wrapper that runs the child as `nobody` (user and group
+/// 65534, no supplementary groups) with `setpriv`: root ignores permission
+/// bits, so a test of them started by root checks as `nobody` instead.
+pub fn as_nobody() -> Vec<&'static OsStr> {
+    [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ]
+    .map(OsStr::new)
+    .to_vec()
+}
+
 /// The effective user id, from `/proc/self/status`.
 pub fn effective_uid() -> u32 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");

@@ -775,14 +775,7 @@ fn rerun_with_locked(test: &str, tmp: &TempDir, locked: &Path) {
             .status()
             .unwrap();
         assert!(status.success());
-        [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ]
-        .map(OsStr::new)
-        .to_vec()
+        rs::as_nobody()
     } else {
         Vec::new()
     };
