@@ -2,15 +2,13 @@
 //! `rm_watch`, `read` plus decoding, and the `WouldBlock` error. Uses a
 //! counting global allocator, so it has its own test binary.
 
-mod common;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::fs::{self, File};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::TempDir;
 use inotify::{Event, EventBuffer, Events, Inotify, WatchMask};
+use test_support::TempDir;
 
 struct Counting;
 
@@ -62,8 +60,8 @@ fn hot_paths_do_not_allocate() {
     // The counter works at all.
     assert!(allocations(|| drop(std::hint::black_box(vec![1u8; 10]))) >= 1);
 
-    let dir = TempDir::new();
-    let dirs: Vec<_> = (0..50).map(|i| dir.join(&format!("d{i}"))).collect();
+    let dir = TempDir::new("inotify-test");
+    let dirs: Vec<_> = (0..50).map(|i| dir.join(format!("d{i}"))).collect();
     for d in &dirs {
         fs::create_dir(d).unwrap();
     }

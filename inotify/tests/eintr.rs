@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, own};
+use common::own;
 use inotify::{EventBuffer, Inotify, WatchMask};
+use test_support::TempDir;
 
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
 
@@ -49,7 +50,7 @@ fn blocking_read_retries_after_a_signal() {
     let rc = unsafe { libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()) };
     assert_eq!(rc, 0);
 
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let ino = Inotify::init().unwrap();
     ino.add_watch(dir.path(), WatchMask::CREATE).unwrap();
     let (tx, rx) = mpsc::channel();

@@ -7,12 +7,13 @@ use std::fs::{self, File};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use common::{TempDir, drain, watching};
+use common::{drain, watching};
 use inotify::{ErrorKind, EventBuffer, EventMask, Inotify, WatchMask};
+use test_support::TempDir;
 
 #[test]
 fn missing_path_is_not_found_and_named() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let ino = Inotify::init().unwrap();
     let missing = dir.join("missing");
     let err = ino.add_watch(&missing, WatchMask::CREATE).unwrap_err();
@@ -23,7 +24,7 @@ fn missing_path_is_not_found_and_named() {
 
 #[test]
 fn onlydir_on_a_file_is_not_a_directory() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let file = dir.join("f");
     fs::write(&file, b"").unwrap();
     let ino = Inotify::init().unwrap();
@@ -37,7 +38,7 @@ fn onlydir_on_a_file_is_not_a_directory() {
 
 #[test]
 fn dont_follow_watches_the_link_itself() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     fs::create_dir(dir.join("target")).unwrap();
     std::os::unix::fs::symlink("target", dir.join("link")).unwrap();
     let ino = Inotify::init().unwrap();
@@ -56,7 +57,7 @@ fn dont_follow_watches_the_link_itself() {
 
 #[test]
 fn mask_create_on_a_watched_object_is_already_watched() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let ino = Inotify::init().unwrap();
     ino.add_watch(dir.path(), WatchMask::CREATE | WatchMask::MASK_CREATE)
         .unwrap();
@@ -69,7 +70,7 @@ fn mask_create_on_a_watched_object_is_already_watched() {
 
 #[test]
 fn same_object_twice_gives_the_same_descriptor() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let ino = Inotify::init().unwrap();
     let a = ino.add_watch(dir.path(), WatchMask::CREATE).unwrap();
     let b = ino.add_watch(dir.path(), WatchMask::DELETE).unwrap();
@@ -78,7 +79,7 @@ fn same_object_twice_gives_the_same_descriptor() {
 
 #[test]
 fn mask_add_merges_and_plain_add_replaces() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (ino, wd) = watching(dir.path(), WatchMask::CREATE);
     ino.add_watch(dir.path(), WatchMask::DELETE | WatchMask::MASK_ADD)
         .unwrap();
@@ -97,7 +98,7 @@ fn mask_add_merges_and_plain_add_replaces() {
 
 #[test]
 fn oneshot_reports_once_then_ignored() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (ino, _) = watching(dir.path(), WatchMask::CREATE | WatchMask::ONESHOT);
     File::create(dir.join("a")).unwrap();
     File::create(dir.join("b")).unwrap();
@@ -114,7 +115,7 @@ fn oneshot_reports_once_then_ignored() {
 fn excl_unlink_silences_unlinked_children() {
     let mut buf = EventBuffer::default();
     for (flags, expect_modify) in [(WatchMask::empty(), true), (WatchMask::EXCL_UNLINK, false)] {
-        let dir = TempDir::new();
+        let dir = TempDir::new("inotify-test");
         let path = dir.join("f");
         let (ino, _) = watching(dir.path(), WatchMask::MODIFY | flags);
         let mut f = File::create(&path).unwrap();
@@ -140,7 +141,7 @@ fn nul_in_path_is_rejected() {
 
 #[test]
 fn empty_and_contradictory_masks_are_invalid() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let ino = Inotify::init().unwrap();
     let err = ino.add_watch(dir.path(), WatchMask::empty()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidMask);
@@ -164,7 +165,7 @@ fn path_longer_than_path_max_reaches_the_kernel() {
 
 #[test]
 fn descriptors_of_two_instances_never_compare_equal() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let a = Inotify::init().unwrap();
     let b = Inotify::init().unwrap();
     assert_ne!(a.instance_id(), b.instance_id());
@@ -180,7 +181,7 @@ fn descriptors_of_two_instances_never_compare_equal() {
 
 #[test]
 fn foreign_descriptor_is_refused_without_touching_our_watch() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (a, wa) = watching(dir.path(), WatchMask::CREATE);
     let b = Inotify::init_nonblocking().unwrap();
     let wb = b.add_watch(dir.path(), WatchMask::CREATE).unwrap();
@@ -197,7 +198,7 @@ fn foreign_descriptor_is_refused_without_touching_our_watch() {
 
 #[test]
 fn events_carry_descriptors_equal_to_add_watch_results() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (ino, wd) = watching(dir.path(), WatchMask::CREATE);
     File::create(dir.join("f")).unwrap();
     let mut buf = EventBuffer::default();
@@ -209,7 +210,7 @@ fn events_carry_descriptors_equal_to_add_watch_results() {
 
 #[test]
 fn wait_reports_readiness_and_timeouts() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (ino, _) = watching(dir.path(), WatchMask::CREATE);
     assert!(!ino.wait(Some(std::time::Duration::ZERO)).unwrap());
     assert!(
@@ -231,7 +232,7 @@ fn wait_reports_readiness_and_timeouts() {
 
 #[test]
 fn owned_fd_round_trip_keeps_the_queue() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (ino, _) = watching(dir.path(), WatchMask::CREATE);
     let old_id = ino.instance_id();
     File::create(dir.join("f")).unwrap();
@@ -248,7 +249,7 @@ fn owned_fd_round_trip_keeps_the_queue() {
 fn decode_of_raw_bytes_matches_read() {
     use std::io::Read;
     use std::os::fd::AsFd;
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (ino, wd) = watching(dir.path(), WatchMask::CREATE);
     File::create(dir.join("raw")).unwrap();
     let mut file = File::from(ino.as_fd().try_clone_to_owned().unwrap());

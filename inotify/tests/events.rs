@@ -5,8 +5,9 @@ mod common;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 
-use common::{Ev, TempDir, drain, watching};
+use common::{Ev, drain, watching};
 use inotify::{EventBuffer, EventMask, WatchMask};
+use test_support::TempDir;
 
 fn only(evs: &[Ev]) -> &Ev {
     assert_eq!(evs.len(), 1, "expected one event, got {evs:?}");
@@ -15,7 +16,7 @@ fn only(evs: &[Ev]) -> &Ev {
 
 #[test]
 fn create_names_the_entry() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (ino, wd) = watching(dir.path(), WatchMask::CREATE);
     File::create(dir.join("a.txt")).unwrap();
     let mut buf = EventBuffer::default();
@@ -33,7 +34,7 @@ fn create_names_the_entry() {
 
 #[test]
 fn modify_and_close_write() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let path = dir.join("f");
     fs::write(&path, b"x").unwrap();
     let (ino, _) = watching(dir.path(), WatchMask::MODIFY | WatchMask::CLOSE_WRITE);
@@ -51,7 +52,7 @@ fn modify_and_close_write() {
 
 #[test]
 fn open_and_close_nowrite_on_the_file_itself() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let path = dir.join("f");
     fs::write(&path, b"x").unwrap();
     let (ino, wd) = watching(&path, WatchMask::OPEN | WatchMask::CLOSE_NOWRITE);
@@ -75,7 +76,7 @@ fn open_and_close_nowrite_on_the_file_itself() {
 
 #[test]
 fn attrib() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let path = dir.join("f");
     fs::write(&path, b"x").unwrap();
     let (ino, _) = watching(dir.path(), WatchMask::ATTRIB);
@@ -90,7 +91,7 @@ fn attrib() {
 
 #[test]
 fn rename_pairs_moved_from_and_moved_to_by_cookie() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     fs::create_dir(dir.join("src")).unwrap();
     fs::create_dir(dir.join("dst")).unwrap();
     fs::write(dir.join("src/a"), b"").unwrap();
@@ -125,7 +126,7 @@ fn rename_pairs_moved_from_and_moved_to_by_cookie() {
 
 #[test]
 fn delete() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     fs::write(dir.join("f"), b"").unwrap();
     let (ino, _) = watching(dir.path(), WatchMask::DELETE);
     fs::remove_file(dir.join("f")).unwrap();
@@ -137,7 +138,7 @@ fn delete() {
 
 #[test]
 fn delete_self_is_followed_by_ignored() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let sub = dir.join("sub");
     fs::create_dir(&sub).unwrap();
     let (ino, wd) = watching(&sub, WatchMask::DELETE_SELF);
@@ -170,7 +171,7 @@ fn delete_self_is_followed_by_ignored() {
 
 #[test]
 fn move_self() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let sub = dir.join("sub");
     fs::create_dir(&sub).unwrap();
     let (ino, wd) = watching(&sub, WatchMask::MOVE_SELF);
@@ -190,7 +191,7 @@ fn move_self() {
 
 #[test]
 fn isdir_is_set_for_directories_only() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (ino, _) = watching(dir.path(), WatchMask::CREATE | WatchMask::DELETE);
     fs::create_dir(dir.join("d")).unwrap();
     fs::write(dir.join("f"), b"").unwrap();
@@ -210,7 +211,7 @@ fn isdir_is_set_for_directories_only() {
 
 #[test]
 fn rm_watch_queues_ignored() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (ino, wd) = watching(dir.path(), WatchMask::CREATE);
     ino.rm_watch(wd).unwrap();
     File::create(dir.join("after")).unwrap();
@@ -221,7 +222,7 @@ fn rm_watch_queues_ignored() {
 
 #[test]
 fn nonblocking_read_with_nothing_queued_would_block() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (ino, _) = watching(dir.path(), WatchMask::ALL_EVENTS);
     let mut buf = EventBuffer::default();
     let err = ino.read(&mut buf).unwrap_err();
@@ -231,7 +232,7 @@ fn nonblocking_read_with_nothing_queued_would_block() {
 
 #[test]
 fn blocking_read_returns_once_an_event_arrives() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let ino = inotify::Inotify::init().unwrap();
     ino.add_watch(dir.path(), WatchMask::CREATE).unwrap();
     let target = dir.join("late");
@@ -254,7 +255,7 @@ fn blocking_read_returns_once_an_event_arrives() {
 
 #[test]
 fn many_events_fill_a_small_buffer_across_reads() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (ino, _) = watching(dir.path(), WatchMask::CREATE);
     let names: Vec<String> = (0..200).map(|i| format!("file-{i:03}")).collect();
     for n in &names {
@@ -282,7 +283,7 @@ fn many_events_fill_a_small_buffer_across_reads() {
 #[test]
 fn kernel_name_padding_matches_the_sys_layout_helpers() {
     use std::os::fd::AsFd;
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (ino, _) = watching(dir.path(), WatchMask::CREATE);
     let names: Vec<String> = (1..=40).map(|n| "n".repeat(n)).collect();
     for n in &names {

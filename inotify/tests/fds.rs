@@ -1,13 +1,11 @@
 //! Descriptor accounting. These tests count or limit the process's open
 //! descriptors, so they live in their own test binary and run one at a time.
 
-mod common;
-
 use std::fs::{self, File};
 use std::sync::Mutex;
 
-use common::TempDir;
 use inotify::{ErrorKind, EventBuffer, Inotify, WatchMask};
+use test_support::TempDir;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -18,7 +16,7 @@ fn open_fds() -> usize {
 #[test]
 fn creating_and_dropping_instances_and_watches_leaks_no_fd() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     fs::write(dir.join("f"), b"").unwrap();
     fs::create_dir(dir.join("d")).unwrap();
     let before = open_fds();

@@ -4,8 +4,9 @@ mod common;
 
 use std::fs;
 
-use common::{Ev, TempDir, drain, watching};
+use common::{Ev, drain, watching};
 use inotify::{EventBuffer, EventMask, WatchMask};
+use test_support::TempDir;
 
 #[test]
 fn overflow_is_reported_once_and_reading_continues() {
@@ -16,7 +17,7 @@ fn overflow_is_reported_once_and_reading_continues() {
         .unwrap();
     assert_eq!(inotify::limits::max_queued_events(), Some(max));
 
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (ino, wd) = watching(dir.path(), WatchMask::CREATE | WatchMask::DELETE);
     // mkdir/rmdir of one name: two cheap syscalls, two events that differ
     // from their predecessor, so the kernel cannot merge them.

@@ -6,7 +6,6 @@
 //! signals delivered to a thread blocked in `read(2)` or `poll(2)`.
 
 mod common;
-mod reliability_support;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
@@ -20,10 +19,11 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{Ev, TempDir, drain, watching};
+use common::{Ev, drain, watching};
 use inotify::{ErrorKind, limits};
 use inotify::{EventBuffer, EventMask, Inotify, WatchMask};
-use reliability_support as rs;
+use test_support::TempDir;
+use test_support::child as rs;
 
 // ---------------------------------------------------------------- bad input
 
@@ -50,7 +50,7 @@ fn empty_path_is_not_found() {
 
 #[test]
 fn non_utf8_names_and_paths_round_trip() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let sub = dir.path().join(OsStr::from_bytes(b"dir-\xff\xfe"));
     fs::create_dir(&sub).unwrap();
     let (inotify, wd) = watching(&sub, WatchMask::CREATE);
@@ -74,7 +74,7 @@ fn non_utf8_names_and_paths_round_trip() {
 
 #[test]
 fn names_of_255_bytes_and_more() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let (inotify, _) = watching(dir.path(), WatchMask::CREATE);
     let ascii = vec![b'n'; 255];
     let binary = vec![0xffu8; 255];
@@ -120,7 +120,7 @@ fn paths_around_path_max() {
     }
     // And a directory that really exists but whose absolute path is longer
     // than PATH_MAX (`mkdir -p` builds it one relative step at a time).
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let component = "d".repeat(200);
     let mut deep = dir.path().to_path_buf();
     for _ in 0..25 {
@@ -139,7 +139,7 @@ fn paths_around_path_max() {
 
 #[test]
 fn fifo_is_watched_without_blocking() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let fifo = dir.join("fifo");
     let status = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(status.success());
@@ -199,7 +199,7 @@ fn proc_entries_can_be_watched_and_unwatched() {
 
 #[test]
 fn symlink_loops_are_an_error_unless_dont_follow() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     symlink("b", dir.join("a")).unwrap();
     symlink("a", dir.join("b")).unwrap();
     symlink("self", dir.join("self")).unwrap();
@@ -223,7 +223,7 @@ fn symlink_loops_are_an_error_unless_dont_follow() {
 
 #[test]
 fn same_inode_through_two_paths_is_one_watch() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let file = dir.join("file");
     fs::write(&file, b"").unwrap();
     fs::hard_link(&file, dir.join("hard")).unwrap();
@@ -284,7 +284,7 @@ fn permission_denied_directories_as_an_unprivileged_user() {
         println!("{}", rs::CHILD_OK);
         return;
     }
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     fs::create_dir(dir.join("open")).unwrap();
     fs::create_dir(dir.join("locked")).unwrap();
     fs::create_dir_all(dir.join("private/inner")).unwrap();
@@ -292,14 +292,7 @@ fn permission_denied_directories_as_an_unprivileged_user() {
     fs::set_permissions(dir.join("private"), fs::Permissions::from_mode(0o700)).unwrap();
     // Root ignores permission bits: check as `nobody` instead.
     let wrapper: Vec<&OsStr> = if rs::effective_uid() == 0 {
-        [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ]
-        .map(OsStr::new)
-        .to_vec()
+        rs::as_nobody()
     } else {
         Vec::new()
     };
@@ -351,7 +344,7 @@ fn fd_exhaustion_is_a_typed_error_naming_rlimit_nofile() {
         println!("{} hoarded={}", rs::CHILD_OK, hoard.len());
         return;
     }
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let nofile = format!("--nofile={LIMIT}:{LIMIT}");
     let out = rs::rerun(
         TEST,
@@ -449,9 +442,9 @@ fn watch_limit_is_a_typed_error_naming_the_sysctl() {
         println!("{}", rs::CHILD_OK);
         return;
     }
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     for i in 0..=LIMIT {
-        fs::create_dir(dir.join(&i.to_string())).unwrap();
+        fs::create_dir(dir.join(i.to_string())).unwrap();
     }
     let wrapper = rs::in_user_namespace("max_inotify_watches", LIMIT as u64);
     let wrapper: Vec<&OsStr> = wrapper.iter().map(OsString::as_os_str).collect();
@@ -543,7 +536,7 @@ fn interrupt_while_blocked(
 #[test]
 fn signals_during_a_blocking_read_lose_nothing() {
     install_interrupting_handler();
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let inotify = Arc::new(Inotify::init().unwrap());
     let wd = inotify.add_watch(dir.path(), WatchMask::CREATE).unwrap();
     let fd = inotify.as_raw_fd() as u64;
@@ -568,7 +561,7 @@ fn signals_during_a_blocking_read_lose_nothing() {
     let start = SIGNALS_HANDLED.load(Ordering::SeqCst);
     for i in 0..3 {
         interrupt_while_blocked(tid, reader.as_pthread_t(), 5, &in_read);
-        File::create(dir.join(&format!("f{i}"))).unwrap();
+        File::create(dir.join(format!("f{i}"))).unwrap();
     }
     let got = reader.join().unwrap().expect("no spurious error");
     assert!(SIGNALS_HANDLED.load(Ordering::SeqCst) - start >= 15);
@@ -583,7 +576,7 @@ fn signals_during_a_blocking_read_lose_nothing() {
 #[test]
 fn signals_during_wait_neither_wake_it_nor_lose_events() {
     install_interrupting_handler();
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let inotify = Arc::new(Inotify::init_nonblocking().unwrap());
     inotify.add_watch(dir.path(), WatchMask::CREATE).unwrap();
     let tid = Arc::new(AtomicU32::new(0));
@@ -619,7 +612,7 @@ fn signals_during_wait_neither_wake_it_nor_lose_events() {
 
 #[test]
 fn no_inotify_descriptor_is_inherited_by_a_child() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let blocking = Inotify::init().unwrap();
     let nonblocking = Inotify::init_nonblocking().unwrap();
     let converted = Inotify::from(OwnedFd::from(Inotify::init().unwrap()));

@@ -1,13 +1,11 @@
 //! Ending a wait from another thread with an [`EventFd`].
 
-mod common;
-
 use std::fs::{self, File};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::TempDir;
 use inotify::{EventFd, Inotify, Readiness, WatchMask};
+use test_support::TempDir;
 
 /// Whether thread `tid` of this process is blocked in poll(2) or ppoll(2),
 /// from /proc/self/task/<tid>/syscall (first field: the syscall number).
@@ -34,7 +32,7 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 #[test]
 fn a_notification_ends_a_blocked_wait() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let ino = Inotify::init().unwrap();
     ino.add_watch(dir.path(), WatchMask::CREATE).unwrap();
     let wake = EventFd::new().unwrap();
@@ -74,7 +72,7 @@ fn a_notification_ends_a_blocked_wait() {
 
 #[test]
 fn events_and_notifications_are_told_apart() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("inotify-test");
     let ino = Inotify::init_nonblocking().unwrap();
     ino.add_watch(dir.path(), WatchMask::CREATE).unwrap();
     let wake = EventFd::new().unwrap();

@@ -8,11 +8,12 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::time::Instant;
 
-use common::{PATIENCE, TempDir};
+use common::PATIENCE;
 use kqueue::{
     Change, Changes, ErrorKind, EventFlags, Filter, Kqueue, RawEvent, Token, VnodeEvents,
     VnodeOptions, VnodeWatch,
 };
+use test_support::TempDir;
 
 const N: usize = 1000;
 const BAD: usize = 500;
@@ -47,7 +48,7 @@ fn a_bad_descriptor_fails_alone_and_every_other_change_applies() {
             if i == BAD {
                 Slot::Bad
             } else if i % VNODE_EVERY == 0 {
-                let path = dir.join(&file_name(i));
+                let path = dir.join(file_name(i));
                 fs::write(&path, b"").unwrap();
                 Slot::Vnode(VnodeWatch::open(&kq, &path, VnodeOptions::new()).unwrap())
             } else {
@@ -101,7 +102,7 @@ fn a_bad_descriptor_fails_alone_and_every_other_change_applies() {
     for (i, slot) in slots.iter().enumerate() {
         match slot {
             Slot::Vnode(_) => {
-                let path = dir.join(&file_name(i));
+                let path = dir.join(file_name(i));
                 let mut f = OpenOptions::new().append(true).open(path).unwrap();
                 f.write_all(b"x").unwrap();
             }

@@ -2,13 +2,11 @@
 //! no other test can reuse the descriptor number meanwhile).
 #![cfg(has_kqueue)]
 
-mod common;
-
 use std::fs;
 use std::os::fd::AsRawFd;
 
-use common::TempDir;
 use kqueue::{Kqueue, Token, VnodeEvents, VnodeOptions};
+use test_support::TempDir;
 
 fn is_open(fd: i32) -> bool {
     // SAFETY: F_GETFD only reads descriptor flags; on a closed descriptor it

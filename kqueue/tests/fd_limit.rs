@@ -2,12 +2,10 @@
 //! value (alone in its process: it lowers the process's limit).
 #![cfg(has_kqueue)]
 
-mod common;
-
 use std::fs;
 
-use common::TempDir;
 use kqueue::{ErrorKind, Kqueue, VnodeOptions, VnodeWatch};
+use test_support::TempDir;
 
 fn nofile() -> libc::rlimit {
     let mut rl = libc::rlimit {

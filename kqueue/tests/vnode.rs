@@ -7,8 +7,9 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
-use common::{TempDir, wait_for_notes};
+use common::wait_for_notes;
 use kqueue::{ErrorKind, Kqueue, Token, VnodeEvents, VnodeOptions};
+use test_support::TempDir;
 
 const T: Token = Token(7);
 

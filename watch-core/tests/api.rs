@@ -6,7 +6,9 @@ mod common;
 use std::fs;
 use std::time::Duration;
 
-use common::{TempDir, backends};
+use common::backends;
+use test_support::TempDir;
+use test_support::{drain, sync_and_drain};
 use watch_core::{Backend, Config, Error, Event, EventKind, RecursiveMode, Watcher};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -16,12 +18,6 @@ fn watcher(backend: Backend) -> Watcher {
         .backend(backend)
         .poll_interval(Duration::from_millis(20));
     Watcher::with_config(config).expect("watcher")
-}
-
-fn drain(w: &mut Watcher) -> Vec<Event> {
-    let mut events = Vec::new();
-    while w.read(&mut events, Some(Duration::ZERO)).expect("read") > 0 {}
-    events
 }
 
 #[test]
@@ -235,10 +231,7 @@ fn sync_cookies_are_never_reported() {
 
 /// Everything `w` reports up to a sync.
 fn synced_events(w: &mut Watcher) -> Vec<Event> {
-    let mut events = Vec::new();
-    w.sync(LONG).unwrap();
-    while w.read(&mut events, Some(Duration::ZERO)).unwrap() > 0 {}
-    events
+    sync_and_drain(w, LONG)
 }
 
 #[test]

@@ -14,14 +14,12 @@
 //! `Watcher` (inotify and poll), pushes what it reads through the
 //! debouncer, and compares the folded batches with a scan.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{TempDir, Tree, fold, scan};
 use proptest::prelude::*;
+use test_support::{TempDir, Tree, fold, scan};
 use watch_core::{Backend, Config, Debouncer, Event, EventKind, Origin, RecursiveMode, Watcher};
 
 const NAMES: [&str; 6] = ["a", "b", "c", "d", "e", "g"];

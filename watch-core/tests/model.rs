@@ -2,16 +2,14 @@
 //! `sync`, folding the event stream onto the starting tree must equal a
 //! fresh scan of the real tree, on every backend.
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{TempDir, Tree, fold, scan};
 use proptest::prelude::*;
+use test_support::{TempDir, Tree, fold, scan};
 use watch_core::{Backend, Config, Event, EventKind, RecursiveMode, Watcher};
 
 const NAMES: [&str; 4] = ["a", "b", "c", "d"];
@@ -178,8 +176,7 @@ fn check_writes(written: &mut Vec<(PathBuf, u64)>, events: &[Event]) -> Result<(
 }
 
 fn drain(w: &mut Watcher, sink: &mut Vec<Event>) {
-    w.sync(Duration::from_secs(60)).expect("sync");
-    while w.read(sink, Some(Duration::ZERO)).expect("read") > 0 {}
+    sink.extend(test_support::sync_and_drain(w, Duration::from_secs(60)));
 }
 
 fn check(backend: Backend, ops: &[Op]) -> Result<(), TestCaseError> {

@@ -8,18 +8,15 @@
 //! reason printed, where that or mounting is not permitted.
 #![cfg(target_os = "linux")]
 
-mod common;
 #[allow(dead_code)] // the descriptor and uid helpers are for other tests
-mod reliability_support;
-
 use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{TempDir, fold, scan};
-use reliability_support as rs;
+use test_support::child as rs;
+use test_support::{TempDir, fold, scan};
 use watch_core::{Backend, Config, Event, EventKind, Origin, RecursiveMode, Watcher};
 
 const TEST: &str = "mounts_along_watched_paths_are_followed";

@@ -4,12 +4,10 @@
 //! be re-armed (also on directories created while events were lost).
 #![cfg(linux_kernel)]
 
-mod common;
-
 use std::fs;
 use std::time::Duration;
 
-use common::{TempDir, fold, scan};
+use test_support::{TempDir, fold, scan};
 use watch_core::{Backend, Config, EventKind, Origin, RecursiveMode, Watcher};
 
 fn max_queued_events() -> usize {

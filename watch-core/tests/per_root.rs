@@ -7,7 +7,8 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{TempDir, backends};
+use common::backends;
+use test_support::TempDir;
 use watch_core::{
     Backend, BackendChoice, Config, Event, EventKind, Filesystem, Origin, RecursiveMode,
     RootBackend, Watcher,

@@ -6,7 +6,8 @@ mod common;
 use std::fs;
 use std::time::Duration;
 
-use common::{TempDir, backends};
+use common::backends;
+use test_support::TempDir;
 use watch_core::{
     Backend, Config, DebouncedWatcher, Debouncer, Event, EventKind, RecursiveMode, Watcher,
 };

@@ -10,7 +10,6 @@
 #![cfg(linux_kernel)]
 
 mod common;
-mod reliability_support;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
@@ -19,8 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{TempDir, Tree, fold, scan};
-use reliability_support as rs;
+use test_support::child as rs;
+use test_support::{Rng, drain};
+use test_support::{TempDir, Tree, fold, scan};
 use watch_core::{Backend, Config, Error, Event, EventKind, RecursiveMode, SkipReason, Watcher};
 
 /// Generous: sync normally takes milliseconds; this only bounds a hang.
@@ -28,14 +28,7 @@ const SYNC: Duration = Duration::from_secs(120);
 
 /// Everything the watcher has for us after a sync.
 fn sync_and_drain(w: &mut Watcher) -> Vec<Event> {
-    w.sync(SYNC).expect("sync");
-    drain(w)
-}
-
-fn drain(w: &mut Watcher) -> Vec<Event> {
-    let mut out = Vec::new();
-    while w.read(&mut out, Some(Duration::ZERO)).expect("read") > 0 {}
-    out
+    test_support::sync_and_drain(w, SYNC)
 }
 
 fn has(events: &[Event], kind: &EventKind, path: &Path) -> bool {
@@ -44,18 +37,6 @@ fn has(events: &[Event], kind: &EventKind, path: &Path) -> bool {
 
 fn inotify_watcher() -> Watcher {
     Watcher::with_config(Config::default().backend(Backend::Inotify)).expect("watcher")
-}
-
-/// A small deterministic generator (xorshift), so a failing storm replays.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
 }
 
 /// Applies `ops` random operations below `root`: creates, writes, renames
@@ -794,14 +775,7 @@ fn rerun_with_locked(test: &str, tmp: &TempDir, locked: &Path) {
             .status()
             .unwrap();
         assert!(status.success());
-        [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ]
-        .map(OsStr::new)
-        .to_vec()
+        rs::as_nobody()
     } else {
         Vec::new()
     };

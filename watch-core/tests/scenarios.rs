@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::TempDir;
+use test_support::TempDir;
 use watch_core::{Backend, Config, Event, EventKind, RecursiveMode, Watcher};
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -121,16 +121,16 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
     let clock = TempDir::new("scenario-clock");
 
     // The folded view of the last recursive watch: (root, view).
-    let mut model: Option<(PathBuf, common::Tree)> = None;
+    let mut model: Option<(PathBuf, test_support::Tree)> = None;
     let check = |block: Option<Block>,
-                 model: &Option<(PathBuf, common::Tree)>|
+                 model: &Option<(PathBuf, test_support::Tree)>|
      -> Result<(), String> {
         let Some(b) = block else { return Ok(()) };
         if b.folded {
             let Some((root, view)) = model else {
                 return Err(format!("line {}: folded without a recursive watch", b.line));
             };
-            let real = common::scan(root);
+            let real = test_support::scan(root);
             if *view != real {
                 return Err(format!(
                     "sync at line {}: folded view differs from the tree:\n  view: {view:?}\n  tree: {real:?}\n  events: {:?}",
@@ -266,7 +266,7 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
                         .map_err(|e| format!("line {line_no}: watch: {e}"))?;
                 }
                 if mode == RecursiveMode::Recursive && p(path).is_dir() {
-                    model = Some((p(path), common::scan(&p(path))));
+                    model = Some((p(path), test_support::scan(&p(path))));
                 }
             }
             ("unwatch", [path]) => {
@@ -295,7 +295,7 @@ fn run(script: &str, backend: Backend) -> Result<Option<String>, String> {
                         .filter(|e| e.path.starts_with(&*root))
                         .cloned()
                         .collect();
-                    common::fold(view, &inside);
+                    test_support::fold(view, &inside);
                     view.remove(&*root);
                 }
                 block = Some(Block {

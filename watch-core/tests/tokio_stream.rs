@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
 
-use common::{TempDir, backends};
+use common::backends;
 use futures_core::Stream;
+use test_support::TempDir;
 use watch_core::{AsyncWatcher, Backend, Config, Error, Event, EventKind, RecursiveMode, Watcher};
 
 /// Only turns a hang into a failure.

@@ -7,7 +7,8 @@ use std::fs;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, backends};
+use common::backends;
+use test_support::TempDir;
 use watch_core::{Backend, Config, Event, EventKind, RecursiveMode, Watcher};
 
 /// Only turns a hang into a failure.

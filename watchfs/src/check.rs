@@ -406,7 +406,7 @@ mod tests {
 
     #[test]
     fn a_stopped_check_is_killed_with_its_children() {
-        let dir = crate::testdir::TestDir::new();
+        let dir = test_support::TempDir::new("watchfs-unit");
         let pids = dir.path().join("pids");
         // The check and a child of it; both must be gone after a stop.
         let script = format!(

@@ -635,7 +635,7 @@ mod tests {
     #[test]
     fn render_gunzips_substitutes_and_replaces_atomically() {
         use std::io::Write;
-        let dir = crate::testdir::TestDir::new();
+        let dir = test_support::TempDir::new("watchfs-unit");
         let input = dir.path().join("prometheus.yaml.gz");
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(b"external_labels: {replica: '$(WATCHFS_TEST_REPLICA)'}\n")

@@ -536,7 +536,7 @@ fn read_file(path: &Path, cap: u64) -> io::Result<State> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testdir::TestDir;
+    use test_support::TempDir;
     use watch_core::Origin;
 
     fn event(kind: EventKind, path: &Path) -> Event {
@@ -563,7 +563,7 @@ mod tests {
 
     #[test]
     fn equal_content_is_no_change_and_new_content_is() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let file = dir.path().join("a.yml");
         fs::write(&file, "x: 1\n").unwrap();
         let mut t = tracker(&[dir.path().to_path_buf()]);
@@ -576,7 +576,7 @@ mod tests {
 
     #[test]
     fn a_change_stays_pending_until_applied() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let file = dir.path().join("a.yml");
         fs::write(&file, "1").unwrap();
         let mut t = tracker(&[dir.path().to_path_buf()]);
@@ -601,7 +601,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_tells_whether_anything_changed_since() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let file = dir.path().join("a.yml");
         fs::write(&file, "1").unwrap();
         let mut t = tracker(&[dir.path().to_path_buf()]);
@@ -615,7 +615,7 @@ mod tests {
 
     #[test]
     fn created_and_removed_files_are_changes_but_directories_are_not() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let mut t = tracker(&[dir.path().to_path_buf()]);
         let file = dir.path().join("new");
         fs::write(&file, "").unwrap();
@@ -638,7 +638,7 @@ mod tests {
     #[test]
     fn symlink_swap_rereads_every_file() {
         // The Kubernetes ConfigMap layout: conf -> ..data/conf, ..data -> ..v1.
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let root = dir.path();
         for (version, content) in [("..v1", "a"), ("..v2", "b")] {
             fs::create_dir(root.join(version)).unwrap();
@@ -662,7 +662,7 @@ mod tests {
     fn paths_are_named_as_the_user_named_them() {
         // A relative root: the files below it keep the relative name, also
         // when they are found through a directory rename or a refresh.
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let cwd = std::env::current_dir().unwrap();
         let conf_d = dir.path().join("conf.d");
         fs::create_dir(&conf_d).unwrap();
@@ -691,7 +691,7 @@ mod tests {
 
     #[test]
     fn files_over_the_baseline_budget_are_compared_by_stamp() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let small = dir.path().join("small");
         let big = dir.path().join("big");
         fs::write(&small, "1").unwrap();
@@ -708,7 +708,7 @@ mod tests {
 
     #[test]
     fn files_over_the_cap_are_compared_by_stamp_and_said_once() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let big = dir.path().join("big");
         fs::write(&big, "0123456789").unwrap();
         let roots = [dir.path().to_path_buf()];
@@ -722,7 +722,7 @@ mod tests {
 
     #[test]
     fn renaming_a_directory_rereads_the_files_below_it() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let conf_d = dir.path().join("conf.d");
         fs::create_dir(&conf_d).unwrap();
         fs::write(conf_d.join("a.conf"), "a").unwrap();
@@ -742,7 +742,7 @@ mod tests {
 
     #[test]
     fn relative_and_absolute_names_are_one_file() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let file = dir.path().join("f");
         fs::write(&file, "1").unwrap();
         let mut t = tracker(std::slice::from_ref(&file));
@@ -753,7 +753,7 @@ mod tests {
 
     #[test]
     fn fifos_and_devices_are_never_read() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let fifo = dir.path().join("fifo");
         let status = std::process::Command::new("mkfifo")
             .arg(&fifo)
@@ -777,7 +777,7 @@ mod tests {
     fn the_type_is_checked_on_the_opened_descriptor() {
         // read_file itself refuses what is not a regular file, whatever a
         // stat before the open said.
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let fifo = dir.path().join("fifo");
         let status = std::process::Command::new("mkfifo")
             .arg(&fifo)
@@ -796,7 +796,7 @@ mod tests {
 
     #[test]
     fn an_unreadable_file_is_a_state() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let file = dir.path().join("secret");
         fs::write(&file, "x").unwrap();
         use std::os::unix::fs::PermissionsExt;

@@ -16,8 +16,6 @@ mod quote;
 mod run;
 mod settle;
 mod state_file;
-#[cfg(test)]
-mod testdir;
 mod version;
 
 use std::process::ExitCode;

@@ -165,11 +165,11 @@ fn decode_state(value: &Value) -> Option<State> {
 mod tests {
     use super::*;
     use crate::hashing::observe;
-    use crate::testdir::TestDir;
+    use test_support::TempDir;
 
     #[test]
     fn states_survive_a_round_trip() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let file = dir.path().join("conf");
         fs::write(&file, "x").unwrap();
         let mut applied = HashMap::new();
@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn a_foreign_file_is_refused_with_a_hint() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let state = dir.path().join("state.json");
         fs::write(&state, "not json").unwrap();
         let message = load(&state).unwrap_err();

@@ -263,7 +263,7 @@ fn prometheus_gets_one_reload_per_configmap_swap() {
     for (n, version) in [(1.0, "2"), (2.0, "3")] {
         let (old, new) = (format!("..v{}", n as u32), format!("..v{version}"));
         // All steps in one process, back to back, as the kubelet does them.
-        let staged = tmp.join(&format!("staged-{version}.yml"));
+        let staged = tmp.join(format!("staged-{version}.yml"));
         fs::write(&staged, config(version)).unwrap();
         sh(&format!(
             "cd '{}' && mkdir {new} && cp '{}' {new}/prometheus.yml && ln -s {new} ..data_tmp \

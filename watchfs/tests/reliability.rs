@@ -287,7 +287,7 @@ fn odd_paths_on_the_command_line_fail_clearly_or_are_watched() {
     assert!(!out.stderr.is_empty());
     // A name that can never exist (over 255 bytes): a runtime error naming
     // it, not a wait for it to appear.
-    let too_long = tmp.join(&"n".repeat(300));
+    let too_long = tmp.join("n".repeat(300));
     let out = Command::new(env!("CARGO_BIN_EXE_watchfs"))
         .arg(&too_long)
         .stdin(Stdio::null())

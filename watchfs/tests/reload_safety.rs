@@ -75,14 +75,22 @@ impl SlowCheck {
     }
 }
 
-#[test]
-fn a_save_during_the_check_is_checked_before_anything_is_applied() {
-    let tmp = TempDir::new("safe-race");
+/// `conf` holding "valid 1", a service answering 200 that records what
+/// `conf` holds at each request, and watchfs posting to it when `conf`
+/// changes, behind a [`SlowCheck`]. The temp dir must outlive the test.
+fn behind_a_slow_check(tag: &str) -> (TempDir, PathBuf, FakeService, SlowCheck, Watchfs) {
+    let tmp = TempDir::new(tag);
     let conf = tmp.join("conf");
     fs::write(&conf, "valid 1\n").unwrap();
     let service = FakeService::start(&[ok()], Some(&conf));
     let check = SlowCheck::new(&tmp, &conf);
-    let mut w = Watchfs::start(&posting(&service, &conf, &["--check", &check.text]));
+    let w = Watchfs::start(&posting(&service, &conf, &["--check", &check.text]));
+    (tmp, conf, service, check, w)
+}
+
+#[test]
+fn a_save_during_the_check_is_checked_before_anything_is_applied() {
+    let (_tmp, conf, service, check, mut w) = behind_a_slow_check("safe-race");
 
     fs::write(&conf, "valid 2\n").unwrap();
     check.wait_started();
@@ -243,12 +251,7 @@ fn a_state_file_applies_a_change_made_while_down_exactly_once() {
 
 #[test]
 fn sigterm_during_the_check_kills_it_and_skips_the_action() {
-    let tmp = TempDir::new("safe-term-check");
-    let conf = tmp.join("conf");
-    fs::write(&conf, "valid 1\n").unwrap();
-    let service = FakeService::start(&[ok()], Some(&conf));
-    let check = SlowCheck::new(&tmp, &conf);
-    let mut w = Watchfs::start(&posting(&service, &conf, &["--check", &check.text]));
+    let (_tmp, conf, service, check, mut w) = behind_a_slow_check("safe-term-check");
     fs::write(&conf, "valid 2\n").unwrap();
     check.wait_started();
     let (status, took) = w.signal_and_time_exit("TERM");
@@ -297,12 +300,7 @@ fn sigterm_during_a_hanging_request_abandons_it() {
 
 #[test]
 fn sigint_during_the_check_is_prompt_too() {
-    let tmp = TempDir::new("safe-int-check");
-    let conf = tmp.join("conf");
-    fs::write(&conf, "valid 1\n").unwrap();
-    let service = FakeService::start(&[ok()], Some(&conf));
-    let check = SlowCheck::new(&tmp, &conf);
-    let mut w = Watchfs::start(&posting(&service, &conf, &["--check", &check.text]));
+    let (_tmp, conf, service, check, mut w) = behind_a_slow_check("safe-int-check");
     fs::write(&conf, "valid 2\n").unwrap();
     check.wait_started();
     let (status, took) = w.signal_and_time_exit("INT");
@@ -314,12 +312,7 @@ fn sigint_during_the_check_is_prompt_too() {
 
 #[test]
 fn sighup_applies_the_current_content_and_does_not_kill() {
-    let tmp = TempDir::new("safe-hup");
-    let conf = tmp.join("conf");
-    fs::write(&conf, "valid 1\n").unwrap();
-    let service = FakeService::start(&[ok()], Some(&conf));
-    let check = SlowCheck::new(&tmp, &conf);
-    let mut w = Watchfs::start(&posting(&service, &conf, &["--check", &check.text]));
+    let (_tmp, _conf, service, check, mut w) = behind_a_slow_check("safe-hup");
     common::send_signal(w.pid(), "HUP");
     // Nothing changed, yet the check runs and the action follows.
     check.wait_started();

@@ -485,7 +485,7 @@ fn has_safety_comment(lines: &[&str], line: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workspace::TempDir;
+    use test_support::TempDir;
 
     fn sites(source: &str) -> Vec<(usize, Kind, bool)> {
         audit_source(source)

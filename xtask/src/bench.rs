@@ -1162,7 +1162,7 @@ fn targets(out: &mut String, results: &Results) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workspace::TempDir;
+    use test_support::TempDir;
 
     fn write_benchmark(dir: &TempDir, full: &str, median: f64, elements: Option<u64>) {
         let parts: Vec<&str> = full.split('/').collect();

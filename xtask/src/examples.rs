@@ -11,7 +11,9 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use crate::Result;
-use crate::workspace::{self, Scratch, run};
+use test_support::TempDir;
+
+use crate::workspace::{self, run};
 
 /// Only turns a hang into a failure.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -39,7 +41,7 @@ pub fn main(args: &[String]) -> Result {
         .args(feature)
         .arg("--examples"))?;
     let bin = target_dir(&root).join("debug").join("examples");
-    let scratch = Scratch::new("xtask-examples")?;
+    let scratch = TempDir::try_new("xtask-examples")?;
     print_tree(&bin, &scratch.path().join("print_tree"))?;
     reload_on_change(&bin, &scratch.path().join("reload_on_change"))?;
     tokio_stream(&bin, &scratch.path().join("tokio_stream"))?;

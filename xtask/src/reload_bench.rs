@@ -23,7 +23,9 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use crate::Result;
-use crate::workspace::{self, Scratch};
+use test_support::TempDir;
+
+use crate::workspace;
 
 /// Bound on every wait; only a broken setup reaches it.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -61,7 +63,7 @@ pub fn section(root: &Path, target: &Path, quick: bool) -> Result<String> {
     }
     workspace::run(build.current_dir(root))?;
     let watchfs = target.join(profile).join("watchfs");
-    let scratch = Scratch::new("xtask-reload-bench")?;
+    let scratch = TempDir::try_new("xtask-reload-bench")?;
     let figures = measure(&watchfs, scratch.path(), quick)?;
     println!(
         "bench: reload scenarios ran in {}",

@@ -42,8 +42,9 @@ use std::time::{Duration, Instant};
 use watch_core::{Debouncer, Event, EventKind, RecursiveMode, Watcher};
 
 use crate::Result;
-use crate::tree::{Rng, Tree, max_queued_events, remove_subtree, scan};
-use crate::workspace::Scratch;
+use test_support::{TempDir, read_ready};
+
+use crate::tree::{Rng, Tree, fold, max_queued_events, scan};
 
 /// Allowed growth of resident memory after warm-up, in KiB (or 25 %).
 pub const RSS_TOLERANCE_KIB: u64 = 8 * 1024;
@@ -141,7 +142,7 @@ pub fn main(args: &[String]) -> Result {
         return crate::storm::main(args);
     }
     let options = parse(args)?;
-    let scratch = Scratch::new("watchfs-soak")?;
+    let scratch = TempDir::try_new("watchfs-soak")?;
     let report = run(&options, scratch.path())?;
     report.print_summary();
     let problems = report.problems();
@@ -202,8 +203,8 @@ fn run(options: &Options, base: &Path) -> Result<Report> {
     let mut debounced = Debounced::new(model.clone());
     let mut events: Vec<Event> = Vec::new();
     watcher.sync(SYNC_TIMEOUT)?;
-    drain(&mut watcher, &mut events)?;
-    fold(&mut model, &events, &mut 0);
+    read_ready(&mut watcher, &mut events)?;
+    fold(&mut model, &events);
     debounced.feed(&events);
     events.clear();
 
@@ -247,8 +248,8 @@ fn run(options: &Options, base: &Path) -> Result<Report> {
             truth.step(&mut rng);
             ops += 1;
         }
-        seen += drain(&mut watcher, &mut events)? as u64;
-        fold(&mut model, &events, &mut report.overflows);
+        seen += read_ready(&mut watcher, &mut events)? as u64;
+        report.overflows += fold(&mut model, &events);
         debounced.feed(&events);
         events.clear();
 
@@ -256,8 +257,8 @@ fn run(options: &Options, base: &Path) -> Result<Report> {
         let done = now >= options.duration;
         if now >= next_checkpoint || done {
             watcher.sync(SYNC_TIMEOUT)?;
-            seen += drain(&mut watcher, &mut events)? as u64;
-            fold(&mut model, &events, &mut report.overflows);
+            seen += read_ready(&mut watcher, &mut events)? as u64;
+            report.overflows += fold(&mut model, &events);
             debounced.feed(&events);
             debounced.flush();
             events.clear();
@@ -293,7 +294,7 @@ fn run(options: &Options, base: &Path) -> Result<Report> {
                 }
             }
             seen += events.len() as u64;
-            fold(&mut model, &events, &mut report.overflows);
+            report.overflows += fold(&mut model, &events);
             debounced.feed(&events);
             events.clear();
             next_checkpoint = now + options.every;
@@ -331,22 +332,16 @@ impl Debounced {
             self.debouncer.push(event.clone(), now);
         }
         self.debouncer.drain_ready(now, &mut self.batch);
-        fold(&mut self.model, &self.batch, &mut 0);
+        fold(&mut self.model, &self.batch);
         self.batch.clear();
     }
 
     /// Releases and folds everything pending.
     fn flush(&mut self) {
         self.debouncer.flush(&mut self.batch);
-        fold(&mut self.model, &self.batch, &mut 0);
+        fold(&mut self.model, &self.batch);
         self.batch.clear();
     }
-}
-
-fn drain(watcher: &mut Watcher, out: &mut Vec<Event>) -> Result<usize> {
-    let before = out.len();
-    while watcher.read(out, Some(Duration::ZERO))? > 0 {}
-    Ok(out.len() - before)
 }
 
 impl Sample {
@@ -755,40 +750,6 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) -> std::result::Result<(
 
 // ------------------------------------------------------------ model and scan
 
-/// Applies events to the model as `watch_core::Event` documents.
-fn fold(tree: &mut Tree, events: &[Event], overflows: &mut u64) {
-    for e in events {
-        match &e.kind {
-            EventKind::Created => {
-                remove_subtree(tree, &e.path);
-                tree.insert(e.path.clone(), e.is_dir);
-            }
-            EventKind::Removed => remove_subtree(tree, &e.path),
-            EventKind::Renamed { from } => {
-                let moved: Vec<(PathBuf, bool)> = tree
-                    .range(from.clone()..)
-                    .take_while(|(p, _)| p.starts_with(from))
-                    .map(|(p, d)| (p.clone(), *d))
-                    .collect();
-                remove_subtree(tree, from);
-                remove_subtree(tree, &e.path);
-                for (p, d) in moved {
-                    let rest = p.strip_prefix(from).unwrap_or(&p);
-                    let new = if rest.as_os_str().is_empty() {
-                        e.path.clone()
-                    } else {
-                        e.path.join(rest)
-                    };
-                    tree.insert(new, d);
-                }
-                tree.entry(e.path.clone()).or_insert(e.is_dir);
-            }
-            EventKind::Overflow => *overflows += 1,
-            _ => {}
-        }
-    }
-}
-
 /// Paths whose presence or type differs; keeps a few examples.
 fn differences(model: &Tree, real: &Tree, examples: &mut Vec<String>) -> usize {
     let mut n = 0;
@@ -866,8 +827,7 @@ mod tests {
         let ev = |kind, path: &str, is_dir| {
             Event::new(kind, p(path), is_dir, watch_core::Origin::Kernel)
         };
-        let mut overflows = 0;
-        fold(
+        let overflows = fold(
             &mut tree,
             &[
                 ev(EventKind::Created, "/r/a", true),
@@ -877,7 +837,6 @@ mod tests {
                 ev(EventKind::Overflow, "/r", true),
                 ev(EventKind::Removed, "/r/ab", false),
             ],
-            &mut overflows,
         );
         let want: Tree = [(p("/r/b"), true), (p("/r/b/f"), false)]
             .into_iter()

@@ -34,8 +34,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::Result;
-use crate::tree::{Rng, Tree, max_queued_events, remove_subtree, scan};
-use crate::workspace::{self, Scratch};
+use crate::tree::{self, Rng, Tree, max_queued_events, scan};
+use test_support::TempDir;
+
+use crate::workspace;
 
 const USAGE: &str = "usage: cargo xtask soak --cli [--ops N] [--seed N] [--stop] [--overflow] [--trace] [--replays N] | --cli --ci
   --ops N      operations in the storm (default 20000)
@@ -307,7 +309,7 @@ impl Drop for Watchfs {
 }
 
 fn run(binary: &Path, options: &Options) -> Result<Report> {
-    let scratch = Scratch::new("watchfs-storm")?;
+    let scratch = TempDir::try_new("watchfs-storm")?;
     let root = scratch.path().join("tree");
     let outside = scratch.path().join("outside");
     fs::create_dir(&root)?;
@@ -804,25 +806,11 @@ impl Printed {
     /// Applies the event as `watch_core::Event` documents.
     fn fold(&self, tree: &mut Tree) {
         match self.kind.as_str() {
-            "created" => {
-                remove_subtree(tree, &self.path);
-                tree.insert(self.path.clone(), self.is_dir);
-            }
-            "removed" => remove_subtree(tree, &self.path),
+            "created" => tree::create(tree, &self.path, self.is_dir),
+            "removed" => tree::remove_subtree(tree, &self.path),
             "renamed" => {
                 let Some(from) = &self.from else { return };
-                let moved: Vec<(PathBuf, bool)> = tree
-                    .range(from.clone()..)
-                    .take_while(|(p, _)| p.starts_with(from))
-                    .map(|(p, d)| (p.clone(), *d))
-                    .collect();
-                remove_subtree(tree, from);
-                remove_subtree(tree, &self.path);
-                for (p, d) in moved {
-                    let rest = p.strip_prefix(from).unwrap_or(&p);
-                    tree.insert(rejoin(&self.path, rest), d);
-                }
-                tree.entry(self.path.clone()).or_insert(self.is_dir);
+                tree::rename(tree, from, &self.path, self.is_dir);
             }
             "modified" | "metadata" => {
                 tree.entry(self.path.clone()).or_insert(self.is_dir);

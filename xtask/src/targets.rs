@@ -233,7 +233,7 @@ fn dpkg_installed(package: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workspace::TempDir;
+    use test_support::TempDir;
 
     #[test]
     fn every_claimed_target_checks_watch_core() {

@@ -122,77 +122,9 @@ pub fn relative<'p>(path: &'p Path, base: &Path) -> &'p Path {
     path.strip_prefix(base).unwrap_or(path)
 }
 
-/// A scratch directory under the system temp dir, removed on drop. Its
-/// path is canonical, so paths printed by a program run in it compare equal
-/// to paths built here.
-pub struct Scratch(PathBuf);
-
-impl Scratch {
-    /// Creates an empty `<temp>/<prefix>-<pid>-<n>` (n counts the scratch
-    /// directories of this process, so tasks run in one process never share one).
-    pub fn new(prefix: &str) -> Result<Scratch> {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)?;
-        Ok(Scratch(std::fs::canonicalize(&path)?))
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Seconds with one decimal, e.g. `41.3s`.
 pub fn seconds(duration: Duration) -> String {
     format!("{:.1}s", duration.as_secs_f64())
-}
-
-/// A scratch directory for tests, removed on drop.
-#[cfg(test)]
-pub struct TempDir(PathBuf);
-
-#[cfg(test)]
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let unique = format!(
-            "xtask-{tag}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(unique);
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// Writes `contents` to `relative`, creating parent directories.
-    pub fn write(&self, relative: &str, contents: &str) {
-        let path = self.0.join(relative);
-        std::fs::create_dir_all(path.parent().expect("file has a parent")).expect("mkdir");
-        std::fs::write(path, contents).expect("write file");
-    }
-}
-
-#[cfg(test)]
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]

@@ -1,44 +1,14 @@
-//! Shared fixtures for the behaviour tests.
+//! Shared fixtures for the behaviour tests: waiting for kqueue events.
+//! Temp dirs come from `test-support`.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use kqueue::{Event, Kqueue, RawEvent, Token, VnodeEvents};
 
 /// Waits that normally finish in milliseconds; never a pass criterion.
 pub const PATIENCE: Duration = Duration::from_secs(30);
-
-/// A directory under the system temp dir, removed on drop.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("kqueue-test-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Reads events until the vnode notes seen for `token` contain `want`, or
 /// until [`PATIENCE`] runs out. Returns every note seen per token.

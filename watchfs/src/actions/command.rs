@@ -216,8 +216,8 @@ impl CommandRunner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testdir::TestDir;
     use std::fs;
+    use test_support::TempDir;
 
     fn sh(script: &str) -> Vec<OsString> {
         vec!["sh".into(), "-c".into(), script.into()]
@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn command_gets_changed_paths_and_exit_status() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let out = dir.path().join("out");
         let script = format!(
             "printf '%s' \"$WATCHFS_CHANGED\" > '{}'; exit 3",
@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn queued_run_starts_when_the_first_ends() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let log = dir.path().join("log");
         let script = format!("echo \"$WATCHFS_CHANGED\" >> '{}'", log.display());
         let mut runner = CommandRunner::new(sh(&script), false, OnBusy::Queue);

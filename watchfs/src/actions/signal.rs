@@ -103,11 +103,11 @@ fn read_pidfile(file: &PathBuf) -> Result<i32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testdir::TestDir;
+    use test_support::TempDir;
 
     #[test]
     fn pidfile_errors_are_explained() {
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let file = dir.path().join("svc.pid");
         let action = SignalAction::new(Signal::CONT, Target::PidFile(file.clone()));
         assert!(action.send().unwrap_err().contains("cannot read pid file"));
@@ -126,7 +126,7 @@ mod tests {
             .arg("30")
             .spawn()
             .unwrap();
-        let dir = TestDir::new();
+        let dir = TempDir::new("watchfs-unit");
         let file = dir.path().join("pid");
         fs::write(&file, format!("{}\n", child.id())).unwrap();
         let action = SignalAction::new(Signal::TERM, Target::PidFile(file));

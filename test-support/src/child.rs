@@ -1,10 +1,13 @@
-//! Helpers for the reliability tests: running one test again in a child
-//! process under a forced fault (a lower `RLIMIT_NOFILE`, a user namespace
-//! with lower inotify limits, an unprivileged user), and asking the kernel
-//! what a thread or a process is doing.
-#![allow(dead_code)]
+//! Running one test again in a child process under a forced fault (a lower
+//! `RLIMIT_NOFILE`, a user namespace with lower inotify limits, an
+//! unprivileged user), and asking the kernel (`/proc`, so Linux) what a
+//! process or a thread is doing.
+//!
+//! The pattern: the test calls [`rerun`] with a wrapper that applies the
+//! fault; in the child, [`in_child`] holds, the test does its checks and
+//! prints [`CHILD_OK`] at the end.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -59,12 +62,26 @@ pub fn rerun(test: &str, wrapper: &[&OsStr], envs: &[(&str, &OsStr)]) -> String 
 /// (`/proc/sys/user/max_inotify_*`, per user namespace since Linux 5.11) are
 /// lowered. Counts there start at zero, so the test neither sees nor
 /// disturbs the instances and watches of other processes of the same user.
-pub fn in_user_namespace(sysctl: &str, value: u64) -> Vec<std::ffi::OsString> {
+pub fn in_user_namespace(sysctl: &str, value: u64) -> Vec<OsString> {
     let script = format!("echo {value} > /proc/sys/user/{sysctl} && exec \"$0\" \"$@\"");
     ["unshare", "--user", "--map-root-user", "sh", "-c", &script]
         .iter()
         .map(Into::into)
         .collect()
+}
+
+/// A [`rerun`] wrapper that runs the child as `nobody` (user and group
+/// 65534, no supplementary groups) with `setpriv`: root ignores permission
+/// bits, so a test of them started by root checks as `nobody` instead.
+pub fn as_nobody() -> Vec<&'static OsStr> {
+    [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ]
+    .map(OsStr::new)
+    .to_vec()
 }
 
 /// The effective user id, from `/proc/self/status`.
