@@ -60,8 +60,11 @@ use overlay::{Change, Overlay};
 ///   (the rename of an ancestor, the creation of a new directory), and a
 ///   rename, creation or removal waits for every rename out of the place
 ///   it overwrites. Two files swapped through a temporary name report one
-///   of them as `Created`; a directory renamed twice in one window splits
-///   the batch into segments at that point, each folded on its own.
+///   of them as `Created`. The rename of a directory that existed before
+///   the window (not one created in it) splits the batch into segments at
+///   that point, each folded on its own: the changes before it, then the
+///   rename with what follows. Plain changes (writes, chmods) of a path
+///   seen on both sides of a split are still reported once.
 /// * **Notices.** `Overflow` is kept in place: what came before it is
 ///   folded separately from what comes after. `Skipped`, `Closed` and kinds
 ///   added later are never merged or dropped: each follows, in arrival
@@ -154,7 +157,7 @@ impl Debouncer {
             EventKind::Modified => overlay.changed(&path, Change::Modified, is_dir, origin, seq),
             EventKind::Metadata => overlay.changed(&path, Change::Metadata, is_dir, origin, seq),
             EventKind::Renamed { from } => {
-                if overlay.is_second_dir_move(&from) {
+                if overlay.is_base_dir_move(&from, is_dir) {
                     self.seal(true);
                 }
                 self.overlay.renamed(&from, &path, is_dir, origin, seq);
@@ -1060,6 +1063,129 @@ mod tests {
                     mv("a", "d/a/a"),
                     mv("d/a/a/c", "b/a"),
                     mv("d/a", "b/a/a"),
+                ],
+            ),
+        ];
+        for (base, events) in cases {
+            folded(&base, events);
+        }
+    }
+
+    /// A filled directory moved in under a directory that is renamed in
+    /// the same window, its contents reported by the watcher's scan only
+    /// after the rename (under the new name), and a deep removal below a
+    /// renamed directory.
+    #[test]
+    fn directory_moved_in_below_a_directory_renamed_in_the_same_window() {
+        let rescan = |mut e: Event| {
+            e.origin = Origin::Rescan;
+            e
+        };
+        let out = folded(
+            &["a/", "a/b/", "a/b/old/", "a/b/old/deep/", "a/b/old/deep/f"],
+            vec![
+                dir(ev(EventKind::Created, "a/b/i")),
+                dir(renamed("a", "c")),
+                rescan(ev(EventKind::Created, "c/b/i/f")),
+                rescan(dir(ev(EventKind::Created, "c/b/i/sub"))),
+                rescan(ev(EventKind::Created, "c/b/i/sub/g")),
+                ev(EventKind::Removed, "c/b/old/deep/f"),
+                dir(ev(EventKind::Removed, "c/b/old/deep")),
+            ],
+        );
+        assert_eq!(
+            out,
+            vec![
+                dir(ev(EventKind::Created, "a/b/i")),
+                dir(renamed("a", "c")),
+                rescan(ev(EventKind::Created, "c/b/i/f")),
+                rescan(dir(ev(EventKind::Created, "c/b/i/sub"))),
+                rescan(ev(EventKind::Created, "c/b/i/sub/g")),
+                dir(ev(EventKind::Removed, "c/b/old/deep")),
+            ]
+        );
+    }
+
+    /// Several directory renames in one window, nested into what another
+    /// left behind (shrunk failures of the long-window property test: each
+    /// once folded to a tree with a directory lost or invented).
+    #[test]
+    fn base_directories_moved_into_each_other_in_one_window_fold() {
+        let c = |n: &str| dir(ev(EventKind::Created, n));
+        let f = |n: &str| ev(EventKind::Created, n);
+        let r = |n: &str| ev(EventKind::Removed, n);
+        let rd = |n: &str| dir(ev(EventKind::Removed, n));
+        let mv = |a: &str, b: &str| dir(renamed(a, b));
+        let cases: Vec<(Vec<&str>, Vec<Event>)> = vec![
+            // A new directory staged where it was born, inside a directory
+            // that must then move into it.
+            (
+                vec!["a", "d", "e/", "e/c/"],
+                vec![
+                    f("e/c/c"),
+                    r("d"),
+                    renamed("a", "e/c/a"),
+                    r("e/c/c"),
+                    c("e/c/c"),
+                    c("e/c/c/a"),
+                    c("e/c/c/a/a"),
+                    mv("e/c/c/a/a", "a"),
+                    mv("a", "d"),
+                    mv("e/c", "d/a"),
+                    mv("d", "e/c"),
+                ],
+            ),
+            (
+                vec!["a/", "a/a", "a/c", "c/", "e/", "e/a/"],
+                vec![
+                    r("a/a"),
+                    mv("a", "c/a"),
+                    mv("e/a", "c/a/a"),
+                    mv("c/a/a", "e/b"),
+                    mv("c", "e/a"),
+                    mv("e/a/a", "c"),
+                    r("c/c"),
+                    rd("e"),
+                ],
+            ),
+            (
+                vec!["d/"],
+                vec![
+                    c("g"),
+                    c("g/s"),
+                    c("b"),
+                    mv("d", "g/s/a"),
+                    mv("g", "b/a"),
+                    mv("b/a/s", "d"),
+                    rd("b"),
+                ],
+            ),
+            (
+                vec!["a/", "a/c/", "a/d/", "a/d/a/", "a/g/", "a/g/e/", "a/g/e/a/"],
+                vec![
+                    mv("a/g/e", "a/d/a/a"),
+                    f("a/c/a"),
+                    mv("a/c", "a/g/e"),
+                    mv("a/d/a/a/a", "a/c"),
+                    rd("a/d"),
+                ],
+            ),
+            (
+                vec!["c/", "d/", "e/", "e/a/", "g/"],
+                vec![
+                    mv("g", "e/a/b"),
+                    c("e/e"),
+                    c("c/a"),
+                    c("c/a/c"),
+                    c("c/a/c/b"),
+                    mv("e/a/b", "c/a/c/a"),
+                    mv("c", "a"),
+                    mv("a/a", "d/b"),
+                    c("e/e/s"),
+                    mv("d/b/c", "e/e/s/a"),
+                    mv("e", "d/b/c"),
+                    mv("d/b/c/e/s/a/b", "e"),
+                    rd("d/b/c/e/s"),
                 ],
             ),
         ];

@@ -22,9 +22,8 @@ use proptest::prelude::*;
 use test_support::{TempDir, Tree, fold, scan};
 use watch_core::{Backend, Config, Debouncer, Event, EventKind, Origin, RecursiveMode, Watcher};
 
-const NAMES: [&str; 4] = ["a", "b", "c", "d"];
+const NAMES: [&str; 6] = ["a", "b", "c", "d", "e", "g"];
 const QUIET: Duration = Duration::from_millis(100);
-const MAX_DEPTH: usize = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -73,6 +72,12 @@ enum Op {
         parent: usize,
         name: usize,
     },
+    /// A rename of a directory (`target` picks among directories only).
+    RenameDir {
+        target: usize,
+        parent: usize,
+        name: usize,
+    },
     MoveOut {
         target: usize,
     },
@@ -85,11 +90,25 @@ enum Op {
         parent: usize,
         name: usize,
     },
+    /// A filled directory moved in whose contents the watcher reports only
+    /// later (a scan that ran while a rename above it was still queued,
+    /// redone when that rename is seen): until then, changes inside it
+    /// have no events.
+    MoveInUnscanned {
+        parent: usize,
+        name: usize,
+    },
+    /// The watcher scans an unscanned directory (wherever it is now) and
+    /// reports everything below it as created.
+    Scan {
+        which: usize,
+    },
 }
 
-fn op() -> impl Strategy<Value = Op> {
+/// An operation on names among the first `names` of [`NAMES`].
+fn op(names: usize) -> impl Strategy<Value = Op> {
     let i = 0usize..64;
-    let n = 0usize..NAMES.len();
+    let n = 0usize..names;
     let shape = prop_oneof![
         Just(Shape::File),
         Just(Shape::EmptyDir),
@@ -104,9 +123,12 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (i.clone(), [n.clone(), n.clone(), n.clone()], any::<bool>())
             .prop_map(|(parent, names, file)| Op::MkdirP { parent, names, file }),
         6 => (i.clone(), i.clone(), n.clone()).prop_map(|(target, parent, name)| Op::Rename { target, parent, name }),
+        3 => (i.clone(), i.clone(), n.clone()).prop_map(|(target, parent, name)| Op::RenameDir { target, parent, name }),
         1 => i.clone().prop_map(|target| Op::MoveOut { target }),
         2 => (i.clone(), n.clone(), shape).prop_map(|(parent, name, shape)| Op::MoveIn { parent, name, shape }),
-        1 => (i, n).prop_map(|(parent, name)| Op::Symlink { parent, name }),
+        1 => (i.clone(), n.clone()).prop_map(|(parent, name)| Op::Symlink { parent, name }),
+        2 => (i.clone(), n).prop_map(|(parent, name)| Op::MoveInUnscanned { parent, name }),
+        2 => i.prop_map(|which| Op::Scan { which }),
     ]
 }
 
@@ -116,9 +138,23 @@ fn gap() -> impl Strategy<Value = u64> {
     prop_oneof![6 => 0u64..20, 1 => 80u64..130, 1 => 150u64..400]
 }
 
-/// The model: relative path -> kind.
+/// Gaps for long windows: a batch holds dozens of operations (storms of
+/// directory renames, moves in and removals meet in one batch).
+fn long_window_gap() -> impl Strategy<Value = u64> {
+    prop_oneof![30 => 0u64..20, 1 => 80u64..130, 1 => 150u64..400]
+}
+
+/// The model tree.
 #[derive(Clone, Debug, Default)]
-struct Model(BTreeMap<PathBuf, Kind>);
+struct Model {
+    /// Relative path -> kind.
+    tree: BTreeMap<PathBuf, Kind>,
+    /// Directories whose contents the watcher has not reported yet (see
+    /// [`Op::MoveInUnscanned`]).
+    unscanned: Vec<PathBuf>,
+    /// Directories this deep take no new entries.
+    depth: usize,
+}
 
 fn ev(kind: EventKind, path: &Path, is_dir: bool) -> Event {
     Event::new(kind, path, is_dir, Origin::Kernel)
@@ -126,7 +162,7 @@ fn ev(kind: EventKind, path: &Path, is_dir: bool) -> Event {
 
 impl Model {
     fn tree(&self) -> Tree {
-        self.0
+        self.tree
             .iter()
             .map(|(p, k)| (p.clone(), *k == Kind::Dir))
             .collect()
@@ -135,9 +171,9 @@ impl Model {
     fn dirs(&self) -> Vec<PathBuf> {
         let mut dirs = vec![PathBuf::new()];
         dirs.extend(
-            self.0
+            self.tree
                 .iter()
-                .filter(|(p, k)| **k == Kind::Dir && p.components().count() < MAX_DEPTH)
+                .filter(|(p, k)| **k == Kind::Dir && p.components().count() < self.depth)
                 .map(|(p, _)| p.clone()),
         );
         dirs
@@ -149,17 +185,17 @@ impl Model {
     }
 
     fn pick(&self, i: usize) -> Option<(PathBuf, Kind)> {
-        if self.0.is_empty() {
+        if self.tree.is_empty() {
             return None;
         }
-        self.0
+        self.tree
             .iter()
-            .nth(i % self.0.len())
+            .nth(i % self.tree.len())
             .map(|(p, k)| (p.clone(), *k))
     }
 
     fn subtree(&self, path: &Path) -> Vec<(PathBuf, Kind)> {
-        self.0
+        self.tree
             .iter()
             .filter(|(p, _)| p.starts_with(path))
             .map(|(p, k)| (p.clone(), *k))
@@ -167,22 +203,135 @@ impl Model {
     }
 
     fn remove_subtree(&mut self, path: &Path) {
-        self.0.retain(|p, _| !p.starts_with(path));
+        self.tree.retain(|p, _| !p.starts_with(path));
     }
 
     fn is_empty_dir(&self, path: &Path) -> bool {
-        self.0.get(path) == Some(&Kind::Dir) && self.subtree(path).len() == 1
+        self.tree.get(path) == Some(&Kind::Dir) && self.subtree(path).len() == 1
     }
 
-    /// Applies `op` and returns the events the watcher reports for it.
+    /// Whether `path` lies strictly inside a directory of `unscanned`.
+    fn hidden(unscanned: &[PathBuf], path: &Path) -> bool {
+        unscanned.iter().any(|u| path != u && path.starts_with(u))
+    }
+
+    /// Applies `op` and returns the events the watcher reports for it:
+    /// nothing for what happens inside a directory not scanned yet (no
+    /// watch there), and a move across its boundary seen from one side.
     fn apply(&mut self, op: &Op) -> Vec<Event> {
+        match *op {
+            Op::MoveInUnscanned { parent, name } => {
+                let path = self.pick_dir(parent).join(NAMES[name]);
+                if self.tree.contains_key(&path) && !self.is_empty_dir(&path) {
+                    return Vec::new();
+                }
+                self.remove_subtree(&path);
+                for (p, kind) in [("", Kind::Dir), ("f", Kind::File), ("s", Kind::Dir)] {
+                    self.tree.insert(rejoin(&path, Path::new(p)), kind);
+                }
+                self.tree.insert(path.join("s/g"), Kind::File);
+                self.unscanned.retain(|u| !u.starts_with(&path));
+                if Self::hidden(&self.unscanned, &path) {
+                    return Vec::new();
+                }
+                self.unscanned.push(path.clone());
+                return vec![ev(EventKind::Created, &path, true)];
+            }
+            Op::Scan { which } => {
+                if self.unscanned.is_empty() {
+                    return Vec::new();
+                }
+                let path = self.unscanned.remove(which % self.unscanned.len());
+                return self.scan(&path);
+            }
+            _ => {}
+        }
+        let before = self.unscanned.clone();
+        let mut events = self.apply_watched(op);
+        if !before.is_empty() {
+            events = events
+                .into_iter()
+                .flat_map(|e| self.seen(&before, e))
+                .collect();
+        }
+        // Unscanned directories that are gone or covered by another.
+        let unscanned = std::mem::take(&mut self.unscanned);
+        for u in unscanned {
+            if self.tree.get(&u) == Some(&Kind::Dir) && !Self::hidden(&self.unscanned, &u) {
+                self.unscanned.retain(|v| !v.starts_with(&u));
+                self.unscanned.push(u);
+            }
+        }
+        events
+    }
+
+    /// What the watcher reports of `e` (an event as if everything were
+    /// watched), given the unscanned directories before it, whose paths it
+    /// updates for a rename.
+    fn seen(&mut self, before: &[PathBuf], e: Event) -> Vec<Event> {
+        let EventKind::Renamed { from } = &e.kind else {
+            return if Self::hidden(before, &e.path) {
+                Vec::new()
+            } else {
+                vec![e]
+            };
+        };
+        let from = from.clone();
+        let to = e.path.clone();
+        match (Self::hidden(before, &from), Self::hidden(before, &to)) {
+            (false, false) => {
+                // An (emptied) unscanned directory at `to` is replaced.
+                self.unscanned.retain(|u| *u != to);
+                for u in self.unscanned.iter_mut() {
+                    if let Ok(rest) = u.strip_prefix(&from) {
+                        *u = rejoin(&to, rest);
+                    }
+                }
+                vec![e]
+            }
+            (true, true) => Vec::new(),
+            (true, false) => {
+                // Seen only where it arrives: a creation, and a directory
+                // whose contents come with a later scan.
+                if e.is_dir {
+                    self.unscanned.push(to.clone());
+                }
+                vec![ev(EventKind::Created, &to, e.is_dir)]
+            }
+            (false, true) => vec![ev(EventKind::Removed, &from, e.is_dir)],
+        }
+    }
+
+    /// Everything below `path` (an unscanned directory) as the watcher's
+    /// scan reports it.
+    fn scan(&mut self, path: &Path) -> Vec<Event> {
+        self.unscanned.retain(|u| !u.starts_with(path));
+        self.subtree(path)
+            .into_iter()
+            .filter(|(p, _)| p != path)
+            .map(|(p, k)| Event::new(EventKind::Created, p, k == Kind::Dir, Origin::Rescan))
+            .collect()
+    }
+
+    /// Scans every unscanned directory.
+    fn scan_all(&mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        while let Some(path) = self.unscanned.pop() {
+            out.extend(self.scan(&path));
+        }
+        out
+    }
+
+    /// Applies `op` and returns the events a watcher that watched every
+    /// directory would report for it.
+    fn apply_watched(&mut self, op: &Op) -> Vec<Event> {
         let mut out = Vec::new();
         match *op {
             Op::CreateFile { parent, name } => {
                 let path = self.pick_dir(parent).join(NAMES[name]);
-                match self.0.get(&path) {
+                match self.tree.get(&path) {
                     None => {
-                        self.0.insert(path.clone(), Kind::File);
+                        self.tree.insert(path.clone(), Kind::File);
                         out.push(ev(EventKind::Created, &path, false));
                         out.push(ev(EventKind::Modified, &path, false));
                     }
@@ -222,8 +371,8 @@ impl Model {
             }
             Op::Mkdir { parent, name } => {
                 let path = self.pick_dir(parent).join(NAMES[name]);
-                if !self.0.contains_key(&path) {
-                    self.0.insert(path.clone(), Kind::Dir);
+                if !self.tree.contains_key(&path) {
+                    self.tree.insert(path.clone(), Kind::Dir);
                     out.push(ev(EventKind::Created, &path, true));
                 }
             }
@@ -235,9 +384,9 @@ impl Model {
                 let mut path = self.pick_dir(parent);
                 for name in names {
                     path.push(NAMES[name]);
-                    match self.0.get(&path) {
+                    match self.tree.get(&path) {
                         None => {
-                            self.0.insert(path.clone(), Kind::Dir);
+                            self.tree.insert(path.clone(), Kind::Dir);
                             out.push(ev(EventKind::Created, &path, true));
                         }
                         Some(Kind::Dir) => {}
@@ -245,8 +394,8 @@ impl Model {
                     }
                 }
                 let f = path.join("f");
-                if file && !self.0.contains_key(&f) {
-                    self.0.insert(f.clone(), Kind::File);
+                if file && !self.tree.contains_key(&f) {
+                    self.tree.insert(f.clone(), Kind::File);
                     out.push(ev(EventKind::Created, &f, false));
                     out.push(ev(EventKind::Modified, &f, false));
                 }
@@ -263,7 +412,7 @@ impl Model {
                 if to.starts_with(&from) || from.starts_with(&to) {
                     return out;
                 }
-                let allowed = match (kind, self.0.get(&to)) {
+                let allowed = match (kind, self.tree.get(&to)) {
                     (_, None) => true,
                     (Kind::Dir, Some(Kind::Dir)) => self.is_empty_dir(&to),
                     (Kind::Dir, Some(_)) | (_, Some(Kind::Dir)) => false,
@@ -277,12 +426,7 @@ impl Model {
                 self.remove_subtree(&to);
                 for (p, k) in moved {
                     let rest = p.strip_prefix(&from).expect("prefix").to_path_buf();
-                    let new = if rest.as_os_str().is_empty() {
-                        to.clone()
-                    } else {
-                        to.join(rest)
-                    };
-                    self.0.insert(new, k);
+                    self.tree.insert(rejoin(&to, &rest), k);
                 }
                 out.push(Event::new(
                     EventKind::Renamed { from },
@@ -290,6 +434,24 @@ impl Model {
                     kind == Kind::Dir,
                     Origin::Kernel,
                 ));
+            }
+            Op::RenameDir {
+                target,
+                parent,
+                name,
+            } => {
+                let dirs: Vec<usize> = (self.tree.values().enumerate())
+                    .filter(|(_, k)| **k == Kind::Dir)
+                    .map(|(i, _)| i)
+                    .collect();
+                if !dirs.is_empty() {
+                    let target = dirs[target % dirs.len()];
+                    return self.apply_watched(&Op::Rename {
+                        target,
+                        parent,
+                        name,
+                    });
+                }
             }
             Op::MoveOut { target } => {
                 if let Some((path, kind)) = self.pick(target) {
@@ -303,7 +465,7 @@ impl Model {
                 shape,
             } => {
                 let path = self.pick_dir(parent).join(NAMES[name]);
-                let allowed = match (shape, self.0.get(&path)) {
+                let allowed = match (shape, self.tree.get(&path)) {
                     (_, None) => true,
                     (Shape::File, Some(Kind::File | Kind::Symlink)) => true,
                     (Shape::EmptyDir | Shape::FilledDir, Some(Kind::Dir)) => {
@@ -316,7 +478,7 @@ impl Model {
                 }
                 self.remove_subtree(&path);
                 let mut add = |p: PathBuf, kind: Kind, origin: Origin| {
-                    self.0.insert(p.clone(), kind);
+                    self.tree.insert(p.clone(), kind);
                     out.push(Event::new(EventKind::Created, p, kind == Kind::Dir, origin));
                 };
                 match shape {
@@ -333,26 +495,40 @@ impl Model {
             }
             Op::Symlink { parent, name } => {
                 let path = self.pick_dir(parent).join(NAMES[name]);
-                if !self.0.contains_key(&path) {
-                    self.0.insert(path.clone(), Kind::Symlink);
+                if !self.tree.contains_key(&path) {
+                    self.tree.insert(path.clone(), Kind::Symlink);
                     out.push(ev(EventKind::Created, &path, false));
                 }
             }
+            Op::MoveInUnscanned { .. } | Op::Scan { .. } => unreachable!("handled by apply"),
         }
         out
     }
 }
 
-fn initial() -> impl Strategy<Value = Vec<(usize, usize, u8)>> {
-    proptest::collection::vec((0usize..16, 0usize..NAMES.len(), 0u8..3), 0..12)
+/// `base` joined with `rest`, without a trailing separator for an empty `rest`.
+fn rejoin(base: &Path, rest: &Path) -> PathBuf {
+    if rest.as_os_str().is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rest)
+    }
 }
 
-/// Builds a starting tree from (parent, name, kind) triples.
-fn build(spec: &[(usize, usize, u8)]) -> Model {
-    let mut model = Model::default();
+fn initial(names: usize) -> impl Strategy<Value = Vec<(usize, usize, u8)>> {
+    proptest::collection::vec((0usize..16, 0usize..names, 0u8..3), 0..12)
+}
+
+/// Builds a starting tree from (parent, name, kind) triples, with new
+/// entries allowed in directories less than `depth` deep.
+fn build(spec: &[(usize, usize, u8)], depth: usize) -> Model {
+    let mut model = Model {
+        depth,
+        ..Model::default()
+    };
     for &(parent, name, kind) in spec {
         let path = model.pick_dir(parent).join(NAMES[name]);
-        if model.0.contains_key(&path) {
+        if model.tree.contains_key(&path) {
             continue;
         }
         let kind = match kind {
@@ -360,7 +536,7 @@ fn build(spec: &[(usize, usize, u8)]) -> Model {
             1 => Kind::Dir,
             _ => Kind::Symlink,
         };
-        model.0.insert(path, kind);
+        model.tree.insert(path, kind);
     }
     model
 }
@@ -406,6 +582,19 @@ impl Touches {
     }
 }
 
+/// A failing batch, one line per entry: the tree before it, its raw
+/// events, and what the debouncer made of them.
+fn show_case(before: &Tree, raw: &[Event], batch: &[Event]) -> String {
+    let dir = |d: bool| if d { " (dir)" } else { "" };
+    let mut lines: Vec<String> = before
+        .iter()
+        .map(|(p, d)| format!("base  {}{}", p.display(), dir(*d)))
+        .collect();
+    lines.extend(raw.iter().map(|e| format!("raw   {e}{}", dir(e.is_dir))));
+    lines.extend(batch.iter().map(|e| format!("batch {e}{}", dir(e.is_dir))));
+    lines.join("\n")
+}
+
 /// Checks one released batch against what its raw events did.
 fn check_batch(
     before: &Tree,
@@ -415,7 +604,7 @@ fn check_batch(
 ) -> Result<(), TestCaseError> {
     let mut folded = before.clone();
     fold(&mut folded, batch);
-    prop_assert_eq!(&folded, raw_after, "batch {:#?}\nraw {:#?}", batch, raw);
+    prop_assert_eq!(&folded, raw_after, "\n{}", show_case(before, raw, batch));
 
     let mut touches = Touches::default();
     raw.iter().for_each(|e| touches.add(e));
@@ -496,8 +685,16 @@ fn run_model(start: &Model, ops: &[(u64, Op)]) -> Result<(), TestCaseError> {
             raw.push(e.clone());
             debouncer.push(e, now);
         }
-        prop_assert_eq!(&raw_tree, &model.tree(), "the model's own events fold");
+        if model.unscanned.is_empty() {
+            prop_assert_eq!(&raw_tree, &model.tree(), "the model's own events fold");
+        }
     }
+    for e in model.scan_all() {
+        fold(&mut raw_tree, std::slice::from_ref(&e));
+        raw.push(e.clone());
+        debouncer.push(e, now);
+    }
+    prop_assert_eq!(&raw_tree, &model.tree(), "the model's own events fold");
     batch.clear();
     debouncer.flush(&mut batch);
     check_batch(&released, &raw_tree, &raw, &batch)?;
@@ -510,10 +707,24 @@ proptest! {
 
     #[test]
     fn batches_fold_to_the_tree(
-        start in initial(),
-        ops in proptest::collection::vec((gap(), op()), 0..48),
+        start in initial(4),
+        ops in proptest::collection::vec((gap(), op(4)), 0..48),
     ) {
-        run_model(&build(&start), &ops)?;
+        run_model(&build(&start, 3), &ops)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Long windows over a wider, deeper tree: where several directory
+    /// renames, moves of new directories and removals meet in one batch.
+    #[test]
+    fn long_batches_fold_to_the_tree(
+        start in initial(6),
+        ops in proptest::collection::vec((long_window_gap(), op(6)), 0..120),
+    ) {
+        run_model(&build(&start, 4), &ops)?;
     }
 }
 
@@ -526,7 +737,7 @@ fn run_real(backend: Backend, start: &Model, ops: &[(u64, Op)]) -> Result<(), Te
     let outside = TempDir::new("debounce-outside");
     let root = dir.path().join("tree");
     std::fs::create_dir(&root).expect("root");
-    for (p, k) in &start.0 {
+    for (p, k) in &start.tree {
         let path = root.join(p);
         match k {
             Kind::File => std::fs::write(&path, b"x").expect("file"),
@@ -589,24 +800,28 @@ struct RealOps {
 impl RealOps {
     fn model(&self) -> Model {
         let tree = scan(&self.root);
-        Model(
-            tree.into_iter()
-                .map(|(p, d)| {
-                    let rel = p
-                        .strip_prefix(&self.root)
-                        .expect("below root")
-                        .to_path_buf();
-                    let kind = if d {
-                        Kind::Dir
-                    } else if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_symlink()) {
-                        Kind::Symlink
-                    } else {
-                        Kind::File
-                    };
-                    (rel, kind)
-                })
-                .collect(),
-        )
+        let tree = tree
+            .into_iter()
+            .map(|(p, d)| {
+                let rel = p
+                    .strip_prefix(&self.root)
+                    .expect("below root")
+                    .to_path_buf();
+                let kind = if d {
+                    Kind::Dir
+                } else if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_symlink()) {
+                    Kind::Symlink
+                } else {
+                    Kind::File
+                };
+                (rel, kind)
+            })
+            .collect();
+        Model {
+            tree,
+            unscanned: Vec::new(),
+            depth: 3,
+        }
     }
 
     fn apply(&mut self, op: &Op) {
@@ -614,7 +829,8 @@ impl RealOps {
         let mut model = self.model();
         let before = model.clone();
         // The model decides what is allowed; the real tree does the same.
-        if model.apply(op).is_empty() {
+        let events = model.apply(op);
+        if events.is_empty() {
             return;
         }
         let abs = |p: &Path| self.root.join(p);
@@ -662,14 +878,15 @@ impl RealOps {
                     let _ = fs::write(abs(&p.join("f")), b"p");
                 }
             }
-            Op::Rename {
-                target,
-                parent,
-                name,
-            } => {
-                if let Some((p, _)) = before.pick(target) {
-                    let to = before.pick_dir(parent).join(NAMES[name]);
-                    let _ = fs::rename(abs(&p), abs(&to));
+            Op::Rename { .. } | Op::RenameDir { .. } => {
+                // The model's event names both ends.
+                if let Some(Event {
+                    kind: EventKind::Renamed { from },
+                    path: to,
+                    ..
+                }) = events.first()
+                {
+                    let _ = fs::rename(abs(from), abs(to));
                 }
             }
             Op::MoveOut { target } => {
@@ -678,11 +895,16 @@ impl RealOps {
                     let _ = fs::rename(abs(&p), self.outside.join(format!("out{}", self.serial)));
                 }
             }
-            Op::MoveIn {
-                parent,
-                name,
-                shape,
-            } => {
+            Op::MoveIn { .. } | Op::MoveInUnscanned { .. } => {
+                let (parent, name, shape) = match *op {
+                    Op::MoveIn {
+                        parent,
+                        name,
+                        shape,
+                    } => (parent, name, shape),
+                    Op::MoveInUnscanned { parent, name } => (parent, name, Shape::FilledDir),
+                    _ => unreachable!(),
+                };
                 self.serial += 1;
                 let staged = self.outside.join(format!("in{}", self.serial));
                 let staged_ok = match shape {
@@ -699,6 +921,7 @@ impl RealOps {
                     let _ = fs::rename(&staged, abs(&to));
                 }
             }
+            Op::Scan { .. } => {}
             Op::Symlink { parent, name } => {
                 let _ = std::os::unix::fs::symlink(
                     "target",
@@ -721,11 +944,11 @@ proptest! {
 
     #[test]
     fn real_watcher_batches_fold_to_the_scanned_tree(
-        start in initial(),
-        ops in proptest::collection::vec((gap(), op()), 0..40),
+        start in initial(4),
+        ops in proptest::collection::vec((gap(), op(4)), 0..40),
     ) {
         for backend in real_backends() {
-            run_real(backend, &build(&start), &ops)?;
+            run_real(backend, &build(&start, 3), &ops)?;
         }
     }
 }

@@ -39,12 +39,13 @@ use test_support::TempDir;
 
 use crate::workspace;
 
-const USAGE: &str = "usage: cargo xtask soak --cli [--ops N] [--seed N] [--stop] [--overflow] [--trace] | --cli --ci
+const USAGE: &str = "usage: cargo xtask soak --cli [--ops N] [--seed N] [--stop] [--overflow] [--trace] [--replays N] | --cli --ci
   --ops N      operations in the storm (default 20000)
   --seed N     seed of the operation mix (default: fixed)
   --stop       SIGSTOP watchfs during the middle third of the storm
   --overflow   SIGSTOP watchfs while more changes than the kernel queue holds happen
   --trace      also check an in-process watcher's debounced batches against its raw events
+  --replays N  with --trace: replay its raw events N times with other batch boundaries (default 10)
   --ci         the set meant for CI: seeds 1 and 2, seed 3 with --stop, seed 4 with --overflow";
 
 /// Most files and directories the tree may hold; past these, operations
@@ -66,6 +67,9 @@ pub struct Options {
     /// of its batches against the raw events it folds (to tell a loss in
     /// the watcher from one in the debouncer).
     trace: bool,
+    /// With `trace`: how many times the raw log is replayed with other
+    /// batch boundaries.
+    replays: u64,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -75,6 +79,7 @@ fn parse(args: &[String]) -> Result<Options> {
         stop: false,
         overflow: false,
         trace: false,
+        replays: 10,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -92,6 +97,10 @@ fn parse(args: &[String]) -> Result<Options> {
             "--stop" => options.stop = true,
             "--overflow" => options.overflow = true,
             "--trace" => options.trace = true,
+            "--replays" => {
+                options.replays = number("--replays")?;
+                options.trace = true;
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unexpected argument `{other}`\n{USAGE}").into()),
         }
@@ -129,6 +138,7 @@ pub fn ci(_: &[String]) -> Result {
             stop,
             overflow,
             trace: false,
+            replays: 0,
         };
         let report = run(&binary, &options)?;
         report.print();
@@ -337,7 +347,7 @@ fn run(binary: &Path, options: &Options) -> Result<Report> {
     let queue = max_queued_events();
     let cookie = root.join(".storm-cookie");
     let tracer = if options.trace {
-        let tracer = Tracer::new(&root)?;
+        let tracer = Tracer::new(&root, options.replays)?;
         let cookie = cookie.clone();
         Some(std::thread::spawn(move || tracer.run(&cookie)))
     } else {
@@ -488,10 +498,11 @@ struct Tracer {
     /// Every raw event, for replays with other batch boundaries.
     log: Vec<watch_core::Event>,
     start: Tree,
+    replays: u64,
 }
 
 impl Tracer {
-    fn new(root: &Path) -> Result<Tracer> {
+    fn new(root: &Path, replays: u64) -> Result<Tracer> {
         let mut watcher = watch_core::Watcher::new()?;
         watcher.watch(root, watch_core::RecursiveMode::Recursive)?;
         let tree = scan(root);
@@ -504,6 +515,7 @@ impl Tracer {
             root: root.to_path_buf(),
             log: Vec::new(),
             start: tree,
+            replays,
         })
     }
 
@@ -599,10 +611,11 @@ impl Tracer {
             println!("trace: {late} raw events came after the cookie");
         }
         println!("trace: every batch folded like its raw events; the raw events fold to the tree");
-        self.replay(10)
+        self.replay(self.replays)
     }
 
     fn check(&mut self, batch: &[watch_core::Event]) -> Result {
+        let before = self.released.clone();
         for e in batch {
             Self::printed(e).fold(&mut self.released);
         }
@@ -612,6 +625,25 @@ impl Tracer {
             let root = self.root.display().to_string();
             let short = |e: &watch_core::Event| e.to_string().replace(&root, "");
             println!("trace: a batch does not fold like its raw events");
+            // The part of the tree before the batch that its raw events
+            // can reach: enough to replay the batch as a test case.
+            let named: Vec<&Path> = self
+                .raw
+                .iter()
+                .flat_map(|e| {
+                    let from = match &e.kind {
+                        watch_core::EventKind::Renamed { from } => Some(from.as_path()),
+                        _ => None,
+                    };
+                    std::iter::once(e.path.as_path()).chain(from)
+                })
+                .collect();
+            for (p, d) in &before {
+                if named.iter().any(|n| n.starts_with(p) || p.starts_with(n)) {
+                    let p = p.display().to_string().replace(&root, "");
+                    println!("  base  {p}{}", if *d { " (dir)" } else { "" });
+                }
+            }
             for e in &self.raw {
                 println!(
                     "  raw   {}{}",
@@ -647,14 +679,18 @@ impl Tracer {
             let log = std::mem::take(&mut self.log);
             let mut batch = Vec::new();
             for e in &log {
-                now += Duration::from_millis(match rng.below(100) {
+                // Rounds differ in how often a batch ends early: some
+                // batches are a few events, some hundreds.
+                let odds = [100, 400, 1000][(round % 3) as usize];
+                now += Duration::from_millis(match rng.below(odds) {
                     0 => 150,
                     1..10 => 30,
                     _ => 0,
                 });
                 batch.clear();
                 if debouncer.drain_ready(now, &mut batch) > 0 {
-                    self.check(&batch)?;
+                    self.check(&batch)
+                        .map_err(|e| format!("replay {round}: {e}"))?;
                 }
                 Self::printed(e).fold(&mut self.raw_tree);
                 self.raw.push(e.clone());
@@ -662,7 +698,8 @@ impl Tracer {
             }
             batch.clear();
             debouncer.flush(&mut batch);
-            self.check(&batch)?;
+            self.check(&batch)
+                .map_err(|e| format!("replay {round}: {e}"))?;
             self.log = log;
         }
         println!("trace: {times} replays with other batch boundaries folded like the raw events");

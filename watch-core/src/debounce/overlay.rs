@@ -417,18 +417,16 @@ impl Overlay {
         );
     }
 
-    /// Whether renaming `from` moves a base directory a second time in this
-    /// window. The planner orders each directory's single move; a second
-    /// one must start a new segment.
-    pub fn is_second_dir_move(&self, from: &Path) -> bool {
-        match self.entries.get(from) {
-            Some(Entry {
-                node: Node::Base { from: base, .. },
-                is_dir: true,
-                ..
-            }) => self.frame_above(from).as_deref() != Some(base.as_path()),
-            _ => false,
-        }
+    /// Whether renaming `from` moves base content that is a directory while
+    /// the window already holds other entries. The planner orders moves of
+    /// nodes created in the window, and of files, among everything else;
+    /// a base directory's move starts a new segment instead, because with
+    /// two or more of them in one window (one moved into what another left
+    /// behind, a new directory staged inside one that must then go into it)
+    /// an order that reproduces the window's net effect may need names
+    /// that the window never revealed.
+    pub fn is_base_dir_move(&self, from: &Path, is_dir: bool) -> bool {
+        is_dir && !self.entries.is_empty() && matches!(self.resolve(from), Resolved::Base(_))
     }
 
     /// What was at `from` (with everything below it) is now at `to`.

@@ -24,8 +24,10 @@
 //! node) and renaming it from there later, so that what must go below it
 //! can; or, for two files swapped through a temporary name, by reporting
 //! one of them as created at its target. Directory moves are never
-//! reported as creations (their contents are unknown); a directory moved a
-//! second time starts a new segment instead (`Overlay::is_second_dir_move`).
+//! reported as creations (their contents are unknown); the move of a
+//! directory that existed before the window starts a new segment
+//! (`Overlay::is_base_dir_move`), so a segment holds at most one such move,
+//! as its first event.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
