@@ -108,6 +108,16 @@ pub fn as_nobody() -> Vec<&'static OsStr> {
     .to_vec()
 }
 
+/// [`as_nobody`] when this process runs as root, else no wrapper: what a
+/// test of permission bits reruns itself under.
+pub fn as_nobody_if_root() -> Vec<&'static OsStr> {
+    if effective_uid() == 0 {
+        as_nobody()
+    } else {
+        Vec::new()
+    }
+}
+
 /// The effective user id, from `/proc/self/status`.
 pub fn effective_uid() -> u32 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
