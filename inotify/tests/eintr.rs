@@ -6,11 +6,11 @@ mod common;
 use std::fs::{self, File};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 use common::own;
 use inotify::{EventBuffer, Inotify, WatchMask};
 use test_support::TempDir;
+use test_support::child::wait_until;
 
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
 
@@ -25,16 +25,6 @@ fn in_read(tid: libc::pid_t) -> bool {
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<libc::c_long>().ok())
         == Some(libc::SYS_read)
-}
-
-/// Spins until `cond` holds; the generous limit only turns a hang into a
-/// failure, it is never what the test measures.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let limit = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        assert!(Instant::now() < limit, "timed out waiting for {what}");
-        std::thread::yield_now();
-    }
 }
 
 #[test]

@@ -291,12 +291,11 @@ fn permission_denied_directories_as_an_unprivileged_user() {
     fs::set_permissions(dir.join("locked"), fs::Permissions::from_mode(0o000)).unwrap();
     fs::set_permissions(dir.join("private"), fs::Permissions::from_mode(0o700)).unwrap();
     // Root ignores permission bits: check as `nobody` instead.
-    let wrapper: Vec<&OsStr> = if rs::effective_uid() == 0 {
-        rs::as_nobody()
-    } else {
-        Vec::new()
-    };
-    rs::rerun(TEST, &wrapper, &[(rs::DIR_ENV, dir.path().as_os_str())]);
+    rs::rerun(
+        TEST,
+        &rs::as_nobody_if_root(),
+        &[(rs::DIR_ENV, dir.path().as_os_str())],
+    );
 }
 
 // ------------------------------------------------------------- forced limits

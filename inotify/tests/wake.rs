@@ -2,10 +2,11 @@
 
 use std::fs::{self, File};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use inotify::{EventFd, Inotify, Readiness, WatchMask};
 use test_support::TempDir;
+use test_support::child::wait_until;
 
 /// Whether thread `tid` of this process is blocked in poll(2) or ppoll(2),
 /// from /proc/self/task/<tid>/syscall (first field: the syscall number).
@@ -18,16 +19,6 @@ fn in_poll(tid: libc::pid_t) -> bool {
         return true;
     }
     nr == Some(libc::SYS_ppoll)
-}
-
-/// Spins until `cond` holds; the generous limit only turns a hang into a
-/// failure, it is never what the test measures.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let limit = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        assert!(Instant::now() < limit, "timed out waiting for {what}");
-        std::thread::yield_now();
-    }
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! prints [`CHILD_OK`] at the end.
 
 use std::ffi::{OsStr, OsString};
+use std::io;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -25,11 +26,11 @@ pub fn in_child(test: &str) -> bool {
 }
 
 /// Runs test `test` of this test binary again, as `wrapper... <exe> <test>
-/// --exact`, with `envs` set. Panics unless the child exits successfully
-/// after printing [`CHILD_OK`] (so a filter that matched nothing fails too).
-/// Returns the child's stdout.
-pub fn rerun(test: &str, wrapper: &[&OsStr], envs: &[(&str, &OsStr)]) -> String {
-    let exe = std::env::current_exe().expect("test binary path");
+/// --exact --nocapture --test-threads=1`, with [`CHILD_ENV`] set to `test`
+/// and `envs` set, and returns its output, whatever it says. An error when
+/// the child cannot be started.
+pub fn run_again(test: &str, wrapper: &[&OsStr], envs: &[(&str, &OsStr)]) -> io::Result<Output> {
+    let exe = std::env::current_exe()?;
     let mut command = match wrapper.split_first() {
         Some((program, args)) => {
             let mut c = Command::new(program);
@@ -44,8 +45,14 @@ pub fn rerun(test: &str, wrapper: &[&OsStr], envs: &[(&str, &OsStr)]) -> String 
     for (k, v) in envs {
         command.env(k, v);
     }
-    let out: Output = command
-        .output()
+    command.output()
+}
+
+/// [`run_again`], asserting the verdict: panics unless the child exits
+/// successfully after printing [`CHILD_OK`] (so a filter that matched
+/// nothing fails too). Returns the child's stdout.
+pub fn rerun(test: &str, wrapper: &[&OsStr], envs: &[(&str, &OsStr)]) -> String {
+    let out = run_again(test, wrapper, envs)
         .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", wrapper.first()));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -55,6 +62,23 @@ pub fn rerun(test: &str, wrapper: &[&OsStr], envs: &[(&str, &OsStr)]) -> String 
         out.status
     );
     stdout
+}
+
+/// Runs `program` (a system tool such as `mount`) with `args`; its error
+/// output when it fails.
+pub fn run_tool(program: &str, args: &[&OsStr]) -> Result<(), String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }
 
 /// `unshare --user --map-root-user sh -c '<limits>; exec "$0" "$@"'`: a
@@ -82,6 +106,16 @@ pub fn as_nobody() -> Vec<&'static OsStr> {
     ]
     .map(OsStr::new)
     .to_vec()
+}
+
+/// [`as_nobody`] when this process runs as root, else no wrapper: what a
+/// test of permission bits reruns itself under.
+pub fn as_nobody_if_root() -> Vec<&'static OsStr> {
+    if effective_uid() == 0 {
+        as_nobody()
+    } else {
+        Vec::new()
+    }
 }
 
 /// The effective user id, from `/proc/self/status`.

@@ -174,22 +174,7 @@ fn parent_dir(dir: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
-
-    struct Tmp(PathBuf);
-    impl Tmp {
-        fn new(tag: &str) -> Tmp {
-            let p = std::env::temp_dir()
-                .join(format!("watch-core-resolve-{tag}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&p);
-            fs::create_dir_all(&p).unwrap();
-            Tmp(p)
-        }
-    }
-    impl Drop for Tmp {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use test_support::TempDir;
 
     fn pairs(r: &Resolved, base: &Path) -> Vec<(String, String)> {
         r.consulted
@@ -203,14 +188,14 @@ mod tests {
 
     #[test]
     fn configmap_chain_consults_every_link_and_the_final_directory() {
-        let t = Tmp::new("cm");
-        let cm = t.0.join("cm");
+        let t = TempDir::new("cm");
+        let cm = t.join("cm");
         fs::create_dir_all(cm.join("..2024_1")).unwrap();
         fs::write(cm.join("..2024_1/app.yaml"), b"v1").unwrap();
         symlink("..2024_1", cm.join("..data")).unwrap();
         symlink("..data/app.yaml", cm.join("app.yaml")).unwrap();
         let r = resolve(&cm.join("app.yaml"));
-        let base = t.0.as_path();
+        let base = t.path();
         let s = |a: &str, b: &str| (a.to_owned(), b.to_owned());
         assert_eq!(
             pairs(&r, base),
@@ -231,63 +216,66 @@ mod tests {
         // Walked through: the real directories, with their identity.
         let walked: Vec<&Path> = r.walked.iter().map(|(d, _)| d.as_path()).collect();
         assert!(walked.ends_with(&[cm.as_path(), cm.join("..2024_1").as_path()]));
-        assert_eq!(r.ancestors().last(), Some(&t.0.as_path()));
+        assert_eq!(r.ancestors().last(), Some(&t.path()));
         assert!(!r.ancestors().contains(&cm.as_path()));
         assert!(!r.depends_on(&cm, OsStr::new("..data_tmp")));
     }
 
     #[test]
     fn a_symlink_in_the_parent_path_is_consulted_but_real_ancestors_are_not() {
-        let t = Tmp::new("parent");
-        fs::create_dir(t.0.join("d1")).unwrap();
-        fs::write(t.0.join("d1/f"), b"x").unwrap();
-        symlink("d1", t.0.join("link")).unwrap();
-        let r = resolve(&t.0.join("link/f"));
+        let t = TempDir::new("parent");
+        fs::create_dir(t.join("d1")).unwrap();
+        fs::write(t.join("d1/f"), b"x").unwrap();
+        symlink("d1", t.join("link")).unwrap();
+        let r = resolve(&t.join("link/f"));
         let s = |a: &str, b: &str| (a.to_owned(), b.to_owned());
-        assert_eq!(pairs(&r, &t.0), [s("", "link"), s("", "d1"), s("d1", "f")]);
+        assert_eq!(
+            pairs(&r, t.path()),
+            [s("", "link"), s("", "d1"), s("d1", "f")]
+        );
         assert!(r.target.is_some());
     }
 
     #[test]
     fn every_real_directory_walked_is_recorded_with_its_identity() {
         use std::os::unix::fs::MetadataExt;
-        let t = Tmp::new("walked");
-        fs::create_dir_all(t.0.join("a/b/c")).unwrap();
-        fs::write(t.0.join("a/b/c/f"), b"x").unwrap();
-        let r = resolve(&t.0.join("a/b/c/f"));
+        let t = TempDir::new("walked");
+        fs::create_dir_all(t.join("a/b/c")).unwrap();
+        fs::write(t.join("a/b/c/f"), b"x").unwrap();
+        let r = resolve(&t.join("a/b/c/f"));
         let id = |p: &Path| {
             let m = fs::metadata(p).unwrap();
             (m.dev(), m.ino())
         };
         for d in ["a", "a/b", "a/b/c"] {
-            assert_eq!(r.id_of(&t.0.join(d)), Some(id(&t.0.join(d))), "{d}");
+            assert_eq!(r.id_of(&t.join(d)), Some(id(&t.join(d))), "{d}");
         }
-        assert_eq!(r.dirs(), [t.0.join("a/b/c").as_path()]);
+        assert_eq!(r.dirs(), [t.join("a/b/c").as_path()]);
         let ancestors = r.ancestors();
-        assert!(ancestors.ends_with(&[t.0.as_path(), &t.0.join("a"), &t.0.join("a/b")]));
+        assert!(ancestors.ends_with(&[t.path(), &t.join("a"), &t.join("a/b")]));
         assert!(r.id_of(Path::new("/")).is_none());
         // Replaced by another directory: another identity at the same path.
-        fs::rename(t.0.join("a/b"), t.0.join("a/b.old")).unwrap();
-        fs::create_dir_all(t.0.join("a/b/c")).unwrap();
-        let again = resolve(&t.0.join("a/b/c/f"));
-        assert_ne!(again.id_of(&t.0.join("a/b")), r.id_of(&t.0.join("a/b")));
+        fs::rename(t.join("a/b"), t.join("a/b.old")).unwrap();
+        fs::create_dir_all(t.join("a/b/c")).unwrap();
+        let again = resolve(&t.join("a/b/c/f"));
+        assert_ne!(again.id_of(&t.join("a/b")), r.id_of(&t.join("a/b")));
         assert!(again.target.is_none());
     }
 
     #[test]
     fn a_missing_path_is_followed_from_its_nearest_existing_ancestor() {
-        let t = Tmp::new("missing");
-        let r = resolve(&t.0.join("a/b/file"));
-        assert_eq!(pairs(&r, &t.0), [(String::new(), "a".to_owned())]);
+        let t = TempDir::new("missing");
+        let r = resolve(&t.join("a/b/file"));
+        assert_eq!(pairs(&r, t.path()), [(String::new(), "a".to_owned())]);
         assert!(r.target.is_none());
     }
 
     #[test]
     fn a_symlink_loop_ends_as_missing() {
-        let t = Tmp::new("loop");
-        symlink("b", t.0.join("a")).unwrap();
-        symlink("a", t.0.join("b")).unwrap();
-        let r = resolve(&t.0.join("a"));
+        let t = TempDir::new("loop");
+        symlink("b", t.join("a")).unwrap();
+        symlink("a", t.join("b")).unwrap();
+        let r = resolve(&t.join("a"));
         assert!(r.target.is_none());
         assert!(r.consulted.len() > 2 && r.consulted.len() < 100);
     }

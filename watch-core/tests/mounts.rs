@@ -8,7 +8,6 @@
 //! reason printed, where that or mounting is not permitted.
 #![cfg(target_os = "linux")]
 
-#[allow(dead_code)] // the descriptor and uid helpers are for other tests
 use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
@@ -16,32 +15,14 @@ use std::process::Command;
 use std::time::Duration;
 
 use test_support::child as rs;
+use test_support::child::run_tool as mount;
 use test_support::{TempDir, fold, scan};
 use watch_core::{Backend, Config, Event, EventKind, Origin, RecursiveMode, Watcher};
 
 const TEST: &str = "mounts_along_watched_paths_are_followed";
 
-/// Runs `mount`/`umount` with `args`; the error output if it failed.
-fn mount(program: &str, args: &[&OsStr]) -> Result<(), String> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{program} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
 fn synced(w: &mut Watcher) -> Vec<Event> {
-    w.sync(Duration::from_secs(60)).expect("sync");
-    let mut events = Vec::new();
-    while w.read(&mut events, Some(Duration::ZERO)).expect("read") > 0 {}
-    events
+    test_support::sync_and_drain(w, Duration::from_secs(60))
 }
 
 fn modified(events: &[Event], path: &Path) -> bool {

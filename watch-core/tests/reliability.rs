@@ -759,7 +759,7 @@ fn permission_denied_subtrees_are_skipped_as_an_unprivileged_user() {
 /// rest of `tmp`.
 fn rerun_with_locked(test: &str, tmp: &TempDir, locked: &Path) {
     fs::set_permissions(locked, fs::Permissions::from_mode(0o000)).unwrap();
-    let wrapper: Vec<&OsStr> = if rs::effective_uid() == 0 {
+    if rs::effective_uid() == 0 {
         // Root ignores permission bits; the child runs as `nobody`, which
         // owns the tree except for the locked directory.
         let status = Command::new("chown")
@@ -775,11 +775,12 @@ fn rerun_with_locked(test: &str, tmp: &TempDir, locked: &Path) {
             .status()
             .unwrap();
         assert!(status.success());
-        rs::as_nobody()
-    } else {
-        Vec::new()
-    };
-    rs::rerun(test, &wrapper, &[(rs::DIR_ENV, tmp.path().as_os_str())]);
+    }
+    rs::rerun(
+        test,
+        &rs::as_nobody_if_root(),
+        &[(rs::DIR_ENV, tmp.path().as_os_str())],
+    );
 }
 
 #[test]

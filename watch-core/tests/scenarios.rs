@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use test_support::TempDir;
+use test_support::child::{self as rs, run_tool as mount};
 use watch_core::{Backend, Config, Event, EventKind, RecursiveMode, Watcher};
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -405,41 +406,21 @@ const IN_MOUNT_NS: &str = "WATCH_CORE_SCENARIO_MOUNT_NS";
 /// How `run` asks to be run again in a mount namespace of its own.
 const MOUNT_NS_NEEDED: &str = "mounts only in a mount namespace of its own";
 
-/// Runs `mount`/`umount` with `args`; its error output if it failed.
-fn mount(program: &str, args: &[&std::ffi::OsStr]) -> Result<(), String> {
-    let out = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{program}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
 /// Runs a script that mounts in a child of this test binary in a new mount
 /// namespace with private propagation (`unshare --mount`), so no mount is
 /// seen outside it. `Err(reason)` when it skipped or could not start.
 fn rerun_with_mounts(script: &str, backend: Backend) -> Result<Result<(), String>, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = std::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "private"])
-        .arg(exe)
-        .args([
-            "--exact",
-            "scenario_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_SCRIPT, script)
-        .env(CHILD_BACKEND, backend_name(backend))
-        .env(IN_MOUNT_NS, "1")
-        .output()
-        .map_err(|e| format!("unshare: {e}"))?;
+    let wrapper = ["unshare", "--mount", "--propagation", "private"].map(OsStr::new);
+    let out = rs::run_again(
+        "scenario_child",
+        &wrapper,
+        &[
+            (CHILD_SCRIPT, OsStr::new(script)),
+            (CHILD_BACKEND, OsStr::new(backend_name(backend))),
+            (IN_MOUNT_NS, OsStr::new("1")),
+        ],
+    )
+    .map_err(|e| format!("unshare: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if stdout.contains("scenario-child: passed") && out.status.success() {
         Ok(Ok(()))
@@ -557,20 +538,15 @@ const CHILD_BACKEND: &str = "WATCH_CORE_SCENARIO_BACKEND";
 /// privileged) in a child of this test binary as user `nobody`, through
 /// `setpriv`. `None` when that is not possible here.
 fn rerun_unprivileged(script: &str, backend: Backend) -> Option<Result<(), String>> {
-    let exe = std::env::current_exe().ok()?;
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(exe)
-        .args([
-            "--exact",
-            "scenario_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_SCRIPT, script)
-        .env(CHILD_BACKEND, backend_name(backend))
-        .output()
-        .ok()?;
+    let out = rs::run_again(
+        "scenario_child",
+        &rs::as_nobody(),
+        &[
+            (CHILD_SCRIPT, OsStr::new(script)),
+            (CHILD_BACKEND, OsStr::new(backend_name(backend))),
+        ],
+    )
+    .ok()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if stdout.contains("scenario-child: passed") && out.status.success() {
         Some(Ok(()))

@@ -4,20 +4,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::process::Command;
 
-use common::{FakeService, Reply, TempDir, Watchfs, wait_until};
-
-fn get(addr: &str, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
-    (head.lines().next().unwrap().to_string(), body.to_string())
-}
+use common::{FakeService, Reply, TempDir, Watchfs, get, wait_until};
 
 fn served_at(w: &mut Watchfs) -> String {
     let line = w.wait_stderr("serving metrics on http://");

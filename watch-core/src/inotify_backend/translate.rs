@@ -171,6 +171,11 @@ impl Root<Kernel> {
                 self.snapshot.insert(p, Entry::placeholder(true));
                 self.dirty = true;
             }
+            // An unverified entry that moved along (a settle may have left
+            // it for this rename) is rescanned where it is now.
+            if self.snapshot.subtree(to).any(|(_, e)| e.ino == 0) {
+                self.dirty = true;
+            }
         }
     }
 

@@ -1,30 +1,9 @@
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use std::fs;
-use std::path::PathBuf;
 use std::time::Duration;
 
+use test_support::TempDir;
+
 use crate::{Backend, Config, Event, EventKind, RecursiveMode, SkipReason, Watcher};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("watch-core-kq-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -52,11 +31,11 @@ fn budget_notices(events: &[Event]) -> Vec<&Event> {
 fn past_the_budget_files_degrade_once_and_changes_are_still_seen() {
     let tmp = TempDir::new("budget");
     for i in 0..20 {
-        fs::write(tmp.0.join(format!("f{i}")), b"x").unwrap();
+        fs::write(tmp.join(format!("f{i}")), b"x").unwrap();
     }
     let config = Config::default().backend(Backend::Kqueue).fd_budget(8);
     let mut w = Watcher::with_config(config).unwrap();
-    w.watch(&tmp.0, RecursiveMode::Recursive).unwrap();
+    w.watch(tmp.path(), RecursiveMode::Recursive).unwrap();
     let events = drain(&mut w);
     assert_eq!(budget_notices(&events).len(), 1, "{events:?}");
     assert!(w.watch_count() <= 8, "{} descriptors", w.watch_count());
@@ -64,13 +43,13 @@ fn past_the_budget_files_degrade_once_and_changes_are_still_seen() {
     // More files past the budget: not said again, and creations (a
     // directory-level change) are still reported.
     for i in 20..30 {
-        fs::write(tmp.0.join(format!("f{i}")), b"x").unwrap();
+        fs::write(tmp.join(format!("f{i}")), b"x").unwrap();
     }
     w.sync(LONG).unwrap();
     let events = drain(&mut w);
     assert!(budget_notices(&events).is_empty(), "{events:?}");
     for i in 20..30 {
-        let path = tmp.0.join(format!("f{i}"));
+        let path = tmp.join(format!("f{i}"));
         assert!(
             events
                 .iter()
@@ -85,22 +64,22 @@ fn past_the_budget_files_degrade_once_and_changes_are_still_seen() {
 fn past_the_budget_directories_are_skipped_not_failed() {
     let tmp = TempDir::new("budget-dirs");
     for i in 0..12 {
-        fs::create_dir(tmp.0.join(format!("d{i}"))).unwrap();
+        fs::create_dir(tmp.join(format!("d{i}"))).unwrap();
     }
     let config = Config::default().backend(Backend::Kqueue).fd_budget(6);
     let mut w = Watcher::with_config(config).unwrap();
-    w.watch(&tmp.0, RecursiveMode::Recursive).unwrap();
+    w.watch(tmp.path(), RecursiveMode::Recursive).unwrap();
     let events = drain(&mut w);
     assert!(!budget_notices(&events).is_empty(), "{events:?}");
     assert!(w.watch_count() <= 6);
     // The root is still watched: a new entry is reported.
-    fs::write(tmp.0.join("new"), b"x").unwrap();
+    fs::write(tmp.join("new"), b"x").unwrap();
     w.sync(LONG).unwrap();
     let events = drain(&mut w);
     assert!(
         events
             .iter()
-            .any(|e| e.kind == EventKind::Created && e.path == tmp.0.join("new")),
+            .any(|e| e.kind == EventKind::Created && e.path == tmp.join("new")),
         "{events:?}"
     );
 }
@@ -108,12 +87,12 @@ fn past_the_budget_directories_are_skipped_not_failed() {
 #[test]
 fn unwatch_releases_every_descriptor() {
     let tmp = TempDir::new("release");
-    fs::create_dir(tmp.0.join("d")).unwrap();
-    fs::write(tmp.0.join("d/f"), b"x").unwrap();
+    fs::create_dir(tmp.join("d")).unwrap();
+    fs::write(tmp.join("d/f"), b"x").unwrap();
     let mut w = Watcher::with_config(Config::default().backend(Backend::Kqueue)).unwrap();
-    w.watch(&tmp.0, RecursiveMode::Recursive).unwrap();
+    w.watch(tmp.path(), RecursiveMode::Recursive).unwrap();
     // Root, d, d/f, and the parent followed for the name.
     assert_eq!(w.watch_count(), 4);
-    w.unwatch(&tmp.0).unwrap();
+    w.unwatch(tmp.path()).unwrap();
     assert_eq!(w.watch_count(), 0);
 }

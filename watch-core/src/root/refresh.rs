@@ -234,9 +234,36 @@ impl<T: WatchTable> Root<T> {
         }
     }
 
+    /// Whether the parent of `rel` is, at its path, the directory the
+    /// snapshot recorded there (true for a child of the root, and when the
+    /// parent is not recorded).
+    fn parent_current(&self, rel: &Path) -> bool {
+        let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) else {
+            return true;
+        };
+        match self.snapshot.get(parent) {
+            Some(recorded) if recorded.ino != 0 => {
+                Entry::lstat(&self.full(parent)).is_ok_and(|now| now.same_object(&recorded))
+            }
+            // Unverified itself: its own rescan covers `rel`.
+            Some(_) => false,
+            None => true,
+        }
+    }
+
     /// Rescans the subtree at `rel` (re-arming its watches) and reports how
     /// it differs from what the user was told (origin Rescan).
     pub(crate) fn resync(&mut self, t: &mut T, config: &Config, rel: &Path, out: &mut Emit<'_>) {
+        // The paths we hold are current as of the last read only: a rename
+        // above `rel` made since is still queued. Scanned there, `rel`
+        // would be missing and everything below it reported removed, and
+        // that rename, once read, would carry the loss along. If the parent
+        // is not the directory recorded at its path, `rel` stays unverified:
+        // the rename moves it and marks the root dirty, and the next settle
+        // scans it where it is then.
+        if !self.parent_current(rel) {
+            return;
+        }
         let mut old = Snapshot::default();
         for (p, e) in self.snapshot.subtree(rel) {
             old.insert(p, e);
