@@ -46,7 +46,7 @@ const USAGE: &str = "usage: cargo xtask soak --cli [--ops N] [--seed N] [--stop]
   --overflow   SIGSTOP watchfs while more changes than the kernel queue holds happen
   --trace      also check an in-process watcher's debounced batches against its raw events
   --replays N  with --trace: replay its raw events N times with other batch boundaries (default 10)
-  --ci         the soak-cli step of cargo xtask ci: seeds 1 and 2, seed 3 with --stop, seed 4 with --overflow";
+  --ci         the set meant for CI: seeds 1 and 2, seed 3 with --stop, seed 4 with --overflow";
 
 /// Most files and directories the tree may hold; past these, operations
 /// that add entries turn into ones that remove them.
@@ -120,8 +120,9 @@ pub fn main(args: &[String]) -> Result {
     report.verdict(&options)
 }
 
-/// `--ci`, the `soak-cli` step of `cargo xtask ci`: four storms, at seeds
-/// 1 and 2, 3 with watchfs stopped, 4 with a forced overflow.
+/// `--ci`, the set meant for `cargo xtask ci` (not one of its steps yet:
+/// see the README's "The debounced stream"): four storms, at seeds 1 and
+/// 2, 3 with watchfs stopped, 4 with a forced overflow.
 pub fn ci(_: &[String]) -> Result {
     let binary = build_watchfs()?;
     let runs = [
