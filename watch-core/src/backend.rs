@@ -12,11 +12,11 @@
 //!    make [`Backend::is_available`] / [`Backend::platform_default`] say so.
 //!
 //! Shared machinery a driver should reuse rather than rewrite:
-//! - [`crate::root`]: for a kernel backend, everything about a watched root
+//! - [`crate::root_layer`]: for a kernel backend, everything about a watched root
 //!   (following its name, its tree of watches, refresh, rescans, cookies,
-//!   the roots table). The backend implements `root::WatchTable` (arm a
+//!   the roots table). The backend implements `root_layer::WatchTable` (arm a
 //!   watch for a role, release it, re-path it) and translates its kernel
-//!   records into calls on `root::Root`;
+//!   records into calls on `root_layer::Root`;
 //! - [`crate::scan`]: lstat-based tree scan with excludes, symlink policy,
 //!   loop detection and permission-denied reporting; the scan calls a
 //!   `visit_dir` hook *before* reading each directory, which is where a kernel

@@ -104,7 +104,7 @@ mod per_root;
 mod poll;
 mod resolve;
 #[cfg(any(linux_kernel, has_kqueue))]
-mod root;
+mod root_layer;
 mod scan;
 mod snapshot;
 mod waker;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use inotify::{Inotify, WatchDescriptor, WatchMask};
 
-use crate::root::{ArmError, Role, WatchTable};
+use crate::root_layer::{ArmError, Role, WatchTable};
 use crate::{Error, SkipReason};
 
 /// What every directory watch listens for. The same mask everywhere, so a

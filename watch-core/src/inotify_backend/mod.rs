@@ -3,7 +3,7 @@
 //! One non-blocking inotify instance. Every watched directory has one kernel
 //! watch, shared by all the roots that need it (a wd maps to its [`Use`]s:
 //! a root and a [`Role`]). The roots themselves (name chain, tree,
-//! snapshot, refresh, rescans) are the shared [`crate::root`] layer; this
+//! snapshot, refresh, rescans) are the shared [`crate::root_layer`] layer; this
 //! backend implements its `WatchTable` (`kernel.rs`) and translates each
 //! record into root operations (`translate.rs`): a tree directory's
 //! entries appearing, going away or moving (renames paired by cookie), a
@@ -33,14 +33,14 @@ use inotify::{EventBuffer, EventFd, EventMask, Inotify, WatchDescriptor, WatchEv
 
 use crate::backend::Driver;
 use crate::cookie;
-use crate::root::{Emit, Role, Roots, retry_blocked, write_cookie};
+use crate::root_layer::{Emit, Role, Roots, retry_blocked, write_cookie};
 use crate::waker::Wake;
 use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, Waker};
 use kernel::{Kernel, Use, to_error};
 use mounts::MountTable;
 
 /// A root as this backend keeps it.
-type Root = crate::root::Root<Kernel>;
+type Root = crate::root_layer::Root<Kernel>;
 
 pub(crate) struct InotifyDriver {
     config: Config,

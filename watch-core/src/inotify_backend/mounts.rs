@@ -13,7 +13,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use super::InotifyDriver;
-use crate::root::Emit;
+use crate::root_layer::Emit;
 
 /// `/proc/self/mountinfo`, open for polling, and the mounts last read.
 pub(super) struct MountTable {

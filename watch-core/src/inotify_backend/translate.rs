@@ -1,5 +1,5 @@
 //! Translating inotify records into operations on a root (see
-//! [`crate::root`]): names appearing, going away and moving in a tree
+//! [`crate::root_layer`]): names appearing, going away and moving in a tree
 //! directory, changes of a consulted name, and the rename pairing by cookie.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use inotify::{EventMask, WatchEvent};
 
 use super::kernel::Kernel;
-use crate::root::{Emit, Root};
+use crate::root_layer::{Emit, Root};
 use crate::snapshot::{Entry, EntryKind, join_rel};
 use crate::{Config, Event, EventKind, Origin};
 

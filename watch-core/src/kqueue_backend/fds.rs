@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use kqueue::{Changes, Kqueue, Token, VnodeEvents, VnodeOptions, VnodeWatch};
 
-use crate::root::{ArmError, Role, WatchTable};
+use crate::root_layer::{ArmError, Role, WatchTable};
 use crate::{Error, SkipReason};
 
 pub(super) struct Slot {

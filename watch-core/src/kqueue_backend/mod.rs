@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 use kqueue::{Change, Filter, Kqueue, RawEvent, Token, UserTrigger, VnodeEvents};
 
 use crate::backend::Driver;
-use crate::root::{Emit, Role, Roots, retry_blocked, write_cookie};
+use crate::root_layer::{Emit, Role, Roots, retry_blocked, write_cookie};
 use crate::waker::Wake;
 use crate::{Backend, Config, Error, Event, RecursiveMode, Waker};
 use fds::{Armed, Fds};

@@ -1,5 +1,5 @@
 //! Translating kqueue notes into operations on a root (see
-//! [`crate::root`]): a directory's note lists it again and diffs the
+//! [`crate::root_layer`]): a directory's note lists it again and diffs the
 //! listing against the snapshot; a file's note is a write or an attribute
 //! change.
 
@@ -11,12 +11,12 @@ use super::fds::{Armed, Fds};
 use super::listing::order_listing;
 use crate::cookie;
 use crate::diff::diff;
-use crate::root::{Emit, Role};
+use crate::root_layer::{Emit, Role};
 use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
 use crate::{Config, Event, EventKind, Origin};
 
 /// A root as this backend keeps it.
-pub(super) type Root = crate::root::Root<Fds>;
+pub(super) type Root = crate::root_layer::Root<Fds>;
 
 /// What one batch of kernel events asks a root to do.
 #[derive(Default)]
