@@ -573,11 +573,12 @@ impl Snapshot {
             .collect()
     }
 
-    /// Removes `rel` and everything below it.
+    /// Removes `rel` and everything below it, including entries recorded
+    /// below `rel` while nothing was recorded at `rel` itself (a name
+    /// reported inside a directory whose own creation is reported later).
     pub(crate) fn remove_subtree(&mut self, rel: &Path) {
-        if self.nodes.contains_key(rel) {
-            self.take_nodes(rel);
-        } else if let Some((parent, name)) = split(rel)
+        if !self.nodes.contains_key(rel)
+            && let Some((parent, name)) = split(rel)
             && let Some(node) = self.nodes.get_mut(parent)
             && let Some(files) = node.files.as_mut()
         {
@@ -586,6 +587,7 @@ impl Snapshot {
                 node.files = None;
             }
         }
+        self.take_nodes(rel);
     }
 
     /// Moves `from` and everything below it to `to`, replacing what was at
@@ -790,6 +792,17 @@ mod tests {
         snap.remove_subtree(Path::new("t/z"));
         snap.remove_subtree(Path::new("d"));
         assert_eq!(paths(snap.iter()), ["", "t"]);
+    }
+
+    #[test]
+    fn removing_a_name_takes_what_was_recorded_below_it_without_it() {
+        let mut snap = Snapshot::default();
+        snap.insert(PathBuf::new(), dir(1));
+        snap.insert(PathBuf::from("c/a/a"), dir(5));
+        snap.insert(PathBuf::from("c/a/a/f"), Entry::placeholder(false).with(1, 6));
+        snap.insert(PathBuf::from("cc"), dir(7));
+        snap.remove_subtree(Path::new("c"));
+        assert_eq!(paths(snap.iter()), ["", "cc"]);
     }
 
     #[test]
