@@ -17,6 +17,7 @@
 //! its tree rescans that root ([`Root::rescan`]), as an overflow does.
 
 mod kernel;
+mod links;
 mod mounts;
 mod translate;
 
@@ -90,6 +91,7 @@ impl InotifyDriver {
                 blocked: BTreeSet::new(),
                 freed: false,
                 quiet: listed_since(),
+                links: Default::default(),
             },
             buf: Some(buf),
             roots: Roots::default(),
@@ -257,6 +259,7 @@ impl InotifyDriver {
         let Some(users) = self.kernel.uses.remove(&wd) else {
             return;
         };
+        self.kernel.links.released(wd);
         self.kernel.freed = true;
         for Use { root: id, role } in users {
             let Some(r) = self.roots.get_mut(id) else {
