@@ -328,6 +328,46 @@ mod tests {
     }
 
     #[test]
+    fn a_file_known_from_its_creation_event_is_judged_by_its_ctime() {
+        let mut old = snap(&[("", Dir, 1, 0)]);
+        for name in ["kept", "rewritten", "now-dir", "link", "gone"] {
+            assert!(old.announce(Path::new(""), name.as_ref(), 1_000));
+        }
+        // No lstat: the inode is unknown, so it is never the same object.
+        let announced = old.get(Path::new("kept")).unwrap();
+        assert!(announced.is_announced() && announced.ctime == 1_000);
+        assert!(!announced.same_object(&announced));
+        let at = |kind, ino, ctime| Entry {
+            ctime,
+            ..entry(kind, ino, 0)
+        };
+        let mut new = snap(&[("", Dir, 1, 0)]);
+        new.insert(PathBuf::from("kept"), at(File, 10, 999));
+        new.insert(PathBuf::from("rewritten"), at(File, 11, 1_000));
+        new.insert(PathBuf::from("now-dir"), at(Dir, 12, 999));
+        new.insert(PathBuf::from("link"), at(Symlink, 13, 999));
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(
+            brief(&ev),
+            [
+                "removed r/now-dir",
+                "removed r/gone",
+                "created r/now-dir",
+                "modified r/rewritten",
+                "metadata r/rewritten"
+            ]
+        );
+        // Confirmed later (every change before 2_000 was handled): the
+        // rewrite at 1_000 had its own events.
+        old.confirm(2_000);
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(
+            brief(&ev),
+            ["removed r/now-dir", "removed r/gone", "created r/now-dir"]
+        );
+    }
+
+    #[test]
     fn replaced_dir_takes_hard_links_with_it() {
         let old = snap(&[("", Dir, 1, 0), ("d", Dir, 4, 0), ("d/x", File, 5, 0)]);
         let new = snap(&[("", Dir, 1, 0), ("d", Dir, 7, 0), ("d/x", File, 5, 0)]);
