@@ -148,6 +148,8 @@ impl<T: WatchTable> Root<T> {
         for (rel, handle) in std::mem::take(&mut self.files) {
             t.release(self.id, handle, Role::File(rel));
         }
+        // `install` gives the files their watches again, or has them wait.
+        self.unwatched_files.clear();
         let old_dirs = std::mem::take(&mut self.dirs);
         let mut snap = Snapshot::default();
         if let Some(target) = self.resolved.target.clone() {
