@@ -123,7 +123,7 @@ impl<T: WatchTable> Root<T> {
     ) {
         let mut files = Vec::new();
         for (p, e) in found {
-            if p == rel || self.snapshot.get(&p).is_some_and(|old| old.same_object(&e)) {
+            if p == rel || self.snapshot.get(&p).is_some_and(|old| old.may_be(&e)) {
                 continue;
             }
             out.push(Event::new(
