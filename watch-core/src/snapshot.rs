@@ -917,7 +917,10 @@ mod tests {
         let mut snap = Snapshot::default();
         snap.insert(PathBuf::new(), dir(1));
         snap.insert(PathBuf::from("c/a/a"), dir(5));
-        snap.insert(PathBuf::from("c/a/a/f"), Entry::placeholder(false).with(1, 6));
+        snap.insert(
+            PathBuf::from("c/a/a/f"),
+            Entry::placeholder(false).with(1, 6),
+        );
         snap.insert(PathBuf::from("cc"), dir(7));
         snap.remove_subtree(Path::new("c"));
         assert_eq!(paths(snap.iter()), ["", "cc"]);
