@@ -85,7 +85,7 @@ impl InotifyDriver {
             config,
             kernel: Kernel {
                 ino,
-                uses: HashMap::new(),
+                uses: HashMap::default(),
                 epoch: 0,
                 blocked: BTreeSet::new(),
                 freed: false,
