@@ -90,6 +90,11 @@ pub(crate) fn stamp(secs: i64, nsecs: i64) -> i64 {
 /// for a file changed in the two seconds before it was listed.
 pub(crate) const LISTED_MARGIN_NS: i64 = 2_000_000_000;
 
+/// The inode of a file known from its creation event only
+/// ([`Snapshot::announce`]): not read. No real inode has
+/// this number (and 0 marks a placeholder).
+pub(crate) const UNKNOWN_INO: u64 = u64::MAX;
+
 /// The threshold for files listed now: the current time (the clock the
 /// kernel stamps ctimes with) less [`LISTED_MARGIN_NS`].
 pub(crate) fn listed_since() -> i64 {
@@ -153,6 +158,11 @@ impl Entry {
         }
     }
 
+    /// Known only from its creation event ([`Snapshot::announce`]).
+    pub(crate) fn is_announced(&self) -> bool {
+        self.listed && self.ino == UNKNOWN_INO
+    }
+
     #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     /// `lstat` of `path`, with the target read for a symlink.
     pub(crate) fn lstat(path: &Path) -> io::Result<Entry> {
@@ -192,9 +202,22 @@ impl Entry {
         self.kind == EntryKind::Dir
     }
 
-    /// Same filesystem object (type, device, inode).
+    /// Same filesystem object (type, device, inode). Never true for an
+    /// [`Snapshot::announce`] one, whose inode is unknown: see
+    /// [`Entry::may_be`].
     pub(crate) fn same_object(&self, other: &Entry) -> bool {
-        self.kind == other.kind && self.dev == other.dev && self.ino == other.ino
+        self.kind == other.kind
+            && self.dev == other.dev
+            && self.ino == other.ino
+            && self.ino != UNKNOWN_INO
+    }
+
+    /// Whether `other`, seen later at the same path, is taken for the
+    /// object `self` recorded: the same object, or any non-directory for an
+    /// [`Snapshot::announce`] one (whatever replaced it since moved the ctime
+    /// past its `since`, so it is reported as changed).
+    pub(crate) fn may_be(&self, other: &Entry) -> bool {
+        self.same_object(other) || (self.is_announced() && !other.is_dir())
     }
 
     /// Whether `new`, seen later at the same path, may differ from a listed
@@ -411,6 +434,13 @@ struct Node {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Snapshot {
     nodes: BTreeMap<PathBuf, Node>,
+    /// The `since` of every [`Snapshot::announce`] file here (`None` until
+    /// one is recorded): the oldest recorded.
+    announced: Option<i64>,
+    /// Every change made before this [`stamp`] was recorded or reported
+    /// ([`Snapshot::confirm`]): a listed or announced file is judged
+    /// against it when that is later than its own `since`.
+    floor: Option<i64>,
 }
 
 /// The parent and last name of a relative path; `None` for the root.
@@ -434,7 +464,72 @@ impl Snapshot {
         }
         let (parent, name) = split(rel)?;
         let files = self.nodes.get(parent)?.files.as_ref()?;
-        files.get(name.as_bytes()).map(|ino| files.entry(ino))
+        files
+            .get(name.as_bytes())
+            .map(|ino| self.listed_entry(files, ino))
+    }
+
+    /// A listed file's entry from its table.
+    fn listed_entry(&self, files: &Files, ino: u64) -> Entry {
+        let mut entry = files.entry(ino);
+        if ino == UNKNOWN_INO {
+            entry.ctime = self.announced.unwrap_or(i64::MIN);
+        }
+        if let Some(floor) = self.floor {
+            entry.ctime = entry.ctime.max(floor);
+        }
+        entry
+    }
+
+    /// Whether something is recorded at `rel`.
+    pub(crate) fn contains(&self, rel: &Path) -> bool {
+        if self.nodes.contains_key(rel) {
+            return true;
+        }
+        split(rel).is_some_and(|(parent, name)| {
+            self.nodes
+                .get(parent)
+                .and_then(|n| n.files.as_ref())
+                .is_some_and(|f| f.get(name.as_bytes()).is_some())
+        })
+    }
+
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
+    /// Records the non-directory `name`, created in the directory `dir`
+    /// (recorded here, with nothing at `name` yet), as known from its
+    /// creation event only: its type from the event, no `lstat`. It is
+    /// kept like a listed file ([`Entry::listed`]) in `dir`'s table, with
+    /// its inode unknown ([`UNKNOWN_INO`]) and `since` a [`listed_since`]
+    /// taken before the event queue was last seen empty, so every later
+    /// change leaves a ctime at or after it. A rescan takes whatever
+    /// non-directory it finds at the path for that file ([`Entry::may_be`]),
+    /// changed (content and metadata) when its ctime is not older than
+    /// `since` or the later [`Snapshot::confirm`]. `false` (nothing
+    /// recorded) when `dir` is not a directory recorded here or the name
+    /// does not fit.
+    pub(crate) fn announce(&mut self, dir: &Path, name: &OsStr, since: i64) -> bool {
+        let Some(node) = self.nodes.get_mut(dir).filter(|n| n.entry.is_dir()) else {
+            return false;
+        };
+        let dev = node.entry.dev;
+        let files = node
+            .files
+            .get_or_insert_with(|| Box::new(Files::new(dev, i64::MAX)));
+        if files.dev != dev || !files.insert(name.as_bytes(), UNKNOWN_INO) {
+            return false;
+        }
+        self.announced = Some(self.announced.map_or(since, |a| a.min(since)));
+        true
+    }
+
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
+    /// Every change made before `since` (a [`listed_since`] taken before
+    /// the event queue was seen empty, with every event read before it
+    /// handled) is recorded here or was reported: from now on a listed or
+    /// announced file counts as changed only when its ctime is not older
+    /// than `since` (or its own, later, `since`).
+    pub(crate) fn confirm(&mut self, since: i64) {
+        self.floor = Some(self.floor.map_or(since, |f| f.max(since)));
     }
 
     /// Records `entry` at `rel`, replacing what was there (not what is
@@ -450,9 +545,14 @@ impl Snapshot {
             {
                 let files = node
                     .files
-                    .get_or_insert_with(|| Box::new(Files::new(entry.dev, entry.ctime)));
+                    .get_or_insert_with(|| Box::new(Files::new(entry.dev, i64::MAX)));
                 if files.dev == entry.dev && files.insert(name, entry.ino) {
-                    files.since = files.since.min(entry.ctime);
+                    if entry.ino == UNKNOWN_INO {
+                        self.announced =
+                            Some(self.announced.map_or(entry.ctime, |a| a.min(entry.ctime)));
+                    } else {
+                        files.since = files.since.min(entry.ctime);
+                    }
                     return;
                 }
             }
@@ -529,13 +629,13 @@ impl Snapshot {
     }
 
     /// Every path with its entry, `(node path, node)` expanded.
-    fn expand(out: &mut Vec<(PathBuf, Entry)>, path: &Path, node: &Node) {
+    fn expand(&self, out: &mut Vec<(PathBuf, Entry)>, path: &Path, node: &Node) {
         out.push((path.to_path_buf(), node.entry.clone()));
         if let Some(files) = &node.files {
             for (name, ino) in files.iter() {
                 out.push((
                     join_rel(path, Path::new(OsStr::from_bytes(name))),
-                    files.entry(ino),
+                    self.listed_entry(files, ino),
                 ));
             }
         }
@@ -546,7 +646,7 @@ impl Snapshot {
         let mut out = Vec::new();
         if self.nodes.contains_key(rel) {
             for (p, node) in self.node_range(rel) {
-                Snapshot::expand(&mut out, p, node);
+                self.expand(&mut out, p, node);
             }
             out.sort_by(|a, b| a.0.cmp(&b.0));
         } else if let Some(entry) = self.get(rel) {
@@ -559,7 +659,7 @@ impl Snapshot {
     pub(crate) fn iter(&self) -> std::vec::IntoIter<(PathBuf, Entry)> {
         let mut out = Vec::with_capacity(self.nodes.len());
         for (p, node) in &self.nodes {
-            Snapshot::expand(&mut out, p, node);
+            self.expand(&mut out, p, node);
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out.into_iter()
@@ -615,6 +715,9 @@ impl Snapshot {
 
     /// Records everything `other` holds, replacing what was at its paths.
     pub(crate) fn extend(&mut self, other: Snapshot) {
+        if let Some(a) = other.announced {
+            self.announced = Some(self.announced.map_or(a, |s| s.min(a)));
+        }
         for (path, node) in other.nodes {
             let files = node.files;
             self.insert(path.clone(), node.entry);
@@ -627,7 +730,14 @@ impl Snapshot {
                     for (name, ino) in files.iter() {
                         self.insert(
                             join_rel(&path, Path::new(OsStr::from_bytes(name))),
-                            files.entry(ino),
+                            Entry {
+                                ctime: if ino == UNKNOWN_INO {
+                                    other.announced.unwrap_or(i64::MIN)
+                                } else {
+                                    files.since
+                                },
+                                ..files.entry(ino)
+                            },
                         );
                     }
                 }
@@ -647,7 +757,11 @@ impl Snapshot {
                 (path, Node { entry, files })
             })
             .collect();
-        Snapshot { nodes }
+        Snapshot {
+            nodes,
+            announced: None,
+            floor: None,
+        }
     }
 
     #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
@@ -703,7 +817,11 @@ pub(crate) fn join_rel(base: &Path, rest: &Path) -> PathBuf {
     } else if base.as_os_str().is_empty() {
         rest.to_path_buf()
     } else {
-        base.join(rest)
+        // One allocation of the right size (`join` copies, then grows).
+        let mut path = PathBuf::with_capacity(base.as_os_str().len() + 1 + rest.as_os_str().len());
+        path.push(base);
+        path.push(rest);
+        path
     }
 }
 
