@@ -12,9 +12,9 @@
 //! was read (`lstat`) are kept by path, each with its full [`Entry`]. A
 //! regular file that a kernel backend's scan only *listed* (its name, type
 //! and inode come from the directory listing, no `lstat`) is kept in its
-//! directory's [`Files`] table instead: the name stored once, in a byte
-//! arena, and the inode; about 14 bytes plus the name per file, against a
-//! full relative path and a 64-byte entry. Such an entry is
+//! directory's [`Files`] table instead: the name stored once, in one byte
+//! buffer per directory, and the inode; about 9 bytes plus the name per
+//! file, against a full relative path and a 64-byte entry. Such an entry is
 //! [`Entry::listed`]: its size, times and permissions are unknown, and its
 //! `ctime` holds the moment (less a margin) its directory was listed. The
 //! rescan after a queue overflow treats a listed file whose ctime is not
@@ -244,36 +244,119 @@ impl Entry {
     }
 }
 
-/// The listed regular files of one directory: names stored once, in an
-/// arena, sorted, with their inodes. A removed name is a tombstone (inode
-/// 0, which no real file has) until more than half are, then the table is
-/// rebuilt, so a removal never shifts the whole table.
+/// The listed regular files of one directory, in one boxed byte buffer: a
+/// header (the device, the listing time, how many records and how many of
+/// them are tombstones), then, past [`INDEXED`] records, where each record
+/// starts, then the records sorted by name: per file its inode (8 bytes,
+/// little-endian; 0 for a removed one), its name's length (one byte below
+/// 128, else two) and the name. A small table is searched from the start,
+/// an indexed one by halving. A removed name is a tombstone until more
+/// than half are, then the table is rebuilt, so a removal never shifts the
+/// whole table. One allocation per directory, none for a directory
+/// without listed files.
 #[derive(Clone, Debug)]
 struct Files {
-    /// The device of the directory the files were listed in.
-    dev: u64,
-    /// The oldest [`listed_since`] of the files here.
-    since: i64,
-    /// Per file, sorted by name: where its name starts in `names`.
-    offsets: Vec<u32>,
-    /// Per file: its inode, 0 for a removed one.
-    inos: Vec<u64>,
-    /// Each name as a little-endian `u16` length followed by its bytes.
-    names: Vec<u8>,
-    /// How many entries are tombstones.
-    dead: usize,
+    buf: Box<[u8]>,
+}
+
+/// Header fields: device, listing time, records, tombstones.
+const DEV: usize = 0;
+const SINCE: usize = 8;
+const LEN: usize = 16;
+const DEAD: usize = 20;
+const HEAD: usize = 24;
+
+/// Past this many records a table keeps an index; below, a linear search
+/// over a few hundred bytes is as fast and costs no memory.
+const INDEXED: usize = 32;
+
+/// The longest name a record holds (a longer one is kept as a node).
+const NAME_LIMIT: usize = 0x7fff;
+
+/// One record read from a table: where it starts and ends (offsets into
+/// the records), its inode and its name.
+struct Record<'a> {
+    at: usize,
+    end: usize,
+    ino: u64,
+    name: &'a [u8],
+}
+
+/// Appends the record for `name` with `ino` to `out`; false if the name is
+/// too long for one.
+fn encode(out: &mut Vec<u8>, name: &[u8], ino: u64) -> bool {
+    if name.len() > NAME_LIMIT {
+        return false;
+    }
+    out.extend_from_slice(&ino.to_le_bytes());
+    // The limit keeps the length within 15 bits.
+    let len = name.len() as u16;
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        out.extend_from_slice(&(0x8000 | len).to_be_bytes());
+    }
+    out.extend_from_slice(name);
+    true
+}
+
+/// The record starting at byte `at` of `records`.
+fn decode(records: &[u8], at: usize) -> Record<'_> {
+    let mut ino = [0; 8];
+    ino.copy_from_slice(&records[at..at + 8]);
+    let (len, head) = match records[at + 8] {
+        b if b < 0x80 => (usize::from(b), 1),
+        b => (
+            (usize::from(b & 0x7f) << 8) | usize::from(records[at + 9]),
+            2,
+        ),
+    };
+    let start = at + 8 + head;
+    Record {
+        at,
+        end: start + len,
+        ino: u64::from_le_bytes(ino),
+        name: &records[start..start + len],
+    }
 }
 
 impl Files {
     fn new(dev: u64, since: i64) -> Files {
-        Files {
-            dev,
-            since,
-            offsets: Vec::new(),
-            inos: Vec::new(),
-            names: Vec::new(),
-            dead: 0,
+        Files::assemble(dev, since, 0, &[])
+    }
+
+    /// A table of the records laid out in `records`, `dead` of them
+    /// tombstones.
+    fn assemble(dev: u64, since: i64, dead: u32, records: &[u8]) -> Files {
+        let mut starts = Vec::new();
+        let mut at = 0;
+        while at < records.len() {
+            starts.push(at);
+            at = decode(records, at).end;
         }
+        let len = starts.len();
+        let indexed = len > INDEXED;
+        let mut buf = Vec::with_capacity(HEAD + if indexed { 4 * len } else { 0 } + records.len());
+        buf.extend_from_slice(&dev.to_le_bytes());
+        buf.extend_from_slice(&since.to_le_bytes());
+        // Callers keep tables below 4 GiB (`Files::fits`).
+        buf.extend_from_slice(&(len as u32).to_le_bytes());
+        buf.extend_from_slice(&dead.to_le_bytes());
+        if indexed {
+            for start in starts {
+                buf.extend_from_slice(&(start as u32).to_le_bytes());
+            }
+        }
+        buf.extend_from_slice(records);
+        Files {
+            buf: buf.into_boxed_slice(),
+        }
+    }
+
+    /// Whether records of `more` bytes more still fit the table's fields.
+    fn fits(&self, more: usize) -> bool {
+        let len = self.len() + 1;
+        u32::try_from(self.records().len() + more + 4 * len).is_ok()
     }
 
     /// A table from names sorted by byte value, without duplicates.
@@ -282,120 +365,183 @@ impl Files {
         since: i64,
         items: impl ExactSizeIterator<Item = (&'a [u8], u64)>,
     ) -> Files {
-        let mut files = Files::new(dev, since);
-        files.offsets.reserve_exact(items.len());
-        files.inos.reserve_exact(items.len());
+        let mut records = Vec::new();
         for (name, ino) in items {
-            // `push` cannot fail for a name a directory listing gave (at
-            // most NAME_MAX bytes) unless the arena passed 4 GiB.
-            let _ = files.push(name, ino);
+            // A name a directory listing gave is at most NAME_MAX bytes, and
+            // one directory's names stay far below 4 GiB.
+            let _ = encode(&mut records, name, ino);
         }
-        files.names.shrink_to_fit();
-        files
+        Files::assemble(dev, since, 0, &records)
     }
 
-    fn name(&self, i: usize) -> &[u8] {
-        let at = self.offsets[i] as usize;
-        let len = u16::from_le_bytes([self.names[at], self.names[at + 1]]) as usize;
-        &self.names[at + 2..at + 2 + len]
+    fn field(&self, at: usize) -> [u8; 8] {
+        let mut b = [0; 8];
+        b.copy_from_slice(&self.buf[at..at + 8]);
+        b
     }
 
-    fn find(&self, name: &[u8]) -> Result<usize, usize> {
-        let (mut lo, mut hi) = (0, self.offsets.len());
+    fn dev(&self) -> u64 {
+        u64::from_le_bytes(self.field(DEV))
+    }
+
+    fn since(&self) -> i64 {
+        i64::from_le_bytes(self.field(SINCE))
+    }
+
+    fn set_since(&mut self, since: i64) {
+        self.buf[SINCE..SINCE + 8].copy_from_slice(&since.to_le_bytes());
+    }
+
+    fn count(&self, at: usize) -> u32 {
+        let mut b = [0; 4];
+        b.copy_from_slice(&self.buf[at..at + 4]);
+        u32::from_le_bytes(b)
+    }
+
+    fn len(&self) -> usize {
+        self.count(LEN) as usize
+    }
+
+    fn dead(&self) -> u32 {
+        self.count(DEAD)
+    }
+
+    fn set_dead(&mut self, dead: u32) {
+        self.buf[DEAD..DEAD + 4].copy_from_slice(&dead.to_le_bytes());
+    }
+
+    /// Where the records begin in the buffer.
+    fn base(&self) -> usize {
+        let len = self.len();
+        HEAD + if len > INDEXED { 4 * len } else { 0 }
+    }
+
+    fn records(&self) -> &[u8] {
+        &self.buf[self.base()..]
+    }
+
+    /// Where record `i` starts, in an indexed table.
+    fn start(&self, i: usize) -> usize {
+        self.count(HEAD + 4 * i) as usize
+    }
+
+    /// The record holding `name` (`Ok`), or the offset where it would go
+    /// (`Err`).
+    fn find(&self, name: &[u8]) -> Result<Record<'_>, usize> {
+        use std::cmp::Ordering;
+        let records = self.records();
+        let len = self.len();
+        if len <= INDEXED {
+            let mut at = 0;
+            while at < records.len() {
+                let rec = decode(records, at);
+                match rec.name.cmp(name) {
+                    Ordering::Less => at = rec.end,
+                    Ordering::Equal => return Ok(rec),
+                    Ordering::Greater => return Err(at),
+                }
+            }
+            return Err(at);
+        }
+        let (mut lo, mut hi) = (0, len);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.name(mid).cmp(name) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Ok(mid),
+            let rec = decode(records, self.start(mid));
+            match rec.name.cmp(name) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(rec),
             }
         }
-        Err(lo)
+        Err(if lo < len {
+            self.start(lo)
+        } else {
+            records.len()
+        })
     }
 
     fn get(&self, name: &[u8]) -> Option<u64> {
-        let i = self.find(name).ok()?;
-        Some(self.inos[i]).filter(|&ino| ino != 0)
+        Some(self.find(name).ok()?.ino).filter(|&ino| ino != 0)
     }
 
-    /// Stores `name` at the end of the arena; its offset, or `None` if
-    /// it does not fit the table's fields.
-    fn store(&mut self, name: &[u8]) -> Option<u32> {
-        let len = u16::try_from(name.len()).ok()?;
-        let at = u32::try_from(self.names.len()).ok()?;
-        u32::try_from(self.names.len() + 2 + name.len()).ok()?;
-        self.names.extend_from_slice(&len.to_le_bytes());
-        self.names.extend_from_slice(name);
-        Some(at)
-    }
-
-    /// Appends a name greater than every name here.
-    fn push(&mut self, name: &[u8], ino: u64) -> bool {
-        let Some(at) = self.store(name) else {
-            return false;
-        };
-        self.offsets.push(at);
-        self.inos.push(ino);
-        true
+    /// Writes the inode of the record at offset `at`.
+    fn set_ino(&mut self, at: usize, ino: u64) {
+        let at = self.base() + at;
+        self.buf[at..at + 8].copy_from_slice(&ino.to_le_bytes());
     }
 
     /// Records `name` with `ino` (not 0); false if it cannot be stored here.
     fn insert(&mut self, name: &[u8], ino: u64) -> bool {
         match self.find(name) {
-            Ok(i) => {
-                if self.inos[i] == 0 {
-                    self.dead -= 1;
+            Ok(rec) => {
+                let (at, was) = (rec.at, rec.ino);
+                if was == 0 {
+                    self.set_dead(self.dead() - 1);
                 }
-                self.inos[i] = ino;
+                self.set_ino(at, ino);
                 true
             }
-            Err(i) if i == self.offsets.len() => self.push(name, ino),
-            Err(i) => {
-                let Some(at) = self.store(name) else {
+            Err(at) => {
+                let mut rec = Vec::new();
+                if !encode(&mut rec, name, ino) || !self.fits(rec.len()) {
                     return false;
-                };
-                self.offsets.insert(i, at);
-                self.inos.insert(i, ino);
+                }
+                let records = self.records();
+                let mut all = Vec::with_capacity(records.len() + rec.len());
+                all.extend_from_slice(&records[..at]);
+                all.extend_from_slice(&rec);
+                all.extend_from_slice(&records[at..]);
+                *self = Files::assemble(self.dev(), self.since(), self.dead(), &all);
                 true
             }
         }
     }
 
     fn remove(&mut self, name: &[u8]) -> Option<u64> {
-        let i = self.find(name).ok()?;
-        let ino = std::mem::replace(&mut self.inos[i], 0);
+        let rec = self.find(name).ok()?;
+        let (at, ino) = (rec.at, rec.ino);
         if ino == 0 {
             return None;
         }
-        self.dead += 1;
-        if self.dead > 16 && self.dead * 2 > self.offsets.len() {
+        self.set_ino(at, 0);
+        let dead = self.dead() + 1;
+        self.set_dead(dead);
+        if dead > 16 && dead as usize * 2 > self.len() {
             self.rebuild();
         }
         Some(ino)
     }
 
     fn rebuild(&mut self) {
-        let live: Vec<(Vec<u8>, u64)> = self.iter().map(|(n, i)| (n.to_vec(), i)).collect();
-        *self = Files::from_sorted(
-            self.dev,
-            self.since,
-            live.iter().map(|(n, i)| (n.as_slice(), *i)),
-        );
+        let mut live = Vec::new();
+        for (name, ino) in self.iter() {
+            encode(&mut live, name, ino);
+        }
+        *self = Files::assemble(self.dev(), self.since(), 0, &live);
     }
 
     fn is_empty(&self) -> bool {
-        self.offsets.len() == self.dead
+        self.len() == self.dead() as usize
     }
 
     /// The files, sorted by name.
     fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
-        (0..self.offsets.len())
-            .filter(|&i| self.inos[i] != 0)
-            .map(|i| (self.name(i), self.inos[i]))
+        let records = self.records();
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            while at < records.len() {
+                let rec = decode(records, at);
+                at = rec.end;
+                if rec.ino != 0 {
+                    return Some((rec.name, rec.ino));
+                }
+            }
+            None
+        })
     }
 
     fn entry(&self, ino: u64) -> Entry {
-        Entry::listed(self.dev, ino, self.since)
+        Entry::listed(self.dev(), ino, self.since())
     }
 }
 
@@ -404,7 +550,7 @@ impl Files {
 #[derive(Clone, Debug)]
 struct Node {
     entry: Entry,
-    files: Option<Box<Files>>,
+    files: Option<Files>,
 }
 
 /// Paths relative to a root (the root itself is `""`) and what was there.
@@ -450,9 +596,9 @@ impl Snapshot {
             {
                 let files = node
                     .files
-                    .get_or_insert_with(|| Box::new(Files::new(entry.dev, entry.ctime)));
-                if files.dev == entry.dev && files.insert(name, entry.ino) {
-                    files.since = files.since.min(entry.ctime);
+                    .get_or_insert_with(|| Files::new(entry.dev, entry.ctime));
+                if files.dev() == entry.dev && files.insert(name, entry.ino) {
+                    files.set_since(files.since().min(entry.ctime));
                     return;
                 }
             }
@@ -681,18 +827,18 @@ impl IntoIterator for Snapshot {
 
 /// The regular files a scan listed in one directory without examining
 /// them (see [`Snapshot::from_scan`]).
-pub(crate) struct Listing(Box<Files>);
+pub(crate) struct Listing(Files);
 
 impl Listing {
     /// The files listed in a directory on device `dev`, read after
     /// `since` (a [`listed_since`]): `names` with their inodes, sorted by
     /// the names' bytes.
     pub(crate) fn new(dev: u64, since: i64, names: &[(std::ffi::OsString, u64)]) -> Listing {
-        Listing(Box::new(Files::from_sorted(
+        Listing(Files::from_sorted(
             dev,
             since,
             names.iter().map(|(n, i)| (n.as_bytes(), *i)),
-        )))
+        ))
     }
 }
 
@@ -813,6 +959,30 @@ mod tests {
         let mut other = Snapshot::default();
         other.extend(snap.clone());
         assert_eq!(other, snap);
+    }
+
+    #[test]
+    fn a_table_keeps_long_names_and_finds_them_with_and_without_an_index() {
+        let name = |i: usize| format!("{}{i:04}", "n".repeat(if i % 2 == 0 { 200 } else { 3 }));
+        for count in [5, 40] {
+            let mut snap = Snapshot::default();
+            snap.insert(PathBuf::new(), dir(1));
+            // Inserted out of order: each lands in its sorted place.
+            for i in (0..count).rev() {
+                snap.insert(PathBuf::from(name(i)), Entry::listed(1, i as u64 + 10, 0));
+            }
+            assert_eq!(snap.nodes.len(), 1, "{count} files kept in the table");
+            for i in 0..count {
+                let got = snap.get(Path::new(&name(i))).map(|e| e.ino);
+                assert_eq!(got, Some(i as u64 + 10), "{count} files, file {i}");
+            }
+            assert!(snap.get(Path::new("n")).is_none());
+            assert!(snap.get(Path::new("zzz")).is_none());
+            let mut want: Vec<String> = (0..count).map(name).collect();
+            want.sort();
+            want.insert(0, String::new());
+            assert_eq!(paths(snap.iter()), want);
+        }
     }
 
     #[test]
