@@ -963,7 +963,12 @@ mod tests {
 
     #[test]
     fn a_table_keeps_long_names_and_finds_them_with_and_without_an_index() {
-        let name = |i: usize| format!("{}{i:04}", "n".repeat(if i % 2 == 0 { 200 } else { 3 }));
+        let name = |i: usize| {
+            format!(
+                "{}{i:04}",
+                "n".repeat(if i.is_multiple_of(2) { 200 } else { 3 })
+            )
+        };
         for count in [5, 40] {
             let mut snap = Snapshot::default();
             snap.insert(PathBuf::new(), dir(1));
