@@ -89,6 +89,17 @@ impl Resolved {
 /// recorded in [`Resolved::walked`] with their identity, so that a backend
 /// can watch just for one of them being renamed or deleted.
 pub(crate) fn resolve(path: &Path) -> Resolved {
+    resolve_known(path, &|_| None)
+}
+
+/// [`resolve`], taking the identity of a real directory from `known`
+/// instead of an `lstat` while every directory before it was known too:
+/// `known` names directories that are watched for being renamed, deleted
+/// or replaced (so a change there is queued as an event, and handling it
+/// resolves again). Only directories walked through are taken from it;
+/// the final name, symlinks and names reached through a relative symlink
+/// are always looked up.
+pub(crate) fn resolve_known(path: &Path, known: &dyn Fn(&Path) -> Option<DirId>) -> Resolved {
     const MAX_HOPS: usize = 40; // like the kernel's MAXSYMLINKS
     let mut resolved = Resolved::default();
     if path.file_name().is_none() {
@@ -106,13 +117,25 @@ pub(crate) fn resolve(path: &Path) -> Resolved {
     // (name, reached through a relative symlink)
     let mut queue: VecDeque<(OsString, bool)> = components(path).map(|n| (n, false)).collect();
     let mut hops = 0;
+    // Every directory walked so far came from `known`.
+    let mut all_known = true;
     while let Some((name, local)) = queue.pop_front() {
         if name == ".." {
             dir = parent_dir(&dir);
+            all_known = false;
             continue;
         }
         let here = dir.join(&name);
         let last = queue.is_empty();
+        if all_known
+            && !(local || last)
+            && let Some(id) = known(&here)
+        {
+            resolved.walked.push((here.clone(), id));
+            dir = here;
+            continue;
+        }
+        all_known = false;
         let meta = fs::symlink_metadata(&here);
         let is_link = meta.as_ref().is_ok_and(|m| m.file_type().is_symlink());
         if local || last || is_link || meta.is_err() {
@@ -260,6 +283,43 @@ mod tests {
         let again = resolve(&t.join("a/b/c/f"));
         assert_ne!(again.id_of(&t.join("a/b")), r.id_of(&t.join("a/b")));
         assert!(again.target.is_none());
+    }
+
+    #[test]
+    fn known_directories_are_taken_as_known_only_up_to_the_first_lookup() {
+        let t = TempDir::new("known");
+        fs::create_dir_all(t.join("a/b")).unwrap();
+        fs::write(t.join("a/b/f"), b"x").unwrap();
+        symlink("b", t.join("a/link")).unwrap();
+        // Every real directory claims a made-up identity: only those walked
+        // before any real lookup get it.
+        let fake = (u64::MAX, 7);
+        let known = |d: &Path| {
+            fs::symlink_metadata(d)
+                .is_ok_and(|m| m.is_dir())
+                .then_some(fake)
+        };
+        let r = resolve_known(&t.join("a/b/f"), &known);
+        assert!(r.walked.iter().all(|(_, id)| *id == fake), "{r:?}");
+        assert_eq!(r.walked.last().map(|(d, _)| d.clone()), Some(t.join("a/b")));
+        // The final name is always looked up.
+        assert!(r.target.as_ref().is_some_and(|e| !e.is_dir()));
+        assert_eq!(r.consulted, resolve(&t.join("a/b/f")).consulted);
+        // Through a symlink: what is reached through it is looked up.
+        let r = resolve_known(&t.join("a/link/f"), &known);
+        let real = resolve(&t.join("a/link/f"));
+        assert_eq!(r.consulted, real.consulted);
+        assert_eq!(r.id_of(&t.join("a/b")), real.id_of(&t.join("a/b")));
+        assert_ne!(r.id_of(&t.join("a/b")), Some(fake));
+        // Unknown directories are looked up, and so is everything after.
+        let only_top = |d: &Path| (d == t.path().parent().unwrap()).then_some(fake);
+        let r = resolve_known(&t.join("a/b/f"), &only_top);
+        let real = resolve(&t.join("a/b/f"));
+        assert_eq!(
+            r.walked[0],
+            (t.path().parent().unwrap().to_path_buf(), fake)
+        );
+        assert_eq!(r.walked[1..], real.walked[1..]);
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use inotify::{Inotify, WatchDescriptor, WatchMask};
 
+use super::links::Links;
+use crate::resolve::DirId;
 use crate::root_layer::{ArmError, Role, WatchTable};
 use crate::{Error, SkipReason};
 
@@ -149,6 +151,8 @@ pub(super) struct Kernel {
     /// A watch was freed (or a sync asked) since the blocked directories
     /// were last tried.
     pub(super) freed: bool,
+    /// The watches on anchors and ancestors, by path, shared between roots.
+    pub(super) links: Links,
 }
 
 /// What a root keeps besides the shared state: rename halves waiting for
@@ -204,11 +208,41 @@ impl WatchTable for Kernel {
             users.remove(&Use { root, role });
             if users.is_empty() {
                 self.uses.remove(&wd);
+                self.links.released(wd);
                 // The kernel may have dropped it already (directory deleted).
                 let _ = self.ino.rm_watch(wd);
                 self.freed = true;
             }
         }
+    }
+
+    fn share(&mut self, root: usize, dir: &Path, id: DirId, role: &Role) -> Option<Wd> {
+        let wd = self.links.find(dir, id, matches!(role, Role::Anchor(_)))?;
+        let users = self.uses.get_mut(&wd)?;
+        users.insert(Use {
+            root,
+            role: role.clone(),
+        });
+        Some(wd)
+    }
+
+    fn arm_link(
+        &mut self,
+        root: usize,
+        dir: &Path,
+        id: Option<DirId>,
+        role: Role,
+    ) -> Result<Wd, ArmError> {
+        let full = matches!(role, Role::Anchor(_));
+        let wd = self.arm(root, dir, role, true)?;
+        if let Some(id) = id {
+            self.links.armed(dir, id, wd, full);
+        }
+        Ok(wd)
+    }
+
+    fn link_id(&self, dir: &Path) -> Option<DirId> {
+        self.links.id(dir)
     }
 
     fn repath(&mut self, root: usize, wd: WatchDescriptor, old: Role, new: Role) {

@@ -17,6 +17,7 @@
 //! its tree rescans that root ([`Root::rescan`]), as an overflow does.
 
 mod kernel;
+mod links;
 mod mounts;
 mod translate;
 
@@ -88,6 +89,7 @@ impl InotifyDriver {
                 epoch: 0,
                 blocked: BTreeSet::new(),
                 freed: false,
+                links: Default::default(),
             },
             buf: Some(buf),
             roots: Roots::default(),
@@ -249,6 +251,7 @@ impl InotifyDriver {
         let Some(users) = self.kernel.uses.remove(&wd) else {
             return;
         };
+        self.kernel.links.released(wd);
         self.kernel.freed = true;
         for Use { root: id, role } in users {
             let Some(r) = self.roots.get_mut(id) else {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{ArmError, Role, Root, WatchTable};
 use crate::Error;
-use crate::resolve::{DirId, resolve};
+use crate::resolve::{DirId, Resolved, resolve};
 use crate::snapshot::EntryKind;
 
 /// A directory watched to follow a root's name: where it is, which
@@ -36,7 +36,20 @@ fn relink<T: WatchTable>(
         if !arm_new || links.iter().any(|l| &l.dir == dir && &l.id == id) {
             continue;
         }
-        match t.arm(root, dir, role(dir.clone()), true) {
+        // Another root's watch on the same directory: it was checked against
+        // a lookup made after it was armed, and reports the directory being
+        // renamed or replaced from then on, so no lookup again is needed.
+        if let Some(known) = id
+            && let Some(handle) = t.share(root, dir, *known, &role(dir.clone()))
+        {
+            links.push(Link {
+                dir: dir.clone(),
+                id: *id,
+                handle,
+            });
+            continue;
+        }
+        match t.arm_link(root, dir, *id, role(dir.clone())) {
             Ok(handle) => {
                 links.push(Link {
                     dir: dir.clone(),
@@ -76,7 +89,7 @@ impl<T: WatchTable> Root<T> {
     /// set is stable (a watch armed after a resolve could miss a change made
     /// in between; resolving again after arming cannot), then the target.
     pub(crate) fn follow_name(&mut self, t: &mut T) -> Result<(), Error> {
-        let result = self.follow_chain(t, true);
+        let result = self.follow_chain(t, true, None);
         self.watch_target(t);
         result
     }
@@ -86,10 +99,17 @@ impl<T: WatchTable> Root<T> {
     /// a watch the limit refused (and, on `watch`, after the tree), so they
     /// never take a watch a tree directory needs; without them a rename up
     /// there goes unnoticed. An anchor that cannot be armed is an error (the
-    /// name could change unseen); an ancestor is not.
-    pub(crate) fn follow_chain(&mut self, t: &mut T, above: bool) -> Result<(), Error> {
+    /// name could change unseen); an ancestor is not. `first`: a resolution
+    /// to start from instead of looking the path up again (it is looked up
+    /// again once anything new is armed).
+    pub(crate) fn follow_chain(
+        &mut self,
+        t: &mut T,
+        above: bool,
+        mut first: Option<Resolved>,
+    ) -> Result<(), Error> {
         for _ in 0..8 {
-            let resolved = resolve(&self.path);
+            let resolved = first.take().unwrap_or_else(|| resolve(&self.path));
             let with_id = |dirs: Vec<&Path>| -> Vec<(PathBuf, Option<DirId>)> {
                 dirs.into_iter()
                     .map(|d| (d.to_path_buf(), resolved.id_of(d)))

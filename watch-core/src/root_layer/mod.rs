@@ -36,7 +36,7 @@ mod tree;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::resolve::Resolved;
+use crate::resolve::{DirId, Resolved};
 use crate::scan::ScanOptions;
 use crate::snapshot::{Entry, Snapshot, join_rel};
 use crate::{Config, Error, RecursiveMode, SkipReason};
@@ -131,6 +131,38 @@ pub(crate) trait WatchTable {
     ) -> (Vec<(PathBuf, Self::Handle)>, bool) {
         let _ = (root, files);
         (Vec::new(), false)
+    }
+
+    /// Adds `root`'s use in `role` (an anchor or an ancestor) to a watch
+    /// the table already holds on the directory `dir` with identity `id`,
+    /// armed for a role at least as wide, without a system call; `None`
+    /// when there is none (then [`WatchTable::arm_link`]).
+    fn share(&mut self, root: usize, dir: &Path, id: DirId, role: &Role) -> Option<Self::Handle> {
+        let _ = (root, dir, id, role);
+        None
+    }
+
+    /// Arms a watch on the directory `dir` (identity `id`, as resolved) for
+    /// `root` as an anchor or an ancestor; a table that shares such watches
+    /// ([`WatchTable::share`]) records it.
+    fn arm_link(
+        &mut self,
+        root: usize,
+        dir: &Path,
+        id: Option<DirId>,
+        role: Role,
+    ) -> Result<Self::Handle, ArmError> {
+        let _ = id;
+        self.arm(root, dir, role, true)
+    }
+
+    /// The identity of the directory at `dir` if the table holds a watch
+    /// on it that reports its renaming, deletion or replacement (shared by
+    /// [`WatchTable::share`]); lets `watch` skip the `lstat` of directories
+    /// above a new root that other roots already follow.
+    fn link_id(&self, dir: &Path) -> Option<DirId> {
+        let _ = dir;
+        None
     }
 
     /// Drops `root`'s use of the watch; the last use releases it.

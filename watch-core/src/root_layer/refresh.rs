@@ -8,6 +8,7 @@ use super::tree::arm_dir;
 use super::{ArmError, Emit, Role, Root, Roots, WatchTable};
 use crate::cookie;
 use crate::diff::diff;
+use crate::resolve::resolve_known;
 use crate::snapshot::{Entry, Snapshot, listed_since};
 use crate::{Config, Error, Event, EventKind, Origin, SkipReason};
 
@@ -129,15 +130,20 @@ impl<T: WatchTable> Root<T> {
     /// Builds the root from scratch: name chain, then (for a directory) the
     /// tree; returns the tree found (see [`Root::install`]). The error when
     /// the path, or a directory followed for it, cannot be watched.
-    /// `exact`: every entry examined (a rescan diffs the result).
+    /// `exact`: every entry examined (a rescan diffs the result). `new`: a
+    /// root being added, whose lookup may take the directories other roots
+    /// already follow as they are ([`WatchTable::link_id`]); a rescan, after
+    /// lost events, looks every name up.
     pub(crate) fn rebuild(
         &mut self,
         t: &mut T,
         config: &Config,
         notices: &mut Vec<Event>,
         exact: bool,
+        new: bool,
     ) -> Result<Snapshot, Error> {
-        let mut result = self.follow_chain(t, false);
+        let first = new.then(|| resolve_known(&self.path, &|dir| t.link_id(dir)));
+        let mut result = self.follow_chain(t, false, first);
         self.watch_target(t);
         for (rel, handle) in std::mem::take(&mut self.files) {
             t.release(self.id, handle, Role::File(rel));
@@ -168,7 +174,10 @@ impl<T: WatchTable> Root<T> {
         }
         if result.is_ok() {
             // The directories above, last: they never take a watch the tree needs.
-            let _ = self.follow_chain(t, true);
+            // The lookup above is still current: anything it armed was
+            // looked up again after arming.
+            let resolved = std::mem::take(&mut self.resolved);
+            let _ = self.follow_chain(t, true, Some(resolved));
         }
         result.map(|()| snap)
     }
@@ -196,7 +205,7 @@ impl<T: WatchTable> Root<T> {
         let mut notices = Vec::new();
         // Taken before anything is read: see `Snapshot::relist`.
         let since = listed_since();
-        match self.rebuild(t, config, &mut notices, true) {
+        match self.rebuild(t, config, &mut notices, true, false) {
             Ok(snap) => {
                 let mut later = Vec::new();
                 let old = self.install(t, snap, &mut Emit::new(&mut later));

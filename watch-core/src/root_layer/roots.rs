@@ -93,7 +93,7 @@ impl<T: WatchTable> Roots<Root<T>> {
         }
         let id = self.reserve();
         let mut root = Root::new(id, path, mode);
-        match root.rebuild(t, config, out, false) {
+        match root.rebuild(t, config, out, false, true) {
             Ok(snap) => {
                 root.install(t, snap, &mut Emit::new(out));
                 self.insert(id, path, root);

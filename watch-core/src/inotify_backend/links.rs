@@ -1,0 +1,76 @@
+//! The watches on directories followed for a root's name (anchors and
+//! ancestors), by path, so that a root added below a directory other roots
+//! already follow shares their watch without a system call, and its lookup
+//! takes that directory's identity from here instead of an `lstat`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use inotify::WatchDescriptor;
+
+use crate::resolve::DirId;
+
+/// One followed directory's watch.
+#[derive(Clone, Copy, Debug)]
+struct Linked {
+    wd: WatchDescriptor,
+    /// The directory's (device, inode) when it was armed.
+    id: DirId,
+    /// Armed with the full directory mask (an anchor), not only for the
+    /// directory itself moving or going away (an ancestor).
+    full: bool,
+}
+
+/// Followed directories by path, and the path of each such watch.
+#[derive(Default)]
+pub(super) struct Links {
+    by_path: HashMap<PathBuf, Linked>,
+    by_wd: HashMap<WatchDescriptor, PathBuf>,
+}
+
+impl Links {
+    /// The watch on `dir` if it is the directory `id` and its mask serves
+    /// an anchor (`full`) or an ancestor.
+    pub(super) fn find(&self, dir: &Path, id: DirId, full: bool) -> Option<WatchDescriptor> {
+        self.by_path
+            .get(dir)
+            .filter(|l| l.id == id && (l.full || !full))
+            .map(|l| l.wd)
+    }
+
+    /// The identity of the followed directory at `dir`.
+    pub(super) fn id(&self, dir: &Path) -> Option<DirId> {
+        self.by_path.get(dir).map(|l| l.id)
+    }
+
+    /// `wd` was armed on `dir` (identity `id`); `full`: with the full
+    /// directory mask. A watch already there with that mask keeps it
+    /// (masks are only ever widened).
+    pub(super) fn armed(&mut self, dir: &Path, id: DirId, wd: WatchDescriptor, full: bool) {
+        let full = full || self.by_path.get(dir).is_some_and(|l| l.wd == wd && l.full);
+        if let Some(old) = self
+            .by_path
+            .insert(dir.to_path_buf(), Linked { wd, id, full })
+            && old.wd != wd
+        {
+            self.by_wd.remove(&old.wd);
+        }
+        if let Some(old_dir) = self.by_wd.insert(wd, dir.to_path_buf())
+            && old_dir != dir
+            && self.by_path.get(&old_dir).is_some_and(|l| l.wd == wd)
+        {
+            // The same directory reached under another path (a rename
+            // meanwhile): only the latest path is shared.
+            self.by_path.remove(&old_dir);
+        }
+    }
+
+    /// The kernel watch `wd` is gone.
+    pub(super) fn released(&mut self, wd: WatchDescriptor) {
+        if let Some(dir) = self.by_wd.remove(&wd)
+            && self.by_path.get(&dir).is_some_and(|l| l.wd == wd)
+        {
+            self.by_path.remove(&dir);
+        }
+    }
+}
