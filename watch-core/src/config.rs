@@ -127,9 +127,13 @@ impl Config {
         self
     }
 
-    /// Most file descriptors the kqueue backend may hold (default: a fraction
-    /// of `RLIMIT_NOFILE`). Past the budget it degrades to directory-level
-    /// detection and says so once. Ignored by the other backends.
+    /// Most file descriptors the kqueue backend may hold (default: half of
+    /// `RLIMIT_NOFILE`). Past the budget it degrades to directory-level
+    /// detection and says so (see [`SkipReason::FdBudget`]), and watches
+    /// what it left out once descriptors are released. Ignored by the other
+    /// backends.
+    ///
+    /// [`SkipReason::FdBudget`]: crate::SkipReason::FdBudget
     pub fn fd_budget(mut self, budget: usize) -> Config {
         self.fd_budget = Some(budget);
         self

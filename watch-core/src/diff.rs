@@ -25,6 +25,12 @@
 //! That may be one pair of events too many after an overflow (for a file
 //! changed shortly before it was listed, renamed, or given a permission
 //! change only), never one too few.
+//!
+//! A file known only from its creation event ([`Snapshot::announce`]: type
+//! from the event, inode unknown) is taken to be whatever non-directory is
+//! found at its path, and judged the same way against the moment its
+//! events were known to be all read; a replacement moved the ctime past
+//! that, so it is reported as `Modified` and `Metadata`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -59,7 +65,7 @@ pub(crate) fn diff(root: &Path, old: &Snapshot, new: &Snapshot, origin: Origin) 
                     // A watched file replaced by another file (atomic save,
                     // symlink swap) is, for that name, a content change.
                     let root_file = pa.as_os_str().is_empty() && !ea.is_dir() && !eb.is_dir();
-                    if ea.same_object(eb) || root_file {
+                    if ea.may_be(eb) || root_file {
                         kept.push((pa, ea, eb));
                     } else {
                         removed.push((pa, ea));
@@ -206,7 +212,7 @@ pub(crate) fn diff(root: &Path, old: &Snapshot, new: &Snapshot, origin: Origin) 
     let mut linked: Option<HashSet<(u64, u64)>> = None;
     for (p, ea, eb) in changed {
         let modified = ea.content_differs(eb)
-            || !ea.same_object(eb)
+            || !ea.may_be(eb)
             || (ea.ctime_differs(eb)
                 && !ea.metadata_differs(eb)
                 && !linked
@@ -319,6 +325,46 @@ mod tests {
             ]
         );
         assert!(ev.iter().all(|e| e.origin == Origin::Rescan));
+    }
+
+    #[test]
+    fn a_file_known_from_its_creation_event_is_judged_by_its_ctime() {
+        let mut old = snap(&[("", Dir, 1, 0)]);
+        for name in ["kept", "rewritten", "now-dir", "link", "gone"] {
+            assert!(old.announce(Path::new(""), name.as_ref(), 1_000));
+        }
+        // No lstat: the inode is unknown, so it is never the same object.
+        let announced = old.get(Path::new("kept")).unwrap();
+        assert!(announced.is_announced() && announced.ctime == 1_000);
+        assert!(!announced.same_object(&announced));
+        let at = |kind, ino, ctime| Entry {
+            ctime,
+            ..entry(kind, ino, 0)
+        };
+        let mut new = snap(&[("", Dir, 1, 0)]);
+        new.insert(PathBuf::from("kept"), at(File, 10, 999));
+        new.insert(PathBuf::from("rewritten"), at(File, 11, 1_000));
+        new.insert(PathBuf::from("now-dir"), at(Dir, 12, 999));
+        new.insert(PathBuf::from("link"), at(Symlink, 13, 999));
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(
+            brief(&ev),
+            [
+                "removed r/now-dir",
+                "removed r/gone",
+                "created r/now-dir",
+                "modified r/rewritten",
+                "metadata r/rewritten"
+            ]
+        );
+        // Confirmed later (every change before 2_000 was handled): the
+        // rewrite at 1_000 had its own events.
+        old.confirm(2_000);
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(
+            brief(&ev),
+            ["removed r/now-dir", "removed r/gone", "created r/now-dir"]
+        );
     }
 
     #[test]

@@ -35,7 +35,10 @@ pub enum SkipReason {
     /// the root: as for [`WatchLimit`](SkipReason::WatchLimit), it is
     /// watched once descriptors are released. For the root: its files past
     /// the budget are watched at directory level only (created, removed,
-    /// renamed; their writes are not seen).
+    /// renamed; their writes are not seen) until descriptors are released
+    /// (or a later `sync` finds room): then they get one each again, and a
+    /// write made meanwhile is reported as modified. Said once while any
+    /// file waits, and again if the budget refuses files after all had one.
     FdBudget,
     /// Any other error, with its description.
     Other(String),

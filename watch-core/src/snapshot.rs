@@ -12,9 +12,10 @@
 //! was read (`lstat`) are kept by path, each with its full [`Entry`]. A
 //! regular file that a kernel backend's scan only *listed* (its name, type
 //! and inode come from the directory listing, no `lstat`) is kept in its
-//! directory's [`Files`] table instead: the name stored once, in one byte
-//! buffer per directory, and the inode; about 9 bytes plus the name per
-//! file, against a full relative path and a 64-byte entry. Such an entry is
+//! directory's [`Files`] table instead: the name stored once, with the
+//! inode; about 9 bytes plus the name per file in a small directory's
+//! single buffer (14 in a large one's indexed table), against a full
+//! relative path and a 64-byte entry. Such an entry is
 //! [`Entry::listed`]: its size, times and permissions are unknown, and its
 //! `ctime` holds the moment (less a margin) its directory was listed. The
 //! rescan after a queue overflow treats a listed file whose ctime is not
@@ -90,6 +91,11 @@ pub(crate) fn stamp(secs: i64, nsecs: i64) -> i64 {
 /// for a file changed in the two seconds before it was listed.
 pub(crate) const LISTED_MARGIN_NS: i64 = 2_000_000_000;
 
+/// The inode of a file known from its creation event only
+/// ([`Snapshot::announce`]): not read. No real inode has
+/// this number (and 0 marks a placeholder).
+pub(crate) const UNKNOWN_INO: u64 = u64::MAX;
+
 /// The threshold for files listed now: the current time (the clock the
 /// kernel stamps ctimes with) less [`LISTED_MARGIN_NS`].
 pub(crate) fn listed_since() -> i64 {
@@ -153,6 +159,11 @@ impl Entry {
         }
     }
 
+    /// Known only from its creation event ([`Snapshot::announce`]).
+    pub(crate) fn is_announced(&self) -> bool {
+        self.listed && self.ino == UNKNOWN_INO
+    }
+
     #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     /// `lstat` of `path`, with the target read for a symlink.
     pub(crate) fn lstat(path: &Path) -> io::Result<Entry> {
@@ -192,9 +203,22 @@ impl Entry {
         self.kind == EntryKind::Dir
     }
 
-    /// Same filesystem object (type, device, inode).
+    /// Same filesystem object (type, device, inode). Never true for an
+    /// [`Snapshot::announce`] one, whose inode is unknown: see
+    /// [`Entry::may_be`].
     pub(crate) fn same_object(&self, other: &Entry) -> bool {
-        self.kind == other.kind && self.dev == other.dev && self.ino == other.ino
+        self.kind == other.kind
+            && self.dev == other.dev
+            && self.ino == other.ino
+            && self.ino != UNKNOWN_INO
+    }
+
+    /// Whether `other`, seen later at the same path, is taken for the
+    /// object `self` recorded: the same object, or any non-directory for an
+    /// [`Snapshot::announce`] one (whatever replaced it since moved the ctime
+    /// past its `since`, so it is reported as changed).
+    pub(crate) fn may_be(&self, other: &Entry) -> bool {
+        self.same_object(other) || (self.is_announced() && !other.is_dir())
     }
 
     /// Whether `new`, seen later at the same path, may differ from a listed
@@ -244,18 +268,129 @@ impl Entry {
     }
 }
 
-/// The listed regular files of one directory, in one boxed byte buffer: a
-/// header (the device, the listing time, how many records and how many of
-/// them are tombstones), then, past [`INDEXED`] records, where each record
-/// starts, then the records sorted by name: per file its inode (8 bytes,
-/// little-endian; 0 for a removed one), its name's length (one byte below
-/// 128, else two) and the name. A small table is searched from the start,
-/// an indexed one by halving. A removed name is a tombstone until more
-/// than half are, then the table is rebuilt, so a removal never shifts the
-/// whole table. One allocation per directory, none for a directory
-/// without listed files.
+/// The listed regular files of one directory, sorted by name, each with
+/// its inode; a removed name is a tombstone (inode 0, which no real file
+/// has) until more than half are, then the table is rebuilt. Up to
+/// [`SMALL`] files (the common case) live in one boxed byte buffer
+/// ([`Small`]); a directory with more (whose files come and go: inserts
+/// must stay cheap) gets a [`Table`] with an index.
 #[derive(Clone, Debug)]
-struct Files {
+enum Files {
+    Small(Small),
+    Big(Box<Table>),
+}
+
+/// Past this many files a directory's table is a [`Table`].
+const SMALL: usize = 32;
+
+impl Files {
+    fn new(dev: u64, since: i64) -> Files {
+        Files::Small(Small::assemble(dev, since, 0, &[]))
+    }
+
+    /// A table from names sorted by byte value, without duplicates.
+    fn from_sorted<'a>(
+        dev: u64,
+        since: i64,
+        items: impl ExactSizeIterator<Item = (&'a [u8], u64)>,
+    ) -> Files {
+        if items.len() > SMALL {
+            return Files::Big(Box::new(Table::from_sorted(dev, since, items)));
+        }
+        let items: Vec<(&[u8], u64)> = items.collect();
+        let mut records = Vec::new();
+        for &(name, ino) in &items {
+            if !encode(&mut records, name, ino) {
+                // A name too long for a record (not one a listing gives).
+                let items = items.into_iter();
+                return Files::Big(Box::new(Table::from_sorted(dev, since, items)));
+            }
+        }
+        Files::Small(Small::assemble(dev, since, 0, &records))
+    }
+
+    fn dev(&self) -> u64 {
+        match self {
+            Files::Small(s) => s.dev(),
+            Files::Big(t) => t.dev,
+        }
+    }
+
+    fn since(&self) -> i64 {
+        match self {
+            Files::Small(s) => s.since(),
+            Files::Big(t) => t.since,
+        }
+    }
+
+    fn set_since(&mut self, since: i64) {
+        match self {
+            Files::Small(s) => s.set_since(since),
+            Files::Big(t) => t.since = since,
+        }
+    }
+
+    fn get(&self, name: &[u8]) -> Option<u64> {
+        match self {
+            Files::Small(s) => s.get(name),
+            Files::Big(t) => t.get(name),
+        }
+    }
+
+    /// Records `name` with `ino` (not 0); false if it cannot be stored here.
+    fn insert(&mut self, name: &[u8], ino: u64) -> bool {
+        match self {
+            Files::Small(s) => {
+                // A name here already (a tombstone too) is rewritten in
+                // place; a new one fits while the table is small.
+                if (s.len() < SMALL || s.find(name).is_ok()) && s.insert(name, ino) {
+                    return true;
+                }
+                let mut table = s.to_table();
+                let stored = table.insert(name, ino);
+                *self = Files::Big(Box::new(table));
+                stored
+            }
+            Files::Big(t) => t.insert(name, ino),
+        }
+    }
+
+    fn remove(&mut self, name: &[u8]) -> Option<u64> {
+        match self {
+            Files::Small(s) => s.remove(name),
+            Files::Big(t) => t.remove(name),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Files::Small(s) => s.is_empty(),
+            Files::Big(t) => t.is_empty(),
+        }
+    }
+
+    /// The files, sorted by name.
+    fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        let (small, big) = match self {
+            Files::Small(s) => (Some(s.iter()), None),
+            Files::Big(t) => (None, Some(t.iter())),
+        };
+        small.into_iter().flatten().chain(big.into_iter().flatten())
+    }
+
+    fn entry(&self, ino: u64) -> Entry {
+        Entry::listed(self.dev(), ino, self.since())
+    }
+}
+
+/// A small table in one boxed byte buffer: a header (the device, the
+/// listing time, how many records and how many of them are tombstones),
+/// then the records sorted by name: per file its inode (8 bytes,
+/// little-endian; 0 for a removed one), its name's length (one byte below
+/// 128, else two) and the name. Searched from the start; an insert
+/// rebuilds the buffer (at most [`SMALL`] records).
+#[derive(Clone, Debug)]
+struct Small {
     buf: Box<[u8]>,
 }
 
@@ -266,15 +401,11 @@ const LEN: usize = 16;
 const DEAD: usize = 20;
 const HEAD: usize = 24;
 
-/// Past this many records a table keeps an index; below, a linear search
-/// over a few hundred bytes is as fast and costs no memory.
-const INDEXED: usize = 32;
-
-/// The longest name a record holds (a longer one is kept as a node).
+/// The longest name a record holds (a longer one goes to a [`Table`]).
 const NAME_LIMIT: usize = 0x7fff;
 
-/// One record read from a table: where it starts and ends (offsets into
-/// the records), its inode and its name.
+/// One record read from a [`Small`] table: where it starts and ends
+/// (offsets into the records), its inode and its name.
 struct Record<'a> {
     at: usize,
     end: usize,
@@ -320,58 +451,34 @@ fn decode(records: &[u8], at: usize) -> Record<'_> {
     }
 }
 
-impl Files {
-    fn new(dev: u64, since: i64) -> Files {
-        Files::assemble(dev, since, 0, &[])
-    }
-
+impl Small {
     /// A table of the records laid out in `records`, `dead` of them
     /// tombstones.
-    fn assemble(dev: u64, since: i64, dead: u32, records: &[u8]) -> Files {
-        let mut starts = Vec::new();
+    fn assemble(dev: u64, since: i64, dead: u32, records: &[u8]) -> Small {
+        let mut len: u32 = 0;
         let mut at = 0;
         while at < records.len() {
-            starts.push(at);
+            len += 1;
             at = decode(records, at).end;
         }
-        let len = starts.len();
-        let indexed = len > INDEXED;
-        let mut buf = Vec::with_capacity(HEAD + if indexed { 4 * len } else { 0 } + records.len());
+        let mut buf = Vec::with_capacity(HEAD + records.len());
         buf.extend_from_slice(&dev.to_le_bytes());
         buf.extend_from_slice(&since.to_le_bytes());
-        // Callers keep tables below 4 GiB (`Files::fits`).
-        buf.extend_from_slice(&(len as u32).to_le_bytes());
+        buf.extend_from_slice(&len.to_le_bytes());
         buf.extend_from_slice(&dead.to_le_bytes());
-        if indexed {
-            for start in starts {
-                buf.extend_from_slice(&(start as u32).to_le_bytes());
-            }
-        }
         buf.extend_from_slice(records);
-        Files {
+        Small {
             buf: buf.into_boxed_slice(),
         }
     }
 
-    /// Whether records of `more` bytes more still fit the table's fields.
-    fn fits(&self, more: usize) -> bool {
-        let len = self.len() + 1;
-        u32::try_from(self.records().len() + more + 4 * len).is_ok()
-    }
-
-    /// A table from names sorted by byte value, without duplicates.
-    fn from_sorted<'a>(
-        dev: u64,
-        since: i64,
-        items: impl ExactSizeIterator<Item = (&'a [u8], u64)>,
-    ) -> Files {
-        let mut records = Vec::new();
-        for (name, ino) in items {
-            // A name a directory listing gave is at most NAME_MAX bytes, and
-            // one directory's names stay far below 4 GiB.
-            let _ = encode(&mut records, name, ino);
+    /// The same files in a [`Table`], tombstones dropped.
+    fn to_table(&self) -> Table {
+        let mut table = Table::new(self.dev(), self.since());
+        for (name, ino) in self.iter() {
+            table.push(name, ino);
         }
-        Files::assemble(dev, since, 0, &records)
+        table
     }
 
     fn field(&self, at: usize) -> [u8; 8] {
@@ -410,19 +517,8 @@ impl Files {
         self.buf[DEAD..DEAD + 4].copy_from_slice(&dead.to_le_bytes());
     }
 
-    /// Where the records begin in the buffer.
-    fn base(&self) -> usize {
-        let len = self.len();
-        HEAD + if len > INDEXED { 4 * len } else { 0 }
-    }
-
     fn records(&self) -> &[u8] {
-        &self.buf[self.base()..]
-    }
-
-    /// Where record `i` starts, in an indexed table.
-    fn start(&self, i: usize) -> usize {
-        self.count(HEAD + 4 * i) as usize
+        &self.buf[HEAD..]
     }
 
     /// The record holding `name` (`Ok`), or the offset where it would go
@@ -430,34 +526,16 @@ impl Files {
     fn find(&self, name: &[u8]) -> Result<Record<'_>, usize> {
         use std::cmp::Ordering;
         let records = self.records();
-        let len = self.len();
-        if len <= INDEXED {
-            let mut at = 0;
-            while at < records.len() {
-                let rec = decode(records, at);
-                match rec.name.cmp(name) {
-                    Ordering::Less => at = rec.end,
-                    Ordering::Equal => return Ok(rec),
-                    Ordering::Greater => return Err(at),
-                }
-            }
-            return Err(at);
-        }
-        let (mut lo, mut hi) = (0, len);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let rec = decode(records, self.start(mid));
+        let mut at = 0;
+        while at < records.len() {
+            let rec = decode(records, at);
             match rec.name.cmp(name) {
-                Ordering::Less => lo = mid + 1,
-                Ordering::Greater => hi = mid,
+                Ordering::Less => at = rec.end,
                 Ordering::Equal => return Ok(rec),
+                Ordering::Greater => return Err(at),
             }
         }
-        Err(if lo < len {
-            self.start(lo)
-        } else {
-            records.len()
-        })
+        Err(at)
     }
 
     fn get(&self, name: &[u8]) -> Option<u64> {
@@ -466,11 +544,12 @@ impl Files {
 
     /// Writes the inode of the record at offset `at`.
     fn set_ino(&mut self, at: usize, ino: u64) {
-        let at = self.base() + at;
+        let at = HEAD + at;
         self.buf[at..at + 8].copy_from_slice(&ino.to_le_bytes());
     }
 
-    /// Records `name` with `ino` (not 0); false if it cannot be stored here.
+    /// Records `name` with `ino` (not 0); false if the name does not fit
+    /// a record.
     fn insert(&mut self, name: &[u8], ino: u64) -> bool {
         match self.find(name) {
             Ok(rec) => {
@@ -482,16 +561,14 @@ impl Files {
                 true
             }
             Err(at) => {
-                let mut rec = Vec::new();
-                if !encode(&mut rec, name, ino) || !self.fits(rec.len()) {
+                let records = self.records();
+                let mut all = Vec::with_capacity(records.len() + 10 + name.len());
+                all.extend_from_slice(&records[..at]);
+                if !encode(&mut all, name, ino) {
                     return false;
                 }
-                let records = self.records();
-                let mut all = Vec::with_capacity(records.len() + rec.len());
-                all.extend_from_slice(&records[..at]);
-                all.extend_from_slice(&rec);
                 all.extend_from_slice(&records[at..]);
-                *self = Files::assemble(self.dev(), self.since(), self.dead(), &all);
+                *self = Small::assemble(self.dev(), self.since(), self.dead(), &all);
                 true
             }
         }
@@ -504,20 +581,15 @@ impl Files {
             return None;
         }
         self.set_ino(at, 0);
-        let dead = self.dead() + 1;
-        self.set_dead(dead);
-        if dead > 16 && dead as usize * 2 > self.len() {
-            self.rebuild();
+        self.set_dead(self.dead() + 1);
+        if self.dead() as usize * 2 > self.len() {
+            let mut live = Vec::new();
+            for (name, ino) in self.iter() {
+                encode(&mut live, name, ino);
+            }
+            *self = Small::assemble(self.dev(), self.since(), 0, &live);
         }
         Some(ino)
-    }
-
-    fn rebuild(&mut self) {
-        let mut live = Vec::new();
-        for (name, ino) in self.iter() {
-            encode(&mut live, name, ino);
-        }
-        *self = Files::assemble(self.dev(), self.since(), 0, &live);
     }
 
     fn is_empty(&self) -> bool {
@@ -539,9 +611,155 @@ impl Files {
             None
         })
     }
+}
 
-    fn entry(&self, ino: u64) -> Entry {
-        Entry::listed(self.dev(), ino, self.since())
+/// A large table ([`Files::Big`]): names stored once, in an arena, with
+/// an index of where each starts, and the inodes, so an insert shifts
+/// two arrays of numbers and appends the name. Tombstones as in [`Files`].
+#[derive(Clone, Debug)]
+struct Table {
+    /// The device of the directory the files were listed in.
+    dev: u64,
+    /// The oldest [`listed_since`] of the files here.
+    since: i64,
+    /// Per file, sorted by name: where its name starts in `names`.
+    offsets: Vec<u32>,
+    /// Per file: its inode, 0 for a removed one.
+    inos: Vec<u64>,
+    /// Each name as a little-endian `u16` length followed by its bytes.
+    names: Vec<u8>,
+    /// How many entries are tombstones.
+    dead: usize,
+}
+
+impl Table {
+    fn new(dev: u64, since: i64) -> Table {
+        Table {
+            dev,
+            since,
+            offsets: Vec::new(),
+            inos: Vec::new(),
+            names: Vec::new(),
+            dead: 0,
+        }
+    }
+
+    /// A table from names sorted by byte value, without duplicates.
+    fn from_sorted<'a>(
+        dev: u64,
+        since: i64,
+        items: impl ExactSizeIterator<Item = (&'a [u8], u64)>,
+    ) -> Table {
+        let mut files = Table::new(dev, since);
+        files.offsets.reserve_exact(items.len());
+        files.inos.reserve_exact(items.len());
+        for (name, ino) in items {
+            // `push` cannot fail for a name a directory listing gave (at
+            // most NAME_MAX bytes) unless the arena passed 4 GiB.
+            let _ = files.push(name, ino);
+        }
+        files.names.shrink_to_fit();
+        files
+    }
+
+    fn name(&self, i: usize) -> &[u8] {
+        let at = self.offsets[i] as usize;
+        let len = u16::from_le_bytes([self.names[at], self.names[at + 1]]) as usize;
+        &self.names[at + 2..at + 2 + len]
+    }
+
+    fn find(&self, name: &[u8]) -> Result<usize, usize> {
+        let (mut lo, mut hi) = (0, self.offsets.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.name(mid).cmp(name) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    fn get(&self, name: &[u8]) -> Option<u64> {
+        let i = self.find(name).ok()?;
+        Some(self.inos[i]).filter(|&ino| ino != 0)
+    }
+
+    /// Stores `name` at the end of the arena; its offset, or `None` if
+    /// it does not fit the table's fields.
+    fn store(&mut self, name: &[u8]) -> Option<u32> {
+        let len = u16::try_from(name.len()).ok()?;
+        let at = u32::try_from(self.names.len()).ok()?;
+        u32::try_from(self.names.len() + 2 + name.len()).ok()?;
+        self.names.extend_from_slice(&len.to_le_bytes());
+        self.names.extend_from_slice(name);
+        Some(at)
+    }
+
+    /// Appends a name greater than every name here.
+    fn push(&mut self, name: &[u8], ino: u64) -> bool {
+        let Some(at) = self.store(name) else {
+            return false;
+        };
+        self.offsets.push(at);
+        self.inos.push(ino);
+        true
+    }
+
+    /// Records `name` with `ino` (not 0); false if it cannot be stored here.
+    fn insert(&mut self, name: &[u8], ino: u64) -> bool {
+        match self.find(name) {
+            Ok(i) => {
+                if self.inos[i] == 0 {
+                    self.dead -= 1;
+                }
+                self.inos[i] = ino;
+                true
+            }
+            Err(i) if i == self.offsets.len() => self.push(name, ino),
+            Err(i) => {
+                let Some(at) = self.store(name) else {
+                    return false;
+                };
+                self.offsets.insert(i, at);
+                self.inos.insert(i, ino);
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, name: &[u8]) -> Option<u64> {
+        let i = self.find(name).ok()?;
+        let ino = std::mem::replace(&mut self.inos[i], 0);
+        if ino == 0 {
+            return None;
+        }
+        self.dead += 1;
+        if self.dead > 16 && self.dead * 2 > self.offsets.len() {
+            self.rebuild();
+        }
+        Some(ino)
+    }
+
+    fn rebuild(&mut self) {
+        let live: Vec<(Vec<u8>, u64)> = self.iter().map(|(n, i)| (n.to_vec(), i)).collect();
+        *self = Table::from_sorted(
+            self.dev,
+            self.since,
+            live.iter().map(|(n, i)| (n.as_slice(), *i)),
+        );
+    }
+
+    fn is_empty(&self) -> bool {
+        self.offsets.len() == self.dead
+    }
+
+    /// The files, sorted by name.
+    fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        (0..self.offsets.len())
+            .filter(|&i| self.inos[i] != 0)
+            .map(|i| (self.name(i), self.inos[i]))
     }
 }
 
@@ -557,6 +775,13 @@ struct Node {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Snapshot {
     nodes: BTreeMap<PathBuf, Node>,
+    /// The `since` of every [`Snapshot::announce`] file here (`None` until
+    /// one is recorded): the oldest recorded.
+    announced: Option<i64>,
+    /// Every change made before this [`stamp`] was recorded or reported
+    /// ([`Snapshot::confirm`]): a listed or announced file is judged
+    /// against it when that is later than its own `since`.
+    floor: Option<i64>,
 }
 
 /// The parent and last name of a relative path; `None` for the root.
@@ -580,7 +805,70 @@ impl Snapshot {
         }
         let (parent, name) = split(rel)?;
         let files = self.nodes.get(parent)?.files.as_ref()?;
-        files.get(name.as_bytes()).map(|ino| files.entry(ino))
+        files
+            .get(name.as_bytes())
+            .map(|ino| self.listed_entry(files, ino))
+    }
+
+    /// A listed file's entry from its table.
+    fn listed_entry(&self, files: &Files, ino: u64) -> Entry {
+        let mut entry = files.entry(ino);
+        if ino == UNKNOWN_INO {
+            entry.ctime = self.announced.unwrap_or(i64::MIN);
+        }
+        if let Some(floor) = self.floor {
+            entry.ctime = entry.ctime.max(floor);
+        }
+        entry
+    }
+
+    /// Whether something is recorded at `rel`.
+    pub(crate) fn contains(&self, rel: &Path) -> bool {
+        if self.nodes.contains_key(rel) {
+            return true;
+        }
+        split(rel).is_some_and(|(parent, name)| {
+            self.nodes
+                .get(parent)
+                .and_then(|n| n.files.as_ref())
+                .is_some_and(|f| f.get(name.as_bytes()).is_some())
+        })
+    }
+
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
+    /// Records the non-directory `name`, created in the directory `dir`
+    /// (recorded here, with nothing at `name` yet), as known from its
+    /// creation event only: its type from the event, no `lstat`. It is
+    /// kept like a listed file ([`Entry::listed`]) in `dir`'s table, with
+    /// its inode unknown ([`UNKNOWN_INO`]) and `since` a [`listed_since`]
+    /// taken before the event queue was last seen empty, so every later
+    /// change leaves a ctime at or after it. A rescan takes whatever
+    /// non-directory it finds at the path for that file ([`Entry::may_be`]),
+    /// changed (content and metadata) when its ctime is not older than
+    /// `since` or the later [`Snapshot::confirm`]. `false` (nothing
+    /// recorded) when `dir` is not a directory recorded here or the name
+    /// does not fit.
+    pub(crate) fn announce(&mut self, dir: &Path, name: &OsStr, since: i64) -> bool {
+        let Some(node) = self.nodes.get_mut(dir).filter(|n| n.entry.is_dir()) else {
+            return false;
+        };
+        let dev = node.entry.dev;
+        let files = node.files.get_or_insert_with(|| Files::new(dev, i64::MAX));
+        if files.dev() != dev || !files.insert(name.as_bytes(), UNKNOWN_INO) {
+            return false;
+        }
+        self.announced = Some(self.announced.map_or(since, |a| a.min(since)));
+        true
+    }
+
+    #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
+    /// Every change made before `since` (a [`listed_since`] taken before
+    /// the event queue was seen empty, with every event read before it
+    /// handled) is recorded here or was reported: from now on a listed or
+    /// announced file counts as changed only when its ctime is not older
+    /// than `since` (or its own, later, `since`).
+    pub(crate) fn confirm(&mut self, since: i64) {
+        self.floor = Some(self.floor.map_or(since, |f| f.max(since)));
     }
 
     /// Records `entry` at `rel`, replacing what was there (not what is
@@ -596,9 +884,14 @@ impl Snapshot {
             {
                 let files = node
                     .files
-                    .get_or_insert_with(|| Files::new(entry.dev, entry.ctime));
+                    .get_or_insert_with(|| Files::new(entry.dev, i64::MAX));
                 if files.dev() == entry.dev && files.insert(name, entry.ino) {
-                    files.set_since(files.since().min(entry.ctime));
+                    if entry.ino == UNKNOWN_INO {
+                        self.announced =
+                            Some(self.announced.map_or(entry.ctime, |a| a.min(entry.ctime)));
+                    } else {
+                        files.set_since(files.since().min(entry.ctime));
+                    }
                     return;
                 }
             }
@@ -675,13 +968,13 @@ impl Snapshot {
     }
 
     /// Every path with its entry, `(node path, node)` expanded.
-    fn expand(out: &mut Vec<(PathBuf, Entry)>, path: &Path, node: &Node) {
+    fn expand(&self, out: &mut Vec<(PathBuf, Entry)>, path: &Path, node: &Node) {
         out.push((path.to_path_buf(), node.entry.clone()));
         if let Some(files) = &node.files {
             for (name, ino) in files.iter() {
                 out.push((
                     join_rel(path, Path::new(OsStr::from_bytes(name))),
-                    files.entry(ino),
+                    self.listed_entry(files, ino),
                 ));
             }
         }
@@ -692,7 +985,7 @@ impl Snapshot {
         let mut out = Vec::new();
         if self.nodes.contains_key(rel) {
             for (p, node) in self.node_range(rel) {
-                Snapshot::expand(&mut out, p, node);
+                self.expand(&mut out, p, node);
             }
             out.sort_by(|a, b| a.0.cmp(&b.0));
         } else if let Some(entry) = self.get(rel) {
@@ -705,7 +998,7 @@ impl Snapshot {
     pub(crate) fn iter(&self) -> std::vec::IntoIter<(PathBuf, Entry)> {
         let mut out = Vec::with_capacity(self.nodes.len());
         for (p, node) in &self.nodes {
-            Snapshot::expand(&mut out, p, node);
+            self.expand(&mut out, p, node);
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out.into_iter()
@@ -761,6 +1054,9 @@ impl Snapshot {
 
     /// Records everything `other` holds, replacing what was at its paths.
     pub(crate) fn extend(&mut self, other: Snapshot) {
+        if let Some(a) = other.announced {
+            self.announced = Some(self.announced.map_or(a, |s| s.min(a)));
+        }
         for (path, node) in other.nodes {
             let files = node.files;
             self.insert(path.clone(), node.entry);
@@ -773,7 +1069,14 @@ impl Snapshot {
                     for (name, ino) in files.iter() {
                         self.insert(
                             join_rel(&path, Path::new(OsStr::from_bytes(name))),
-                            files.entry(ino),
+                            Entry {
+                                ctime: if ino == UNKNOWN_INO {
+                                    other.announced.unwrap_or(i64::MIN)
+                                } else {
+                                    files.since()
+                                },
+                                ..files.entry(ino)
+                            },
                         );
                     }
                 }
@@ -793,7 +1096,11 @@ impl Snapshot {
                 (path, Node { entry, files })
             })
             .collect();
-        Snapshot { nodes }
+        Snapshot {
+            nodes,
+            announced: None,
+            floor: None,
+        }
     }
 
     #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
@@ -849,7 +1156,11 @@ pub(crate) fn join_rel(base: &Path, rest: &Path) -> PathBuf {
     } else if base.as_os_str().is_empty() {
         rest.to_path_buf()
     } else {
-        base.join(rest)
+        // One allocation of the right size (`join` copies, then grows).
+        let mut path = PathBuf::with_capacity(base.as_os_str().len() + 1 + rest.as_os_str().len());
+        path.push(base);
+        path.push(rest);
+        path
     }
 }
 
@@ -962,7 +1273,7 @@ mod tests {
     }
 
     #[test]
-    fn a_table_keeps_long_names_and_finds_them_with_and_without_an_index() {
+    fn small_and_large_tables_keep_long_names_and_find_them() {
         let name = |i: usize| {
             format!(
                 "{}{i:04}",

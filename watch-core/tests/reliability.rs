@@ -1073,6 +1073,127 @@ fn fd_budget_refused_subtrees_are_watched_once_descriptors_are_freed() {
     blocked_subtrees_are_watched_once_freed(&mut w, &root, &SkipReason::FdBudget, 6);
 }
 
+/// Files the budget refused wait for a descriptor: once some are released
+/// they are watched (a write made meanwhile reported, through a rename
+/// meanwhile too), and once none waits, a new refusal is said again.
+///
+/// Files are written through hard links outside the tree: only a file's
+/// own descriptor sees that (a directory's sees writes through its entries
+/// on libkqueue). And a directory listed again reports what changed in
+/// it: the files checked live in `sub`, which nothing but their own
+/// renames lists again (sync cookies go to the root, descriptors are
+/// freed by removing `other`).
+#[test]
+#[cfg(feature = "libkqueue")]
+fn fd_budget_refused_files_are_watched_once_descriptors_are_freed() {
+    const BUDGET: usize = 20;
+    let tmp = TempDir::new("rel-fd-files");
+    let (top, links) = (tmp.join("w"), tmp.join("links"));
+    let (other, sub) = (top.join("other"), top.join("sub"));
+    fs::create_dir_all(&other).unwrap();
+    fs::create_dir_all(&sub).unwrap();
+    fs::create_dir(&links).unwrap();
+    for i in 0..6 {
+        fs::write(other.join(format!("o{i}")), b"x").unwrap();
+    }
+    let names: Vec<String> = (0..8).map(|i| format!("f{i:02}")).collect();
+    for name in &names {
+        fs::write(sub.join(name), b"x").unwrap();
+        fs::hard_link(sub.join(name), links.join(name)).unwrap();
+    }
+    let notices = |evs: &[Event]| {
+        evs.iter()
+            .filter(|e| {
+                matches!(&e.kind, EventKind::Skipped { reason } if *reason == SkipReason::FdBudget)
+            })
+            .count()
+    };
+    let config = Config::default().backend(Backend::Kqueue).fd_budget(BUDGET);
+    let mut w = Watcher::with_config(config).unwrap();
+    w.watch(&top, RecursiveMode::Recursive).unwrap();
+    let mut model = scan(&top);
+    let mut step = |w: &mut Watcher| {
+        let evs = sync_and_drain(w);
+        assert!(w.watch_count() <= BUDGET, "{} descriptors", w.watch_count());
+        fold(&mut model, &evs);
+        evs
+    };
+    let evs = step(&mut w);
+    assert_eq!(notices(&evs), 1, "{evs:?}");
+
+    // Which files have a descriptor: a write is seen on those only.
+    let write_all = |content: &[u8]| {
+        for name in &names {
+            fs::write(links.join(name), content).unwrap();
+        }
+    };
+    write_all(b"written");
+    let evs = step(&mut w);
+    let (watched, waiting): (Vec<&String>, Vec<&String>) = names
+        .iter()
+        .partition(|n| has(&evs, &EventKind::Modified, &sub.join(n)));
+    assert!(
+        waiting.len() >= 2 && waiting.len() <= 7,
+        "watched {watched:?}, waiting {waiting:?}"
+    );
+
+    // One waiting file is renamed (its directory's listing sees that).
+    let renamed = sub.join("renamed");
+    fs::rename(sub.join(waiting[0]), &renamed).unwrap();
+    let evs = step(&mut w);
+    let kind = EventKind::Renamed {
+        from: sub.join(waiting[0]),
+    };
+    assert!(has(&evs, &kind, &renamed), "{evs:?}");
+    let now_at = |n: &String| {
+        if n == waiting[0] {
+            renamed.clone()
+        } else {
+            sub.join(n)
+        }
+    };
+
+    // Still waiting: their writes go unseen.
+    write_all(b"unseen");
+    let evs = step(&mut w);
+    for name in &waiting {
+        assert!(!has(&evs, &EventKind::Modified, &now_at(name)), "{evs:?}");
+    }
+
+    // Seven descriptors freed: each waiting file is watched and its unseen
+    // write reported, without a new notice.
+    fs::remove_dir_all(&other).unwrap();
+    let evs = step(&mut w);
+    assert!(has(&evs, &EventKind::Removed, &other), "{evs:?}");
+    assert_eq!(notices(&evs), 0, "{evs:?}");
+    for name in &waiting {
+        let path = now_at(name);
+        assert!(
+            has(&evs, &EventKind::Modified, &path),
+            "{path:?} not caught up: {evs:?}"
+        );
+    }
+
+    // Their own writes are seen now.
+    write_all(b"seen");
+    let evs = step(&mut w);
+    for name in &names {
+        let path = now_at(name);
+        assert!(
+            has(&evs, &EventKind::Modified, &path),
+            "{path:?} not watched: {evs:?}"
+        );
+    }
+
+    // None waits: the budget refusing new files is said again.
+    for i in 0..12 {
+        fs::write(sub.join(format!("g{i:02}")), b"x").unwrap();
+    }
+    let evs = step(&mut w);
+    assert_eq!(notices(&evs), 1, "{evs:?}");
+    assert_eq!(model, scan(&top), "{}", tree_diff(&model, &scan(&top)));
+}
+
 /// A storm with nobody reading on kqueue: every directory it touches is
 /// listed again after it, and the folded events equal the tree; the
 /// descriptors held are those a fresh watcher needs.

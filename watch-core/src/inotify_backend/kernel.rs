@@ -151,6 +151,10 @@ pub(super) struct Kernel {
     /// A watch was freed (or a sync asked) since the blocked directories
     /// were last tried.
     pub(super) freed: bool,
+    /// A [`listed_since`](crate::snapshot::listed_since) taken before the
+    /// queue was last seen empty (or the instance made): every event read
+    /// since is of a change made after it.
+    pub(super) quiet: i64,
     /// The watches on anchors and ancestors, by path, shared between roots.
     pub(super) links: Links,
 }

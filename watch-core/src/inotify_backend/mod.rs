@@ -35,6 +35,7 @@ use inotify::{EventBuffer, EventFd, EventMask, Inotify, WatchDescriptor, WatchEv
 use crate::backend::Driver;
 use crate::cookie;
 use crate::root_layer::{Emit, Role, Roots, retry_blocked, write_cookie};
+use crate::snapshot::listed_since;
 use crate::waker::Wake;
 use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, Waker};
 use kernel::{Kernel, Use, to_error};
@@ -89,6 +90,7 @@ impl InotifyDriver {
                 epoch: 0,
                 blocked: BTreeSet::new(),
                 freed: false,
+                quiet: listed_since(),
                 links: Default::default(),
             },
             buf: Some(buf),
@@ -109,11 +111,13 @@ impl InotifyDriver {
     /// everywhere else.)
     fn read_batch(&mut self, out: &mut Emit<'_>, block: bool) -> Result<bool, Error> {
         if !block {
+            let before = listed_since();
             let ready = self.ready(Some(Duration::ZERO))?;
             if self.remount_pending {
                 self.remounted(out);
             }
             if !ready.events {
+                self.kernel.quiet = before;
                 return Ok(false);
             }
         }
@@ -148,6 +152,10 @@ impl InotifyDriver {
             root.settle(&mut self.kernel, &self.config, out);
             if root.state.unmounted {
                 rescan(root, &mut self.kernel, &self.config, out);
+            }
+            // Every change before the queue was last seen empty is handled.
+            if !root.dirty && root.state.moves.is_empty() {
+                root.snapshot.confirm(self.kernel.quiet);
             }
         }
         retry_blocked(&mut self.kernel, &mut self.roots, &self.config, out);

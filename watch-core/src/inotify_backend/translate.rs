@@ -2,6 +2,7 @@
 //! [`crate::root_layer`]): names appearing, going away and moving in a tree
 //! directory, changes of a consulted name, and the rename pairing by cookie.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use inotify::{EventMask, WatchEvent};
@@ -9,7 +10,7 @@ use inotify::{EventMask, WatchEvent};
 use super::kernel::Kernel;
 use crate::root_layer::{Emit, Root};
 use crate::snapshot::{Entry, EntryKind, join_rel};
-use crate::{Config, Event, EventKind, Origin};
+use crate::{Config, Event, EventKind, Origin, RecursiveMode};
 
 impl Root<Kernel> {
     /// A name appeared in a tree directory (CREATE, or MOVED_TO from outside).
@@ -74,6 +75,43 @@ impl Root<Kernel> {
         if enter {
             self.scan_in(k, config, rel, entry, out);
         }
+    }
+
+    /// A non-directory was created in the tree directory `dir` (`rel` is
+    /// `dir` joined with `name`): when nothing is known at `rel`, reported
+    /// and recorded ([`Snapshot::announce`]) without a system call: the event
+    /// tells its type, and only a symlink could matter more (entered when
+    /// links are followed in a recursive root: then `false`, as when
+    /// anything is known at `rel` already; [`Root::appeared`] then looks).
+    /// Whatever happens to it later comes with its own events.
+    fn announce(
+        &mut self,
+        k: &mut Kernel,
+        config: &Config,
+        dir: &Path,
+        name: &OsStr,
+        rel: &Path,
+        out: &mut Emit<'_>,
+    ) -> bool {
+        if (config.follow_symlinks && self.mode == RecursiveMode::Recursive)
+            || !k.blocked.is_empty()
+            || self.snapshot.contains(rel)
+            || self
+                .dirs
+                .range(rel.to_path_buf()..)
+                .next()
+                .is_some_and(|(p, _)| p.starts_with(rel))
+            || !self.snapshot.announce(dir, name, k.quiet)
+        {
+            return false;
+        }
+        out.push(Event::new(
+            EventKind::Created,
+            self.full(rel),
+            false,
+            Origin::Kernel,
+        ));
+        true
     }
 
     pub(super) fn renamed(
@@ -189,8 +227,11 @@ impl Root<Kernel> {
         let is_dir = known.is_dir();
         let full = self.full(rel);
         // Refresh what we know only if it is still the same object: a
-        // replacement is reported by its own CREATE / MOVED_TO.
-        if let Ok(entry) = Entry::lstat(&full)
+        // replacement is reported by its own CREATE / MOVED_TO. A file
+        // known from its creation event only stays so (no system call): a
+        // rescan judges it by its ctime.
+        if !known.is_announced()
+            && let Ok(entry) = Entry::lstat(&full)
             && entry.same_object(&known)
         {
             self.snapshot.insert(rel.to_path_buf(), entry);
@@ -253,7 +294,9 @@ impl Root<Kernel> {
                 }
             }
         } else if mask.contains(EventMask::CREATE) {
-            self.appeared(k, config, &rel, is_dir, out);
+            if is_dir || !self.announce(k, config, dir, name, &rel, out) {
+                self.appeared(k, config, &rel, is_dir, out);
+            }
         } else if mask.contains(EventMask::DELETE) {
             self.removed(k, &rel, is_dir, out);
         } else {

@@ -146,19 +146,21 @@ impl Fds {
     }
 
     /// Opens and registers many files with one `kevent()` call. Returns
-    /// the token of each one armed, and whether the budget stopped it.
+    /// the token of each one armed, and the files the budget (or the
+    /// process's descriptor limit) refused.
     fn open_files(
         &mut self,
         root: usize,
         files: Vec<(PathBuf, PathBuf)>,
-    ) -> (Vec<(PathBuf, usize)>, bool) {
+    ) -> (Vec<(PathBuf, usize)>, Vec<PathBuf>) {
         let cap = self.budget.saturating_mul(3) / 4;
         let mut opened: Vec<(PathBuf, VnodeWatch, usize)> = Vec::with_capacity(files.len());
-        let mut over_budget = false;
+        let mut refused = Vec::new();
         let mut changes = Changes::with_capacity(files.len());
-        for (full, rel) in files {
+        let mut files = files.into_iter();
+        for (full, rel) in files.by_ref() {
             if self.open + opened.len() >= cap {
-                over_budget = true;
+                refused.push(rel);
                 break;
             }
             match VnodeWatch::open(&self.kq, &full, Fds::options(false, false)) {
@@ -169,12 +171,13 @@ impl Fds {
                 }
                 Err(e) => {
                     if let ArmError::Full { .. } = arm_error(&e, &full) {
-                        over_budget = true;
+                        refused.push(rel);
                         break;
                     }
                 }
             }
         }
+        refused.extend(files.map(|(_, rel)| rel));
         let failed: HashSet<usize> = match self.kq.apply(&mut changes) {
             Ok(applied) => applied.failures().map(|f| f.index).collect(),
             Err(_) => (0..opened.len()).collect(),
@@ -188,7 +191,7 @@ impl Fds {
             self.fill(token, w, root, Role::File(rel.clone()));
             armed.push((rel, token));
         }
-        (armed, over_budget)
+        (armed, refused)
     }
 
     fn close(&mut self, token: usize) {
@@ -240,7 +243,7 @@ impl WatchTable for Fds {
         &mut self,
         root: usize,
         files: Vec<(PathBuf, PathBuf)>,
-    ) -> (Vec<(PathBuf, usize)>, bool) {
+    ) -> (Vec<(PathBuf, usize)>, Vec<PathBuf>) {
         self.open_files(root, files)
     }
 

@@ -12,12 +12,15 @@
 //!   attribute changes are seen, while the descriptor budget allows
 //!   ([`Config::fd_budget`], default half of `RLIMIT_NOFILE`). Files are the
 //!   first to go: past three quarters of the budget they are watched at
-//!   directory level only (said once per root with a `Skipped` /
-//!   `FdBudget` notice); past the budget, directories are skipped with the
-//!   same notice, one per directory. Running out of descriptors degrades,
-//!   it never fails, and skipped directories are watched (and what they
-//!   hold reported) as soon as descriptors are released, or at the next
-//!   `sync`;
+//!   directory level only (a `Skipped` / `FdBudget` notice for the root,
+//!   said once while any of its files waits, and again when the budget
+//!   refuses files after all had their descriptor); past the budget,
+//!   directories are skipped with the same notice, one per directory.
+//!   Running out of descriptors degrades, it never fails: as soon as
+//!   descriptors are released (or at the next `sync`), the skipped
+//!   directories are watched first (and what they hold reported), then the
+//!   waiting files get their descriptor, in path order (a change made to
+//!   one meanwhile reported as modified);
 //! - a root path is followed by name like on inotify: the directories
 //!   consulted when resolving it are watched (anchors), any change there
 //!   re-resolves it, and a file root's target has its own descriptor; the

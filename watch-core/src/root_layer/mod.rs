@@ -33,7 +33,7 @@ mod refresh;
 mod roots;
 mod tree;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::resolve::{DirId, Resolved};
@@ -122,15 +122,17 @@ pub(crate) trait WatchTable {
     ) -> Result<Self::Handle, ArmError>;
 
     /// Arms many tree files (full path, relative path) at once, for a table
-    /// with [`WatchTable::FILES`]; returns those armed and whether the
-    /// budget stopped it.
+    /// with [`WatchTable::FILES`]; returns the relative paths of those
+    /// armed with their watches, and of those the limit (or budget)
+    /// refused, to be tried again once a watch is released. A file that
+    /// vanished or cannot be opened is in neither.
     fn arm_files(
         &mut self,
         root: usize,
         files: Vec<(PathBuf, PathBuf)>,
-    ) -> (Vec<(PathBuf, Self::Handle)>, bool) {
+    ) -> (Vec<(PathBuf, Self::Handle)>, Vec<PathBuf>) {
         let _ = (root, files);
-        (Vec::new(), false)
+        (Vec::new(), Vec::new())
     }
 
     /// Adds `root`'s use in `role` (an anchor or an ancestor) to a watch
@@ -229,7 +231,11 @@ pub(crate) struct Root<T: WatchTable> {
     /// path may have led to a later directory than the one an event was
     /// about; a rename that moves one of them checks it.
     pub(crate) fresh: Vec<PathBuf>,
-    /// The degradation of files past the budget was reported.
+    /// Tree files (relative paths) the limit refused a watch of their own
+    /// ([`WatchTable::FILES`]), tried again once a watch is released.
+    /// Entries may go stale; a retry drops those.
+    pub(crate) unwatched_files: BTreeSet<PathBuf>,
+    /// The refusal of files was reported, and some file still waits since.
     pub(crate) budget_noted: bool,
     /// The translator's own per-root state.
     // Used by the inotify backend only.
@@ -252,6 +258,7 @@ impl<T: WatchTable> Root<T> {
             snapshot: Snapshot::default(),
             dirty: false,
             fresh: Vec::new(),
+            unwatched_files: BTreeSet::new(),
             budget_noted: false,
             state: T::State::default(),
         }

@@ -148,6 +148,8 @@ impl<T: WatchTable> Root<T> {
         for (rel, handle) in std::mem::take(&mut self.files) {
             t.release(self.id, handle, Role::File(rel));
         }
+        // `install` gives the files their watches again, or has them wait.
+        self.unwatched_files.clear();
         let old_dirs = std::mem::take(&mut self.dirs);
         let mut snap = Snapshot::default();
         if let Some(target) = self.resolved.target.clone() {
@@ -308,15 +310,15 @@ impl<T: WatchTable> Root<T> {
         {
             old.insert(rel.to_path_buf(), now.clone());
         }
-        // A file known from a listing only (no recorded size, times or
-        // ctime) that is still the same object here is unchanged as far as
+        // A file known from a listing or its creation event only (no
+        // recorded size, times or ctime) that is still the same object here is unchanged as far as
         // the user was told: its directory was watched before it was read,
         // and no event was lost since (after lost events the whole root is
         // rescanned instead), so any change to it came with an event.
         let listed: Vec<(PathBuf, Entry)> = old.iter().filter(|(_, e)| e.listed).collect();
         for (p, was) in listed {
             if let Some(now) = new.get(&p)
-                && now.same_object(&was)
+                && was.may_be(&now)
             {
                 old.insert(p, now);
             }

@@ -1,7 +1,7 @@
 //! A root's tree: arming and scanning directories, dropping, moving and
 //! removing subtrees, and directories the limit refused.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::{ArmError, Emit, Retry, Role, Root, Roots, WatchTable};
@@ -31,6 +31,19 @@ pub(crate) fn arm_dir<T: WatchTable>(
             Err(e)
         }
     }
+}
+
+/// Removes the paths at and below `rel` from `set`, returning them.
+fn take_under(set: &mut BTreeSet<PathBuf>, rel: &Path) -> Vec<PathBuf> {
+    let gone: Vec<PathBuf> = set
+        .range(rel.to_path_buf()..)
+        .take_while(|p| p.starts_with(rel))
+        .cloned()
+        .collect();
+    for p in &gone {
+        set.remove(p);
+    }
+    gone
 }
 
 /// Removes the entries of `id` at and below `rel` from `blocked`, returning them.
@@ -110,7 +123,7 @@ impl<T: WatchTable> Root<T> {
     ) {
         let mut files = Vec::new();
         for (p, e) in found {
-            if p == rel || self.snapshot.get(&p).is_some_and(|old| old.same_object(&e)) {
+            if p == rel || self.snapshot.get(&p).is_some_and(|old| old.may_be(&e)) {
                 continue;
             }
             out.push(Event::new(
@@ -128,32 +141,53 @@ impl<T: WatchTable> Root<T> {
         self.arm_files(t, files, out);
     }
 
+    /// Whether the regular file at `rel` wants a watch of its own and has
+    /// none: its directory is watched.
+    fn wants_file_watch(&self, rel: &Path) -> bool {
+        !self.files.contains_key(rel)
+            && self
+                .snapshot
+                .get(rel)
+                .is_some_and(|e| e.kind == EntryKind::File)
+            && self
+                .dirs
+                .contains_key(rel.parent().unwrap_or(Path::new("")))
+    }
+
     /// Gives the regular files among `rels` (whose directory is watched) a
-    /// watch each, in one batch; says once if the budget stops it.
+    /// watch each, in one batch. Those the limit refuses wait for a
+    /// release ([`Root::retry_files`]); the refusal is said once while any
+    /// file waits, and again once all were watched and it refuses anew.
     pub(crate) fn arm_files(&mut self, t: &mut T, rels: Vec<PathBuf>, out: &mut Emit<'_>) {
         if !T::FILES {
             return;
         }
         let wanted: Vec<(PathBuf, PathBuf)> = rels
             .into_iter()
-            .filter(|rel| {
-                !self.files.contains_key(rel)
-                    && self
-                        .snapshot
-                        .get(rel)
-                        .is_some_and(|e| e.kind == EntryKind::File)
-                    && self
-                        .dirs
-                        .contains_key(rel.parent().unwrap_or(Path::new("")))
-            })
+            .filter(|rel| self.wants_file_watch(rel))
             .map(|rel| (self.full(&rel), rel))
             .collect();
         if wanted.is_empty() {
+            self.budget_noted &= !self.unwatched_files.is_empty();
             return;
         }
-        let (armed, over_budget) = t.arm_files(self.id, wanted);
+        let (armed, refused) = t.arm_files(self.id, wanted);
+        if !self.unwatched_files.is_empty() {
+            for (rel, _) in &armed {
+                self.unwatched_files.remove(rel);
+            }
+        }
         self.files.extend(armed);
-        if over_budget && !self.budget_noted {
+        self.unwatched_files.extend(refused);
+        self.note_unwatched_files(out);
+    }
+
+    /// Says (once) that files wait for a watch of their own; forgets having
+    /// said it once none waits.
+    fn note_unwatched_files(&mut self, out: &mut Emit<'_>) {
+        if self.unwatched_files.is_empty() {
+            self.budget_noted = false;
+        } else if !self.budget_noted {
             self.budget_noted = true;
             out.push(Event::new(
                 EventKind::Skipped {
@@ -164,6 +198,68 @@ impl<T: WatchTable> Root<T> {
                 Origin::Rescan,
             ));
         }
+    }
+
+    /// Once a watch was released: gives the files the limit refused their
+    /// watch, in path order, a batch at a time, until it refuses again.
+    /// A file changed while it had none is reported (origin Rescan), the
+    /// way a refused directory's entries are once it is watched. Returns
+    /// whether the limit refused again.
+    pub(crate) fn retry_files(&mut self, t: &mut T, out: &mut Emit<'_>) -> bool {
+        /// Files tried per batch: a full table costs one batch refused.
+        const BATCH: usize = 256;
+        let mut full = false;
+        while !full && !self.unwatched_files.is_empty() {
+            let mut wanted = Vec::with_capacity(BATCH);
+            while wanted.len() < BATCH
+                && let Some(rel) = self.unwatched_files.pop_first()
+            {
+                if self.wants_file_watch(&rel) {
+                    wanted.push((self.full(&rel), rel));
+                }
+            }
+            if wanted.is_empty() {
+                continue;
+            }
+            let (armed, refused) = t.arm_files(self.id, wanted);
+            full = !refused.is_empty();
+            self.unwatched_files.extend(refused);
+            for (rel, handle) in armed {
+                self.catch_up_file(&rel, out);
+                self.files.insert(rel, handle);
+            }
+        }
+        self.note_unwatched_files(out);
+        full
+    }
+
+    /// Reports what changed in the file at `rel` since the snapshot saw it
+    /// (its watch was just armed, so later changes are its own events).
+    fn catch_up_file(&mut self, rel: &Path, out: &mut Emit<'_>) {
+        let (Some(known), Ok(now)) = (self.snapshot.get(rel), Entry::lstat(&self.full(rel))) else {
+            return; // gone: its directory reports it
+        };
+        if !known.same_object(&now) {
+            return; // replaced: its directory's listing reports it
+        }
+        let metadata = known.metadata_differs(&now);
+        if known.content_differs(&now) || (known.ctime_differs(&now) && !metadata) {
+            out.push(Event::new(
+                EventKind::Modified,
+                self.full(rel),
+                false,
+                Origin::Rescan,
+            ));
+        }
+        if metadata {
+            out.push(Event::new(
+                EventKind::Metadata,
+                self.full(rel),
+                false,
+                Origin::Rescan,
+            ));
+        }
+        self.snapshot.insert(rel.to_path_buf(), now);
     }
 
     /// Releases the watches at and below `rel`, forgets the snapshot there
@@ -185,6 +281,9 @@ impl<T: WatchTable> Root<T> {
         self.snapshot.remove_subtree(rel);
         if !t.blocked().is_empty() {
             take_blocked(t, self.id, rel);
+        }
+        if !self.unwatched_files.is_empty() {
+            take_under(&mut self.unwatched_files, rel);
         }
     }
 
@@ -218,6 +317,13 @@ impl<T: WatchTable> Root<T> {
             for old in take_blocked(t, self.id, from) {
                 if let Ok(rest) = old.strip_prefix(from) {
                     t.blocked().insert((self.id, join_rel(to, rest)));
+                }
+            }
+        }
+        if !self.unwatched_files.is_empty() {
+            for old in take_under(&mut self.unwatched_files, from) {
+                if let Ok(rest) = old.strip_prefix(from) {
+                    self.unwatched_files.insert(join_rel(to, rest));
                 }
             }
         }
@@ -297,14 +403,17 @@ impl<T: WatchTable> Root<T> {
 /// Once a watch was released, watches the directories the limit refused,
 /// in (root, path) order, until the limit refuses one again (so a full
 /// table costs one failed attempt). What a directory holds then is reported
-/// as created (origin Rescan), like a new directory's.
+/// as created (origin Rescan), like a new directory's. Then, if none still
+/// waits, the files the limit refused get their own watches
+/// ([`Root::retry_files`]): directories come first, as the whole tree's
+/// events depend on them.
 pub(crate) fn retry_blocked<T: WatchTable>(
     t: &mut T,
     roots: &mut Roots<Root<T>>,
     config: &Config,
     out: &mut Emit<'_>,
 ) {
-    if !t.take_freed() || t.blocked().is_empty() {
+    if !t.take_freed() {
         return;
     }
     let mut blocked = std::mem::take(t.blocked()).into_iter();
@@ -315,7 +424,14 @@ pub(crate) fn retry_blocked<T: WatchTable>(
         if root.retry(t, config, &rel, out) == Retry::Limit {
             t.blocked().insert((id, rel));
             t.blocked().extend(blocked);
-            break;
+            return;
+        }
+    }
+    if T::FILES {
+        for root in roots.iter_mut() {
+            if !root.unwatched_files.is_empty() && root.retry_files(t, out) {
+                return;
+            }
         }
     }
 }
