@@ -113,6 +113,15 @@ impl Users {
         }
     }
 
+    /// Replaces the contents of `out` with copies of these uses.
+    pub(super) fn copy_into(&self, out: &mut Vec<Use>) {
+        out.clear();
+        match self {
+            Users::Few(v) => out.extend(v.iter().cloned()),
+            Users::Many(s) => out.extend(s.iter().cloned()),
+        }
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         match self {
             Users::One(_) => false,
