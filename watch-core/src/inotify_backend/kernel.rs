@@ -117,6 +117,7 @@ impl Users {
     pub(super) fn copy_into(&self, out: &mut Vec<Use>) {
         out.clear();
         match self {
+            Users::One(u) => out.push(u.clone()),
             Users::Few(v) => out.extend(v.iter().cloned()),
             Users::Many(s) => out.extend(s.iter().cloned()),
         }
