@@ -95,6 +95,7 @@ mod debounced;
 mod diff;
 mod error;
 mod event;
+mod fast_hash;
 mod filesystem;
 #[cfg(linux_kernel)]
 mod inotify_backend;

@@ -172,7 +172,8 @@ impl Driver for PerRootDriver {
         mode: RecursiveMode,
         out: &mut Vec<Event>,
     ) -> Result<(), Error> {
-        if self.polled.remove(path)
+        if !self.polled.is_empty()
+            && self.polled.remove(path)
             && let Some(poll) = self.poll.as_mut()
         {
             let _ = poll.remove_root(path);
@@ -218,7 +219,7 @@ impl Driver for PerRootDriver {
     }
 
     fn remove_root(&mut self, path: &Path) -> Result<(), Error> {
-        if self.polled.remove(path) {
+        if !self.polled.is_empty() && self.polled.remove(path) {
             return match self.poll.as_mut() {
                 Some(poll) => poll.remove_root(path),
                 None => Err(Error::NotWatched {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use inotify::{Inotify, WatchDescriptor, WatchMask};
 
 use super::links::Links;
+use crate::fast_hash::FastHash;
 use crate::resolve::DirId;
 use crate::root_layer::{ArmError, Role, WatchTable};
 use crate::{Error, SkipReason};
@@ -123,7 +124,7 @@ impl IntoIterator for Users {
 /// The instance and who uses each of its watches.
 pub(super) struct Kernel {
     pub(super) ino: Inotify,
-    pub(super) uses: HashMap<WatchDescriptor, Users>,
+    pub(super) uses: HashMap<WatchDescriptor, Users, FastHash>,
     /// Bumped whenever a root's watches move to other inodes (a path now
     /// resolves elsewhere, an overflow rescan): a sync in progress then
     /// writes another cookie, since the last one may have gone where no
@@ -206,14 +207,15 @@ impl WatchTable for Kernel {
         }
     }
 
-    fn share(&mut self, root: usize, dir: &Path, id: DirId, role: &Role) -> Option<Wd> {
-        let wd = self.links.find(dir, id, matches!(role, Role::Anchor(_)))?;
-        let users = self.uses.get_mut(&wd)?;
-        users.insert(Use {
-            root,
-            role: role.clone(),
-        });
-        Some(wd)
+    fn share(&mut self, root: usize, dir: &Path, id: DirId, role: Role) -> Result<Wd, Role> {
+        let found = self.links.find(dir, id, matches!(role, Role::Anchor(_)));
+        match found.and_then(|wd| Some((wd, self.uses.get_mut(&wd)?))) {
+            Some((wd, users)) => {
+                users.insert(Use { root, role });
+                Ok(wd)
+            }
+            None => Err(role),
+        }
     }
 
     fn arm_link(

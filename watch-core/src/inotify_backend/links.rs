@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use inotify::WatchDescriptor;
 
+use crate::fast_hash::FastHash;
 use crate::resolve::DirId;
 
 /// One followed directory's watch.
@@ -24,8 +25,8 @@ struct Linked {
 /// Followed directories by path, and the path of each such watch.
 #[derive(Default)]
 pub(super) struct Links {
-    by_path: HashMap<PathBuf, Linked>,
-    by_wd: HashMap<WatchDescriptor, PathBuf>,
+    by_path: HashMap<PathBuf, Linked, FastHash>,
+    by_wd: HashMap<WatchDescriptor, PathBuf, FastHash>,
 }
 
 impl Links {

@@ -16,6 +16,11 @@ pub(crate) struct Link<H> {
     pub(crate) handle: H,
 }
 
+/// `dirs` with the identity `resolved` found for each.
+fn with_id<'r>(resolved: &Resolved, dirs: Vec<&'r Path>) -> Vec<(&'r Path, Option<DirId>)> {
+    dirs.into_iter().map(|d| (d, resolved.id_of(d))).collect()
+}
+
 /// Makes `links` watch exactly the `wanted` directories, each the one now at
 /// its path: a link whose path now leads to another directory (renamed away
 /// and replaced, or a mount placed over it or removed) is armed again there
@@ -26,34 +31,38 @@ fn relink<T: WatchTable>(
     t: &mut T,
     root: usize,
     links: &mut Vec<Link<T::Handle>>,
-    wanted: &[(PathBuf, Option<DirId>)],
+    wanted: &[(&Path, Option<DirId>)],
     role: fn(PathBuf) -> Role,
     arm_new: bool,
 ) -> (bool, Option<Error>) {
     let mut again = false;
     let mut error = None;
-    for (dir, id) in wanted {
-        if !arm_new || links.iter().any(|l| &l.dir == dir && &l.id == id) {
+    for &(dir, id) in wanted {
+        if !arm_new || links.iter().any(|l| l.dir == dir && l.id == id) {
             continue;
         }
+        let mut use_role = role(dir.to_path_buf());
         // Another root's watch on the same directory: it was checked against
         // a lookup made after it was armed, and reports the directory being
         // renamed or replaced from then on, so no lookup again is needed.
-        if let Some(known) = id
-            && let Some(handle) = t.share(root, dir, *known, &role(dir.clone()))
-        {
-            links.push(Link {
-                dir: dir.clone(),
-                id: *id,
-                handle,
-            });
-            continue;
+        if let Some(known) = id {
+            match t.share(root, dir, known, use_role) {
+                Ok(handle) => {
+                    links.push(Link {
+                        dir: dir.to_path_buf(),
+                        id,
+                        handle,
+                    });
+                    continue;
+                }
+                Err(back) => use_role = back,
+            }
         }
-        match t.arm_link(root, dir, *id, role(dir.clone())) {
+        match t.arm_link(root, dir, id, use_role) {
             Ok(handle) => {
                 links.push(Link {
-                    dir: dir.clone(),
-                    id: *id,
+                    dir: dir.to_path_buf(),
+                    id,
                     handle,
                 });
                 again = true;
@@ -66,9 +75,11 @@ fn relink<T: WatchTable>(
             }
         }
     }
-    let (keep, stale): (Vec<_>, Vec<_>) = std::mem::take(links)
-        .into_iter()
-        .partition(|l| wanted.iter().any(|(d, i)| d == &l.dir && i == &l.id));
+    let wanted_link = |l: &Link<T::Handle>| wanted.iter().any(|&(d, i)| d == l.dir && i == l.id);
+    if links.iter().all(wanted_link) {
+        return (again, error);
+    }
+    let (keep, stale): (Vec<_>, Vec<_>) = std::mem::take(links).into_iter().partition(wanted_link);
     if !stale.is_empty() {
         // A sync cookie may have gone into a directory these watched.
         t.moved();
@@ -110,13 +121,8 @@ impl<T: WatchTable> Root<T> {
     ) -> Result<(), Error> {
         for _ in 0..8 {
             let resolved = first.take().unwrap_or_else(|| resolve(&self.path));
-            let with_id = |dirs: Vec<&Path>| -> Vec<(PathBuf, Option<DirId>)> {
-                dirs.into_iter()
-                    .map(|d| (d.to_path_buf(), resolved.id_of(d)))
-                    .collect()
-            };
-            let anchors = with_id(resolved.dirs());
-            let ancestors = with_id(resolved.ancestors());
+            let anchors = with_id(&resolved, resolved.dirs());
+            let ancestors = with_id(&resolved, resolved.ancestors());
             let (armed_anchor, error) =
                 relink(t, self.id, &mut self.anchors, &anchors, Role::Anchor, true);
             let above = above && t.blocked().is_empty();

@@ -137,11 +137,17 @@ pub(crate) trait WatchTable {
 
     /// Adds `root`'s use in `role` (an anchor or an ancestor) to a watch
     /// the table already holds on the directory `dir` with identity `id`,
-    /// armed for a role at least as wide, without a system call; `None`
-    /// when there is none (then [`WatchTable::arm_link`]).
-    fn share(&mut self, root: usize, dir: &Path, id: DirId, role: &Role) -> Option<Self::Handle> {
-        let _ = (root, dir, id, role);
-        None
+    /// armed for a role at least as wide, without a system call; the role
+    /// back when there is none (then [`WatchTable::arm_link`]).
+    fn share(
+        &mut self,
+        root: usize,
+        dir: &Path,
+        id: DirId,
+        role: Role,
+    ) -> Result<Self::Handle, Role> {
+        let _ = (root, dir, id);
+        Err(role)
     }
 
     /// Arms a watch on the directory `dir` (identity `id`, as resolved) for

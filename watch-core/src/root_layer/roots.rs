@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{Emit, Root, WatchTable};
+use crate::fast_hash::FastHash;
 use crate::{Config, Error, Event, RecursiveMode};
 
 /// Roots by id, with an index by path.
@@ -12,7 +13,7 @@ pub(crate) struct Roots<R> {
     slots: Vec<Option<R>>,
     /// Root path -> its slot, so `watch`/`unwatch` cost the same with one
     /// root or ten thousand.
-    ids: HashMap<PathBuf, usize>,
+    ids: HashMap<PathBuf, usize, FastHash>,
     /// Empty slots, reused before the vector grows.
     free: Vec<usize>,
 }
@@ -21,7 +22,7 @@ impl<R> Default for Roots<R> {
     fn default() -> Self {
         Roots {
             slots: Vec::new(),
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             free: Vec::new(),
         }
     }
