@@ -42,28 +42,70 @@ impl ScanOptions<'_> {
 /// `Skipped`, `Err(None)` (it vanished meanwhile) says nothing.
 pub(crate) type VisitDir<'v> = dyn FnMut(&Path, &Path, bool) -> Result<(), Option<SkipReason>> + 'v;
 
+/// The directories a walk has met, by (device, inode), to tell a loop.
+struct Seen {
+    /// The directories above the walk's base (as recorded).
+    above: HashSet<(u64, u64)>,
+    /// The directories from the base down to the one being read.
+    chain: Vec<(u64, u64)>,
+    /// Every directory met so far, and those above (a followed link to one
+    /// is not entered).
+    all: HashSet<(u64, u64)>,
+    /// Directories visited but not read: see [`scan_dir`].
+    unread: Vec<PathBuf>,
+}
+
+impl Seen {
+    /// Whether `id` is the directory being read or one above it: entering
+    /// it would be a loop (through a followed link, or a bind mount).
+    fn is_ancestor(&self, id: (u64, u64)) -> bool {
+        self.above.contains(&id) || self.chain.contains(&id)
+    }
+}
+
 /// Scans the directory at `root`/`base_rel` (whose entry is `base`) and
 /// everything below it that the options allow. The result holds `base_rel`
 /// and the paths below it. Unreadable directories are kept as entries,
 /// not entered, and reported in `notices`; nothing here is fatal.
+/// `above`: the directories above `base_rel`, whose appearance below is a
+/// loop.
+///
+/// A real directory is entered wherever it is met unless it is one of its
+/// own ancestors: met a second time, it moved while the walk ran (from a
+/// directory already listed into one not read yet), and its contents
+/// belong under the name it is read at now; the earlier name is stale and
+/// the kernel's report of the move drops it.
+///
+/// Also returns the directories that `visit` accepted but that could not
+/// be read because they were gone from their path by then (moved or
+/// removed right after `visit`): their contents are unknown, so a kernel
+/// backend must not keep the watch `visit` armed as if they were known.
 pub(crate) fn scan_dir(
     root: &Path,
     base_rel: &Path,
     base: Entry,
-    mut visited: HashSet<(u64, u64)>,
+    above: HashSet<(u64, u64)>,
     opts: &ScanOptions<'_>,
     visit: &mut VisitDir<'_>,
     notices: &mut Vec<Event>,
-) -> Snapshot {
+) -> (Snapshot, Vec<PathBuf>) {
     let via_symlink = base.kind == EntryKind::Symlink;
-    visited.insert((base.dev, base.ino));
     let base_full = join_rel(root, base_rel);
-    // The device the directory's files are on: a followed symlink's
-    // target's, not the link's own.
-    let base_dev = if via_symlink {
-        fs::metadata(&base_full).map_or(base.dev, |m| m.dev())
+    // The directory the files are in: a followed symlink's target, not
+    // the link itself.
+    let base_id = if via_symlink {
+        fs::metadata(&base_full).map_or((base.dev, base.ino), |m| (m.dev(), m.ino()))
     } else {
-        base.dev
+        (base.dev, base.ino)
+    };
+    let base_dev = base_id.0;
+    let mut all = above.clone();
+    all.insert(base_id);
+    let mut visited = Seen {
+        above,
+        chain: vec![base_id],
+        all,
+        unread: Vec::new(),
     };
     // Depth first, each directory's entries sorted by name: that is the
     // order of `Path`'s `Ord`, so the snapshot's map is built in one pass
@@ -86,7 +128,11 @@ pub(crate) fn scan_dir(
         }
         None => found.push((base_rel.to_path_buf(), base, None)),
     }
-    while let Some((rel, full, children)) = stack.last_mut() {
+    loop {
+        visited.chain.truncate(stack.len());
+        let Some((rel, full, children)) = stack.last_mut() else {
+            break;
+        };
         let Some(child) = children.next() else {
             stack.pop();
             continue;
@@ -95,6 +141,9 @@ pub(crate) fn scan_dir(
         if child.enter {
             let child_full = full.join(&child.name);
             let is_symlink = child.entry.kind == EntryKind::Symlink;
+            // The chain holds the stack's directories, and the child while
+            // it is read.
+            visited.chain.push(child.id);
             match read_children(
                 &child_full,
                 &child_rel,
@@ -115,7 +164,7 @@ pub(crate) fn scan_dir(
             found.push((child_rel, child.entry, None));
         }
     }
-    Snapshot::from_scan(found)
+    (Snapshot::from_scan(found), visited.unread)
 }
 
 /// One entry of a directory being scanned, other than a listed file.
@@ -126,6 +175,8 @@ struct Child {
     enter: bool,
     /// The device of the directory it leads to, when entered.
     dev: u64,
+    /// The (device, inode) of the directory it leads to, when entered.
+    id: (u64, u64),
 }
 
 /// Calls `visit` for the directory at `full` (on device `dev`), then reads
@@ -137,7 +188,7 @@ fn read_children(
     rel: &Path,
     via_symlink: bool,
     dev: u64,
-    visited: &mut HashSet<(u64, u64)>,
+    visited: &mut Seen,
     opts: &ScanOptions<'_>,
     visit: &mut VisitDir<'_>,
     notices: &mut Vec<Event>,
@@ -157,8 +208,9 @@ fn read_children(
     let reader = match fs::read_dir(full) {
         Ok(reader) => reader,
         Err(err) => {
-            if let Some(reason) = skip_reason(&err) {
-                notices.push(skipped(reason));
+            match skip_reason(&err) {
+                Some(reason) => notices.push(skipped(reason)),
+                None => visited.unread.push(rel.to_path_buf()),
             }
             return None;
         }
@@ -190,13 +242,18 @@ fn read_children(
         };
         let entry = Entry::from_metadata(&meta, target);
         let mut child_dev = entry.dev;
+        let mut child_id = (entry.dev, entry.ino);
         let enter = match entry.kind {
-            EntryKind::Dir => opts.recursive && visited.insert((entry.dev, entry.ino)),
+            EntryKind::Dir => {
+                visited.all.insert(child_id);
+                opts.recursive && !visited.is_ancestor(child_id)
+            }
             EntryKind::Symlink if opts.recursive && opts.follow_symlinks => {
                 match fs::metadata(child_full()) {
                     Ok(m) if m.is_dir() => {
                         child_dev = m.dev();
-                        let fresh = visited.insert((m.dev(), m.ino()));
+                        child_id = (m.dev(), m.ino());
+                        let fresh = visited.all.insert(child_id);
                         if !fresh {
                             let reason = SkipReason::SymlinkLoop;
                             notices.push(Event::new(
@@ -218,6 +275,7 @@ fn read_children(
             entry,
             enter,
             dev: child_dev,
+            id: child_id,
         });
     }
     children.sort_unstable_by(|a, b| a.name.as_encoded_bytes().cmp(b.name.as_encoded_bytes()));
@@ -248,15 +306,18 @@ pub(crate) fn scan_root(
 ) -> (Resolved, Snapshot) {
     let resolved = resolve(root);
     let snap = match &resolved.target {
-        Some(entry) if entry.is_dir() => scan_dir(
-            root,
-            Path::new(""),
-            entry.clone(),
-            HashSet::new(),
-            opts,
-            visit,
-            notices,
-        ),
+        Some(entry) if entry.is_dir() => {
+            scan_dir(
+                root,
+                Path::new(""),
+                entry.clone(),
+                HashSet::new(),
+                opts,
+                visit,
+                notices,
+            )
+            .0
+        }
         Some(entry) => {
             let mut snap = Snapshot::default();
             snap.insert(PathBuf::new(), entry.clone());
@@ -265,4 +326,128 @@ pub(crate) fn scan_root(
         None => Snapshot::default(),
     };
     (resolved, snap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use test_support::TempDir;
+
+    /// Scans `root` exactly; `during` runs when the walk is about to read
+    /// the directory at the given relative path (after listing its parent).
+    fn scan_while(root: &Path, at: &str, during: impl FnOnce()) -> (Snapshot, Vec<PathBuf>) {
+        let opts = ScanOptions {
+            recursive: true,
+            follow_symlinks: false,
+            exclude: None,
+            exact: true,
+        };
+        let mut during = Some(during);
+        let mut visit = |_: &Path, rel: &Path, _: bool| {
+            if rel == Path::new(at)
+                && let Some(f) = during.take()
+            {
+                f();
+            }
+            Ok(())
+        };
+        let base = Entry::lstat(root).unwrap();
+        let mut notices = Vec::new();
+        let scanned = scan_dir(
+            root,
+            Path::new(""),
+            base,
+            HashSet::new(),
+            &opts,
+            &mut visit,
+            &mut notices,
+        );
+        assert!(notices.is_empty(), "{notices:?}");
+        scanned
+    }
+
+    fn tree(root: &Path) {
+        fs::create_dir_all(root.join("a/sub")).unwrap();
+        fs::write(root.join("a/sub/f"), b"x").unwrap();
+        fs::create_dir(root.join("b")).unwrap();
+    }
+
+    #[test]
+    fn a_directory_moved_ahead_of_the_walk_is_read_where_it_arrives() {
+        // The root's listing names `a` and `b`; `a` moves into `b` before
+        // the walk reads it, so the walk meets it again in `b`. The second
+        // time is the one that counts: it is not a loop (not an ancestor).
+        let tmp = TempDir::new("scan-moved-ahead");
+        let root = tmp.path();
+        tree(root);
+        let (snap, unread) = scan_while(root, "a", || {
+            fs::rename(root.join("a"), root.join("b/a")).unwrap();
+        });
+        assert!(snap.get(Path::new("b/a/sub/f")).is_some(), "{snap:?}");
+        assert_eq!(unread, [PathBuf::from("a")]);
+    }
+
+    #[test]
+    fn a_directory_moved_behind_the_walk_is_read_again_where_it_arrives() {
+        // `a` is read, then moves into `b` before `b` is read: its contents
+        // are known under the new name too (the old name's are what the
+        // rename, once reported, replaces).
+        let tmp = TempDir::new("scan-moved-behind");
+        let root = tmp.path();
+        tree(root);
+        let (snap, unread) = scan_while(root, "b", || {
+            fs::rename(root.join("a"), root.join("b/a")).unwrap();
+        });
+        assert!(snap.get(Path::new("b/a/sub/f")).is_some(), "{snap:?}");
+        assert!(unread.is_empty(), "{unread:?}");
+    }
+
+    #[test]
+    fn a_directory_gone_between_its_visit_and_its_reading_is_unread() {
+        // `visit` (which arms a kernel watch) succeeds, then the directory
+        // moves before it is read: nothing below it is known, and the
+        // caller is told so (the watch must not pass for a known one).
+        let tmp = TempDir::new("scan-unread");
+        let root = tmp.path();
+        tree(root);
+        let (snap, unread) = scan_while(root, "a/sub", || {
+            fs::rename(root.join("a/sub"), root.join("b/sub")).unwrap();
+        });
+        assert_eq!(unread, [PathBuf::from("a/sub")]);
+        assert!(snap.get(Path::new("a/sub")).is_some());
+        assert!(snap.get(Path::new("a/sub/f")).is_none());
+        // Met again in `b`, read there.
+        assert!(snap.get(Path::new("b/sub/f")).is_some(), "{snap:?}");
+    }
+
+    #[test]
+    fn a_directory_is_not_entered_below_itself() {
+        // A real loop (here through a followed link to an ancestor) still
+        // ends the walk: only an ancestor counts as one.
+        let tmp = TempDir::new("scan-loop");
+        let root = tmp.path();
+        tree(root);
+        std::os::unix::fs::symlink("..", root.join("a/up")).unwrap();
+        let opts = ScanOptions {
+            recursive: true,
+            follow_symlinks: true,
+            exclude: None,
+            exact: true,
+        };
+        let mut visit = |_: &Path, _: &Path, _: bool| Ok(());
+        let mut notices = Vec::new();
+        let base = Entry::lstat(root).unwrap();
+        let (snap, _) = scan_dir(
+            root,
+            Path::new(""),
+            base,
+            HashSet::new(),
+            &opts,
+            &mut visit,
+            &mut notices,
+        );
+        assert!(snap.get(Path::new("a/up")).is_some());
+        assert!(snap.get(Path::new("a/up/a")).is_none(), "{snap:?}");
+        assert_eq!(notices.len(), 1, "{notices:?}");
+    }
 }

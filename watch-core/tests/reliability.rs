@@ -328,6 +328,64 @@ fn entries_created_then_renamed_before_a_read_fold_back() {
 }
 
 #[test]
+fn directories_moved_while_a_scan_reads_them_stay_watched() {
+    // A filled directory moves in from outside and is scanned while, in
+    // another thread, directories inside it move from ones the scan may
+    // have read already into ones it may not have read yet. A scan that
+    // meets a directory a second time must read it there: taking that for
+    // a loop left it unwatched, and everything later below it unreported.
+    // (How many moves land inside the scan depends on timing; with none,
+    // this passes trivially. The scan module's tests pin the case down.)
+    const DIRS: usize = 200;
+    let tmp = TempDir::new("rel-moved-mid-scan");
+    let root = tmp.path().join("w");
+    let big = tmp.path().join("big");
+    fs::create_dir(&root).unwrap();
+    for i in 0..DIRS {
+        fs::create_dir_all(big.join(format!("a{i:03}/x/y"))).unwrap();
+        fs::write(big.join(format!("a{i:03}/x/f")), b"").unwrap();
+    }
+    let mut w = inotify_watcher();
+    w.watch(&root, RecursiveMode::Recursive).unwrap();
+    let mut model = scan(&root);
+    fold(&mut model, &sync_and_drain(&mut w));
+    let inside = root.join("big");
+    fs::rename(&big, &inside).unwrap();
+    let movers = {
+        let inside = inside.clone();
+        std::thread::spawn(move || {
+            let mut moved = Vec::new();
+            for i in 0..DIRS / 2 {
+                let to = inside.join(format!("a{:03}/x{i}", DIRS - 1 - i));
+                fs::rename(inside.join(format!("a{i:03}/x")), &to).unwrap();
+                moved.push(to);
+                std::thread::yield_now();
+            }
+            moved
+        })
+    };
+    // Reading (and scanning) while the moves go on.
+    let mut events = Vec::new();
+    while !movers.is_finished() {
+        w.read(&mut events, Some(Duration::from_millis(1))).unwrap();
+    }
+    let moved = movers.join().unwrap();
+    events.extend(sync_and_drain(&mut w));
+    for dir in &moved {
+        fs::write(dir.join("y/probe"), b"").unwrap();
+    }
+    events.extend(sync_and_drain(&mut w));
+    fold(&mut model, &events);
+    let real = scan(&root);
+    assert!(model == real, "{}", tree_diff(&model, &real));
+    let unreported = moved
+        .iter()
+        .filter(|dir| !has(&events, &EventKind::Created, &dir.join("y/probe")))
+        .count();
+    assert_eq!(unreported, 0, "of {} moved directories", moved.len());
+}
+
+#[test]
 fn overflow_after_a_creation_whose_rename_was_dropped() {
     straddle_overflow(
         "rel-lost-rename",

@@ -59,6 +59,14 @@ const STEPS: &[Step] = &[
         name: "soak",
         action: Action::Task(crate::soak::ci),
     },
+    // `watchfs -r --json` under seeded storms of 20,000 operations (seeds 1
+    // and 2, 3 with SIGSTOP, 4 with a forced overflow): its output, folded,
+    // must equal the tree, and every file written must have an event after
+    // its last write. Builds watchfs itself.
+    Step {
+        name: "soak-cli",
+        action: Action::Task(crate::storm::ci),
+    },
     // The release artifacts: a static musl binary (run once with --version),
     // the man page, completions and the Containerfile, in target/dist/.
     Step {

@@ -39,13 +39,14 @@ use test_support::TempDir;
 
 use crate::workspace;
 
-const USAGE: &str = "usage: cargo xtask soak --cli [--ops N] [--seed N] [--stop] [--overflow] [--trace] [--replays N] | --cli --ci
+const USAGE: &str = "usage: cargo xtask soak --cli [--ops N] [--seed N] [--stop] [--overflow] [--trace] [--replays N] [--release] | --cli --ci [--release]
   --ops N      operations in the storm (default 20000)
   --seed N     seed of the operation mix (default: fixed)
   --stop       SIGSTOP watchfs during the middle third of the storm
   --overflow   SIGSTOP watchfs while more changes than the kernel queue holds happen
   --trace      also check an in-process watcher's debounced batches against its raw events
   --replays N  with --trace: replay its raw events N times with other batch boundaries (default 10)
+  --release    run the optimised build of watchfs (built first) instead of the debug one
   --ci         the set meant for CI: seeds 1 and 2, seed 3 with --stop, seed 4 with --overflow";
 
 /// Most files and directories the tree may hold; past these, operations
@@ -70,6 +71,9 @@ pub struct Options {
     /// With `trace`: how many times the raw log is replayed with other
     /// batch boundaries.
     replays: u64,
+    /// Run the release build of `watchfs` (faster, so it keeps up with the
+    /// storm more often: other interleavings of reads and changes).
+    release: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -80,6 +84,7 @@ fn parse(args: &[String]) -> Result<Options> {
         overflow: false,
         trace: false,
         replays: 10,
+        release: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -101,6 +106,7 @@ fn parse(args: &[String]) -> Result<Options> {
                 options.replays = number("--replays")?;
                 options.trace = true;
             }
+            "--release" => options.release = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unexpected argument `{other}`\n{USAGE}").into()),
         }
@@ -114,17 +120,24 @@ pub fn main(args: &[String]) -> Result {
         return ci(args);
     }
     let options = parse(args)?;
-    let binary = build_watchfs()?;
+    let binary = build_watchfs(options.release)?;
     let report = run(&binary, &options)?;
     report.print();
     report.verdict(&options)
 }
 
-/// `--ci`, the set meant for `cargo xtask ci` (not one of its steps yet:
-/// see the README's "The debounced stream"): four storms, at seeds 1 and
-/// 2, 3 with watchfs stopped, 4 with a forced overflow.
-pub fn ci(_: &[String]) -> Result {
-    let binary = build_watchfs()?;
+/// `--ci`, the `soak-cli` step of `cargo xtask ci`: four storms, at seeds 1
+/// and 2, 3 with watchfs stopped, 4 with a forced overflow (`--release`:
+/// with the optimised build of watchfs).
+pub fn ci(args: &[String]) -> Result {
+    let release = args.iter().any(|a| a == "--release");
+    if let Some(other) = args
+        .iter()
+        .find(|a| !["--cli", "--ci", "--release"].contains(&a.as_str()))
+    {
+        return Err(format!("--ci takes no `{other}`\n{USAGE}").into());
+    }
+    let binary = build_watchfs(release)?;
     let runs = [
         (1, false, false),
         (2, false, false),
@@ -139,6 +152,7 @@ pub fn ci(_: &[String]) -> Result {
             overflow,
             trace: false,
             replays: 0,
+            release,
         };
         let report = run(&binary, &options)?;
         report.print();
@@ -147,14 +161,17 @@ pub fn ci(_: &[String]) -> Result {
     Ok(())
 }
 
-fn build_watchfs() -> Result<PathBuf> {
+/// Builds `watchfs` (the release build with `release`); returns its path.
+fn build_watchfs(release: bool) -> Result<PathBuf> {
     let root = workspace::root();
-    workspace::run(
-        workspace::cargo()
-            .args(["build", "--quiet", "-p", "watchfs"])
-            .current_dir(&root),
-    )?;
-    Ok(workspace::target_dir(&root).join("debug").join("watchfs"))
+    let mut cargo = workspace::cargo();
+    cargo.args(["build", "--quiet", "-p", "watchfs"]);
+    if release {
+        cargo.arg("--release");
+    }
+    workspace::run(cargo.current_dir(&root))?;
+    let profile = if release { "release" } else { "debug" };
+    Ok(workspace::target_dir(&root).join(profile).join("watchfs"))
 }
 
 // ------------------------------------------------------------------ the run
@@ -1183,7 +1200,11 @@ mod tests {
     #[test]
     fn parses_options() {
         let o = parse(&args("--cli")).unwrap();
-        assert_eq!((o.ops, o.stop, o.overflow), (20_000, false, false));
+        assert_eq!(
+            (o.ops, o.stop, o.overflow, o.release),
+            (20_000, false, false, false)
+        );
+        assert!(parse(&args("--cli --release")).unwrap().release);
         let o = parse(&args("--cli --ops 100000 --seed 7 --stop --overflow")).unwrap();
         assert_eq!(
             (o.ops, o.seed, o.stop, o.overflow),

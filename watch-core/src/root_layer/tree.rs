@@ -92,7 +92,20 @@ impl<T: WatchTable> Root<T> {
             let follow = r.as_os_str().is_empty() || via_symlink;
             arm_dir(t, dirs, id, full, r, follow).map_err(ArmError::skip_reason)
         };
-        scan_dir(&self.path, rel, entry, visited, &opts, &mut hook, notices)
+        let (found, unread) = scan_dir(&self.path, rel, entry, visited, &opts, &mut hook, notices);
+        // Armed, then moved or removed before it was read: nothing below it
+        // is known. Unwatched, it is what a directory that moved before it
+        // could be armed is: the rename that moved it (or one above it)
+        // marks it unverified, to be rescanned where it ends up; a removal
+        // drops it. (The root's own path is followed by its anchors.)
+        for r in unread {
+            if !r.as_os_str().is_empty()
+                && let Some(handle) = self.dirs.remove(&r)
+            {
+                t.release(self.id, handle, Role::Tree(r));
+            }
+        }
+        found
     }
 
     /// Scans the directory at `rel` (already in the snapshot as `entry`)
