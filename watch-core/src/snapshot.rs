@@ -12,9 +12,10 @@
 //! was read (`lstat`) are kept by path, each with its full [`Entry`]. A
 //! regular file that a kernel backend's scan only *listed* (its name, type
 //! and inode come from the directory listing, no `lstat`) is kept in its
-//! directory's [`Files`] table instead: the name stored once, in a byte
-//! arena, and the inode; about 14 bytes plus the name per file, against a
-//! full relative path and a 64-byte entry. Such an entry is
+//! directory's [`Files`] table instead: the name stored once, with the
+//! inode; about 9 bytes plus the name per file in a small directory's
+//! single buffer (14 in a large one's indexed table), against a full
+//! relative path and a 64-byte entry. Such an entry is
 //! [`Entry::listed`]: its size, times and permissions are unknown, and its
 //! `ctime` holds the moment (less a margin) its directory was listed. The
 //! rescan after a queue overflow treats a listed file whose ctime is not
@@ -267,12 +268,356 @@ impl Entry {
     }
 }
 
-/// The listed regular files of one directory: names stored once, in an
-/// arena, sorted, with their inodes. A removed name is a tombstone (inode
-/// 0, which no real file has) until more than half are, then the table is
-/// rebuilt, so a removal never shifts the whole table.
+/// The listed regular files of one directory, sorted by name, each with
+/// its inode; a removed name is a tombstone (inode 0, which no real file
+/// has) until more than half are, then the table is rebuilt. Up to
+/// [`SMALL`] files (the common case) live in one boxed byte buffer
+/// ([`Small`]); a directory with more (whose files come and go: inserts
+/// must stay cheap) gets a [`Table`] with an index.
 #[derive(Clone, Debug)]
-struct Files {
+enum Files {
+    Small(Small),
+    Big(Box<Table>),
+}
+
+/// Past this many files a directory's table is a [`Table`].
+const SMALL: usize = 32;
+
+impl Files {
+    fn new(dev: u64, since: i64) -> Files {
+        Files::Small(Small::assemble(dev, since, 0, &[]))
+    }
+
+    /// A table from names sorted by byte value, without duplicates.
+    fn from_sorted<'a>(
+        dev: u64,
+        since: i64,
+        items: impl ExactSizeIterator<Item = (&'a [u8], u64)>,
+    ) -> Files {
+        if items.len() > SMALL {
+            return Files::Big(Box::new(Table::from_sorted(dev, since, items)));
+        }
+        let items: Vec<(&[u8], u64)> = items.collect();
+        let mut records = Vec::new();
+        for &(name, ino) in &items {
+            if !encode(&mut records, name, ino) {
+                // A name too long for a record (not one a listing gives).
+                let items = items.into_iter();
+                return Files::Big(Box::new(Table::from_sorted(dev, since, items)));
+            }
+        }
+        Files::Small(Small::assemble(dev, since, 0, &records))
+    }
+
+    fn dev(&self) -> u64 {
+        match self {
+            Files::Small(s) => s.dev(),
+            Files::Big(t) => t.dev,
+        }
+    }
+
+    fn since(&self) -> i64 {
+        match self {
+            Files::Small(s) => s.since(),
+            Files::Big(t) => t.since,
+        }
+    }
+
+    fn set_since(&mut self, since: i64) {
+        match self {
+            Files::Small(s) => s.set_since(since),
+            Files::Big(t) => t.since = since,
+        }
+    }
+
+    fn get(&self, name: &[u8]) -> Option<u64> {
+        match self {
+            Files::Small(s) => s.get(name),
+            Files::Big(t) => t.get(name),
+        }
+    }
+
+    /// Records `name` with `ino` (not 0); false if it cannot be stored here.
+    fn insert(&mut self, name: &[u8], ino: u64) -> bool {
+        match self {
+            Files::Small(s) => {
+                // A name here already (a tombstone too) is rewritten in
+                // place; a new one fits while the table is small.
+                if (s.len() < SMALL || s.find(name).is_ok()) && s.insert(name, ino) {
+                    return true;
+                }
+                let mut table = s.to_table();
+                let stored = table.insert(name, ino);
+                *self = Files::Big(Box::new(table));
+                stored
+            }
+            Files::Big(t) => t.insert(name, ino),
+        }
+    }
+
+    fn remove(&mut self, name: &[u8]) -> Option<u64> {
+        match self {
+            Files::Small(s) => s.remove(name),
+            Files::Big(t) => t.remove(name),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Files::Small(s) => s.is_empty(),
+            Files::Big(t) => t.is_empty(),
+        }
+    }
+
+    /// The files, sorted by name.
+    fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        let (small, big) = match self {
+            Files::Small(s) => (Some(s.iter()), None),
+            Files::Big(t) => (None, Some(t.iter())),
+        };
+        small.into_iter().flatten().chain(big.into_iter().flatten())
+    }
+
+    fn entry(&self, ino: u64) -> Entry {
+        Entry::listed(self.dev(), ino, self.since())
+    }
+}
+
+/// A small table in one boxed byte buffer: a header (the device, the
+/// listing time, how many records and how many of them are tombstones),
+/// then the records sorted by name: per file its inode (8 bytes,
+/// little-endian; 0 for a removed one), its name's length (one byte below
+/// 128, else two) and the name. Searched from the start; an insert
+/// rebuilds the buffer (at most [`SMALL`] records).
+#[derive(Clone, Debug)]
+struct Small {
+    buf: Box<[u8]>,
+}
+
+/// Header fields: device, listing time, records, tombstones.
+const DEV: usize = 0;
+const SINCE: usize = 8;
+const LEN: usize = 16;
+const DEAD: usize = 20;
+const HEAD: usize = 24;
+
+/// The longest name a record holds (a longer one goes to a [`Table`]).
+const NAME_LIMIT: usize = 0x7fff;
+
+/// One record read from a [`Small`] table: where it starts and ends
+/// (offsets into the records), its inode and its name.
+struct Record<'a> {
+    at: usize,
+    end: usize,
+    ino: u64,
+    name: &'a [u8],
+}
+
+/// Appends the record for `name` with `ino` to `out`; false if the name is
+/// too long for one.
+fn encode(out: &mut Vec<u8>, name: &[u8], ino: u64) -> bool {
+    if name.len() > NAME_LIMIT {
+        return false;
+    }
+    out.extend_from_slice(&ino.to_le_bytes());
+    // The limit keeps the length within 15 bits.
+    let len = name.len() as u16;
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        out.extend_from_slice(&(0x8000 | len).to_be_bytes());
+    }
+    out.extend_from_slice(name);
+    true
+}
+
+/// The record starting at byte `at` of `records`.
+fn decode(records: &[u8], at: usize) -> Record<'_> {
+    let mut ino = [0; 8];
+    ino.copy_from_slice(&records[at..at + 8]);
+    let (len, head) = match records[at + 8] {
+        b if b < 0x80 => (usize::from(b), 1),
+        b => (
+            (usize::from(b & 0x7f) << 8) | usize::from(records[at + 9]),
+            2,
+        ),
+    };
+    let start = at + 8 + head;
+    Record {
+        at,
+        end: start + len,
+        ino: u64::from_le_bytes(ino),
+        name: &records[start..start + len],
+    }
+}
+
+impl Small {
+    /// A table of the records laid out in `records`, `dead` of them
+    /// tombstones.
+    fn assemble(dev: u64, since: i64, dead: u32, records: &[u8]) -> Small {
+        let mut len: u32 = 0;
+        let mut at = 0;
+        while at < records.len() {
+            len += 1;
+            at = decode(records, at).end;
+        }
+        let mut buf = Vec::with_capacity(HEAD + records.len());
+        buf.extend_from_slice(&dev.to_le_bytes());
+        buf.extend_from_slice(&since.to_le_bytes());
+        buf.extend_from_slice(&len.to_le_bytes());
+        buf.extend_from_slice(&dead.to_le_bytes());
+        buf.extend_from_slice(records);
+        Small {
+            buf: buf.into_boxed_slice(),
+        }
+    }
+
+    /// The same files in a [`Table`], tombstones dropped.
+    fn to_table(&self) -> Table {
+        let mut table = Table::new(self.dev(), self.since());
+        for (name, ino) in self.iter() {
+            table.push(name, ino);
+        }
+        table
+    }
+
+    fn field(&self, at: usize) -> [u8; 8] {
+        let mut b = [0; 8];
+        b.copy_from_slice(&self.buf[at..at + 8]);
+        b
+    }
+
+    fn dev(&self) -> u64 {
+        u64::from_le_bytes(self.field(DEV))
+    }
+
+    fn since(&self) -> i64 {
+        i64::from_le_bytes(self.field(SINCE))
+    }
+
+    fn set_since(&mut self, since: i64) {
+        self.buf[SINCE..SINCE + 8].copy_from_slice(&since.to_le_bytes());
+    }
+
+    fn count(&self, at: usize) -> u32 {
+        let mut b = [0; 4];
+        b.copy_from_slice(&self.buf[at..at + 4]);
+        u32::from_le_bytes(b)
+    }
+
+    fn len(&self) -> usize {
+        self.count(LEN) as usize
+    }
+
+    fn dead(&self) -> u32 {
+        self.count(DEAD)
+    }
+
+    fn set_dead(&mut self, dead: u32) {
+        self.buf[DEAD..DEAD + 4].copy_from_slice(&dead.to_le_bytes());
+    }
+
+    fn records(&self) -> &[u8] {
+        &self.buf[HEAD..]
+    }
+
+    /// The record holding `name` (`Ok`), or the offset where it would go
+    /// (`Err`).
+    fn find(&self, name: &[u8]) -> Result<Record<'_>, usize> {
+        use std::cmp::Ordering;
+        let records = self.records();
+        let mut at = 0;
+        while at < records.len() {
+            let rec = decode(records, at);
+            match rec.name.cmp(name) {
+                Ordering::Less => at = rec.end,
+                Ordering::Equal => return Ok(rec),
+                Ordering::Greater => return Err(at),
+            }
+        }
+        Err(at)
+    }
+
+    fn get(&self, name: &[u8]) -> Option<u64> {
+        Some(self.find(name).ok()?.ino).filter(|&ino| ino != 0)
+    }
+
+    /// Writes the inode of the record at offset `at`.
+    fn set_ino(&mut self, at: usize, ino: u64) {
+        let at = HEAD + at;
+        self.buf[at..at + 8].copy_from_slice(&ino.to_le_bytes());
+    }
+
+    /// Records `name` with `ino` (not 0); false if the name does not fit
+    /// a record.
+    fn insert(&mut self, name: &[u8], ino: u64) -> bool {
+        match self.find(name) {
+            Ok(rec) => {
+                let (at, was) = (rec.at, rec.ino);
+                if was == 0 {
+                    self.set_dead(self.dead() - 1);
+                }
+                self.set_ino(at, ino);
+                true
+            }
+            Err(at) => {
+                let records = self.records();
+                let mut all = Vec::with_capacity(records.len() + 10 + name.len());
+                all.extend_from_slice(&records[..at]);
+                if !encode(&mut all, name, ino) {
+                    return false;
+                }
+                all.extend_from_slice(&records[at..]);
+                *self = Small::assemble(self.dev(), self.since(), self.dead(), &all);
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, name: &[u8]) -> Option<u64> {
+        let rec = self.find(name).ok()?;
+        let (at, ino) = (rec.at, rec.ino);
+        if ino == 0 {
+            return None;
+        }
+        self.set_ino(at, 0);
+        self.set_dead(self.dead() + 1);
+        if self.dead() as usize * 2 > self.len() {
+            let mut live = Vec::new();
+            for (name, ino) in self.iter() {
+                encode(&mut live, name, ino);
+            }
+            *self = Small::assemble(self.dev(), self.since(), 0, &live);
+        }
+        Some(ino)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == self.dead() as usize
+    }
+
+    /// The files, sorted by name.
+    fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        let records = self.records();
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            while at < records.len() {
+                let rec = decode(records, at);
+                at = rec.end;
+                if rec.ino != 0 {
+                    return Some((rec.name, rec.ino));
+                }
+            }
+            None
+        })
+    }
+}
+
+/// A large table ([`Files::Big`]): names stored once, in an arena, with
+/// an index of where each starts, and the inodes, so an insert shifts
+/// two arrays of numbers and appends the name. Tombstones as in [`Files`].
+#[derive(Clone, Debug)]
+struct Table {
     /// The device of the directory the files were listed in.
     dev: u64,
     /// The oldest [`listed_since`] of the files here.
@@ -287,9 +632,9 @@ struct Files {
     dead: usize,
 }
 
-impl Files {
-    fn new(dev: u64, since: i64) -> Files {
-        Files {
+impl Table {
+    fn new(dev: u64, since: i64) -> Table {
+        Table {
             dev,
             since,
             offsets: Vec::new(),
@@ -304,8 +649,8 @@ impl Files {
         dev: u64,
         since: i64,
         items: impl ExactSizeIterator<Item = (&'a [u8], u64)>,
-    ) -> Files {
-        let mut files = Files::new(dev, since);
+    ) -> Table {
+        let mut files = Table::new(dev, since);
         files.offsets.reserve_exact(items.len());
         files.inos.reserve_exact(items.len());
         for (name, ino) in items {
@@ -399,7 +744,7 @@ impl Files {
 
     fn rebuild(&mut self) {
         let live: Vec<(Vec<u8>, u64)> = self.iter().map(|(n, i)| (n.to_vec(), i)).collect();
-        *self = Files::from_sorted(
+        *self = Table::from_sorted(
             self.dev,
             self.since,
             live.iter().map(|(n, i)| (n.as_slice(), *i)),
@@ -416,10 +761,6 @@ impl Files {
             .filter(|&i| self.inos[i] != 0)
             .map(|i| (self.name(i), self.inos[i]))
     }
-
-    fn entry(&self, ino: u64) -> Entry {
-        Entry::listed(self.dev, ino, self.since)
-    }
 }
 
 /// A path kept with its full entry, and (for a directory) the regular
@@ -427,7 +768,7 @@ impl Files {
 #[derive(Clone, Debug)]
 struct Node {
     entry: Entry,
-    files: Option<Box<Files>>,
+    files: Option<Files>,
 }
 
 /// Paths relative to a root (the root itself is `""`) and what was there.
@@ -512,10 +853,8 @@ impl Snapshot {
             return false;
         };
         let dev = node.entry.dev;
-        let files = node
-            .files
-            .get_or_insert_with(|| Box::new(Files::new(dev, i64::MAX)));
-        if files.dev != dev || !files.insert(name.as_bytes(), UNKNOWN_INO) {
+        let files = node.files.get_or_insert_with(|| Files::new(dev, i64::MAX));
+        if files.dev() != dev || !files.insert(name.as_bytes(), UNKNOWN_INO) {
             return false;
         }
         self.announced = Some(self.announced.map_or(since, |a| a.min(since)));
@@ -545,13 +884,13 @@ impl Snapshot {
             {
                 let files = node
                     .files
-                    .get_or_insert_with(|| Box::new(Files::new(entry.dev, i64::MAX)));
-                if files.dev == entry.dev && files.insert(name, entry.ino) {
+                    .get_or_insert_with(|| Files::new(entry.dev, i64::MAX));
+                if files.dev() == entry.dev && files.insert(name, entry.ino) {
                     if entry.ino == UNKNOWN_INO {
                         self.announced =
                             Some(self.announced.map_or(entry.ctime, |a| a.min(entry.ctime)));
                     } else {
-                        files.since = files.since.min(entry.ctime);
+                        files.set_since(files.since().min(entry.ctime));
                     }
                     return;
                 }
@@ -734,7 +1073,7 @@ impl Snapshot {
                                 ctime: if ino == UNKNOWN_INO {
                                     other.announced.unwrap_or(i64::MIN)
                                 } else {
-                                    files.since
+                                    files.since()
                                 },
                                 ..files.entry(ino)
                             },
@@ -795,18 +1134,18 @@ impl IntoIterator for Snapshot {
 
 /// The regular files a scan listed in one directory without examining
 /// them (see [`Snapshot::from_scan`]).
-pub(crate) struct Listing(Box<Files>);
+pub(crate) struct Listing(Files);
 
 impl Listing {
     /// The files listed in a directory on device `dev`, read after
     /// `since` (a [`listed_since`]): `names` with their inodes, sorted by
     /// the names' bytes.
     pub(crate) fn new(dev: u64, since: i64, names: &[(std::ffi::OsString, u64)]) -> Listing {
-        Listing(Box::new(Files::from_sorted(
+        Listing(Files::from_sorted(
             dev,
             since,
             names.iter().map(|(n, i)| (n.as_bytes(), *i)),
-        )))
+        ))
     }
 }
 
@@ -931,6 +1270,35 @@ mod tests {
         let mut other = Snapshot::default();
         other.extend(snap.clone());
         assert_eq!(other, snap);
+    }
+
+    #[test]
+    fn small_and_large_tables_keep_long_names_and_find_them() {
+        let name = |i: usize| {
+            format!(
+                "{}{i:04}",
+                "n".repeat(if i.is_multiple_of(2) { 200 } else { 3 })
+            )
+        };
+        for count in [5, 40] {
+            let mut snap = Snapshot::default();
+            snap.insert(PathBuf::new(), dir(1));
+            // Inserted out of order: each lands in its sorted place.
+            for i in (0..count).rev() {
+                snap.insert(PathBuf::from(name(i)), Entry::listed(1, i as u64 + 10, 0));
+            }
+            assert_eq!(snap.nodes.len(), 1, "{count} files kept in the table");
+            for i in 0..count {
+                let got = snap.get(Path::new(&name(i))).map(|e| e.ino);
+                assert_eq!(got, Some(i as u64 + 10), "{count} files, file {i}");
+            }
+            assert!(snap.get(Path::new("n")).is_none());
+            assert!(snap.get(Path::new("zzz")).is_none());
+            let mut want: Vec<String> = (0..count).map(name).collect();
+            want.sort();
+            want.insert(0, String::new());
+            assert_eq!(paths(snap.iter()), want);
+        }
     }
 
     #[test]
