@@ -355,6 +355,14 @@ impl Files {
         }
     }
 
+    /// [`Files::insert`] of a name not here yet (false if it is).
+    fn insert_new(&mut self, name: &[u8], ino: u64) -> bool {
+        if let Files::Big(t) = self {
+            return t.add(name, ino, false);
+        }
+        self.get(name).is_none() && self.insert(name, ino)
+    }
+
     fn remove(&mut self, name: &[u8]) -> Option<u64> {
         match self {
             Files::Small(s) => s.remove(name),
@@ -630,6 +638,46 @@ struct Table {
     names: Vec<u8>,
     /// How many entries are tombstones.
     dead: usize,
+    /// Names added since the table was last built.
+    recent: Recent,
+}
+
+/// Names added to a [`Table`] since it was built, kept apart so that
+/// an insertion never shifts the whole table (a burst of creations in one
+/// directory would move it once per file). Merged into the table once they
+/// pass a quarter of it. A name is never both here and in the table.
+#[derive(Clone, Debug, Default)]
+struct Recent {
+    items: BTreeMap<Box<[u8]>, u64>,
+}
+
+impl Recent {
+    /// Whether, beside a table of `len` entries, it is time to merge.
+    fn full(&self, len: usize) -> bool {
+        self.items.len() > (len / 4).max(64)
+    }
+}
+
+/// Two runs of (name, inode) sorted by name, without common names, as one.
+struct Merged<A: Iterator, B: Iterator> {
+    a: std::iter::Peekable<A>,
+    b: std::iter::Peekable<B>,
+}
+
+impl<'n, A, B> Iterator for Merged<A, B>
+where
+    A: Iterator<Item = (&'n [u8], u64)>,
+    B: Iterator<Item = (&'n [u8], u64)>,
+{
+    type Item = (&'n [u8], u64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match (self.a.peek(), self.b.peek()) {
+            (Some(x), Some(y)) if y.0 < x.0 => self.b.next(),
+            (Some(_), _) => self.a.next(),
+            (None, _) => self.b.next(),
+        }
+    }
 }
 
 impl Table {
@@ -641,6 +689,7 @@ impl Table {
             inos: Vec::new(),
             names: Vec::new(),
             dead: 0,
+            recent: Recent::default(),
         }
     }
 
@@ -682,8 +731,10 @@ impl Table {
     }
 
     fn get(&self, name: &[u8]) -> Option<u64> {
-        let i = self.find(name).ok()?;
-        Some(self.inos[i]).filter(|&ino| ino != 0)
+        match self.find(name) {
+            Ok(i) => Some(self.inos[i]).filter(|&ino| ino != 0),
+            Err(_) => self.recent.items.get(name).copied(),
+        }
     }
 
     /// Stores `name` at the end of the arena; its offset, or `None` if
@@ -709,7 +760,15 @@ impl Table {
 
     /// Records `name` with `ino` (not 0); false if it cannot be stored here.
     fn insert(&mut self, name: &[u8], ino: u64) -> bool {
+        self.add(name, ino, true)
+    }
+
+    /// [`Files::insert`]; without `replace`, only a name not here yet
+    /// (false if it is).
+    fn add(&mut self, name: &[u8], ino: u64, replace: bool) -> bool {
         match self.find(name) {
+            Ok(i) if !replace && self.inos[i] != 0 => false,
+            Err(_) if !replace && self.recent.items.contains_key(name) => false,
             Ok(i) => {
                 if self.inos[i] == 0 {
                     self.dead -= 1;
@@ -717,20 +776,29 @@ impl Table {
                 self.inos[i] = ino;
                 true
             }
-            Err(i) if i == self.offsets.len() => self.push(name, ino),
-            Err(i) => {
-                let Some(at) = self.store(name) else {
+            Err(i) if i == self.offsets.len() && self.recent.items.is_empty() => {
+                self.push(name, ino)
+            }
+            Err(_) => {
+                // What `store` would refuse: the length field or the arena.
+                if u16::try_from(name.len()).is_err()
+                    || u32::try_from(self.names.len() + 2 + name.len()).is_err()
+                {
                     return false;
-                };
-                self.offsets.insert(i, at);
-                self.inos.insert(i, ino);
+                }
+                self.recent.items.insert(name.into(), ino);
+                if self.recent.full(self.offsets.len()) {
+                    self.rebuild();
+                }
                 true
             }
         }
     }
 
     fn remove(&mut self, name: &[u8]) -> Option<u64> {
-        let i = self.find(name).ok()?;
+        let Ok(i) = self.find(name) else {
+            return self.recent.items.remove(name);
+        };
         let ino = std::mem::replace(&mut self.inos[i], 0);
         if ino == 0 {
             return None;
@@ -742,24 +810,35 @@ impl Table {
         Some(ino)
     }
 
+    /// The table again, without tombstones and with the recent names.
     fn rebuild(&mut self) {
-        let live: Vec<(Vec<u8>, u64)> = self.iter().map(|(n, i)| (n.to_vec(), i)).collect();
-        *self = Table::from_sorted(
-            self.dev,
-            self.since,
-            live.iter().map(|(n, i)| (n.as_slice(), *i)),
-        );
+        let mut next = Table::new(self.dev, self.since);
+        let live = self.offsets.len() - self.dead + self.recent.items.len();
+        next.offsets.reserve_exact(live);
+        next.inos.reserve_exact(live);
+        let recent: usize = self.recent.items.keys().map(|n| n.len() + 2).sum();
+        next.names.reserve_exact(self.names.len() + recent);
+        for (name, ino) in self.iter() {
+            // Checked when each name came in (see `insert`).
+            let _ = next.push(name, ino);
+        }
+        *self = next;
     }
 
     fn is_empty(&self) -> bool {
-        self.offsets.len() == self.dead
+        self.offsets.len() == self.dead && self.recent.items.is_empty()
     }
 
     /// The files, sorted by name.
     fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
-        (0..self.offsets.len())
+        let built = (0..self.offsets.len())
             .filter(|&i| self.inos[i] != 0)
-            .map(|i| (self.name(i), self.inos[i]))
+            .map(|i| (self.name(i), self.inos[i]));
+        let recent = self.recent.items.iter().map(|(n, i)| (&n[..], *i));
+        Merged {
+            a: built.peekable(),
+            b: recent.peekable(),
+        }
     }
 }
 
@@ -822,22 +901,10 @@ impl Snapshot {
         entry
     }
 
-    /// Whether something is recorded at `rel`.
-    pub(crate) fn contains(&self, rel: &Path) -> bool {
-        if self.nodes.contains_key(rel) {
-            return true;
-        }
-        split(rel).is_some_and(|(parent, name)| {
-            self.nodes
-                .get(parent)
-                .and_then(|n| n.files.as_ref())
-                .is_some_and(|f| f.get(name.as_bytes()).is_some())
-        })
-    }
-
     #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
     /// Records the non-directory `name`, created in the directory `dir`
-    /// (recorded here, with nothing at `name` yet), as known from its
+    /// (recorded here; `rel` is the two joined), if nothing is recorded at
+    /// `rel` yet, as known from its
     /// creation event only: its type from the event, no `lstat`. It is
     /// kept like a listed file ([`Entry::listed`]) in `dir`'s table, with
     /// its inode unknown ([`UNKNOWN_INO`]) and `since` a [`listed_since`]
@@ -846,15 +913,18 @@ impl Snapshot {
     /// non-directory it finds at the path for that file ([`Entry::may_be`]),
     /// changed (content and metadata) when its ctime is not older than
     /// `since` or the later [`Snapshot::confirm`]. `false` (nothing
-    /// recorded) when `dir` is not a directory recorded here or the name
-    /// does not fit.
-    pub(crate) fn announce(&mut self, dir: &Path, name: &OsStr, since: i64) -> bool {
+    /// recorded) when something is recorded at `rel`, `dir` is not a
+    /// directory recorded here or the name does not fit.
+    pub(crate) fn announce(&mut self, dir: &Path, name: &OsStr, rel: &Path, since: i64) -> bool {
+        if self.nodes.contains_key(rel) {
+            return false;
+        }
         let Some(node) = self.nodes.get_mut(dir).filter(|n| n.entry.is_dir()) else {
             return false;
         };
         let dev = node.entry.dev;
         let files = node.files.get_or_insert_with(|| Files::new(dev, i64::MAX));
-        if files.dev() != dev || !files.insert(name.as_bytes(), UNKNOWN_INO) {
+        if files.dev() != dev || !files.insert_new(name.as_bytes(), UNKNOWN_INO) {
             return false;
         }
         self.announced = Some(self.announced.map_or(since, |a| a.min(since)));
@@ -1270,6 +1340,35 @@ mod tests {
         let mut other = Snapshot::default();
         other.extend(snap.clone());
         assert_eq!(other, snap);
+    }
+
+    #[test]
+    fn a_table_takes_names_in_any_order_like_a_sorted_map() {
+        // Names in creation order ("f10" sorts before "f2"), removals and
+        // re-insertions on both sides of each merge of the recent names.
+        let mut files = Table::new(1, 0);
+        let mut model = BTreeMap::new();
+        for i in 0..3_000u64 {
+            let name = format!("f{}", (i * 7_919) % 2_000);
+            if i % 5 == 4 {
+                assert_eq!(files.remove(name.as_bytes()), model.remove(name.as_bytes()));
+            } else {
+                assert!(files.insert(name.as_bytes(), i + 1));
+                model.insert(name.into_bytes(), i + 1);
+            }
+            if i % 97 == 0 {
+                let got: Vec<(Vec<u8>, u64)> = files.iter().map(|(n, i)| (n.to_vec(), i)).collect();
+                let want: Vec<(Vec<u8>, u64)> =
+                    model.iter().map(|(n, i)| (n.clone(), *i)).collect();
+                assert_eq!(got, want);
+            }
+        }
+        for (name, ino) in &model {
+            assert_eq!(files.get(name), Some(*ino));
+        }
+        assert_eq!(files.get(b"g"), None);
+        assert!(files.recent.items.len() <= 600);
+        assert_eq!(files.is_empty(), model.is_empty());
     }
 
     #[test]
