@@ -331,8 +331,10 @@ mod tests {
     fn a_file_known_from_its_creation_event_is_judged_by_its_ctime() {
         let mut old = snap(&[("", Dir, 1, 0)]);
         for name in ["kept", "rewritten", "now-dir", "link", "gone"] {
-            assert!(old.announce(Path::new(""), name.as_ref(), 1_000));
+            assert!(old.announce(Path::new(""), name.as_ref(), Path::new(name), 1_000));
         }
+        // Only where nothing is recorded yet.
+        assert!(!old.announce(Path::new(""), "kept".as_ref(), Path::new("kept"), 5));
         // No lstat: the inode is unknown, so it is never the same object.
         let announced = old.get(Path::new("kept")).unwrap();
         assert!(announced.is_announced() && announced.ctime == 1_000);

@@ -58,11 +58,13 @@ pub(super) fn file_mask() -> WatchMask {
     WatchMask::MODIFY | WatchMask::ATTRIB | WatchMask::CLOSE_WRITE | WatchMask::DONT_FOLLOW
 }
 
-/// Who uses one watch. Nearly every watch has one user, kept inline; a
-/// parent shared by many roots holds one anchor use per root, kept in a set
-/// so that arming or releasing one never scans the others.
+/// Who uses one watch. Nearly every watch has one user, kept inline (a
+/// vector would allocate room for four); a few are kept in a vector; a
+/// parent shared by many roots holds one anchor use per root, kept in a
+/// set so that arming or releasing one never scans the others.
 #[derive(Clone, Debug)]
 pub(super) enum Users {
+    One(Use),
     Few(Vec<Use>),
     Many(BTreeSet<Use>),
 }
@@ -79,6 +81,14 @@ impl Default for Users {
 impl Users {
     pub(super) fn insert(&mut self, user: Use) {
         match self {
+            Users::One(u) if *u == user => {}
+            Users::One(_) => {
+                let Users::One(first) = std::mem::take(self) else {
+                    return;
+                };
+                *self = Users::Few(vec![first, user]);
+            }
+            Users::Few(v) if v.is_empty() => *self = Users::One(user),
             Users::Few(v) if v.contains(&user) => {}
             Users::Few(v) if v.len() < FEW => v.push(user),
             Users::Few(v) => {
@@ -94,6 +104,8 @@ impl Users {
 
     pub(super) fn remove(&mut self, user: &Use) {
         match self {
+            Users::One(u) if u == user => *self = Users::default(),
+            Users::One(_) => {}
             Users::Few(v) => v.retain(|u| u != user),
             Users::Many(s) => {
                 s.remove(user);
@@ -101,8 +113,19 @@ impl Users {
         }
     }
 
+    /// Replaces the contents of `out` with copies of these uses.
+    pub(super) fn copy_into(&self, out: &mut Vec<Use>) {
+        out.clear();
+        match self {
+            Users::One(u) => out.push(u.clone()),
+            Users::Few(v) => out.extend(v.iter().cloned()),
+            Users::Many(s) => out.extend(s.iter().cloned()),
+        }
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         match self {
+            Users::One(_) => false,
             Users::Few(v) => v.is_empty(),
             Users::Many(s) => s.is_empty(),
         }
@@ -115,6 +138,7 @@ impl IntoIterator for Users {
 
     fn into_iter(self) -> Self::IntoIter {
         match self {
+            Users::One(u) => Box::new(std::iter::once(u)),
             Users::Few(v) => Box::new(v.into_iter()),
             Users::Many(s) => Box::new(s.into_iter()),
         }
@@ -292,6 +316,38 @@ pub(super) fn to_skip(err: &inotify::Error) -> Option<SkipReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn users_go_from_one_to_few_to_many_and_back() {
+        let user = |root| Use {
+            root,
+            role: Role::Tree(PathBuf::from("d")),
+        };
+        let roots = |users: &Users| {
+            let mut r: Vec<usize> = users.clone().into_iter().map(|u| u.root).collect();
+            r.sort_unstable();
+            r
+        };
+        let mut users = Users::default();
+        assert!(users.is_empty());
+        users.insert(user(0));
+        users.insert(user(0));
+        assert!(matches!(users, Users::One(_)));
+        assert_eq!(roots(&users), [0]);
+        users.remove(&user(1));
+        assert_eq!(roots(&users), [0]);
+        users.remove(&user(0));
+        assert!(users.is_empty());
+        for root in 0..=FEW {
+            users.insert(user(root));
+        }
+        assert!(matches!(users, Users::Many(_)));
+        assert_eq!(roots(&users), (0..=FEW).collect::<Vec<_>>());
+        for root in 0..=FEW {
+            users.remove(&user(root));
+        }
+        assert!(users.is_empty());
+    }
 
     #[test]
     fn errors_from_the_inotify_crate_keep_their_io_kind() {

@@ -64,6 +64,8 @@ pub(crate) struct InotifyDriver {
     mounts: Option<MountTable>,
     /// A poll saw the mount table change (a poll reports it only once).
     remount_pending: bool,
+    /// The uses of the watch an event is for, while it is handled.
+    users_buf: Vec<Use>,
 }
 
 impl Wake for Weak<EventFd> {
@@ -104,6 +106,7 @@ impl InotifyDriver {
             wakeable: AtomicBool::new(false),
             mounts: MountTable::open(),
             remount_pending: false,
+            users_buf: Vec::new(),
         }))
     }
 
@@ -217,10 +220,17 @@ impl InotifyDriver {
             self.forget(ev.wd, out);
             return;
         }
-        let Some(users) = self.kernel.uses.get(&ev.wd).cloned() else {
-            return;
-        };
-        for Use { root: id, role } in users {
+        // The uses are copied (handling may arm and release watches) into
+        // a buffer kept across events: one event, no allocation for them.
+        let mut users = std::mem::take(&mut self.users_buf);
+        match self.kernel.uses.get(&ev.wd) {
+            Some(uses) => uses.copy_into(&mut users),
+            None => {
+                self.users_buf = users;
+                return;
+            }
+        }
+        for Use { root: id, role } in users.drain(..) {
             let Some(root) = self.roots.get_mut(id) else {
                 continue;
             };
@@ -255,6 +265,7 @@ impl InotifyDriver {
                 Role::File(_) => {}
             }
         }
+        self.users_buf = users;
     }
 
     /// The kernel dropped a watch (its directory is gone or unmounted).

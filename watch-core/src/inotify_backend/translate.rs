@@ -95,13 +95,12 @@ impl Root<Kernel> {
     ) -> bool {
         if (config.follow_symlinks && self.mode == RecursiveMode::Recursive)
             || !k.blocked.is_empty()
-            || self.snapshot.contains(rel)
             || self
                 .dirs
                 .range(rel.to_path_buf()..)
                 .next()
                 .is_some_and(|(p, _)| p.starts_with(rel))
-            || !self.snapshot.announce(dir, name, k.quiet)
+            || !self.snapshot.announce(dir, name, rel, k.quiet)
         {
             return false;
         }
