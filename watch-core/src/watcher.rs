@@ -39,7 +39,7 @@ use crate::{
 ///   never polls readable; block in `read` instead.
 ///
 /// A [`Waker`] does not make the descriptor readable, and a
-/// [`DebouncedWatcher`](crate::DebouncedWatcher) holds events back until
+/// [`DebouncedWatcher`] holds events back until
 /// its [`next_deadline`](crate::DebouncedWatcher::next_deadline) too.
 /// `AsyncWatcher` (feature `tokio`) follows these rules for you.
 ///

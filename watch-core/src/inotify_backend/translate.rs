@@ -79,7 +79,7 @@ impl Root<Kernel> {
 
     /// A non-directory was created in the tree directory `dir` (`rel` is
     /// `dir` joined with `name`): when nothing is known at `rel`, reported
-    /// and recorded ([`Snapshot::announce`]) without a system call: the event
+    /// and recorded ([`Snapshot::announce`](crate::snapshot::Snapshot::announce)) without a system call: the event
     /// tells its type, and only a symlink could matter more (entered when
     /// links are followed in a recursive root: then `false`, as when
     /// anything is known at `rel` already; [`Root::appeared`] then looks).

@@ -2,7 +2,7 @@
 //!
 //! A watched root is a user path followed by name, and, when it leads to a
 //! directory, the tree below it. Keeping that view current is the same work
-//! whatever the kernel API: resolve the path name by name ([`resolve`]),
+//! whatever the kernel API: resolve the path name by name ([`resolve`](crate::resolve)),
 //! watch the directories whose entries can change what it means (anchors)
 //! and the real directories above it (ancestors), give the file it leads to
 //! an inode watch (target), arm every tree directory before reading it,
