@@ -293,15 +293,17 @@ impl Snapshot {
     }
 
     /// Moves `from` and everything below it to `to`, replacing what was at
-    /// `to`.
+    /// `to`, including entries recorded below `from` while nothing was
+    /// recorded at `from` itself (as [`remove_subtree`](Self::remove_subtree)
+    /// takes them).
     pub(crate) fn move_subtree(&mut self, from: &Path, to: &Path) {
         self.remove_subtree(to);
-        if !self.nodes.contains_key(from) {
+        if !self.nodes.contains_key(from)
+            && let Some(entry) = self.get(from)
+        {
             // A listed file: it moves to its new directory's table.
-            if let Some(entry) = self.get(from) {
-                self.remove_subtree(from);
-                self.insert(to.to_path_buf(), entry);
-            }
+            self.remove_subtree(from);
+            self.insert(to.to_path_buf(), entry);
             return;
         }
         for (old, node) in self.take_nodes(from) {
@@ -527,6 +529,20 @@ mod tests {
         snap.insert(PathBuf::from("cc"), dir(7));
         snap.remove_subtree(Path::new("c"));
         assert_eq!(paths(snap.iter()), ["", "cc"]);
+    }
+
+    #[test]
+    fn moving_a_name_takes_what_was_recorded_below_it_without_it() {
+        let mut snap = Snapshot::default();
+        snap.insert(PathBuf::new(), dir(1));
+        snap.insert(PathBuf::from("c/a/a"), dir(5));
+        snap.insert(
+            PathBuf::from("c/a/a/f"),
+            Entry::placeholder(false).with(1, 6),
+        );
+        snap.insert(PathBuf::from("cc"), dir(7));
+        snap.move_subtree(Path::new("c"), Path::new("d"));
+        assert_eq!(paths(snap.iter()), ["", "cc", "d/a/a", "d/a/a/f"]);
     }
 
     #[test]
