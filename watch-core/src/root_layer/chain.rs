@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use super::{ArmError, Role, Root, WatchTable};
 use crate::Error;
-use crate::resolve::{DirId, Resolved, resolve};
-use crate::snapshot::EntryKind;
+use crate::resolve::{DirId, Resolved, resolve, same_dir};
+use crate::snapshot::{EntryKind, Snapshot};
 
 /// A directory watched to follow a root's name: where it is, which
 /// directory it was when armed, and the watch.
@@ -16,9 +16,13 @@ pub(crate) struct Link<H> {
     pub(crate) handle: H,
 }
 
-/// `dirs` with the identity `resolved` found for each.
-fn with_id<'r>(resolved: &Resolved, dirs: Vec<&'r Path>) -> Vec<(&'r Path, Option<DirId>)> {
-    dirs.into_iter().map(|d| (d, resolved.id_of(d))).collect()
+/// `dirs` with the identity `resolved` found for each (without collecting
+/// them: `watch` follows these for every root added).
+fn with_id<'r>(
+    resolved: &'r Resolved,
+    dirs: impl Iterator<Item = &'r Path> + Clone + 'r,
+) -> impl Iterator<Item = (&'r Path, Option<DirId>)> + Clone + 'r {
+    dirs.map(|d| (d, resolved.id_of(d)))
 }
 
 /// Makes `links` watch exactly the `wanted` directories, each the one now at
@@ -27,18 +31,18 @@ fn with_id<'r>(resolved: &Resolved, dirs: Vec<&'r Path>) -> Vec<(&'r Path, Optio
 /// and released. Without `arm_new`, only releases what is no longer wanted.
 /// Returns whether anything new was armed or vanished while arming (the
 /// path must then be resolved again), and the first error.
-fn relink<T: WatchTable>(
+fn relink<'w, T: WatchTable>(
     t: &mut T,
     root: usize,
     links: &mut Vec<Link<T::Handle>>,
-    wanted: &[(&Path, Option<DirId>)],
+    wanted: impl Iterator<Item = (&'w Path, Option<DirId>)> + Clone,
     role: fn(PathBuf) -> Role,
     arm_new: bool,
 ) -> (bool, Option<Error>) {
     let mut again = false;
     let mut error = None;
-    for &(dir, id) in wanted {
-        if !arm_new || links.iter().any(|l| l.dir == dir && l.id == id) {
+    for (dir, id) in wanted.clone() {
+        if !arm_new || links.iter().any(|l| l.id == id && same_dir(&l.dir, dir)) {
             continue;
         }
         let mut use_role = role(dir.to_path_buf());
@@ -75,7 +79,11 @@ fn relink<T: WatchTable>(
             }
         }
     }
-    let wanted_link = |l: &Link<T::Handle>| wanted.iter().any(|&(d, i)| d == l.dir && i == l.id);
+    let wanted_link = |l: &Link<T::Handle>| {
+        wanted
+            .clone()
+            .any(|(d, i)| i == l.id && same_dir(d, &l.dir))
+    };
     if links.iter().all(wanted_link) {
         return (again, error);
     }
@@ -124,13 +132,13 @@ impl<T: WatchTable> Root<T> {
             let anchors = with_id(&resolved, resolved.dirs());
             let ancestors = with_id(&resolved, resolved.ancestors());
             let (armed_anchor, error) =
-                relink(t, self.id, &mut self.anchors, &anchors, Role::Anchor, true);
+                relink(t, self.id, &mut self.anchors, anchors, Role::Anchor, true);
             let above = above && t.blocked().is_empty();
             let (armed_ancestor, _) = relink(
                 t,
                 self.id,
                 &mut self.ancestors,
-                &ancestors,
+                ancestors,
                 Role::Ancestor,
                 above,
             );
@@ -171,9 +179,23 @@ impl<T: WatchTable> Root<T> {
         }
     }
 
-    /// Releases every watch the root holds.
+    /// Releases every watch the root holds (the root is going away).
     pub(crate) fn release(&mut self, t: &mut T) {
-        self.drop_subtree(t, Path::new(""));
+        // The whole tree goes: its watches are released straight from the
+        // maps and the snapshot is dropped whole, instead of collecting the
+        // paths under "" first; what else waits under the root's paths (a
+        // retry after the limit refused) goes the way `drop_subtree` takes
+        // it.
+        for (rel, handle) in std::mem::take(&mut self.dirs) {
+            t.release(self.id, handle, Role::Tree(rel));
+        }
+        for (rel, handle) in std::mem::take(&mut self.files) {
+            t.release(self.id, handle, Role::File(rel));
+        }
+        self.snapshot = Snapshot::default();
+        if !t.blocked().is_empty() || !self.unwatched_files.is_empty() {
+            self.drop_subtree(t, Path::new(""));
+        }
         if let Some((_, _, handle)) = self.target.take() {
             t.release(self.id, handle, Role::Target);
         }
