@@ -1,8 +1,8 @@
 //! Following a root's name: anchors, ancestors and the target's inode watch.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{ArmError, Role, Root, WatchTable};
+use super::{ArmError, Role, Root, SharedPath, WatchTable};
 use crate::Error;
 use crate::resolve::{DirId, Resolved, resolve, same_dir};
 use crate::snapshot::{EntryKind, Snapshot};
@@ -10,7 +10,8 @@ use crate::snapshot::{EntryKind, Snapshot};
 /// A directory watched to follow a root's name: where it is, which
 /// directory it was when armed, and the watch.
 pub(crate) struct Link<H> {
-    pub(crate) dir: PathBuf,
+    /// Shared with the role its watch is used in.
+    pub(crate) dir: SharedPath,
     /// `None` for the `/` or `.` a lookup starts from.
     pub(crate) id: Option<DirId>,
     pub(crate) handle: H,
@@ -36,7 +37,7 @@ fn relink<'w, T: WatchTable>(
     root: usize,
     links: &mut Vec<Link<T::Handle>>,
     wanted: impl Iterator<Item = (&'w Path, Option<DirId>)> + Clone,
-    role: fn(PathBuf) -> Role,
+    role: fn(SharedPath) -> Role,
     arm_new: bool,
 ) -> (bool, Option<Error>) {
     let mut again = false;
@@ -45,7 +46,8 @@ fn relink<'w, T: WatchTable>(
         if !arm_new || links.iter().any(|l| l.id == id && same_dir(&l.dir, dir)) {
             continue;
         }
-        let mut use_role = role(dir.to_path_buf());
+        let shared: SharedPath = dir.into();
+        let mut use_role = role(shared.clone());
         // Another root's watch on the same directory: it was checked against
         // a lookup made after it was armed, and reports the directory being
         // renamed or replaced from then on, so no lookup again is needed.
@@ -53,7 +55,7 @@ fn relink<'w, T: WatchTable>(
             match t.share(root, dir, known, use_role) {
                 Ok(handle) => {
                     links.push(Link {
-                        dir: dir.to_path_buf(),
+                        dir: shared,
                         id,
                         handle,
                     });
@@ -65,7 +67,7 @@ fn relink<'w, T: WatchTable>(
         match t.arm_link(root, dir, id, use_role) {
             Ok(handle) => {
                 links.push(Link {
-                    dir: dir.to_path_buf(),
+                    dir: shared,
                     id,
                     handle,
                 });

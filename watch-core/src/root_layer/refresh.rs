@@ -4,8 +4,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::tree::arm_dir;
-use super::{ArmError, Emit, Role, Root, Roots, WatchTable};
+use super::tree::{arm_dir, under};
+use super::{ArmError, Emit, Role, Root, Roots, SharedPath, WatchTable};
 use crate::cookie;
 use crate::diff::diff;
 use crate::resolve::resolve_known;
@@ -279,10 +279,7 @@ impl<T: WatchTable> Root<T> {
         for (p, e) in self.snapshot.subtree(rel) {
             old.insert(p, e);
         }
-        let old_dirs: Vec<(PathBuf, T::Handle)> = self
-            .dirs
-            .range(rel.to_path_buf()..)
-            .take_while(|(p, _)| p.starts_with(rel))
+        let old_dirs: Vec<(SharedPath, T::Handle)> = under(&self.dirs, rel)
             .map(|(p, h)| (p.clone(), *h))
             .collect();
         for (p, _) in &old_dirs {
@@ -347,8 +344,8 @@ impl<T: WatchTable> Root<T> {
         let (dir, _) = self.resolved.last()?;
         self.anchors
             .iter()
-            .find(|l| l.dir == dir)
-            .map(|l| (l.dir.clone(), l.handle))
+            .find(|l| *l.dir == *dir)
+            .map(|l| (l.dir.to_path_buf(), l.handle))
     }
 }
 
@@ -363,7 +360,7 @@ pub(crate) fn write_cookie<T: WatchTable>(
     let own = roots.iter().filter_map(Root::cookie_dir);
     let others = roots
         .iter()
-        .flat_map(|r| r.anchors.iter().map(|l| (l.dir.clone(), l.handle)));
+        .flat_map(|r| r.anchors.iter().map(|l| (l.dir.to_path_buf(), l.handle)));
     let mut first_error = None;
     for (dir, handle) in own.chain(others) {
         let name = cookie::fresh_name();
