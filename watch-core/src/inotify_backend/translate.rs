@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use inotify::{EventMask, WatchEvent};
 
 use super::kernel::Kernel;
-use crate::root_layer::{Emit, Root};
+use crate::root_layer::{Emit, Root, under};
 use crate::snapshot::{Entry, EntryKind, join_rel};
 use crate::{Config, Event, EventKind, Origin, RecursiveMode};
 
@@ -95,11 +95,7 @@ impl Root<Kernel> {
     ) -> bool {
         if (config.follow_symlinks && self.mode == RecursiveMode::Recursive)
             || !k.blocked.is_empty()
-            || self
-                .dirs
-                .range(rel.to_path_buf()..)
-                .next()
-                .is_some_and(|(p, _)| p.starts_with(rel))
+            || under(&self.dirs, rel).next().is_some()
             || !self.snapshot.announce(dir, name, rel, k.quiet)
         {
             return false;
@@ -200,7 +196,9 @@ impl Root<Kernel> {
                 .snapshot
                 .subtree(to)
                 .filter(|(p, e)| {
-                    e.ino != 0 && self.wants_tree(e, config, false) && !self.dirs.contains_key(p)
+                    e.ino != 0
+                        && self.wants_tree(e, config, false)
+                        && !self.dirs.contains_key(p.as_path())
                 })
                 .map(|(p, _)| p.clone())
                 .collect();
