@@ -28,6 +28,10 @@
 //!   [`Events::from_bytes`] decodes bytes without a system call.
 //! * [`WatchDescriptor`]s remember their instance, so descriptors of two
 //!   instances never compare equal.
+//! * [`DirBuffer`] (Linux, Android) lists a directory with `getdents64(2)`
+//!   into one buffer kept across listings, names borrowed from it: the
+//!   listing that follows adding a watch on a directory, without the
+//!   `fstat` and buffer allocation of `opendir`.
 //! * [`Inotify::wait_or_woken`] also returns when an [`EventFd`] (Linux,
 //!   Android) is notified from another thread, so a blocked reader can be
 //!   told to stop.
@@ -38,6 +42,8 @@
 
 mod buffer;
 mod cpath;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod dir;
 mod error;
 mod events;
 mod instance;
@@ -47,6 +53,8 @@ mod wake;
 mod wd;
 
 pub use buffer::EventBuffer;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use dir::{DirBuffer, DirEntryRef, DirEntryType, open_dir};
 pub use error::{Error, ErrorKind, Limit};
 pub use events::{Event, Events, WatchEvent};
 pub use instance::Inotify;
@@ -68,6 +76,8 @@ const _: () = {
     send_sync::<Events<'static>>();
     send_sync::<Event<'static>>();
     send_sync::<WatchDescriptor>();
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    send_sync::<DirBuffer>();
     #[cfg(any(target_os = "linux", target_os = "android"))]
     send_sync::<EventFd>();
 };
