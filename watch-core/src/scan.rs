@@ -5,10 +5,10 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirEntryExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::ExcludeFn;
@@ -231,36 +231,37 @@ fn read_children(
         }
         Err(None) => return None,
     }
-    let reader = match fs::read_dir(full) {
-        Ok(reader) => reader,
-        Err(err) => {
-            match skip_reason(&err) {
-                Some(reason) => notices.push(skipped(reason)),
-                None => visited.unread.push(rel.to_path_buf()),
-            }
-            return None;
-        }
-    };
     let mut children = Vec::new();
     let mut listed = Vec::new();
-    for item in reader {
-        let Ok(item) = item else { continue };
-        let name = item.file_name();
-        if cookie::is_cookie(&name) {
-            continue;
+    let mut each = |item: Item<'_>| {
+        let name = item.name;
+        if cookie::is_cookie(name) {
+            return;
         }
         // Full paths cost an allocation; build one only when needed.
-        let child_full = || full.join(&name);
+        let child_full = || full.join(name);
         if opts.exclude.is_some() && opts.excluded(&child_full()) {
-            continue;
+            return;
         }
-        // The listing's type (`d_type`; std falls back to `lstat` where
-        // the filesystem does not fill it in).
-        if !opts.exact && item.file_type().is_ok_and(|t| t.is_file()) {
-            listed.push((name, item.ino()));
-            continue;
+        // The listing's type (`d_type`); where the filesystem does not
+        // fill it in, the entry's `lstat` tells (and is kept).
+        let mut meta = None;
+        let is_file = match item.is_file {
+            Some(is_file) => is_file,
+            None => {
+                let m = (item.metadata)();
+                let is_file = m.as_ref().is_ok_and(|m| m.is_file());
+                meta = Some(m);
+                is_file
+            }
+        };
+        if !opts.exact && is_file {
+            listed.push((name.to_os_string(), item.ino));
+            return;
         }
-        let Ok(meta) = item.metadata() else { continue }; // vanished meanwhile
+        let Ok(meta) = meta.unwrap_or_else(|| (item.metadata)()) else {
+            return; // vanished meanwhile
+        };
         let target = if meta.file_type().is_symlink() {
             fs::read_link(child_full()).ok()
         } else {
@@ -297,12 +298,19 @@ fn read_children(
             _ => false,
         };
         children.push(Child {
-            name,
+            name: name.to_os_string(),
             entry,
             enter,
             dev: child_dev,
             id: child_id,
         });
+    };
+    if let Err(err) = list_entries(full, &mut each) {
+        match skip_reason(&err) {
+            Some(reason) => notices.push(skipped(reason)),
+            None => visited.unread.push(rel.to_path_buf()),
+        }
+        return None;
     }
     children.sort_unstable_by(|a, b| a.name.as_encoded_bytes().cmp(b.name.as_encoded_bytes()));
     let listed = (!listed.is_empty()).then(|| {
@@ -310,6 +318,81 @@ fn read_children(
         Listing::new(dev, since, &listed)
     });
     Some((children, listed))
+}
+
+/// One entry as a directory's listing gives it.
+struct Item<'a> {
+    name: &'a OsStr,
+    ino: u64,
+    /// Whether it is a regular file, when the listing says (`d_type`).
+    is_file: Option<bool>,
+    /// Its `lstat`.
+    metadata: &'a dyn Fn() -> io::Result<fs::Metadata>,
+}
+
+/// Calls `each` for the entries of the directory at `dir` (not `.` and
+/// `..`). The error is that of opening it; a later read error ends the
+/// listing with the entries read before it.
+///
+/// With the inotify crate (Linux, Android): `getdents64` into one buffer
+/// kept by the thread, names borrowed from it, so a listing costs no
+/// `fstat`, no buffer allocation and no allocation per entry (the
+/// `opendir` behind `fs::read_dir` costs all three); an entry's `lstat`
+/// is by its full path.
+#[cfg(linux_kernel)]
+fn list_entries(dir: &Path, each: &mut dyn FnMut(Item<'_>)) -> io::Result<()> {
+    use inotify::{DirBuffer, DirEntryType};
+    use std::cell::RefCell;
+
+    thread_local! {
+        static BUFFER: RefCell<DirBuffer> = RefCell::new(DirBuffer::default());
+    }
+    let file = inotify::open_dir(dir)?;
+    let mut list = |buffer: &mut DirBuffer| {
+        // A read error ends the listing (as `fs::read_dir`'s iterator ends).
+        let _ = buffer.list(&file, &mut |e| {
+            let metadata = || fs::symlink_metadata(dir.join(e.name));
+            each(Item {
+                name: e.name,
+                ino: e.ino,
+                is_file: match e.kind {
+                    DirEntryType::File => Some(true),
+                    DirEntryType::Unknown => None,
+                    DirEntryType::Dir | DirEntryType::Symlink | DirEntryType::Other => Some(false),
+                },
+                metadata: &metadata,
+            });
+        });
+    };
+    BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut buffer) => list(&mut buffer),
+        // Listing already, further up this thread (an exclude function
+        // that scans): a buffer of its own.
+        Err(_) => list(&mut DirBuffer::default()),
+    });
+    Ok(())
+}
+
+/// Calls `each` for the entries of the directory at `dir` (not `.` and
+/// `..`). The error is that of opening it; a later read error ends the
+/// listing with the entries read before it.
+#[cfg(not(linux_kernel))]
+fn list_entries(dir: &Path, each: &mut dyn FnMut(Item<'_>)) -> io::Result<()> {
+    use std::os::unix::fs::DirEntryExt;
+
+    for item in fs::read_dir(dir)? {
+        let Ok(item) = item else { continue };
+        let name = item.file_name();
+        let metadata = || item.metadata();
+        each(Item {
+            name: &name,
+            ino: item.ino(),
+            // std falls back to `lstat` where `d_type` is not filled in.
+            is_file: Some(item.file_type().is_ok_and(|t| t.is_file())),
+            metadata: &metadata,
+        });
+    }
+    Ok(())
 }
 
 /// The notice for a directory that cannot be read, or `None` when it simply
