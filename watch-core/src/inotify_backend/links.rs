@@ -2,9 +2,16 @@
 //! ancestors), by path, so that a root added below a directory other roots
 //! already follow shares their watch without a system call, and its lookup
 //! takes that directory's identity from here instead of an `lstat`.
+//!
+//! Paths are kept and looked up as bytes: they all come from lookups,
+//! which spell one directory the same way every time (see
+//! [`same_dir`](crate::resolve::same_dir)), and hashing bytes costs a
+//! fraction of hashing a `Path` (which walks its components). Two
+//! spellings of one directory would only miss a chance to share.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
 
 use inotify::WatchDescriptor;
 
@@ -25,8 +32,13 @@ struct Linked {
 /// Followed directories by path, and the path of each such watch.
 #[derive(Default)]
 pub(super) struct Links {
-    by_path: HashMap<PathBuf, Linked, FastHash>,
-    by_wd: HashMap<WatchDescriptor, PathBuf, FastHash>,
+    by_path: HashMap<OsString, Linked, FastHash>,
+    by_wd: HashMap<WatchDescriptor, OsString, FastHash>,
+}
+
+/// The key of the directory at `dir`.
+fn key(dir: &Path) -> &OsStr {
+    dir.as_os_str()
 }
 
 impl Links {
@@ -34,29 +46,30 @@ impl Links {
     /// an anchor (`full`) or an ancestor.
     pub(super) fn find(&self, dir: &Path, id: DirId, full: bool) -> Option<WatchDescriptor> {
         self.by_path
-            .get(dir)
+            .get(key(dir))
             .filter(|l| l.id == id && (l.full || !full))
             .map(|l| l.wd)
     }
 
     /// The identity of the followed directory at `dir`.
     pub(super) fn id(&self, dir: &Path) -> Option<DirId> {
-        self.by_path.get(dir).map(|l| l.id)
+        self.by_path.get(key(dir)).map(|l| l.id)
     }
 
     /// `wd` was armed on `dir` (identity `id`); `full`: with the full
     /// directory mask. A watch already there with that mask keeps it
     /// (masks are only ever widened).
     pub(super) fn armed(&mut self, dir: &Path, id: DirId, wd: WatchDescriptor, full: bool) {
+        let dir = key(dir);
         let full = full || self.by_path.get(dir).is_some_and(|l| l.wd == wd && l.full);
         if let Some(old) = self
             .by_path
-            .insert(dir.to_path_buf(), Linked { wd, id, full })
+            .insert(dir.to_os_string(), Linked { wd, id, full })
             && old.wd != wd
         {
             self.by_wd.remove(&old.wd);
         }
-        if let Some(old_dir) = self.by_wd.insert(wd, dir.to_path_buf())
+        if let Some(old_dir) = self.by_wd.insert(wd, dir.to_os_string())
             && old_dir != dir
             && self.by_path.get(&old_dir).is_some_and(|l| l.wd == wd)
         {
