@@ -857,9 +857,9 @@ mod tests {
         (link.kind, link.target) = (EntryKind::Symlink, Some(Box::new(PathBuf::from("x"))));
         let names = [(std::ffi::OsString::from("a"), 5), ("b".into(), 6)];
         let snap = Snapshot::from_scan(vec![
-            (PathBuf::new(), dir(1), None),
+            (Path::new("").into(), dir(1), None),
             (
-                PathBuf::from("s"),
+                Path::new("s").into(),
                 link.clone(),
                 Some(Listing::new(3, 40, &names)),
             ),
