@@ -3,6 +3,7 @@
 //! when asked (loops detected by device and inode), unreadable directories
 //! kept, skipped and reported, never fatal.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -93,7 +94,13 @@ pub(crate) fn scan_dir(
     notices: &mut Vec<Event>,
 ) -> (Snapshot, Vec<PathBuf>) {
     let via_symlink = base.kind == EntryKind::Symlink;
-    let base_full = join_rel(root, base_rel);
+    // The root itself (every non-recursive root's only directory) is read
+    // at the path as given, without a copy.
+    let base_full = if base_rel.as_os_str().is_empty() {
+        Cow::Borrowed(root)
+    } else {
+        Cow::Owned(join_rel(root, base_rel))
+    };
     // The directory the files are in: a followed symlink's target, not
     // the link itself.
     let base_id = if via_symlink {
@@ -102,11 +109,17 @@ pub(crate) fn scan_dir(
         (base.dev, base.ino)
     };
     let base_dev = base_id.0;
+    // Loops matter only to a walk that goes down: a flat one keeps no
+    // record of the directories it met.
     let mut all = above.clone();
-    all.insert(base_id);
+    let mut chain = Vec::new();
+    if opts.recursive {
+        all.insert(base_id);
+        chain.push(base_id);
+    }
     let mut visited = Seen {
         above,
-        chain: vec![base_id],
+        chain,
         all,
         unread: Vec::new(),
     };
@@ -125,9 +138,23 @@ pub(crate) fn scan_dir(
         visit,
         notices,
     ) {
+        Some((children, listed)) if !opts.recursive => {
+            // Nothing is entered: the children are the rest of the result.
+            found.reserve_exact(1 + children.len());
+            found.push((base_rel.clone(), base, listed));
+            let mut scratch = PathBuf::new();
+            for child in children {
+                let child_rel = join_shared(&mut scratch, base_rel, &child.name);
+                found.push((child_rel, child.entry, None));
+            }
+        }
         Some((children, listed)) => {
             found.push((base_rel.clone(), base, listed));
-            stack.push((base_rel.clone(), base_full, children.into_iter()));
+            stack.push((
+                base_rel.clone(),
+                base_full.into_owned(),
+                children.into_iter(),
+            ));
         }
         None => found.push((base_rel.clone(), base, None)),
     }
@@ -260,9 +287,9 @@ fn read_children(
         let mut child_dev = entry.dev;
         let mut child_id = (entry.dev, entry.ino);
         let enter = match entry.kind {
-            EntryKind::Dir => {
+            EntryKind::Dir if opts.recursive => {
                 visited.all.insert(child_id);
-                opts.recursive && !visited.is_ancestor(child_id)
+                !visited.is_ancestor(child_id)
             }
             EntryKind::Symlink if opts.recursive && opts.follow_symlinks => {
                 match fs::metadata(child_full()) {

@@ -345,8 +345,8 @@ impl<T: WatchTable> Root<T> {
         let (dir, _) = self.resolved.last()?;
         self.anchors
             .iter()
-            .find(|l| l.dir == dir)
-            .map(|l| (l.dir.clone(), l.handle))
+            .find(|l| *l.dir == *dir)
+            .map(|l| (l.dir.to_path_buf(), l.handle))
     }
 }
 
@@ -361,7 +361,7 @@ pub(crate) fn write_cookie<T: WatchTable>(
     let own = roots.iter().filter_map(Root::cookie_dir);
     let others = roots
         .iter()
-        .flat_map(|r| r.anchors.iter().map(|l| (l.dir.clone(), l.handle)));
+        .flat_map(|r| r.anchors.iter().map(|l| (l.dir.to_path_buf(), l.handle)));
     let mut first_error = None;
     for (dir, handle) in own.chain(others) {
         let name = cookie::fresh_name();
