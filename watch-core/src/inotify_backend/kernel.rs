@@ -525,7 +525,10 @@ mod tests {
         };
         let mut users = Users::default();
         users.insert(big.clone());
-        assert_eq!(users.clone().into_iter().collect::<Vec<_>>(), [big.clone()]);
+        assert_eq!(
+            users.clone().into_iter().collect::<Vec<_>>(),
+            std::slice::from_ref(&big)
+        );
         users.remove(&big);
         assert!(users.is_empty());
     }
