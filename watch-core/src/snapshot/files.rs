@@ -1,7 +1,7 @@
 //! The listed regular files of one directory: [`Files`], a small
 //! table in one buffer or a large indexed one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, btree_map};
 
 use super::*;
 /// The listed regular files of one directory, sorted by name, each with
@@ -504,7 +504,6 @@ impl Table {
     pub(super) fn add(&mut self, name: &[u8], ino: u64, replace: bool) -> bool {
         match self.find(name) {
             Ok(i) if !replace && self.inos[i] != 0 => false,
-            Err(_) if !replace && self.recent.items.contains_key(name) => false,
             Ok(i) => {
                 if self.inos[i] == 0 {
                     self.dead -= 1;
@@ -522,7 +521,18 @@ impl Table {
                 {
                     return false;
                 }
-                self.recent.items.insert(name.into(), ino);
+                // One search of the recent names, whether or not it is
+                // there (the key is made first; it rarely is).
+                match self.recent.items.entry(name.into()) {
+                    btree_map::Entry::Occupied(_) if !replace => return false,
+                    btree_map::Entry::Occupied(mut here) => {
+                        here.insert(ino);
+                        return true;
+                    }
+                    btree_map::Entry::Vacant(new) => {
+                        new.insert(ino);
+                    }
+                }
                 if self.recent.full(self.offsets.len()) {
                     self.rebuild();
                 }
