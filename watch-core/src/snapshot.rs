@@ -9,13 +9,17 @@
 //! # Layout
 //!
 //! Directories, symlinks, other special files and every file whose status
-//! was read (`lstat`) are kept by path, each with its full [`Entry`]. A
-//! regular file that a kernel backend's scan only *listed* (its name, type
-//! and inode come from the directory listing, no `lstat`) is kept in its
-//! directory's [`Files`] table instead: the name stored once, with the
-//! inode; about 9 bytes plus the name per file in a small directory's
-//! single buffer (14 in a large one's indexed table), against a full
-//! relative path and a 64-byte entry. Such an entry is
+//! was read (`lstat`) are kept by path, each as a 48-byte [`Node`]: the
+//! kind, device, inode, mode and owner inline; a directory's size and
+//! times are not kept (no diff looks at them), and everything else's, with
+//! a symlink's target, are boxed beside it. A regular file that a kernel
+//! backend's scan only *listed* (its name, type and inode come from the
+//! directory listing, no `lstat`) is kept in its directory's [`Files`]
+//! table instead: the name stored once, with the inode; in a small
+//! directory's single buffer, about 2 bytes plus the name per file when
+//! the inodes run in order (the layout is in [`files`]; 14 plus the name
+//! in a large directory's indexed table), against a full relative path
+//! and a node. Such an entry is
 //! [`Entry::listed`]: its size, times and permissions are unknown, and its
 //! `ctime` holds the moment (less a margin) its directory was listed. The
 //! rescan after a queue overflow treats a listed file whose ctime is not
@@ -33,14 +37,212 @@ mod entry;
 mod files;
 
 pub(crate) use entry::*;
-use files::Files;
+use files::{Files, FilesRef, Fit, Small};
 
-/// A path kept with its full entry, and (for a directory) the regular
-/// files listed in it.
+/// What is kept at a path: the fields of its [`Entry`] that every kind
+/// needs inline, the rest in its [`Tail`]. 48 bytes, against 64 for an
+/// entry and 16 more for a files table.
 #[derive(Clone, Debug)]
 struct Node {
-    entry: Entry,
-    files: Option<Files>,
+    dev: u64,
+    ino: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    kind: EntryKind,
+    listed: bool,
+    tail: Tail,
+}
+
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Node>() <= 48);
+
+/// The rest of a [`Node`].
+#[derive(Clone, Debug)]
+enum Tail {
+    /// A directory (examined, not listed), whose size and times are not
+    /// kept (no diff looks at them), with the regular files listed in it,
+    /// on its own device, when they fit a [`Small`] table (empty when
+    /// there are none).
+    Dir(Small),
+    /// Anything else: the rest of the entry, and the files listed in it
+    /// (a directory with many files, or a followed symlink to one).
+    Full(Box<Rest>),
+}
+
+/// The fields of an [`Entry`] that a [`Tail::Dir`] node does without.
+#[derive(Clone, Debug)]
+struct Rest {
+    size: u64,
+    mtime: i64,
+    ctime: i64,
+    target: Option<Box<PathBuf>>,
+    files: Option<Box<Listed>>,
+}
+
+/// The regular files listed in a directory, and the directory's device.
+#[derive(Clone, Debug)]
+struct Listed {
+    dev: u64,
+    files: Files,
+}
+
+impl Node {
+    fn new(entry: Entry, files: Option<Listed>) -> Node {
+        let compact = entry.kind == EntryKind::Dir && !entry.listed && entry.target.is_none();
+        let tail = match files {
+            None if compact => Tail::Dir(Small::default()),
+            Some(Listed {
+                dev,
+                files: Files::Small(small),
+            }) if compact && dev == entry.dev => Tail::Dir(small),
+            files => {
+                let times = !compact;
+                Tail::Full(Box::new(Rest {
+                    size: if times { entry.size } else { 0 },
+                    mtime: if times { entry.mtime } else { 0 },
+                    ctime: if times { entry.ctime } else { 0 },
+                    target: entry.target,
+                    files: files.filter(|l| !l.files.is_empty()).map(Box::new),
+                }))
+            }
+        };
+        Node {
+            dev: entry.dev,
+            ino: entry.ino,
+            mode: entry.mode,
+            uid: entry.uid,
+            gid: entry.gid,
+            kind: entry.kind,
+            listed: entry.listed,
+            tail,
+        }
+    }
+
+    /// The entry kept here (a directory's size and times are 0).
+    fn entry(&self) -> Entry {
+        let (size, mtime, ctime, target) = match &self.tail {
+            Tail::Dir(_) => (0, 0, 0, None),
+            Tail::Full(rest) => (rest.size, rest.mtime, rest.ctime, rest.target.clone()),
+        };
+        Entry {
+            kind: self.kind,
+            listed: self.listed,
+            dev: self.dev,
+            ino: self.ino,
+            size,
+            mtime,
+            ctime,
+            mode: self.mode,
+            uid: self.uid,
+            gid: self.gid,
+            target,
+        }
+    }
+
+    fn is_dir(&self) -> bool {
+        self.kind == EntryKind::Dir
+    }
+
+    /// The listed files here (`None` when there are none) and their device.
+    fn files(&self) -> Option<(u64, FilesRef<'_>)> {
+        match &self.tail {
+            Tail::Dir(small) if small.is_empty() => None,
+            Tail::Dir(small) => Some((self.dev, FilesRef::Small(small))),
+            Tail::Full(rest) => rest.files.as_ref().map(|l| (l.dev, l.files.as_ref())),
+        }
+    }
+
+    /// Takes the node apart into its entry and its listed files.
+    fn into_parts(self) -> (Entry, Option<Listed>) {
+        let entry = self.entry();
+        let files = match self.tail {
+            Tail::Dir(small) if small.is_empty() => None,
+            Tail::Dir(small) => Some(Listed {
+                dev: self.dev,
+                files: Files::Small(small),
+            }),
+            Tail::Full(rest) => rest.files.map(|l| *l),
+        };
+        (entry, files)
+    }
+
+    /// Replaces the entry, keeping the listed files.
+    fn set_entry(&mut self, entry: Entry) {
+        let compact = entry.kind == EntryKind::Dir && !entry.listed && entry.target.is_none();
+        match &mut self.tail {
+            Tail::Dir(_) if compact && entry.dev == self.dev => {}
+            Tail::Full(rest) if !compact => {
+                rest.size = entry.size;
+                rest.mtime = entry.mtime;
+                rest.ctime = entry.ctime;
+                rest.target = entry.target;
+            }
+            _ => return self.replace(Some(entry), None),
+        }
+        self.dev = entry.dev;
+        self.ino = entry.ino;
+        self.mode = entry.mode;
+        self.uid = entry.uid;
+        self.gid = entry.gid;
+        self.kind = entry.kind;
+        self.listed = entry.listed;
+    }
+
+    /// Replaces the entry, or the listed files, keeping the other.
+    fn replace(&mut self, entry: Option<Entry>, files: Option<Option<Listed>>) {
+        let placeholder = Node::new(Entry::placeholder(true), None);
+        let (old_entry, old_files) = std::mem::replace(self, placeholder).into_parts();
+        *self = Node::new(entry.unwrap_or(old_entry), files.unwrap_or(old_files));
+    }
+
+    /// Records the listed file `name` with `ino` (not 0), listed at `since`
+    /// on device `dev`; without `replace`, only a name not here yet. False
+    /// if nothing was recorded (files of another device are kept here).
+    fn add_file(&mut self, dev: u64, name: &[u8], ino: u64, since: i64, replace: bool) -> bool {
+        if let Tail::Dir(small) = &mut self.tail {
+            if dev != self.dev {
+                return false;
+            }
+            match small.insert(name, ino, since, replace) {
+                Fit::Done(done) => return done,
+                // Moves to a large table, in the node's rest.
+                Fit::TooSmall => {}
+            }
+        }
+        if let Tail::Dir(small) = &self.tail {
+            let files = Some(Listed {
+                dev,
+                files: Files::Big(Box::new(small.to_table())),
+            });
+            self.replace(None, Some(files));
+        }
+        let Tail::Full(rest) = &mut self.tail else {
+            return false;
+        };
+        let listed = rest.files.get_or_insert_with(|| {
+            Box::new(Listed {
+                dev,
+                files: Files::Small(Small::default()),
+            })
+        });
+        listed.dev == dev && listed.files.insert(name, ino, since, replace)
+    }
+
+    /// Removes the listed file `name`; its inode.
+    fn remove_file(&mut self, name: &[u8]) -> Option<u64> {
+        match &mut self.tail {
+            Tail::Dir(small) => small.remove(name),
+            Tail::Full(rest) => {
+                let listed = rest.files.as_mut()?;
+                let ino = listed.files.remove(name);
+                if listed.files.is_empty() {
+                    rest.files = None;
+                }
+                ino
+            }
+        }
+    }
 }
 
 /// Paths relative to a root (the root itself is `""`) and what was there.
@@ -73,18 +275,18 @@ impl Snapshot {
     /// What was seen at `rel`.
     pub(crate) fn get(&self, rel: &Path) -> Option<Entry> {
         if let Some(node) = self.nodes.get(rel) {
-            return Some(node.entry.clone());
+            return Some(node.entry());
         }
         let (parent, name) = split(rel)?;
-        let files = self.nodes.get(parent)?.files.as_ref()?;
+        let (dev, files) = self.nodes.get(parent)?.files()?;
         files
             .get(name.as_bytes())
-            .map(|ino| self.listed_entry(files, ino))
+            .map(|ino| self.listed_entry(dev, files, ino))
     }
 
-    /// A listed file's entry from its table.
-    fn listed_entry(&self, files: &Files, ino: u64) -> Entry {
-        let mut entry = files.entry(ino);
+    /// A listed file's entry from its table (of files on device `dev`).
+    fn listed_entry(&self, dev: u64, files: FilesRef<'_>, ino: u64) -> Entry {
+        let mut entry = Entry::listed(dev, ino, files.since());
         if ino == UNKNOWN_INO {
             entry.ctime = self.announced.unwrap_or(i64::MIN);
         }
@@ -112,12 +314,11 @@ impl Snapshot {
         if self.nodes.contains_key(rel) {
             return false;
         }
-        let Some(node) = self.nodes.get_mut(dir).filter(|n| n.entry.is_dir()) else {
+        let Some(node) = self.nodes.get_mut(dir).filter(|n| n.is_dir()) else {
             return false;
         };
-        let dev = node.entry.dev;
-        let files = node.files.get_or_insert_with(|| Files::new(dev, i64::MAX));
-        if files.dev() != dev || !files.insert_new(name.as_bytes(), UNKNOWN_INO) {
+        let dev = node.dev;
+        if !node.add_file(dev, name.as_bytes(), UNKNOWN_INO, i64::MAX, false) {
             return false;
         }
         self.announced = Some(self.announced.map_or(since, |a| a.min(since)));
@@ -145,27 +346,25 @@ impl Snapshot {
                 && !self.nodes.contains_key(&rel)
                 && let Some(node) = self.nodes.get_mut(parent)
             {
-                let files = node
-                    .files
-                    .get_or_insert_with(|| Files::new(entry.dev, i64::MAX));
-                if files.dev() == entry.dev && files.insert(name, entry.ino) {
-                    if entry.ino == UNKNOWN_INO {
+                // An announced file's time is the snapshot's, not its table's.
+                let unknown = entry.ino == UNKNOWN_INO;
+                let since = if unknown { i64::MAX } else { entry.ctime };
+                if node.add_file(entry.dev, name, entry.ino, since, true) {
+                    if unknown {
                         self.announced =
                             Some(self.announced.map_or(entry.ctime, |a| a.min(entry.ctime)));
-                    } else {
-                        files.set_since(files.since().min(entry.ctime));
                     }
                     return;
                 }
             }
-            if let Some(files) = self.nodes.get_mut(parent).and_then(|n| n.files.as_mut()) {
-                files.remove(name);
+            if let Some(node) = self.nodes.get_mut(parent) {
+                node.remove_file(name);
             }
         }
         match self.nodes.get_mut(&rel) {
-            Some(node) => node.entry = entry,
+            Some(node) => node.set_entry(entry),
             None => {
-                self.nodes.insert(rel, Node { entry, files: None });
+                self.nodes.insert(rel, Node::new(entry, None));
             }
         }
     }
@@ -176,7 +375,7 @@ impl Snapshot {
         // Inode 0 is never listed: placeholders are always nodes.
         self.nodes
             .iter()
-            .filter(|(_, n)| n.entry.ino == 0)
+            .filter(|(_, n)| n.ino == 0)
             .map(|(p, _)| p.clone())
             .collect()
     }
@@ -188,10 +387,13 @@ impl Snapshot {
     /// then reports it as modified, once, rather than risk missing a
     /// rewrite made between the rename and the `lstat` that read `ctime`.
     pub(crate) fn refresh_ctime(&mut self, rel: &Path, ctime: i64) {
+        // A directory's times are not kept.
         if let Some(node) = self.nodes.get_mut(rel)
-            && !node.entry.listed
+            && !node.listed
+            && !node.is_dir()
+            && let Tail::Full(rest) = &mut node.tail
         {
-            node.entry.ctime = ctime;
+            rest.ctime = ctime;
         }
     }
 
@@ -206,16 +408,13 @@ impl Snapshot {
             .nodes
             .iter()
             .filter(|(p, n)| {
-                n.entry.kind == EntryKind::File
-                    && !n.entry.listed
-                    && n.entry.ino != 0
-                    && !p.as_os_str().is_empty()
+                n.kind == EntryKind::File && !n.listed && n.ino != 0 && !p.as_os_str().is_empty()
             })
             .map(|(p, _)| p.clone())
             .collect();
         for path in files {
             if let Some(node) = self.nodes.remove(&path) {
-                let listed = Entry::listed(node.entry.dev, node.entry.ino, since);
+                let listed = Entry::listed(node.dev, node.ino, since);
                 self.insert(path, listed);
             }
         }
@@ -232,12 +431,12 @@ impl Snapshot {
 
     /// Every path with its entry, `(node path, node)` expanded.
     fn expand(&self, out: &mut Vec<(PathBuf, Entry)>, path: &Path, node: &Node) {
-        out.push((path.to_path_buf(), node.entry.clone()));
-        if let Some(files) = &node.files {
+        out.push((path.to_path_buf(), node.entry()));
+        if let Some((dev, files)) = node.files() {
             for (name, ino) in files.iter() {
                 out.push((
                     join_rel(path, Path::new(OsStr::from_bytes(name))),
-                    self.listed_entry(files, ino),
+                    self.listed_entry(dev, files, ino),
                 ));
             }
         }
@@ -282,12 +481,8 @@ impl Snapshot {
         if !self.nodes.contains_key(rel)
             && let Some((parent, name)) = split(rel)
             && let Some(node) = self.nodes.get_mut(parent)
-            && let Some(files) = node.files.as_mut()
         {
-            files.remove(name.as_bytes());
-            if files.is_empty() {
-                node.files = None;
-            }
+            node.remove_file(name.as_bytes());
         }
         self.take_nodes(rel);
     }
@@ -313,9 +508,9 @@ impl Snapshot {
         }
         // `to` is a node now: no listed file of the same name may remain.
         if let Some((parent, name)) = split(to)
-            && let Some(files) = self.nodes.get_mut(parent).and_then(|n| n.files.as_mut())
+            && let Some(node) = self.nodes.get_mut(parent)
         {
-            files.remove(name.as_bytes());
+            node.remove_file(name.as_bytes());
         }
     }
 
@@ -325,25 +520,22 @@ impl Snapshot {
             self.announced = Some(self.announced.map_or(a, |s| s.min(a)));
         }
         for (path, node) in other.nodes {
-            let files = node.files;
-            self.insert(path.clone(), node.entry);
-            let Some(files) = files else { continue };
+            let (entry, listed) = node.into_parts();
+            self.insert(path.clone(), entry);
+            let Some(listed) = listed else { continue };
             match self.nodes.get_mut(&path) {
-                Some(Node {
-                    files: mine @ None, ..
-                }) => *mine = Some(files),
+                Some(mine) if mine.files().is_none() => mine.replace(None, Some(Some(listed))),
                 Some(_) => {
+                    let files = listed.files.as_ref();
                     for (name, ino) in files.iter() {
+                        let since = if ino == UNKNOWN_INO {
+                            other.announced.unwrap_or(i64::MIN)
+                        } else {
+                            files.since()
+                        };
                         self.insert(
                             join_rel(&path, Path::new(OsStr::from_bytes(name))),
-                            Entry {
-                                ctime: if ino == UNKNOWN_INO {
-                                    other.announced.unwrap_or(i64::MIN)
-                                } else {
-                                    files.since()
-                                },
-                                ..files.entry(ino)
-                            },
+                            Entry::listed(listed.dev, ino, since),
                         );
                     }
                 }
@@ -358,10 +550,7 @@ impl Snapshot {
     pub(crate) fn from_scan(found: Vec<(PathBuf, Entry, Option<Listing>)>) -> Snapshot {
         let nodes = found
             .into_iter()
-            .map(|(path, entry, files)| {
-                let files = files.map(|l| l.0).filter(|f| !f.is_empty());
-                (path, Node { entry, files })
-            })
+            .map(|(path, entry, files)| (path, Node::new(entry, files.map(|l| l.0))))
             .collect();
         Snapshot {
             nodes,
@@ -378,12 +567,12 @@ impl Snapshot {
         let mut cur = Some(rel);
         while let Some(p) = cur {
             if let Some(n) = self.nodes.get(p) {
-                ids.insert((n.entry.dev, n.entry.ino));
+                ids.insert((n.dev, n.ino));
             }
             cur = p.parent();
         }
         if let Some(n) = self.nodes.get(Path::new("")) {
-            ids.insert((n.entry.dev, n.entry.ino));
+            ids.insert((n.dev, n.ino));
         }
         ids
     }
@@ -401,18 +590,17 @@ impl IntoIterator for Snapshot {
 
 /// The regular files a scan listed in one directory without examining
 /// them (see [`Snapshot::from_scan`]).
-pub(crate) struct Listing(Files);
+pub(crate) struct Listing(Listed);
 
 impl Listing {
     /// The files listed in a directory on device `dev`, read after
     /// `since` (a [`listed_since`]): `names` with their inodes, sorted by
     /// the names' bytes.
     pub(crate) fn new(dev: u64, since: i64, names: &[(std::ffi::OsString, u64)]) -> Listing {
-        Listing(Files::from_sorted(
+        Listing(Listed {
             dev,
-            since,
-            names.iter().map(|(n, i)| (n.as_bytes(), *i)),
-        ))
+            files: Files::from_sorted(since, names.iter().map(|(n, i)| (n.as_bytes(), *i))),
+        })
     }
 }
 
@@ -595,6 +783,75 @@ mod tests {
             want.insert(0, String::new());
             assert_eq!(paths(snap.iter()), want);
         }
+    }
+
+    #[test]
+    fn entries_come_back_as_recorded_but_a_directory_s_times() {
+        let mut snap = Snapshot::default();
+        let mut d = dir(1);
+        (d.size, d.mtime, d.ctime, d.mode, d.uid, d.gid) = (4096, 5, 6, 0o40755, 7, 8);
+        snap.insert(PathBuf::new(), d.clone());
+        let mut f = Entry::placeholder(false).with(1, 2);
+        (f.size, f.mtime, f.ctime, f.mode, f.uid, f.gid) = (10, 11, 12, 0o100644, 13, 14);
+        snap.insert(PathBuf::from("f"), f.clone());
+        let mut l = f.clone().with(2, 3);
+        (l.kind, l.target) = (EntryKind::Symlink, Some(Box::new(PathBuf::from("t"))));
+        snap.insert(PathBuf::from("l"), l.clone());
+        assert_eq!(snap.get(Path::new("f")), Some(f));
+        assert_eq!(snap.get(Path::new("l")), Some(l));
+        (d.size, d.mtime, d.ctime) = (0, 0, 0);
+        assert_eq!(snap.get(Path::new("")), Some(d.clone()));
+        // Not kept for a directory, so not moved either.
+        snap.refresh_ctime(Path::new(""), 99);
+        assert_eq!(snap.get(Path::new("")), Some(d));
+    }
+
+    #[test]
+    fn a_directory_keeps_its_files_through_new_entries_and_devices() {
+        let mut snap = Snapshot::default();
+        snap.insert(PathBuf::new(), dir(1));
+        for count in [3u64, 40] {
+            for i in 0..count {
+                snap.insert(
+                    PathBuf::from(format!("f{i}")),
+                    Entry::listed(1, 100 + i, 50),
+                );
+            }
+            // A new entry for the directory (a chmod seen) keeps them.
+            let mut d = dir(1);
+            d.mode = 0o40700;
+            snap.insert(PathBuf::new(), d.clone());
+            assert_eq!(snap.get(Path::new("")), Some(d));
+            assert_eq!(snap.get(Path::new("f2")), Some(Entry::listed(1, 102, 50)));
+            // Another device: the files keep theirs; new ones of the
+            // directory's device are then kept as nodes.
+            snap.insert(PathBuf::new(), dir(1).with(2, 1));
+            assert_eq!(snap.get(Path::new("f2")), Some(Entry::listed(1, 102, 50)));
+            snap.insert(PathBuf::from("g"), Entry::listed(2, 9, 50));
+            assert_eq!(snap.get(Path::new("g")), Some(Entry::listed(2, 9, 50)));
+            assert_eq!(snap.nodes.len(), 2);
+            assert_eq!(paths(snap.iter()).len(), count as usize + 2);
+            snap.remove_subtree(Path::new("g"));
+            snap.insert(PathBuf::new(), dir(1));
+        }
+        // A followed symlink to a directory on another device, as a scan
+        // records it, with its listing.
+        let mut link = Entry::placeholder(false).with(1, 7);
+        (link.kind, link.target) = (EntryKind::Symlink, Some(Box::new(PathBuf::from("x"))));
+        let names = [(std::ffi::OsString::from("a"), 5), ("b".into(), 6)];
+        let snap = Snapshot::from_scan(vec![
+            (PathBuf::new(), dir(1), None),
+            (
+                PathBuf::from("s"),
+                link.clone(),
+                Some(Listing::new(3, 40, &names)),
+            ),
+        ]);
+        assert_eq!(snap.get(Path::new("s")), Some(link));
+        assert_eq!(snap.get(Path::new("s/b")), Some(Entry::listed(3, 6, 40)));
+        let mut copy = Snapshot::default();
+        copy.extend(snap.clone());
+        assert_eq!(copy, snap);
     }
 
     #[test]

@@ -40,6 +40,43 @@ pub(super) struct Use {
     pub(super) role: Role,
 }
 
+// One per watched directory: kept small. A role holds its path as a
+// shared 16-byte pointer; `Users` keeps its one use inline, in no more room
+// than that use takes.
+const _: () = assert!(std::mem::size_of::<Role>() <= 24);
+const _: () = assert!(std::mem::size_of::<Users>() <= 32);
+
+/// Who uses each watch, by the kernel's descriptor number. All the watches
+/// are the one instance's, so the number alone names one (a
+/// [`WatchDescriptor`] also carries the instance: 16 bytes against 4, in
+/// every slot of a table with one slot per watched directory).
+#[derive(Default)]
+pub(super) struct Uses(HashMap<i32, Users, FastHash>);
+
+impl Uses {
+    pub(super) fn get(&self, wd: &Wd) -> Option<&Users> {
+        self.0.get(&wd.raw())
+    }
+
+    pub(super) fn get_mut(&mut self, wd: &Wd) -> Option<&mut Users> {
+        self.0.get_mut(&wd.raw())
+    }
+
+    pub(super) fn remove(&mut self, wd: &Wd) -> Option<Users> {
+        self.0.remove(&wd.raw())
+    }
+
+    /// Adds `user` to the users of `wd`.
+    pub(super) fn insert(&mut self, wd: Wd, user: Use) {
+        self.0.entry(wd.raw()).or_default().insert(user);
+    }
+
+    /// How many watches are in use.
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// What a watch on a directory above a root's path listens for: the
 /// directory itself moving or going away, not its entries (so watching `/home`
 /// above a watched file costs no events when files in `/home` change).
@@ -148,7 +185,7 @@ impl IntoIterator for Users {
 /// The instance and who uses each of its watches.
 pub(super) struct Kernel {
     pub(super) ino: Inotify,
-    pub(super) uses: HashMap<WatchDescriptor, Users, FastHash>,
+    pub(super) uses: Uses,
     /// Bumped whenever a root's watches move to other inodes (a path now
     /// resolves elsewhere, an overflow rescan): a sync in progress then
     /// writes another cookie, since the last one may have gone where no
@@ -197,10 +234,7 @@ impl WatchTable for Kernel {
         };
         match self.ino.add_watch(path, mask) {
             Ok(wd) => {
-                self.uses
-                    .entry(wd)
-                    .or_default()
-                    .insert(Use { root: id, role });
+                self.uses.insert(wd, Use { root: id, role });
                 Ok(wd)
             }
             Err(e) => Err(match to_skip(&e) {
@@ -321,7 +355,7 @@ mod tests {
     fn users_go_from_one_to_few_to_many_and_back() {
         let user = |root| Use {
             root,
-            role: Role::Tree(PathBuf::from("d")),
+            role: Role::Tree(Path::new("d").into()),
         };
         let roots = |users: &Users| {
             let mut r: Vec<usize> = users.clone().into_iter().map(|u| u.root).collect();

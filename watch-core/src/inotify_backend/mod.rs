@@ -24,7 +24,7 @@ mod links;
 mod mounts;
 mod translate;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -91,7 +91,7 @@ impl InotifyDriver {
             config,
             kernel: Kernel {
                 ino,
-                uses: HashMap::default(),
+                uses: Default::default(),
                 epoch: 0,
                 blocked: BTreeSet::new(),
                 freed: false,
@@ -310,8 +310,8 @@ impl InotifyDriver {
                         continue;
                     }
                 }
-                Role::Anchor(dir) => r.anchors.retain(|l| !(l.dir == dir && l.handle == wd)),
-                Role::Ancestor(dir) => r.ancestors.retain(|l| !(l.dir == dir && l.handle == wd)),
+                Role::Anchor(dir) => r.anchors.retain(|l| !(*l.dir == *dir && l.handle == wd)),
+                Role::Ancestor(dir) => r.ancestors.retain(|l| !(*l.dir == *dir && l.handle == wd)),
                 Role::Target => {
                     if r.target.is_some_and(|(_, _, w)| w == wd) {
                         r.target = None;

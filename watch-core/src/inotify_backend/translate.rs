@@ -4,13 +4,12 @@
 
 use std::borrow::Cow;
 use std::ffi::OsStr;
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use inotify::{EventMask, WatchEvent};
 
 use super::kernel::Kernel;
-use crate::root_layer::{Emit, Root};
+use crate::root_layer::{Emit, Root, under};
 use crate::snapshot::{Entry, EntryKind, join_rel};
 use crate::{Config, Event, EventKind, Origin, RecursiveMode};
 
@@ -198,7 +197,9 @@ impl Root<Kernel> {
                 .snapshot
                 .subtree(to)
                 .filter(|(p, e)| {
-                    e.ino != 0 && self.wants_tree(e, config, false) && !self.dirs.contains_key(p)
+                    e.ino != 0
+                        && self.wants_tree(e, config, false)
+                        && !self.dirs.contains_key(p.as_path())
                 })
                 .map(|(p, _)| p.clone())
                 .collect();
@@ -414,13 +415,7 @@ impl Root<Kernel> {
                 .keys()
                 .next()
                 .is_some_and(|p| p.as_os_str().is_empty());
-        !self.dirs.is_empty()
-            && !only_root
-            && self
-                .dirs
-                .range::<Path, _>((Bound::Included(rel), Bound::Unbounded))
-                .next()
-                .is_some_and(|(p, _)| p.starts_with(rel))
+        !self.dirs.is_empty() && !only_root && under(&self.dirs, rel).next().is_some()
     }
 
     /// The full path of `name` in the tree directory `dir`, built in one

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use kqueue::{Changes, Kqueue, Token, VnodeEvents, VnodeOptions, VnodeWatch};
 
-use crate::root_layer::{ArmError, Role, WatchTable};
+use crate::root_layer::{ArmError, Role, SharedPath, WatchTable};
 use crate::{Error, SkipReason};
 
 pub(super) struct Slot {
@@ -152,7 +152,7 @@ impl Fds {
         &mut self,
         root: usize,
         files: Vec<(PathBuf, PathBuf)>,
-    ) -> (Vec<(PathBuf, usize)>, Vec<PathBuf>) {
+    ) -> (Vec<(SharedPath, usize)>, Vec<PathBuf>) {
         let cap = self.budget.saturating_mul(3) / 4;
         let mut opened: Vec<(PathBuf, VnodeWatch, usize)> = Vec::with_capacity(files.len());
         let mut refused = Vec::new();
@@ -188,6 +188,7 @@ impl Fds {
                 self.unreserve(token); // dropping the watch closes it
                 continue;
             }
+            let rel = SharedPath::from(rel);
             self.fill(token, w, root, Role::File(rel.clone()));
             armed.push((rel, token));
         }
@@ -243,7 +244,7 @@ impl WatchTable for Fds {
         &mut self,
         root: usize,
         files: Vec<(PathBuf, PathBuf)>,
-    ) -> (Vec<(PathBuf, usize)>, Vec<PathBuf>) {
+    ) -> (Vec<(SharedPath, usize)>, Vec<PathBuf>) {
         self.open_files(root, files)
     }
 

@@ -165,7 +165,7 @@ impl KqueueDriver {
                 }
                 Role::Tree(rel) => {
                     if wrote || notes.contains(VnodeEvents::LINK) {
-                        w.dirty.insert(rel.clone());
+                        w.dirty.insert(rel.to_path_buf());
                     }
                     if attrib {
                         w.attrib.insert((token, slot.serial));

@@ -52,7 +52,7 @@ impl Root {
         let mut listed: Vec<PathBuf> = Vec::new();
         let mut unlisted: Vec<(PathBuf, Armed)> = Vec::new();
         for d in dirty {
-            let Some(armed) = self.dirs.get(d).and_then(|t| fds.armed(*t)) else {
+            let Some(armed) = self.dirs.get(d.as_path()).and_then(|t| fds.armed(*t)) else {
                 continue;
             };
             let Some(known) = self.snapshot.get(d) else {
@@ -185,7 +185,7 @@ impl Root {
             .into_iter()
             .filter_map(|(was, (token, serial))| match fds.slots.get(token) {
                 Some(Some(slot)) if slot.serial == serial => match &slot.role {
-                    Role::Tree(now) if *now != was => Some(now.clone()),
+                    Role::Tree(now) if **now != *was => Some(now.to_path_buf()),
                     _ => None,
                 },
                 _ => None,
@@ -259,7 +259,7 @@ impl Root {
             let rel = match fds.slots.get(armed.0) {
                 Some(Some(slot)) if slot.serial == armed.1 && slot.root == self.id => {
                     match &slot.role {
-                        Role::Tree(rel) | Role::File(rel) => rel.clone(),
+                        Role::Tree(rel) | Role::File(rel) => rel.to_path_buf(),
                         Role::Anchor(_) | Role::Ancestor(_) | Role::Target => continue,
                     }
                 }

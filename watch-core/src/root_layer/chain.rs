@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ArmError, Role, Root, WatchTable};
+use super::{ArmError, Role, Root, SharedPath, WatchTable};
 use crate::Error;
 use crate::resolve::{DirId, Resolved, resolve};
 use crate::snapshot::EntryKind;
@@ -32,7 +32,7 @@ fn relink<T: WatchTable>(
     root: usize,
     links: &mut Vec<Link<T::Handle>>,
     wanted: &[(&Path, Option<DirId>)],
-    role: fn(PathBuf) -> Role,
+    role: fn(SharedPath) -> Role,
     arm_new: bool,
 ) -> (bool, Option<Error>) {
     let mut again = false;
@@ -41,7 +41,7 @@ fn relink<T: WatchTable>(
         if !arm_new || links.iter().any(|l| l.dir == dir && l.id == id) {
             continue;
         }
-        let mut use_role = role(dir.to_path_buf());
+        let mut use_role = role(dir.into());
         // Another root's watch on the same directory: it was checked against
         // a lookup made after it was armed, and reports the directory being
         // renamed or replaced from then on, so no lookup again is needed.
@@ -88,7 +88,7 @@ fn relink<T: WatchTable>(
         // Armed again at the same path and found the same watch (the
         // directory changed back meanwhile): the use is the kept link's now.
         if !keep.iter().any(|k| k.handle == l.handle && k.dir == l.dir) {
-            t.release(root, l.handle, role(l.dir));
+            t.release(root, l.handle, role(l.dir.into()));
         }
     }
     *links = keep;
@@ -178,10 +178,10 @@ impl<T: WatchTable> Root<T> {
             t.release(self.id, handle, Role::Target);
         }
         for l in std::mem::take(&mut self.anchors) {
-            t.release(self.id, l.handle, Role::Anchor(l.dir));
+            t.release(self.id, l.handle, Role::Anchor(l.dir.into()));
         }
         for l in std::mem::take(&mut self.ancestors) {
-            t.release(self.id, l.handle, Role::Ancestor(l.dir));
+            t.release(self.id, l.handle, Role::Ancestor(l.dir.into()));
         }
     }
 }

@@ -35,6 +35,7 @@ mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::resolve::{DirId, Resolved};
 use crate::scan::ScanOptions;
@@ -45,24 +46,31 @@ pub(crate) use chain::Link;
 pub(crate) use emit::Emit;
 pub(crate) use refresh::write_cookie;
 pub(crate) use roots::Roots;
-pub(crate) use tree::retry_blocked;
+pub(crate) use tree::{retry_blocked, under};
+
+/// A path held by several tables at once: a tree directory's relative path
+/// is allocated once and shared by [`Root::dirs`] and the watch's
+/// [`Role::Tree`]. Compared by value, never by identity.
+pub(crate) type SharedPath = Arc<Path>;
 
 /// Why a root holds a watch. Paths in [`Role::Tree`] and [`Role::File`] are
 /// relative to the root; anchors and ancestors are named as resolved.
+/// Each path is a [`SharedPath`]: 16 bytes in a table's record, and copied
+/// without allocating.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Role {
     /// A directory of the root's tree.
-    Tree(PathBuf),
+    Tree(SharedPath),
     /// A regular file of the root's tree with a watch of its own (only for
     /// a table whose directory watches do not report writes to files:
     /// [`WatchTable::FILES`]).
-    File(PathBuf),
+    File(SharedPath),
     /// A directory consulted when resolving the root's path: its entries
     /// matter.
-    Anchor(PathBuf),
+    Anchor(SharedPath),
     /// A real directory above the root's path, watched only for being
     /// renamed, deleted or unmounted.
-    Ancestor(PathBuf),
+    Ancestor(SharedPath),
     /// The regular file the root's path leads to, watched by inode so that
     /// a write through another hard link is seen too.
     Target,
@@ -130,7 +138,7 @@ pub(crate) trait WatchTable {
         &mut self,
         root: usize,
         files: Vec<(PathBuf, PathBuf)>,
-    ) -> (Vec<(PathBuf, Self::Handle)>, Vec<PathBuf>) {
+    ) -> (Vec<(SharedPath, Self::Handle)>, Vec<PathBuf>) {
         let _ = (root, files);
         (Vec::new(), Vec::new())
     }
@@ -226,10 +234,12 @@ pub(crate) struct Root<T: WatchTable> {
     pub(crate) ancestors: Vec<Link<T::Handle>>,
     /// The inode watch on the file the path leads to: (device, inode, watch).
     pub(crate) target: Option<(u64, u64, T::Handle)>,
-    /// Tree directories with a watch, by relative path.
-    pub(crate) dirs: BTreeMap<PathBuf, T::Handle>,
-    /// Tree files with a watch of their own ([`WatchTable::FILES`]).
-    pub(crate) files: BTreeMap<PathBuf, T::Handle>,
+    /// Tree directories with a watch, by relative path (the same
+    /// allocation as the watch's [`Role::Tree`]).
+    pub(crate) dirs: BTreeMap<SharedPath, T::Handle>,
+    /// Tree files with a watch of their own ([`WatchTable::FILES`]), by
+    /// relative path (shared with the watch's [`Role::File`]).
+    pub(crate) files: BTreeMap<SharedPath, T::Handle>,
     pub(crate) snapshot: Snapshot,
     /// Some entry is a placeholder that [`Root::settle`] must verify.
     pub(crate) dirty: bool,

@@ -4,8 +4,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::tree::arm_dir;
-use super::{ArmError, Emit, Role, Root, Roots, WatchTable};
+use super::tree::{arm_dir, under};
+use super::{ArmError, Emit, Role, Root, Roots, SharedPath, WatchTable};
 use crate::cookie;
 use crate::diff::diff;
 use crate::resolve::resolve_known;
@@ -279,10 +279,7 @@ impl<T: WatchTable> Root<T> {
         for (p, e) in self.snapshot.subtree(rel) {
             old.insert(p, e);
         }
-        let old_dirs: Vec<(PathBuf, T::Handle)> = self
-            .dirs
-            .range(rel.to_path_buf()..)
-            .take_while(|(p, _)| p.starts_with(rel))
+        let old_dirs: Vec<(SharedPath, T::Handle)> = under(&self.dirs, rel)
             .map(|(p, h)| (p.clone(), *h))
             .collect();
         for (p, _) in &old_dirs {

@@ -2,9 +2,10 @@
 //! removing subtrees, and directories the limit refused.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
-use super::{ArmError, Emit, Retry, Role, Root, Roots, WatchTable};
+use super::{ArmError, Emit, Retry, Role, Root, Roots, SharedPath, WatchTable};
 use crate::scan::{ScanOptions, scan_dir};
 use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
 use crate::{Config, Event, EventKind, Origin, SkipReason};
@@ -13,15 +14,17 @@ use crate::{Config, Event, EventKind, Origin, SkipReason};
 /// the limit refuses is remembered for a retry.
 pub(crate) fn arm_dir<T: WatchTable>(
     t: &mut T,
-    dirs: &mut BTreeMap<PathBuf, T::Handle>,
+    dirs: &mut BTreeMap<SharedPath, T::Handle>,
     id: usize,
     full: &Path,
     rel: &Path,
     follow: bool,
 ) -> Result<(), ArmError> {
-    match t.arm(id, full, Role::Tree(rel.to_path_buf()), follow) {
+    // One allocation of the path, for the watch's role and the map's key.
+    let shared = SharedPath::from(rel);
+    match t.arm(id, full, Role::Tree(shared.clone()), follow) {
         Ok(handle) => {
-            dirs.insert(rel.to_path_buf(), handle);
+            dirs.insert(shared, handle);
             Ok(())
         }
         Err(e) => {
@@ -31,6 +34,16 @@ pub(crate) fn arm_dir<T: WatchTable>(
             Err(e)
         }
     }
+}
+
+/// The entries of `map` at and below `rel`, in path order.
+pub(crate) fn under<'m, H>(
+    map: &'m BTreeMap<SharedPath, H>,
+    rel: &'m Path,
+) -> impl Iterator<Item = (&'m SharedPath, &'m H)> {
+    // Paths order component-wise, so a subtree is one contiguous run.
+    map.range::<Path, _>((Bound::Included(rel), Bound::Unbounded))
+        .take_while(move |(p, _)| p.starts_with(rel))
 }
 
 /// Removes the paths at and below `rel` from `set`, returning them.
@@ -100,7 +113,7 @@ impl<T: WatchTable> Root<T> {
         // drops it. (The root's own path is followed by its anchors.)
         for r in unread {
             if !r.as_os_str().is_empty()
-                && let Some(handle) = self.dirs.remove(&r)
+                && let Some((r, handle)) = self.dirs.remove_entry(r.as_path())
             {
                 t.release(self.id, handle, Role::Tree(r));
             }
@@ -187,7 +200,7 @@ impl<T: WatchTable> Root<T> {
         let (armed, refused) = t.arm_files(self.id, wanted);
         if !self.unwatched_files.is_empty() {
             for (rel, _) in &armed {
-                self.unwatched_files.remove(rel);
+                self.unwatched_files.remove(&**rel);
             }
         }
         self.files.extend(armed);
@@ -279,13 +292,9 @@ impl<T: WatchTable> Root<T> {
     /// and the directories there the limit refused.
     pub(crate) fn drop_subtree(&mut self, t: &mut T, rel: &Path) {
         for (map, tree) in [(&mut self.dirs, true), (&mut self.files, false)] {
-            let gone: Vec<PathBuf> = map
-                .range(rel.to_path_buf()..)
-                .take_while(|(p, _)| p.starts_with(rel))
-                .map(|(p, _)| p.clone())
-                .collect();
+            let gone: Vec<SharedPath> = under(map, rel).map(|(p, _)| p.clone()).collect();
             for p in gone {
-                if let Some(handle) = map.remove(&p) {
+                if let Some((p, handle)) = map.remove_entry(&p) {
                     let role = if tree { Role::Tree(p) } else { Role::File(p) };
                     t.release(self.id, handle, role);
                 }
@@ -305,16 +314,13 @@ impl<T: WatchTable> Root<T> {
     pub(crate) fn move_tree(&mut self, t: &mut T, from: &Path, to: &Path) {
         self.drop_subtree(t, to);
         for (map, tree) in [(&mut self.dirs, true), (&mut self.files, false)] {
-            let moved: Vec<(PathBuf, T::Handle)> = map
-                .range(from.to_path_buf()..)
-                .take_while(|(p, _)| p.starts_with(from))
-                .map(|(p, h)| (p.clone(), *h))
-                .collect();
+            let moved: Vec<(SharedPath, T::Handle)> =
+                under(map, from).map(|(p, h)| (p.clone(), *h)).collect();
             for (old, handle) in moved {
                 let Ok(rest) = old.strip_prefix(from) else {
                     continue;
                 };
-                let new = join_rel(to, rest);
+                let new = SharedPath::from(join_rel(to, rest));
                 map.remove(&old);
                 map.insert(new.clone(), handle);
                 let (old, new) = if tree {

@@ -16,7 +16,9 @@ pub(crate) enum EntryKind {
     Other,
 }
 
-/// What a scan records about one path.
+/// What a scan records about one path. A [`Snapshot`](super::Snapshot)
+/// does not keep a directory's `size`, `mtime` and `ctime` (every diff
+/// ignores them): it gives them back as 0.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub(crate) kind: EntryKind,

@@ -1,15 +1,33 @@
-//! The listed regular files of one directory: [`Files`], a small
-//! table in one buffer or a large indexed one.
+//! The listed regular files of one directory: [`Small`], a small table in
+//! one buffer, or [`Table`], a large indexed one.
+//!
+//! # Small tables
+//!
+//! Up to [`SMALL`] files (the common case) live in one boxed byte buffer,
+//! empty (no allocation) when there are none. It starts with the listing
+//! time (8 bytes, little-endian; the device is the directory's own), then
+//! holds one record per file, sorted by name:
+//!
+//! - the inode, as the difference from the previous record's inode (from
+//!   0 for the first), wrapping, zigzag-encoded and written 7 bits a byte,
+//!   low bits first (LEB128): files created one after the other usually
+//!   have consecutive inodes, one byte apart;
+//! - the name's length: one byte below 128, else two (big-endian, high bit
+//!   set), so at most [`NAME_LIMIT`] bytes;
+//! - the name.
+//!
+//! Ten files named `f0` to `f9` with consecutive inodes take 8 + 10 × 4
+//! bytes plus 2 for the first inode's extra digits: 50 bytes, against 134
+//! with a header of counts and the device and 8-byte inodes. A lookup
+//! decodes from the start; an insertion or removal writes a new buffer
+//! (at most [`SMALL`] records), so there are no tombstones here.
 
 use std::collections::{BTreeMap, btree_map};
 
-use super::*;
 /// The listed regular files of one directory, sorted by name, each with
-/// its inode; a removed name is a tombstone (inode 0, which no real file
-/// has) until more than half are, then the table is rebuilt. Up to
-/// [`SMALL`] files (the common case) live in one boxed byte buffer
-/// ([`Small`]); a directory with more (whose files come and go: inserts
-/// must stay cheap) gets a [`Table`] with an index.
+/// its inode (never 0, which no real file has). Up to [`SMALL`] files live
+/// in a [`Small`] buffer; a directory with more (whose files come and go:
+/// inserts must stay cheap) gets a [`Table`] with an index.
 #[derive(Clone, Debug)]
 pub(super) enum Files {
     Small(Small),
@@ -19,84 +37,67 @@ pub(super) enum Files {
 /// Past this many files a directory's table is a [`Table`].
 pub(super) const SMALL: usize = 32;
 
-impl Files {
-    pub(super) fn new(dev: u64, since: i64) -> Files {
-        Files::Small(Small::assemble(dev, since, 0, &[]))
-    }
+/// The longest name a [`Small`] record holds (a longer one goes to a
+/// [`Table`]).
+pub(super) const NAME_LIMIT: usize = 0x7fff;
 
+/// A borrowed [`Files`], wherever it is kept.
+#[derive(Clone, Copy)]
+pub(super) enum FilesRef<'a> {
+    Small(&'a Small),
+    Big(&'a Table),
+}
+
+impl Files {
     /// A table from names sorted by byte value, without duplicates.
     pub(super) fn from_sorted<'a>(
-        dev: u64,
         since: i64,
-        items: impl ExactSizeIterator<Item = (&'a [u8], u64)>,
+        items: impl ExactSizeIterator<Item = (&'a [u8], u64)> + Clone,
     ) -> Files {
-        if items.len() > SMALL {
-            return Files::Big(Box::new(Table::from_sorted(dev, since, items)));
+        if items.len() <= SMALL
+            && let Some(small) = Small::build(since, items.clone())
+        {
+            return Files::Small(small);
         }
-        let items: Vec<(&[u8], u64)> = items.collect();
-        let mut records = Vec::new();
-        for &(name, ino) in &items {
-            if !encode(&mut records, name, ino) {
-                // A name too long for a record (not one a listing gives).
-                let items = items.into_iter();
-                return Files::Big(Box::new(Table::from_sorted(dev, since, items)));
-            }
-        }
-        Files::Small(Small::assemble(dev, since, 0, &records))
+        Files::Big(Box::new(Table::from_sorted(since, items)))
     }
 
-    pub(super) fn dev(&self) -> u64 {
+    pub(super) fn as_ref(&self) -> FilesRef<'_> {
         match self {
-            Files::Small(s) => s.dev(),
-            Files::Big(t) => t.dev,
+            Files::Small(s) => FilesRef::Small(s),
+            Files::Big(t) => FilesRef::Big(t),
         }
     }
 
-    pub(super) fn since(&self) -> i64 {
-        match self {
-            Files::Small(s) => s.since(),
-            Files::Big(t) => t.since,
-        }
+    pub(super) fn is_empty(&self) -> bool {
+        self.as_ref().is_empty()
     }
 
-    pub(super) fn set_since(&mut self, since: i64) {
+    /// Records `name` with `ino` (not 0), listed at `since` (the table
+    /// keeps the oldest); without `replace`, only a name not here yet.
+    /// False if nothing was recorded.
+    pub(super) fn insert(&mut self, name: &[u8], ino: u64, since: i64, replace: bool) -> bool {
         match self {
-            Files::Small(s) => s.set_since(since),
-            Files::Big(t) => t.since = since,
-        }
-    }
-
-    pub(super) fn get(&self, name: &[u8]) -> Option<u64> {
-        match self {
-            Files::Small(s) => s.get(name),
-            Files::Big(t) => t.get(name),
-        }
-    }
-
-    /// Records `name` with `ino` (not 0); false if it cannot be stored here.
-    pub(super) fn insert(&mut self, name: &[u8], ino: u64) -> bool {
-        match self {
-            Files::Small(s) => {
-                // A name here already (a tombstone too) is rewritten in
-                // place; a new one fits while the table is small.
-                if (s.len() < SMALL || s.find(name).is_ok()) && s.insert(name, ino) {
-                    return true;
+            Files::Small(s) => match s.insert(name, ino, since, replace) {
+                Fit::Done(done) => done,
+                Fit::TooSmall => {
+                    let mut table = s.to_table();
+                    let stored = table.add(name, ino, replace);
+                    if stored {
+                        table.since = table.since.min(since);
+                    }
+                    *self = Files::Big(Box::new(table));
+                    stored
                 }
-                let mut table = s.to_table();
-                let stored = table.insert(name, ino);
-                *self = Files::Big(Box::new(table));
+            },
+            Files::Big(t) => {
+                let stored = t.add(name, ino, replace);
+                if stored {
+                    t.since = t.since.min(since);
+                }
                 stored
             }
-            Files::Big(t) => t.insert(name, ino),
         }
-    }
-
-    /// [`Files::insert`] of a name not here yet (false if it is).
-    pub(super) fn insert_new(&mut self, name: &[u8], ino: u64) -> bool {
-        if let Files::Big(t) = self {
-            return t.add(name, ino, false);
-        }
-        self.get(name).is_none() && self.insert(name, ino)
     }
 
     pub(super) fn remove(&mut self, name: &[u8]) -> Option<u64> {
@@ -105,65 +106,84 @@ impl Files {
             Files::Big(t) => t.remove(name),
         }
     }
+}
 
-    pub(super) fn is_empty(&self) -> bool {
+impl<'a> FilesRef<'a> {
+    /// The oldest listing time of the files here.
+    pub(super) fn since(self) -> i64 {
         match self {
-            Files::Small(s) => s.is_empty(),
-            Files::Big(t) => t.is_empty(),
+            FilesRef::Small(s) => s.since(),
+            FilesRef::Big(t) => t.since,
+        }
+    }
+
+    pub(super) fn get(self, name: &[u8]) -> Option<u64> {
+        match self {
+            FilesRef::Small(s) => s.get(name),
+            FilesRef::Big(t) => t.get(name),
+        }
+    }
+
+    pub(super) fn is_empty(self) -> bool {
+        match self {
+            FilesRef::Small(s) => s.is_empty(),
+            FilesRef::Big(t) => t.is_empty(),
         }
     }
 
     /// The files, sorted by name.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
+    pub(super) fn iter(self) -> impl Iterator<Item = (&'a [u8], u64)> {
         let (small, big) = match self {
-            Files::Small(s) => (Some(s.iter()), None),
-            Files::Big(t) => (None, Some(t.iter())),
+            FilesRef::Small(s) => (Some(s.iter()), None),
+            FilesRef::Big(t) => (None, Some(t.iter())),
         };
         small.into_iter().flatten().chain(big.into_iter().flatten())
     }
-
-    pub(super) fn entry(&self, ino: u64) -> Entry {
-        Entry::listed(self.dev(), ino, self.since())
-    }
 }
 
-/// A small table in one boxed byte buffer: a header (the device, the
-/// listing time, how many records and how many of them are tombstones),
-/// then the records sorted by name: per file its inode (8 bytes,
-/// little-endian; 0 for a removed one), its name's length (one byte below
-/// 128, else two) and the name. Searched from the start; an insert
-/// rebuilds the buffer (at most [`SMALL`] records).
-#[derive(Clone, Debug)]
+/// A small table in one boxed byte buffer (see the module docs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Small {
     buf: Box<[u8]>,
 }
 
-/// Header fields: device, listing time, records, tombstones.
-pub(super) const DEV: usize = 0;
-pub(super) const SINCE: usize = 8;
-pub(super) const LEN: usize = 16;
-pub(super) const DEAD: usize = 20;
-pub(super) const HEAD: usize = 24;
+/// Bytes before the first record: the listing time.
+const HEAD: usize = 8;
 
-/// The longest name a record holds (a longer one goes to a [`Table`]).
-pub(super) const NAME_LIMIT: usize = 0x7fff;
-
-/// One record read from a [`Small`] table: where it starts and ends
-/// (offsets into the records), its inode and its name.
-pub(super) struct Record<'a> {
-    at: usize,
-    end: usize,
-    ino: u64,
-    name: &'a [u8],
+/// What [`Small::insert`] did.
+pub(super) enum Fit {
+    /// Recorded (true) or, without `replace`, already here (false).
+    Done(bool),
+    /// The name needs a new record and the table is full, or the name is
+    /// too long for a record.
+    TooSmall,
 }
 
-/// Appends the record for `name` with `ino` to `out`; false if the name is
-/// too long for one.
-pub(super) fn encode(out: &mut Vec<u8>, name: &[u8], ino: u64) -> bool {
-    if name.len() > NAME_LIMIT {
-        return false;
+/// `d` with its sign in the low bit, so that small magnitudes are small.
+fn zigzag(d: i64) -> u64 {
+    ((d << 1) ^ (d >> 63)) as u64
+}
+
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
+/// The bytes [`put_record`] writes for `name` after an inode `prev`.
+fn record_len(prev: u64, name: &[u8], ino: u64) -> usize {
+    let z = zigzag(ino.wrapping_sub(prev) as i64);
+    let digits = (64 - z.leading_zeros() as usize).max(1).div_ceil(7);
+    digits + if name.len() < 0x80 { 1 } else { 2 } + name.len()
+}
+
+/// Appends the record of `name` with `ino` after an inode `prev` (the
+/// name at most [`NAME_LIMIT`] bytes).
+fn put_record(out: &mut Vec<u8>, prev: u64, name: &[u8], ino: u64) {
+    let mut z = zigzag(ino.wrapping_sub(prev) as i64);
+    while z >= 0x80 {
+        out.push(z as u8 | 0x80);
+        z >>= 7;
     }
-    out.extend_from_slice(&ino.to_le_bytes());
+    out.push(z as u8);
     // The limit keeps the length within 15 bits.
     let len = name.len() as u16;
     if len < 0x80 {
@@ -172,200 +192,189 @@ pub(super) fn encode(out: &mut Vec<u8>, name: &[u8], ino: u64) -> bool {
         out.extend_from_slice(&(0x8000 | len).to_be_bytes());
     }
     out.extend_from_slice(name);
-    true
 }
 
-/// The record starting at byte `at` of `records`.
-pub(super) fn decode(records: &[u8], at: usize) -> Record<'_> {
-    let mut ino = [0; 8];
-    ino.copy_from_slice(&records[at..at + 8]);
-    let (len, head) = match records[at + 8] {
-        b if b < 0x80 => (usize::from(b), 1),
-        b => (
-            (usize::from(b & 0x7f) << 8) | usize::from(records[at + 9]),
-            2,
-        ),
-    };
-    let start = at + 8 + head;
-    Record {
-        at,
-        end: start + len,
-        ino: u64::from_le_bytes(ino),
-        name: &records[start..start + len],
+/// Decodes the records of a [`Small`] buffer, in order.
+#[derive(Clone)]
+pub(super) struct Records<'a> {
+    buf: &'a [u8],
+    at: usize,
+    ino: u64,
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = (&'a [u8], u64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let buf = self.buf;
+        let mut at = self.at;
+        if at >= buf.len() {
+            return None;
+        }
+        // Written by `put_record`: at most ten digits, then a length and
+        // as many bytes.
+        let mut z = 0u64;
+        let mut shift = 0;
+        loop {
+            let b = buf[at];
+            at += 1;
+            z |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                break;
+            }
+            shift += 7;
+        }
+        let len = match buf[at] {
+            b if b < 0x80 => {
+                at += 1;
+                usize::from(b)
+            }
+            b => {
+                at += 2;
+                (usize::from(b & 0x7f) << 8) | usize::from(buf[at - 1])
+            }
+        };
+        self.ino = self.ino.wrapping_add(unzigzag(z) as u64);
+        self.at = at + len;
+        Some((&buf[at..at + len], self.ino))
     }
 }
 
 impl Small {
-    /// A table of the records laid out in `records`, `dead` of them
-    /// tombstones.
-    pub(super) fn assemble(dev: u64, since: i64, dead: u32, records: &[u8]) -> Small {
-        let mut len: u32 = 0;
-        let mut at = 0;
-        while at < records.len() {
-            len += 1;
-            at = decode(records, at).end;
+    /// A table of `items` (sorted by name, without duplicates, inodes not
+    /// 0) listed at `since`; `None` if a name is too long for a record.
+    /// No files: the empty table, without an allocation.
+    pub(super) fn build<'a>(
+        since: i64,
+        items: impl Iterator<Item = (&'a [u8], u64)> + Clone,
+    ) -> Option<Small> {
+        // Measured first, so the buffer is allocated once, at its size.
+        let mut size = HEAD;
+        let mut prev = 0;
+        for (name, ino) in items.clone() {
+            if name.len() > NAME_LIMIT {
+                return None;
+            }
+            size += record_len(prev, name, ino);
+            prev = ino;
         }
-        let mut buf = Vec::with_capacity(HEAD + records.len());
-        buf.extend_from_slice(&dev.to_le_bytes());
+        if size == HEAD {
+            return Some(Small::default());
+        }
+        let mut buf = Vec::with_capacity(size);
         buf.extend_from_slice(&since.to_le_bytes());
-        buf.extend_from_slice(&len.to_le_bytes());
-        buf.extend_from_slice(&dead.to_le_bytes());
-        buf.extend_from_slice(records);
-        Small {
-            buf: buf.into_boxed_slice(),
+        let mut prev = 0;
+        for (name, ino) in items {
+            put_record(&mut buf, prev, name, ino);
+            prev = ino;
         }
+        Some(Small {
+            buf: buf.into_boxed_slice(),
+        })
     }
 
-    /// The same files in a [`Table`], tombstones dropped.
+    /// The same files in a [`Table`].
     pub(super) fn to_table(&self) -> Table {
-        let mut table = Table::new(self.dev(), self.since());
+        let mut table = Table::new(self.since());
         for (name, ino) in self.iter() {
-            table.push(name, ino);
+            // Names a record holds fit a table.
+            let _ = table.push(name, ino);
         }
         table
     }
 
-    pub(super) fn field(&self, at: usize) -> [u8; 8] {
-        let mut b = [0; 8];
-        b.copy_from_slice(&self.buf[at..at + 8]);
-        b
-    }
-
-    pub(super) fn dev(&self) -> u64 {
-        u64::from_le_bytes(self.field(DEV))
-    }
-
+    /// The oldest listing time of the files here (the latest possible
+    /// when there are none).
     pub(super) fn since(&self) -> i64 {
-        i64::from_le_bytes(self.field(SINCE))
-    }
-
-    pub(super) fn set_since(&mut self, since: i64) {
-        self.buf[SINCE..SINCE + 8].copy_from_slice(&since.to_le_bytes());
-    }
-
-    pub(super) fn count(&self, at: usize) -> u32 {
-        let mut b = [0; 4];
-        b.copy_from_slice(&self.buf[at..at + 4]);
-        u32::from_le_bytes(b)
-    }
-
-    pub(super) fn len(&self) -> usize {
-        self.count(LEN) as usize
-    }
-
-    pub(super) fn dead(&self) -> u32 {
-        self.count(DEAD)
-    }
-
-    pub(super) fn set_dead(&mut self, dead: u32) {
-        self.buf[DEAD..DEAD + 4].copy_from_slice(&dead.to_le_bytes());
-    }
-
-    pub(super) fn records(&self) -> &[u8] {
-        &self.buf[HEAD..]
-    }
-
-    /// The record holding `name` (`Ok`), or the offset where it would go
-    /// (`Err`).
-    pub(super) fn find(&self, name: &[u8]) -> Result<Record<'_>, usize> {
-        use std::cmp::Ordering;
-        let records = self.records();
-        let mut at = 0;
-        while at < records.len() {
-            let rec = decode(records, at);
-            match rec.name.cmp(name) {
-                Ordering::Less => at = rec.end,
-                Ordering::Equal => return Ok(rec),
-                Ordering::Greater => return Err(at),
+        match self.buf.get(..HEAD) {
+            Some(head) => {
+                let mut b = [0; HEAD];
+                b.copy_from_slice(head);
+                i64::from_le_bytes(b)
             }
+            None => i64::MAX,
         }
-        Err(at)
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// The files, sorted by name.
+    pub(super) fn iter(&self) -> Records<'_> {
+        Records {
+            buf: self.buf.get(HEAD..).unwrap_or(&[]),
+            at: 0,
+            ino: 0,
+        }
     }
 
     pub(super) fn get(&self, name: &[u8]) -> Option<u64> {
-        Some(self.find(name).ok()?.ino).filter(|&ino| ino != 0)
+        for (n, ino) in self.iter() {
+            match n.cmp(name) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Some(ino),
+                std::cmp::Ordering::Greater => return None,
+            }
+        }
+        None
     }
 
-    /// Writes the inode of the record at offset `at`.
-    pub(super) fn set_ino(&mut self, at: usize, ino: u64) {
-        let at = HEAD + at;
-        self.buf[at..at + 8].copy_from_slice(&ino.to_le_bytes());
-    }
-
-    /// Records `name` with `ino` (not 0); false if the name does not fit
-    /// a record.
-    pub(super) fn insert(&mut self, name: &[u8], ino: u64) -> bool {
-        match self.find(name) {
-            Ok(rec) => {
-                let (at, was) = (rec.at, rec.ino);
-                if was == 0 {
-                    self.set_dead(self.dead() - 1);
+    /// Records `name` with `ino` (not 0), listed at `since` (the table
+    /// keeps the oldest); without `replace`, only a name not here yet.
+    pub(super) fn insert(&mut self, name: &[u8], ino: u64, since: i64, replace: bool) -> Fit {
+        if name.len() > NAME_LIMIT {
+            return Fit::TooSmall;
+        }
+        let mut items: Vec<(&[u8], u64)> = Vec::with_capacity(SMALL + 1);
+        let mut placed = false;
+        for (n, i) in self.iter() {
+            if !placed && n >= name {
+                placed = true;
+                if n == name {
+                    if !replace {
+                        return Fit::Done(false);
+                    }
+                    items.push((name, ino));
+                    continue;
                 }
-                self.set_ino(at, ino);
-                true
+                items.push((name, ino));
             }
-            Err(at) => {
-                let records = self.records();
-                let mut all = Vec::with_capacity(records.len() + 10 + name.len());
-                all.extend_from_slice(&records[..at]);
-                if !encode(&mut all, name, ino) {
-                    return false;
-                }
-                all.extend_from_slice(&records[at..]);
-                *self = Small::assemble(self.dev(), self.since(), self.dead(), &all);
-                true
+            items.push((n, i));
+        }
+        if !placed {
+            items.push((name, ino));
+        }
+        if items.len() > SMALL {
+            return Fit::TooSmall;
+        }
+        let since = self.since().min(since);
+        match Small::build(since, items.into_iter()) {
+            Some(small) => {
+                *self = small;
+                Fit::Done(true)
             }
+            None => Fit::TooSmall,
         }
     }
 
     pub(super) fn remove(&mut self, name: &[u8]) -> Option<u64> {
-        let rec = self.find(name).ok()?;
-        let (at, ino) = (rec.at, rec.ino);
-        if ino == 0 {
-            return None;
-        }
-        self.set_ino(at, 0);
-        self.set_dead(self.dead() + 1);
-        if self.dead() as usize * 2 > self.len() {
-            let mut live = Vec::new();
-            for (name, ino) in self.iter() {
-                encode(&mut live, name, ino);
-            }
-            *self = Small::assemble(self.dev(), self.since(), 0, &live);
-        }
+        let ino = self.get(name)?;
+        let rest = self.iter().filter(|&(n, _)| n != name);
+        // Fewer of the same names: every one still fits a record.
+        *self = Small::build(self.since(), rest).unwrap_or_default();
         Some(ino)
     }
-
-    pub(super) fn is_empty(&self) -> bool {
-        self.len() == self.dead() as usize
-    }
-
-    /// The files, sorted by name.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
-        let records = self.records();
-        let mut at = 0;
-        std::iter::from_fn(move || {
-            while at < records.len() {
-                let rec = decode(records, at);
-                at = rec.end;
-                if rec.ino != 0 {
-                    return Some((rec.name, rec.ino));
-                }
-            }
-            None
-        })
-    }
 }
-
 /// A large table ([`Files::Big`]): names stored once, in an arena, with
 /// an index of where each starts, and the inodes, so an insert shifts
-/// two arrays of numbers and appends the name. Tombstones as in [`Files`].
+/// two arrays of numbers and appends the name. A removed name is a
+/// tombstone (inode 0) until more than half are, then the table is
+/// rebuilt.
 #[derive(Clone, Debug)]
 pub(super) struct Table {
-    /// The device of the directory the files were listed in.
-    dev: u64,
-    /// The oldest [`listed_since`] of the files here.
-    since: i64,
+    /// The oldest [`listed_since`](super::listed_since) of the files here.
+    pub(super) since: i64,
     /// Per file, sorted by name: where its name starts in `names`.
     offsets: Vec<u32>,
     /// Per file: its inode, 0 for a removed one.
@@ -417,9 +426,8 @@ where
 }
 
 impl Table {
-    pub(super) fn new(dev: u64, since: i64) -> Table {
+    pub(super) fn new(since: i64) -> Table {
         Table {
-            dev,
             since,
             offsets: Vec::new(),
             inos: Vec::new(),
@@ -431,11 +439,10 @@ impl Table {
 
     /// A table from names sorted by byte value, without duplicates.
     pub(super) fn from_sorted<'a>(
-        dev: u64,
         since: i64,
         items: impl ExactSizeIterator<Item = (&'a [u8], u64)>,
     ) -> Table {
-        let mut files = Table::new(dev, since);
+        let mut files = Table::new(since);
         files.offsets.reserve_exact(items.len());
         files.inos.reserve_exact(items.len());
         for (name, ino) in items {
@@ -494,12 +501,7 @@ impl Table {
         true
     }
 
-    /// Records `name` with `ino` (not 0); false if it cannot be stored here.
-    pub(super) fn insert(&mut self, name: &[u8], ino: u64) -> bool {
-        self.add(name, ino, true)
-    }
-
-    /// [`Files::insert`]; without `replace`, only a name not here yet
+    /// Records `name` with `ino` (not 0); without `replace`, only a name not here yet
     /// (false if it is).
     pub(super) fn add(&mut self, name: &[u8], ino: u64, replace: bool) -> bool {
         match self.find(name) {
@@ -558,7 +560,7 @@ impl Table {
 
     /// The table again, without tombstones and with the recent names.
     pub(super) fn rebuild(&mut self) {
-        let mut next = Table::new(self.dev, self.since);
+        let mut next = Table::new(self.since);
         let live = self.offsets.len() - self.dead + self.recent.items.len();
         next.offsets.reserve_exact(live);
         next.inos.reserve_exact(live);
@@ -591,19 +593,20 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::UNKNOWN_INO;
 
     #[test]
     fn a_table_takes_names_in_any_order_like_a_sorted_map() {
         // Names in creation order ("f10" sorts before "f2"), removals and
         // re-insertions on both sides of each merge of the recent names.
-        let mut files = Table::new(1, 0);
+        let mut files = Table::new(0);
         let mut model = BTreeMap::new();
         for i in 0..3_000u64 {
             let name = format!("f{}", (i * 7_919) % 2_000);
             if i % 5 == 4 {
                 assert_eq!(files.remove(name.as_bytes()), model.remove(name.as_bytes()));
             } else {
-                assert!(files.insert(name.as_bytes(), i + 1));
+                assert!(files.add(name.as_bytes(), i + 1, true));
                 model.insert(name.into_bytes(), i + 1);
             }
             if i % 97 == 0 {
@@ -619,5 +622,130 @@ mod tests {
         assert_eq!(files.get(b"g"), None);
         assert!(files.recent.items.len() <= 600);
         assert_eq!(files.is_empty(), model.is_empty());
+    }
+
+    #[test]
+    fn small_records_are_as_long_as_documented() {
+        // Ten names f0..f9 with consecutive inodes from 1,000,000: the
+        // first inode takes 3 bytes, each later one 1.
+        let names: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
+        let items = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_bytes(), 1_000_000 + i as u64));
+        let small = Small::build(7, items.clone()).unwrap();
+        assert_eq!(small.buf.len(), 50);
+        assert_eq!(small.since(), 7);
+        assert!(small.iter().eq(items));
+        assert_eq!(Small::build(7, std::iter::empty()).unwrap().buf.len(), 0);
+        assert_eq!(Small::default().since(), i64::MAX);
+    }
+
+    #[test]
+    fn zigzag_round_trips_the_extremes() {
+        for d in [0, 1, -1, 63, -64, 64, i64::MAX, i64::MIN, i64::MIN + 1] {
+            assert_eq!(unzigzag(zigzag(d)), d);
+        }
+        for (prev, ino) in [(0, UNKNOWN_INO), (UNKNOWN_INO, 1), (5, 4), (1 << 63, 1)] {
+            let mut out = Vec::new();
+            put_record(&mut out, prev, b"n", ino);
+            assert_eq!(out.len(), record_len(prev, b"n", ino));
+        }
+    }
+
+    /// One step applied to a [`Files`] and to a map.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(Vec<u8>, u64, i64, bool),
+        Remove(Vec<u8>),
+    }
+
+    fn name() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            // Few short names, so that they come back.
+            8 => proptest::collection::vec(b'a'..=b'd', 1..4),
+            // Lengths around the one-byte and two-byte length fields and
+            // the record limit.
+            1 => (0usize..6).prop_map(|i| {
+                let len = [127, 128, 300, NAME_LIMIT - 1, NAME_LIMIT, NAME_LIMIT + 1][i];
+                vec![b'x'; len]
+            }),
+        ]
+    }
+
+    fn ino() -> impl proptest::strategy::Strategy<Value = u64> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => 1u64..40,
+            2 => 1_000_000u64..1_000_050,
+            1 => Just(UNKNOWN_INO),
+            1 => 1u64..=u64::MAX,
+        ]
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => (name(), ino(), -5i64..5, proptest::bool::ANY)
+                .prop_map(|(n, i, s, r)| Op::Insert(n, i, s, r)),
+            1 => name().prop_map(Op::Remove),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn files_behave_like_a_sorted_map(
+            start in proptest::collection::btree_map(name(), ino(), 0..40),
+            ops in proptest::collection::vec(op(), 0..120),
+        ) {
+            let mut model: BTreeMap<Vec<u8>, u64> = start.clone();
+            let mut since = 10;
+            let mut files =
+                Files::from_sorted(since, start.iter().map(|(n, i)| (&n[..], *i)));
+            proptest::prop_assert_eq!(
+                matches!(files, Files::Small(_)),
+                start.len() <= SMALL && start.keys().all(|n| n.len() <= NAME_LIMIT)
+            );
+            for op in ops {
+                match op {
+                    Op::Insert(name, ino, at, replace) => {
+                        let here = model.contains_key(&name);
+                        let done = files.insert(&name, ino, at, replace);
+                        proptest::prop_assert_eq!(done, replace || !here);
+                        if done {
+                            model.insert(name, ino);
+                            since = since.min(at);
+                        }
+                    }
+                    Op::Remove(name) => {
+                        proptest::prop_assert_eq!(files.remove(&name), model.remove(&name));
+                    }
+                }
+                let got: Vec<(Vec<u8>, u64)> =
+                    files.as_ref().iter().map(|(n, i)| (n.to_vec(), i)).collect();
+                let want: Vec<(Vec<u8>, u64)> =
+                    model.iter().map(|(n, i)| (n.clone(), *i)).collect();
+                proptest::prop_assert_eq!(got, want);
+                proptest::prop_assert_eq!(files.is_empty(), model.is_empty());
+                if !model.is_empty() {
+                    proptest::prop_assert_eq!(files.as_ref().since(), since);
+                }
+                if model.is_empty() && matches!(files, Files::Small(_)) {
+                    // A small table forgets its time with its last file.
+                    since = i64::MAX;
+                }
+            }
+            for (name, ino) in &model {
+                proptest::prop_assert_eq!(files.as_ref().get(name), Some(*ino));
+            }
+            proptest::prop_assert_eq!(files.as_ref().get(b"zz"), None);
+            proptest::prop_assert_eq!(files.as_ref().get(b""), None);
+            if let Files::Small(small) = &files {
+                // Always as small as a fresh build of the same files.
+                let again = Small::build(small.since(), small.iter()).unwrap();
+                proptest::prop_assert_eq!(&again, small);
+            }
+        }
     }
 }
