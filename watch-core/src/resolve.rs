@@ -2,6 +2,7 @@
 //! (directory, name) lookup so that a backend can watch exactly the
 //! directories whose changes could change what the path means.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -28,17 +29,27 @@ pub(crate) struct Resolved {
 /// A directory's (device, inode).
 pub(crate) type DirId = (u64, u64);
 
+/// Whether two directory paths recorded by lookups ([`Resolved::consulted`],
+/// [`Resolved::walked`], or a link made from them) are the same path. A
+/// lookup builds every path it records the same way (from `/` or `.`, one
+/// name pushed at a time, `..` by cutting the last name), so the same
+/// path is always the same bytes: compared as bytes, without the parsing
+/// into components that comparing `Path`s costs (that showed in every
+/// `watch`).
+pub(crate) fn same_dir(a: &Path, b: &Path) -> bool {
+    a.as_os_str() == b.as_os_str()
+}
+
 #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
 impl Resolved {
     /// The directories to watch, without duplicates, in lookup order.
-    pub(crate) fn dirs(&self) -> Vec<&Path> {
-        let mut dirs: Vec<&Path> = Vec::new();
-        for (dir, _) in &self.consulted {
-            if !dirs.contains(&dir.as_path()) {
-                dirs.push(dir);
-            }
-        }
-        dirs
+    pub(crate) fn dirs(&self) -> impl Iterator<Item = &Path> + Clone + '_ {
+        let consulted = &self.consulted;
+        consulted
+            .iter()
+            .enumerate()
+            .filter(|&(i, (dir, _))| !consulted[..i].iter().any(|(d, _)| same_dir(d, dir)))
+            .map(|(_, (dir, _))| dir.as_path())
     }
 
     /// Whether a change of `name` in `dir` may change what the path means.
@@ -52,21 +63,23 @@ impl Resolved {
         self.walked
             .iter()
             .rev()
-            .find(|(d, _)| d == dir)
+            .find(|(d, _)| same_dir(d, dir))
             .map(|(_, id)| *id)
     }
 
     /// The directories walked through that are not [`Resolved::dirs`]: their
-    /// entries do not matter, only that they stay where they are.
-    pub(crate) fn ancestors(&self) -> Vec<&Path> {
-        let dirs = self.dirs();
-        let mut out: Vec<&Path> = Vec::new();
-        for (dir, _) in &self.walked {
-            if !dirs.contains(&dir.as_path()) && !out.contains(&dir.as_path()) {
-                out.push(dir);
-            }
-        }
-        out
+    /// entries do not matter, only that they stay where they are. Without
+    /// duplicates, in lookup order.
+    pub(crate) fn ancestors(&self) -> impl Iterator<Item = &Path> + Clone + '_ {
+        let walked = &self.walked;
+        walked
+            .iter()
+            .enumerate()
+            .filter(|&(i, (dir, _))| {
+                !self.consulted.iter().any(|(d, _)| same_dir(d, dir))
+                    && !walked[..i].iter().any(|(d, _)| same_dir(d, dir))
+            })
+            .map(|(_, (dir, _))| dir.as_path())
     }
 
     /// The directory and name of the final (non-symlink) lookup.
@@ -109,37 +122,52 @@ pub(crate) fn resolve_known(path: &Path, known: &dyn Fn(&Path) -> Option<DirId>)
             .map(|m| Entry::from_metadata(&m, None));
         return resolved;
     }
-    let mut dir = if path.is_absolute() {
-        PathBuf::from("/")
-    } else {
-        PathBuf::from(".")
-    };
-    // (name, reached through a relative symlink)
-    let mut queue: VecDeque<(OsString, bool)> = components(path).map(|n| (n, false)).collect();
+    // `dir` is the directory the next name is looked up in, `here` that
+    // name's path: two buffers swapped as the walk descends, so a step
+    // costs no allocation beyond what it records.
+    let room = path.as_os_str().len() + 2;
+    let mut dir = PathBuf::with_capacity(room);
+    dir.push(if path.is_absolute() { "/" } else { "." });
+    let mut here = PathBuf::with_capacity(room);
+    resolved.walked.reserve(path.components().count());
+    // The names of `path` itself, borrowed; names met in symlink targets
+    // (each with: reached through a relative symlink) go into `queue`,
+    // ahead of the rest of `path`.
+    let mut names = components(path).peekable();
+    let mut queue: VecDeque<(OsString, bool)> = VecDeque::new();
     let mut hops = 0;
     // Every directory walked so far came from `known`.
     let mut all_known = true;
-    while let Some((name, local)) = queue.pop_front() {
-        if name == ".." {
+    loop {
+        let (name, local) = match queue.pop_front() {
+            Some((name, local)) => (Cow::Owned(name), local),
+            None => match names.next() {
+                Some(name) => (Cow::Borrowed(name), false),
+                None => break,
+            },
+        };
+        if *name == *OsStr::new("..") {
             dir = parent_dir(&dir);
             all_known = false;
             continue;
         }
-        let here = dir.join(&name);
-        let last = queue.is_empty();
+        here.clear();
+        here.push(&dir);
+        here.push(&*name);
+        let last = queue.is_empty() && names.peek().is_none();
         if all_known
             && !(local || last)
             && let Some(id) = known(&here)
         {
             resolved.walked.push((here.clone(), id));
-            dir = here;
+            std::mem::swap(&mut dir, &mut here);
             continue;
         }
         all_known = false;
         let meta = fs::symlink_metadata(&here);
         let is_link = meta.as_ref().is_ok_and(|m| m.file_type().is_symlink());
         if local || last || is_link || meta.is_err() {
-            resolved.consulted.push((dir.clone(), name.clone()));
+            resolved.consulted.push((dir.clone(), name.into_owned()));
         }
         let Ok(meta) = meta else { return resolved };
         if is_link {
@@ -152,10 +180,12 @@ pub(crate) fn resolve_known(path: &Path, known: &dyn Fn(&Path) -> Option<DirId>)
             }
             let relative = !target.is_absolute();
             if !relative {
-                dir = PathBuf::from("/");
+                dir.clear();
+                dir.push("/");
             }
-            for part in components(&target).collect::<Vec<_>>().into_iter().rev() {
-                queue.push_front((part, relative));
+            let parts: Vec<&OsStr> = components(&target).collect();
+            for part in parts.into_iter().rev() {
+                queue.push_front((part.to_os_string(), relative));
             }
         } else if last {
             resolved.target = Some(Entry::from_metadata(&meta, None));
@@ -164,7 +194,7 @@ pub(crate) fn resolve_known(path: &Path, known: &dyn Fn(&Path) -> Option<DirId>)
             resolved
                 .walked
                 .push((here.clone(), (meta.dev(), meta.ino())));
-            dir = here;
+            std::mem::swap(&mut dir, &mut here);
         } else {
             return resolved; // a file used as a directory
         }
@@ -173,10 +203,10 @@ pub(crate) fn resolve_known(path: &Path, known: &dyn Fn(&Path) -> Option<DirId>)
 }
 
 /// The names of `path` to look up in turn (`..` kept, `.` and `/` dropped).
-fn components(path: &Path) -> impl Iterator<Item = OsString> + '_ {
+fn components(path: &Path) -> impl Iterator<Item = &OsStr> + '_ {
     path.components().filter_map(|c| match c {
-        Component::ParentDir => Some(OsString::from("..")),
-        Component::Normal(n) => Some(n.to_os_string()),
+        Component::ParentDir => Some(OsStr::new("..")),
+        Component::Normal(n) => Some(n),
         Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
     })
 }
@@ -229,7 +259,10 @@ mod tests {
                 s("cm/..2024_1", "app.yaml")
             ]
         );
-        assert_eq!(r.dirs(), [cm.as_path(), cm.join("..2024_1").as_path()]);
+        assert_eq!(
+            r.dirs().collect::<Vec<_>>(),
+            [cm.as_path(), cm.join("..2024_1").as_path()]
+        );
         assert_eq!(
             r.last(),
             Some((cm.join("..2024_1").as_path(), OsStr::new("app.yaml")))
@@ -239,8 +272,8 @@ mod tests {
         // Walked through: the real directories, with their identity.
         let walked: Vec<&Path> = r.walked.iter().map(|(d, _)| d.as_path()).collect();
         assert!(walked.ends_with(&[cm.as_path(), cm.join("..2024_1").as_path()]));
-        assert_eq!(r.ancestors().last(), Some(&t.path()));
-        assert!(!r.ancestors().contains(&cm.as_path()));
+        assert_eq!(r.ancestors().last(), Some(t.path()));
+        assert!(!r.ancestors().any(|d| d == cm));
         assert!(!r.depends_on(&cm, OsStr::new("..data_tmp")));
     }
 
@@ -273,8 +306,8 @@ mod tests {
         for d in ["a", "a/b", "a/b/c"] {
             assert_eq!(r.id_of(&t.join(d)), Some(id(&t.join(d))), "{d}");
         }
-        assert_eq!(r.dirs(), [t.join("a/b/c").as_path()]);
-        let ancestors = r.ancestors();
+        assert_eq!(r.dirs().collect::<Vec<_>>(), [t.join("a/b/c").as_path()]);
+        let ancestors: Vec<&Path> = r.ancestors().collect();
         assert!(ancestors.ends_with(&[t.path(), &t.join("a"), &t.join("a/b")]));
         assert!(r.id_of(Path::new("/")).is_none());
         // Replaced by another directory: another identity at the same path.

@@ -3,8 +3,9 @@
 //! when asked (loops detected by device and inode), unreadable directories
 //! kept, skipped and reported, never fatal.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::os::unix::fs::{DirEntryExt, MetadataExt};
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::config::ExcludeFn;
 use crate::cookie;
 use crate::resolve::{Resolved, resolve};
-use crate::snapshot::{Entry, EntryKind, Listing, Snapshot, join_rel, listed_since};
+use crate::snapshot::{Entry, EntryKind, Listing, SharedPath, Snapshot, join_rel, listed_since};
 use crate::{Event, EventKind, Origin, SkipReason};
 
 /// How a scan walks.
@@ -38,9 +39,12 @@ impl ScanOptions<'_> {
 /// Called before a directory is read: `(full path, relative path, reached
 /// through a symlink)`. A kernel backend arms its watch here, so anything
 /// created while the directory is being read is reported by the kernel.
+/// The relative path is the one the scan's snapshot keeps the directory
+/// under: a clone of it shares that allocation.
 /// An error skips the directory: `Err(Some(reason))` reports it as
 /// `Skipped`, `Err(None)` (it vanished meanwhile) says nothing.
-pub(crate) type VisitDir<'v> = dyn FnMut(&Path, &Path, bool) -> Result<(), Option<SkipReason>> + 'v;
+pub(crate) type VisitDir<'v> =
+    dyn FnMut(&Path, &SharedPath, bool) -> Result<(), Option<SkipReason>> + 'v;
 
 /// The directories a walk has met, by (device, inode), to tell a loop.
 struct Seen {
@@ -82,7 +86,7 @@ impl Seen {
 /// backend must not keep the watch `visit` armed as if they were known.
 pub(crate) fn scan_dir(
     root: &Path,
-    base_rel: &Path,
+    base_rel: &SharedPath,
     base: Entry,
     above: HashSet<(u64, u64)>,
     opts: &ScanOptions<'_>,
@@ -90,7 +94,13 @@ pub(crate) fn scan_dir(
     notices: &mut Vec<Event>,
 ) -> (Snapshot, Vec<PathBuf>) {
     let via_symlink = base.kind == EntryKind::Symlink;
-    let base_full = join_rel(root, base_rel);
+    // The root itself (every non-recursive root's only directory) is read
+    // at the path as given, without a copy.
+    let base_full = if base_rel.as_os_str().is_empty() {
+        Cow::Borrowed(root)
+    } else {
+        Cow::Owned(join_rel(root, base_rel))
+    };
     // The directory the files are in: a followed symlink's target, not
     // the link itself.
     let base_id = if via_symlink {
@@ -99,11 +109,17 @@ pub(crate) fn scan_dir(
         (base.dev, base.ino)
     };
     let base_dev = base_id.0;
+    // Loops matter only to a walk that goes down: a flat one keeps no
+    // record of the directories it met.
     let mut all = above.clone();
-    all.insert(base_id);
+    let mut chain = Vec::new();
+    if opts.recursive {
+        all.insert(base_id);
+        chain.push(base_id);
+    }
     let mut visited = Seen {
         above,
-        chain: vec![base_id],
+        chain,
         all,
         unread: Vec::new(),
     };
@@ -122,12 +138,28 @@ pub(crate) fn scan_dir(
         visit,
         notices,
     ) {
-        Some((children, listed)) => {
-            found.push((base_rel.to_path_buf(), base, listed));
-            stack.push((base_rel.to_path_buf(), base_full, children.into_iter()));
+        Some((children, listed)) if !opts.recursive => {
+            // Nothing is entered: the children are the rest of the result.
+            found.reserve_exact(1 + children.len());
+            found.push((base_rel.clone(), base, listed));
+            let mut scratch = PathBuf::new();
+            for child in children {
+                let child_rel = join_shared(&mut scratch, base_rel, &child.name);
+                found.push((child_rel, child.entry, None));
+            }
         }
-        None => found.push((base_rel.to_path_buf(), base, None)),
+        Some((children, listed)) => {
+            found.push((base_rel.clone(), base, listed));
+            stack.push((
+                base_rel.clone(),
+                base_full.into_owned(),
+                children.into_iter(),
+            ));
+        }
+        None => found.push((base_rel.clone(), base, None)),
     }
+    // Each path is built here once, as the key it is kept under.
+    let mut scratch = PathBuf::new();
     loop {
         visited.chain.truncate(stack.len());
         let Some((rel, full, children)) = stack.last_mut() else {
@@ -137,7 +169,7 @@ pub(crate) fn scan_dir(
             stack.pop();
             continue;
         };
-        let child_rel = join_rel(rel, Path::new(&child.name));
+        let child_rel = join_shared(&mut scratch, rel, &child.name);
         if child.enter {
             let child_full = full.join(&child.name);
             let is_symlink = child.entry.kind == EntryKind::Symlink;
@@ -167,6 +199,17 @@ pub(crate) fn scan_dir(
     (Snapshot::from_scan(found), visited.unread)
 }
 
+/// `base` joined with `name` (one name, never empty), built in `scratch`
+/// and copied once into its own allocation.
+fn join_shared(scratch: &mut PathBuf, base: &Path, name: &OsStr) -> SharedPath {
+    scratch.as_mut_os_string().clear();
+    if !base.as_os_str().is_empty() {
+        scratch.push(base);
+    }
+    scratch.push(name);
+    SharedPath::from(scratch.as_path())
+}
+
 /// One entry of a directory being scanned, other than a listed file.
 struct Child {
     name: OsString,
@@ -185,7 +228,7 @@ struct Child {
 #[allow(clippy::too_many_arguments)]
 fn read_children(
     full: &Path,
-    rel: &Path,
+    rel: &SharedPath,
     via_symlink: bool,
     dev: u64,
     visited: &mut Seen,
@@ -244,9 +287,9 @@ fn read_children(
         let mut child_dev = entry.dev;
         let mut child_id = (entry.dev, entry.ino);
         let enter = match entry.kind {
-            EntryKind::Dir => {
+            EntryKind::Dir if opts.recursive => {
                 visited.all.insert(child_id);
-                opts.recursive && !visited.is_ancestor(child_id)
+                !visited.is_ancestor(child_id)
             }
             EntryKind::Symlink if opts.recursive && opts.follow_symlinks => {
                 match fs::metadata(child_full()) {
@@ -309,7 +352,7 @@ pub(crate) fn scan_root(
         Some(entry) if entry.is_dir() => {
             scan_dir(
                 root,
-                Path::new(""),
+                &SharedPath::from(Path::new("")),
                 entry.clone(),
                 HashSet::new(),
                 opts,
@@ -343,8 +386,8 @@ mod tests {
             exact: true,
         };
         let mut during = Some(during);
-        let mut visit = |_: &Path, rel: &Path, _: bool| {
-            if rel == Path::new(at)
+        let mut visit = |_: &Path, rel: &SharedPath, _: bool| {
+            if **rel == *Path::new(at)
                 && let Some(f) = during.take()
             {
                 f();
@@ -355,7 +398,7 @@ mod tests {
         let mut notices = Vec::new();
         let scanned = scan_dir(
             root,
-            Path::new(""),
+            &SharedPath::from(Path::new("")),
             base,
             HashSet::new(),
             &opts,
@@ -434,12 +477,12 @@ mod tests {
             exclude: None,
             exact: true,
         };
-        let mut visit = |_: &Path, _: &Path, _: bool| Ok(());
+        let mut visit = |_: &Path, _: &SharedPath, _: bool| Ok(());
         let mut notices = Vec::new();
         let base = Entry::lstat(root).unwrap();
         let (snap, _) = scan_dir(
             root,
-            Path::new(""),
+            &SharedPath::from(Path::new("")),
             base,
             HashSet::new(),
             &opts,

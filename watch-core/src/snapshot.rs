@@ -30,14 +30,22 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsStr;
+use std::ops::Bound;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 mod entry;
 mod files;
 
 pub(crate) use entry::*;
 use files::{Files, FilesRef, Fit, Small};
+
+/// A relative path held by several tables at once: a tree directory's path
+/// is allocated once, where the scan meets it, and shared by the snapshot's
+/// key, the root's watched directories and its watch's role. Compared by
+/// value, never by identity: sharing saves memory only.
+pub(crate) type SharedPath = Arc<Path>;
 
 /// What is kept at a path: the fields of its [`Entry`] that every kind
 /// needs inline, the rest in its [`Tail`]. 48 bytes, against 64 for an
@@ -248,7 +256,7 @@ impl Node {
 /// Paths relative to a root (the root itself is `""`) and what was there.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Snapshot {
-    nodes: BTreeMap<PathBuf, Node>,
+    nodes: BTreeMap<SharedPath, Node>,
     /// The `since` of every [`Snapshot::announce`] file here (`None` until
     /// one is recorded): the oldest recorded.
     announced: Option<i64>,
@@ -335,15 +343,24 @@ impl Snapshot {
         self.floor = Some(self.floor.map_or(since, |f| f.max(since)));
     }
 
+    /// The key `rel` is kept under, if it has a node: sharing it saves
+    /// another copy of the path.
+    pub(crate) fn key(&self, rel: &Path) -> Option<SharedPath> {
+        self.nodes.get_key_value(rel).map(|(k, _)| k.clone())
+    }
+
     /// Records `entry` at `rel`, replacing what was there (not what is
     /// below it). A listed entry goes into its directory's table when the
-    /// directory is known and on the same device.
-    pub(crate) fn insert(&mut self, rel: PathBuf, entry: Entry) {
-        if let Some((parent, name)) = split(&rel) {
+    /// directory is known and on the same device. `rel` becomes a key
+    /// only when nothing is kept at it yet (a [`SharedPath`] given is
+    /// shared, anything else copied).
+    pub(crate) fn insert(&mut self, rel: impl AsRef<Path> + Into<SharedPath>, entry: Entry) {
+        let path = rel.as_ref();
+        if let Some((parent, name)) = split(path) {
             let name = name.as_bytes();
             if entry.listed
                 && entry.ino != 0
-                && !self.nodes.contains_key(&rel)
+                && !self.nodes.contains_key(path)
                 && let Some(node) = self.nodes.get_mut(parent)
             {
                 // An announced file's time is the snapshot's, not its table's.
@@ -361,10 +378,10 @@ impl Snapshot {
                 node.remove_file(name);
             }
         }
-        match self.nodes.get_mut(&rel) {
+        match self.nodes.get_mut(path) {
             Some(node) => node.set_entry(entry),
             None => {
-                self.nodes.insert(rel, Node::new(entry, None));
+                self.nodes.insert(rel.into(), Node::new(entry, None));
             }
         }
     }
@@ -376,7 +393,7 @@ impl Snapshot {
         self.nodes
             .iter()
             .filter(|(_, n)| n.ino == 0)
-            .map(|(p, _)| p.clone())
+            .map(|(p, _)| p.to_path_buf())
             .collect()
     }
 
@@ -404,7 +421,7 @@ impl Snapshot {
     /// snapshot as small. Each file was examined after `since`, so a later
     /// change leaves a ctime at or after it.
     pub(crate) fn relist(&mut self, since: i64) {
-        let files: Vec<PathBuf> = self
+        let files: Vec<SharedPath> = self
             .nodes
             .iter()
             .filter(|(p, n)| {
@@ -421,12 +438,11 @@ impl Snapshot {
     }
 
     /// The paths kept by node at and below `rel`, each with its node.
-    fn node_range<'s>(&'s self, rel: &Path) -> impl Iterator<Item = (&'s PathBuf, &'s Node)> {
-        let rel = rel.to_path_buf();
+    fn node_range<'s>(&'s self, rel: &'s Path) -> impl Iterator<Item = (&'s SharedPath, &'s Node)> {
         // Paths order component-wise, so a subtree is one contiguous run.
         self.nodes
-            .range(rel.clone()..)
-            .take_while(move |(p, _)| p.starts_with(&rel))
+            .range::<Path, _>((Bound::Included(rel), Bound::Unbounded))
+            .take_while(move |(p, _)| p.starts_with(rel))
     }
 
     /// Every path with its entry, `(node path, node)` expanded.
@@ -467,8 +483,8 @@ impl Snapshot {
     }
 
     /// Takes the nodes at and below `rel` out of the map.
-    fn take_nodes(&mut self, rel: &Path) -> Vec<(PathBuf, Node)> {
-        let keys: Vec<PathBuf> = self.node_range(rel).map(|(p, _)| p.clone()).collect();
+    fn take_nodes(&mut self, rel: &Path) -> Vec<(SharedPath, Node)> {
+        let keys: Vec<SharedPath> = self.node_range(rel).map(|(p, _)| p.clone()).collect();
         keys.into_iter()
             .filter_map(|k| self.nodes.remove(&k).map(|n| (k, n)))
             .collect()
@@ -498,12 +514,12 @@ impl Snapshot {
         {
             // A listed file: it moves to its new directory's table.
             self.remove_subtree(from);
-            self.insert(to.to_path_buf(), entry);
+            self.insert(to, entry);
             return;
         }
         for (old, node) in self.take_nodes(from) {
             if let Ok(rest) = old.strip_prefix(from) {
-                self.nodes.insert(join_rel(to, rest), node);
+                self.nodes.insert(join_rel(to, rest).into(), node);
             }
         }
         // `to` is a node now: no listed file of the same name may remain.
@@ -514,7 +530,8 @@ impl Snapshot {
         }
     }
 
-    /// Records everything `other` holds, replacing what was at its paths.
+    /// Records everything `other` holds, replacing what was at its paths
+    /// (a path new here keeps `other`'s key).
     pub(crate) fn extend(&mut self, other: Snapshot) {
         if let Some(a) = other.announced {
             self.announced = Some(self.announced.map_or(a, |s| s.min(a)));
@@ -547,7 +564,7 @@ impl Snapshot {
     /// A snapshot from what a scan found: each path with its full entry
     /// and, for a directory whose regular files were only listed, those
     /// files. Built in one pass (full tree nodes), not path by path.
-    pub(crate) fn from_scan(found: Vec<(PathBuf, Entry, Option<Listing>)>) -> Snapshot {
+    pub(crate) fn from_scan(found: Vec<(SharedPath, Entry, Option<Listing>)>) -> Snapshot {
         let nodes = found
             .into_iter()
             .map(|(path, entry, files)| (path, Node::new(entry, files.map(|l| l.0))))
@@ -840,9 +857,9 @@ mod tests {
         (link.kind, link.target) = (EntryKind::Symlink, Some(Box::new(PathBuf::from("x"))));
         let names = [(std::ffi::OsString::from("a"), 5), ("b".into(), 6)];
         let snap = Snapshot::from_scan(vec![
-            (PathBuf::new(), dir(1), None),
+            (Path::new("").into(), dir(1), None),
             (
-                PathBuf::from("s"),
+                Path::new("s").into(),
                 link.clone(),
                 Some(Listing::new(3, 40, &names)),
             ),

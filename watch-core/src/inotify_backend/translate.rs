@@ -63,7 +63,7 @@ impl Root<Kernel> {
             entry.is_dir(),
             Origin::Kernel,
         ));
-        self.snapshot.insert(rel.to_path_buf(), entry.clone());
+        self.snapshot.insert(rel, entry.clone());
         let enter = if entry.kind == EntryKind::Symlink {
             self.wants_tree(
                 &entry,
@@ -232,7 +232,7 @@ impl Root<Kernel> {
             && let Ok(entry) = Entry::lstat(&full)
             && entry.same_object(&known)
         {
-            self.snapshot.insert(rel.to_path_buf(), entry);
+            self.snapshot.insert(rel, entry);
         }
         out.push(Event::new(kind, full, is_dir, Origin::Kernel));
     }

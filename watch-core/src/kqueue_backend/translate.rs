@@ -226,7 +226,7 @@ impl Root {
                 Origin::Kernel,
             ));
         }
-        self.snapshot.insert(rel.to_path_buf(), now);
+        self.snapshot.insert(rel, now);
     }
 
     pub(super) fn apply(&mut self, fds: &mut Fds, config: &Config, work: Work, out: &mut Emit<'_>) {

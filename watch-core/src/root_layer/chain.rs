@@ -1,24 +1,29 @@
 //! Following a root's name: anchors, ancestors and the target's inode watch.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{ArmError, Role, Root, SharedPath, WatchTable};
 use crate::Error;
-use crate::resolve::{DirId, Resolved, resolve};
-use crate::snapshot::EntryKind;
+use crate::resolve::{DirId, Resolved, resolve, same_dir};
+use crate::snapshot::{EntryKind, Snapshot};
 
 /// A directory watched to follow a root's name: where it is, which
 /// directory it was when armed, and the watch.
 pub(crate) struct Link<H> {
-    pub(crate) dir: PathBuf,
+    /// Shared with the role its watch is used in.
+    pub(crate) dir: SharedPath,
     /// `None` for the `/` or `.` a lookup starts from.
     pub(crate) id: Option<DirId>,
     pub(crate) handle: H,
 }
 
-/// `dirs` with the identity `resolved` found for each.
-fn with_id<'r>(resolved: &Resolved, dirs: Vec<&'r Path>) -> Vec<(&'r Path, Option<DirId>)> {
-    dirs.into_iter().map(|d| (d, resolved.id_of(d))).collect()
+/// `dirs` with the identity `resolved` found for each (without collecting
+/// them: `watch` follows these for every root added).
+fn with_id<'r>(
+    resolved: &'r Resolved,
+    dirs: impl Iterator<Item = &'r Path> + Clone + 'r,
+) -> impl Iterator<Item = (&'r Path, Option<DirId>)> + Clone + 'r {
+    dirs.map(|d| (d, resolved.id_of(d)))
 }
 
 /// Makes `links` watch exactly the `wanted` directories, each the one now at
@@ -27,21 +32,22 @@ fn with_id<'r>(resolved: &Resolved, dirs: Vec<&'r Path>) -> Vec<(&'r Path, Optio
 /// and released. Without `arm_new`, only releases what is no longer wanted.
 /// Returns whether anything new was armed or vanished while arming (the
 /// path must then be resolved again), and the first error.
-fn relink<T: WatchTable>(
+fn relink<'w, T: WatchTable>(
     t: &mut T,
     root: usize,
     links: &mut Vec<Link<T::Handle>>,
-    wanted: &[(&Path, Option<DirId>)],
+    wanted: impl Iterator<Item = (&'w Path, Option<DirId>)> + Clone,
     role: fn(SharedPath) -> Role,
     arm_new: bool,
 ) -> (bool, Option<Error>) {
     let mut again = false;
     let mut error = None;
-    for &(dir, id) in wanted {
-        if !arm_new || links.iter().any(|l| l.dir == dir && l.id == id) {
+    for (dir, id) in wanted.clone() {
+        if !arm_new || links.iter().any(|l| l.id == id && same_dir(&l.dir, dir)) {
             continue;
         }
-        let mut use_role = role(dir.into());
+        let shared: SharedPath = dir.into();
+        let mut use_role = role(shared.clone());
         // Another root's watch on the same directory: it was checked against
         // a lookup made after it was armed, and reports the directory being
         // renamed or replaced from then on, so no lookup again is needed.
@@ -49,7 +55,7 @@ fn relink<T: WatchTable>(
             match t.share(root, dir, known, use_role) {
                 Ok(handle) => {
                     links.push(Link {
-                        dir: dir.to_path_buf(),
+                        dir: shared,
                         id,
                         handle,
                     });
@@ -61,7 +67,7 @@ fn relink<T: WatchTable>(
         match t.arm_link(root, dir, id, use_role) {
             Ok(handle) => {
                 links.push(Link {
-                    dir: dir.to_path_buf(),
+                    dir: shared,
                     id,
                     handle,
                 });
@@ -75,7 +81,11 @@ fn relink<T: WatchTable>(
             }
         }
     }
-    let wanted_link = |l: &Link<T::Handle>| wanted.iter().any(|&(d, i)| d == l.dir && i == l.id);
+    let wanted_link = |l: &Link<T::Handle>| {
+        wanted
+            .clone()
+            .any(|(d, i)| i == l.id && same_dir(d, &l.dir))
+    };
     if links.iter().all(wanted_link) {
         return (again, error);
     }
@@ -88,7 +98,7 @@ fn relink<T: WatchTable>(
         // Armed again at the same path and found the same watch (the
         // directory changed back meanwhile): the use is the kept link's now.
         if !keep.iter().any(|k| k.handle == l.handle && k.dir == l.dir) {
-            t.release(root, l.handle, role(l.dir.into()));
+            t.release(root, l.handle, role(l.dir));
         }
     }
     *links = keep;
@@ -124,13 +134,13 @@ impl<T: WatchTable> Root<T> {
             let anchors = with_id(&resolved, resolved.dirs());
             let ancestors = with_id(&resolved, resolved.ancestors());
             let (armed_anchor, error) =
-                relink(t, self.id, &mut self.anchors, &anchors, Role::Anchor, true);
+                relink(t, self.id, &mut self.anchors, anchors, Role::Anchor, true);
             let above = above && t.blocked().is_empty();
             let (armed_ancestor, _) = relink(
                 t,
                 self.id,
                 &mut self.ancestors,
-                &ancestors,
+                ancestors,
                 Role::Ancestor,
                 above,
             );
@@ -171,17 +181,31 @@ impl<T: WatchTable> Root<T> {
         }
     }
 
-    /// Releases every watch the root holds.
+    /// Releases every watch the root holds (the root is going away).
     pub(crate) fn release(&mut self, t: &mut T) {
-        self.drop_subtree(t, Path::new(""));
+        // The whole tree goes: its watches are released straight from the
+        // maps and the snapshot is dropped whole, instead of collecting the
+        // paths under "" first; what else waits under the root's paths (a
+        // retry after the limit refused) goes the way `drop_subtree` takes
+        // it.
+        for (rel, handle) in std::mem::take(&mut self.dirs) {
+            t.release(self.id, handle, Role::Tree(rel));
+        }
+        for (rel, handle) in std::mem::take(&mut self.files) {
+            t.release(self.id, handle, Role::File(rel));
+        }
+        self.snapshot = Snapshot::default();
+        if !t.blocked().is_empty() || !self.unwatched_files.is_empty() {
+            self.drop_subtree(t, Path::new(""));
+        }
         if let Some((_, _, handle)) = self.target.take() {
             t.release(self.id, handle, Role::Target);
         }
         for l in std::mem::take(&mut self.anchors) {
-            t.release(self.id, l.handle, Role::Anchor(l.dir.into()));
+            t.release(self.id, l.handle, Role::Anchor(l.dir));
         }
         for l in std::mem::take(&mut self.ancestors) {
-            t.release(self.id, l.handle, Role::Ancestor(l.dir.into()));
+            t.release(self.id, l.handle, Role::Ancestor(l.dir));
         }
     }
 }

@@ -35,10 +35,10 @@ mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::resolve::{DirId, Resolved};
 use crate::scan::ScanOptions;
+pub(crate) use crate::snapshot::SharedPath;
 use crate::snapshot::{Entry, Snapshot, join_rel};
 use crate::{Config, Error, RecursiveMode, SkipReason};
 
@@ -47,11 +47,6 @@ pub(crate) use emit::Emit;
 pub(crate) use refresh::write_cookie;
 pub(crate) use roots::Roots;
 pub(crate) use tree::{retry_blocked, under};
-
-/// A path held by several tables at once: a tree directory's relative path
-/// is allocated once and shared by [`Root::dirs`] and the watch's
-/// [`Role::Tree`]. Compared by value, never by identity.
-pub(crate) type SharedPath = Arc<Path>;
 
 /// Why a root holds a watch. Paths in [`Role::Tree`] and [`Role::File`] are
 /// relative to the root; anchors and ancestors are named as resolved.
@@ -235,7 +230,8 @@ pub(crate) struct Root<T: WatchTable> {
     /// The inode watch on the file the path leads to: (device, inode, watch).
     pub(crate) target: Option<(u64, u64, T::Handle)>,
     /// Tree directories with a watch, by relative path (the same
-    /// allocation as the watch's [`Role::Tree`]).
+    /// allocation as the watch's [`Role::Tree`] and, mostly, the
+    /// snapshot's key).
     pub(crate) dirs: BTreeMap<SharedPath, T::Handle>,
     /// Tree files with a watch of their own ([`WatchTable::FILES`]), by
     /// relative path (shared with the watch's [`Role::File`]).

@@ -155,7 +155,8 @@ impl<T: WatchTable> Root<T> {
         if let Some(target) = self.resolved.target.clone() {
             if target.is_dir() {
                 let root = Path::new("");
-                match arm_dir(t, &mut self.dirs, self.id, &self.path, root, true) {
+                let key = SharedPath::from(root);
+                match arm_dir(t, &mut self.dirs, self.id, &self.path, &key, true) {
                     Ok(()) => snap = self.scan(t, config, root, target, notices, exact),
                     Err(ArmError::Gone) => {} // vanished: the anchor reports its return
                     Err(e) => {
@@ -291,7 +292,7 @@ impl<T: WatchTable> Root<T> {
             if self.enters(&entry, rel, config) {
                 new = self.scan(t, config, rel, entry, &mut notices, true);
             } else {
-                new.insert(rel.to_path_buf(), entry);
+                new.insert(rel, entry);
             }
         }
         for (p, handle) in old_dirs {
@@ -305,7 +306,7 @@ impl<T: WatchTable> Root<T> {
             && was.ino == 0
             && was.is_dir() == now.is_dir()
         {
-            old.insert(rel.to_path_buf(), now.clone());
+            old.insert(rel, now.clone());
         }
         // A file known from a listing or its creation event only (no
         // recorded size, times or ctime) that is still the same object here is unchanged as far as
@@ -344,8 +345,8 @@ impl<T: WatchTable> Root<T> {
         let (dir, _) = self.resolved.last()?;
         self.anchors
             .iter()
-            .find(|l| l.dir == dir)
-            .map(|l| (l.dir.clone(), l.handle))
+            .find(|l| *l.dir == *dir)
+            .map(|l| (l.dir.to_path_buf(), l.handle))
     }
 }
 
@@ -360,7 +361,7 @@ pub(crate) fn write_cookie<T: WatchTable>(
     let own = roots.iter().filter_map(Root::cookie_dir);
     let others = roots
         .iter()
-        .flat_map(|r| r.anchors.iter().map(|l| (l.dir.clone(), l.handle)));
+        .flat_map(|r| r.anchors.iter().map(|l| (l.dir.to_path_buf(), l.handle)));
     let mut first_error = None;
     for (dir, handle) in own.chain(others) {
         let name = cookie::fresh_name();

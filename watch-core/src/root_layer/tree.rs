@@ -11,20 +11,19 @@ use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
 use crate::{Config, Event, EventKind, Origin, SkipReason};
 
 /// Arms the tree directory at `rel` (full path `full`) and records it; one
-/// the limit refuses is remembered for a retry.
+/// the limit refuses is remembered for a retry. The watch's role and the
+/// map's key share `rel`.
 pub(crate) fn arm_dir<T: WatchTable>(
     t: &mut T,
     dirs: &mut BTreeMap<SharedPath, T::Handle>,
     id: usize,
     full: &Path,
-    rel: &Path,
+    rel: &SharedPath,
     follow: bool,
 ) -> Result<(), ArmError> {
-    // One allocation of the path, for the watch's role and the map's key.
-    let shared = SharedPath::from(rel);
-    match t.arm(id, full, Role::Tree(shared.clone()), follow) {
+    match t.arm(id, full, Role::Tree(rel.clone()), follow) {
         Ok(handle) => {
-            dirs.insert(shared, handle);
+            dirs.insert(rel.clone(), handle);
             Ok(())
         }
         Err(e) => {
@@ -95,8 +94,10 @@ impl<T: WatchTable> Root<T> {
             exact: exact || T::FILES,
             ..self.opts(config)
         };
+        // Kept under the key the snapshot has for it already, if any.
+        let base = self.snapshot.key(rel).unwrap_or_else(|| rel.into());
         let (id, dirs) = (self.id, &mut self.dirs);
-        let mut hook = |full: &Path, r: &Path, via_symlink: bool| {
+        let mut hook = |full: &Path, r: &SharedPath, via_symlink: bool| {
             if dirs.contains_key(r) {
                 return Ok(());
             }
@@ -105,7 +106,8 @@ impl<T: WatchTable> Root<T> {
             let follow = r.as_os_str().is_empty() || via_symlink;
             arm_dir(t, dirs, id, full, r, follow).map_err(ArmError::skip_reason)
         };
-        let (found, unread) = scan_dir(&self.path, rel, entry, visited, &opts, &mut hook, notices);
+        let (found, unread) =
+            scan_dir(&self.path, &base, entry, visited, &opts, &mut hook, notices);
         // Armed, then moved or removed before it was read: nothing below it
         // is known. Unwatched, it is what a directory that moved before it
         // could be armed is: the rename that moved it (or one above it)
@@ -148,7 +150,7 @@ impl<T: WatchTable> Root<T> {
         out: &mut Emit<'_>,
     ) {
         let mut files = Vec::new();
-        for (p, e) in found {
+        for (p, e) in found.iter() {
             if p == rel || self.snapshot.get(&p).is_some_and(|old| old.may_be(&e)) {
                 continue;
             }
@@ -161,7 +163,11 @@ impl<T: WatchTable> Root<T> {
             if T::FILES {
                 files.push(p.clone());
             }
-            self.snapshot.insert(p, e);
+            // A directory keeps the key its watch shares.
+            match found.key(&p) {
+                Some(key) => self.snapshot.insert(key, e),
+                None => self.snapshot.insert(p, e),
+            }
         }
         out.extend(notices);
         self.arm_files(t, files, out);
@@ -285,7 +291,7 @@ impl<T: WatchTable> Root<T> {
                 Origin::Rescan,
             ));
         }
-        self.snapshot.insert(rel.to_path_buf(), now);
+        self.snapshot.insert(rel, now);
     }
 
     /// Releases the watches at and below `rel`, forgets the snapshot there
@@ -313,6 +319,8 @@ impl<T: WatchTable> Root<T> {
     /// there): watches follow their objects, so only their names change.
     pub(crate) fn move_tree(&mut self, t: &mut T, from: &Path, to: &Path) {
         self.drop_subtree(t, to);
+        self.snapshot.move_subtree(from, to);
+        let snapshot = &self.snapshot;
         for (map, tree) in [(&mut self.dirs, true), (&mut self.files, false)] {
             let moved: Vec<(SharedPath, T::Handle)> =
                 under(map, from).map(|(p, h)| (p.clone(), *h)).collect();
@@ -320,7 +328,8 @@ impl<T: WatchTable> Root<T> {
                 let Ok(rest) = old.strip_prefix(from) else {
                     continue;
                 };
-                let new = SharedPath::from(join_rel(to, rest));
+                let new = join_rel(to, rest);
+                let new = snapshot.key(&new).unwrap_or_else(|| new.into());
                 map.remove(&old);
                 map.insert(new.clone(), handle);
                 let (old, new) = if tree {
@@ -331,7 +340,6 @@ impl<T: WatchTable> Root<T> {
                 t.repath(self.id, handle, old, new);
             }
         }
-        self.snapshot.move_subtree(from, to);
         if !t.blocked().is_empty() {
             for old in take_blocked(t, self.id, from) {
                 if let Ok(rest) = old.strip_prefix(from) {
