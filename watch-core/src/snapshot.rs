@@ -9,8 +9,9 @@
 //! # Layout
 //!
 //! Directories, symlinks, other special files and every file whose status
-//! was read (`lstat`) are kept by path, each as a 48-byte [`Node`]: the
-//! kind, device, inode, mode and owner inline; a directory's size and
+//! was read (`lstat`) are kept by path, each as a 32-byte [`Node`]: the
+//! kind and inode inline, the device, mode and owner as an index into a
+//! table of the distinct ones the snapshot holds; a directory's size and
 //! times are not kept (no diff looks at them), and everything else's, with
 //! a symlink's target, are boxed beside it. A regular file that a kernel
 //! backend's scan only *listed* (its name, type and inode come from the
@@ -28,7 +29,7 @@
 //! attribute change, user space cannot set it, and it comes from the same
 //! clock as our own timestamp.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::ops::Bound;
 use std::os::unix::ffi::OsStrExt;
@@ -41,6 +42,8 @@ mod files;
 pub(crate) use entry::*;
 use files::{Files, FilesRef, Fit, Small};
 
+use crate::fast_hash::FastHash;
+
 /// A relative path held by several tables at once: a tree directory's path
 /// is allocated once, where the scan meets it, and shared by the snapshot's
 /// key, the root's watched directories and its watch's role. Compared by
@@ -48,22 +51,74 @@ use files::{Files, FilesRef, Fit, Small};
 pub(crate) type SharedPath = Arc<Path>;
 
 /// What is kept at a path: the fields of its [`Entry`] that every kind
-/// needs inline, the rest in its [`Tail`]. 48 bytes, against 64 for an
-/// entry and 16 more for a files table.
+/// needs, inline (the device, mode and owner as an index into the
+/// snapshot's [`Attrs`]: a tree has few distinct ones), the rest in its
+/// [`Tail`]. 32 bytes, against 64 for an entry and 16 more for a files
+/// table.
 #[derive(Clone, Debug)]
 struct Node {
-    dev: u64,
     ino: u64,
-    mode: u32,
-    uid: u32,
-    gid: u32,
+    attr: u32,
     kind: EntryKind,
     listed: bool,
     tail: Tail,
 }
 
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Node>() <= 48);
+const _: () = assert!(std::mem::size_of::<Node>() <= 32);
+
+/// The device, mode and owner of a [`Node`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Attr {
+    dev: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+/// The distinct [`Attr`]s of a snapshot's nodes, each kept once. Grows as
+/// new ones come; rebuilt from the nodes when it outgrows them.
+#[derive(Clone, Debug, Default)]
+struct Attrs {
+    list: Vec<Attr>,
+    index: HashMap<Attr, u32, FastHash>,
+    /// The last one interned: the next node (a sibling) usually has it too.
+    last: u32,
+}
+
+impl Attrs {
+    fn get(&self, i: u32) -> Attr {
+        // Every node's index was given out here (see `Snapshot::compact`).
+        self.list.get(i as usize).copied().unwrap_or(Attr {
+            dev: 0,
+            mode: 0,
+            uid: 0,
+            gid: 0,
+        })
+    }
+
+    fn intern(&mut self, attr: Attr) -> u32 {
+        if self.list.get(self.last as usize) == Some(&attr) {
+            return self.last;
+        }
+        let next = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+        let i = *self.index.entry(attr).or_insert(next);
+        if i == next {
+            self.list.push(attr);
+        }
+        self.last = i;
+        i
+    }
+
+    fn of(entry: &Entry) -> Attr {
+        Attr {
+            dev: entry.dev,
+            mode: entry.mode,
+            uid: entry.uid,
+            gid: entry.gid,
+        }
+    }
+}
 
 /// The rest of a [`Node`].
 #[derive(Clone, Debug)]
@@ -96,7 +151,7 @@ struct Listed {
 }
 
 impl Node {
-    fn new(entry: Entry, files: Option<Listed>) -> Node {
+    fn new(entry: Entry, files: Option<Listed>, attrs: &mut Attrs) -> Node {
         let compact = entry.kind == EntryKind::Dir && !entry.listed && entry.target.is_none();
         let tail = match files {
             None if compact => Tail::Dir(Small::default()),
@@ -110,17 +165,14 @@ impl Node {
                     size: if times { entry.size } else { 0 },
                     mtime: if times { entry.mtime } else { 0 },
                     ctime: if times { entry.ctime } else { 0 },
-                    target: entry.target,
+                    target: entry.target.clone(),
                     files: files.filter(|l| !l.files.is_empty()).map(Box::new),
                 }))
             }
         };
         Node {
-            dev: entry.dev,
             ino: entry.ino,
-            mode: entry.mode,
-            uid: entry.uid,
-            gid: entry.gid,
+            attr: attrs.intern(Attrs::of(&entry)),
             kind: entry.kind,
             listed: entry.listed,
             tail,
@@ -128,24 +180,29 @@ impl Node {
     }
 
     /// The entry kept here (a directory's size and times are 0).
-    fn entry(&self) -> Entry {
+    fn entry(&self, attrs: &Attrs) -> Entry {
         let (size, mtime, ctime, target) = match &self.tail {
             Tail::Dir(_) => (0, 0, 0, None),
             Tail::Full(rest) => (rest.size, rest.mtime, rest.ctime, rest.target.clone()),
         };
+        let attr = attrs.get(self.attr);
         Entry {
             kind: self.kind,
             listed: self.listed,
-            dev: self.dev,
+            dev: attr.dev,
             ino: self.ino,
             size,
             mtime,
             ctime,
-            mode: self.mode,
-            uid: self.uid,
-            gid: self.gid,
+            mode: attr.mode,
+            uid: attr.uid,
+            gid: attr.gid,
             target,
         }
+    }
+
+    fn dev(&self, attrs: &Attrs) -> u64 {
+        attrs.get(self.attr).dev
     }
 
     fn is_dir(&self) -> bool {
@@ -153,21 +210,28 @@ impl Node {
     }
 
     /// The listed files here (`None` when there are none) and their device.
-    fn files(&self) -> Option<(u64, FilesRef<'_>)> {
+    fn files<'n>(&'n self, attrs: &Attrs) -> Option<(u64, FilesRef<'n>)> {
         match &self.tail {
             Tail::Dir(small) if small.is_empty() => None,
-            Tail::Dir(small) => Some((self.dev, FilesRef::Small(small))),
+            Tail::Dir(small) => Some((self.dev(attrs), FilesRef::Small(small))),
             Tail::Full(rest) => rest.files.as_ref().map(|l| (l.dev, l.files.as_ref())),
         }
     }
 
+    fn has_files(&self) -> bool {
+        match &self.tail {
+            Tail::Dir(small) => !small.is_empty(),
+            Tail::Full(rest) => rest.files.is_some(),
+        }
+    }
+
     /// Takes the node apart into its entry and its listed files.
-    fn into_parts(self) -> (Entry, Option<Listed>) {
-        let entry = self.entry();
+    fn into_parts(self, attrs: &Attrs) -> (Entry, Option<Listed>) {
+        let entry = self.entry(attrs);
         let files = match self.tail {
             Tail::Dir(small) if small.is_empty() => None,
             Tail::Dir(small) => Some(Listed {
-                dev: self.dev,
+                dev: entry.dev,
                 files: Files::Small(small),
             }),
             Tail::Full(rest) => rest.files.map(|l| *l),
@@ -176,40 +240,56 @@ impl Node {
     }
 
     /// Replaces the entry, keeping the listed files.
-    fn set_entry(&mut self, entry: Entry) {
+    fn set_entry(&mut self, entry: Entry, attrs: &mut Attrs) {
         let compact = entry.kind == EntryKind::Dir && !entry.listed && entry.target.is_none();
+        let same_dev = entry.dev == self.dev(attrs);
         match &mut self.tail {
-            Tail::Dir(_) if compact && entry.dev == self.dev => {}
+            Tail::Dir(_) if compact && same_dev => {}
             Tail::Full(rest) if !compact => {
                 rest.size = entry.size;
                 rest.mtime = entry.mtime;
                 rest.ctime = entry.ctime;
-                rest.target = entry.target;
+                rest.target = entry.target.clone();
             }
-            _ => return self.replace(Some(entry), None),
+            _ => return self.replace(Some(entry), None, attrs),
         }
-        self.dev = entry.dev;
         self.ino = entry.ino;
-        self.mode = entry.mode;
-        self.uid = entry.uid;
-        self.gid = entry.gid;
+        self.attr = attrs.intern(Attrs::of(&entry));
         self.kind = entry.kind;
         self.listed = entry.listed;
     }
 
     /// Replaces the entry, or the listed files, keeping the other.
-    fn replace(&mut self, entry: Option<Entry>, files: Option<Option<Listed>>) {
-        let placeholder = Node::new(Entry::placeholder(true), None);
-        let (old_entry, old_files) = std::mem::replace(self, placeholder).into_parts();
-        *self = Node::new(entry.unwrap_or(old_entry), files.unwrap_or(old_files));
+    fn replace(&mut self, entry: Option<Entry>, files: Option<Option<Listed>>, attrs: &mut Attrs) {
+        let placeholder = Node {
+            ino: 0,
+            attr: 0,
+            kind: EntryKind::Dir,
+            listed: false,
+            tail: Tail::Dir(Small::default()),
+        };
+        let (old_entry, old_files) = std::mem::replace(self, placeholder).into_parts(attrs);
+        *self = Node::new(
+            entry.unwrap_or(old_entry),
+            files.unwrap_or(old_files),
+            attrs,
+        );
     }
 
     /// Records the listed file `name` with `ino` (not 0), listed at `since`
     /// on device `dev`; without `replace`, only a name not here yet. False
     /// if nothing was recorded (files of another device are kept here).
-    fn add_file(&mut self, dev: u64, name: &[u8], ino: u64, since: i64, replace: bool) -> bool {
+    fn add_file(
+        &mut self,
+        dev: u64,
+        name: &[u8],
+        ino: u64,
+        since: i64,
+        replace: bool,
+        attrs: &mut Attrs,
+    ) -> bool {
         if let Tail::Dir(small) = &mut self.tail {
-            if dev != self.dev {
+            if dev != attrs.get(self.attr).dev {
                 return false;
             }
             match small.insert(name, ino, since, replace) {
@@ -223,7 +303,7 @@ impl Node {
                 dev,
                 files: Files::Big(Box::new(small.to_table())),
             });
-            self.replace(None, Some(files));
+            self.replace(None, Some(files), attrs);
         }
         let Tail::Full(rest) = &mut self.tail else {
             return false;
@@ -257,6 +337,8 @@ impl Node {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Snapshot {
     nodes: BTreeMap<SharedPath, Node>,
+    /// The nodes' devices, modes and owners.
+    attrs: Attrs,
     /// The `since` of every [`Snapshot::announce`] file here (`None` until
     /// one is recorded): the oldest recorded.
     announced: Option<i64>,
@@ -283,10 +365,10 @@ impl Snapshot {
     /// What was seen at `rel`.
     pub(crate) fn get(&self, rel: &Path) -> Option<Entry> {
         if let Some(node) = self.nodes.get(rel) {
-            return Some(node.entry());
+            return Some(node.entry(&self.attrs));
         }
         let (parent, name) = split(rel)?;
-        let (dev, files) = self.nodes.get(parent)?.files()?;
+        let (dev, files) = self.nodes.get(parent)?.files(&self.attrs)?;
         files
             .get(name.as_bytes())
             .map(|ino| self.listed_entry(dev, files, ino))
@@ -325,8 +407,15 @@ impl Snapshot {
         let Some(node) = self.nodes.get_mut(dir).filter(|n| n.is_dir()) else {
             return false;
         };
-        let dev = node.dev;
-        if !node.add_file(dev, name.as_bytes(), UNKNOWN_INO, i64::MAX, false) {
+        let dev = node.dev(&self.attrs);
+        if !node.add_file(
+            dev,
+            name.as_bytes(),
+            UNKNOWN_INO,
+            i64::MAX,
+            false,
+            &mut self.attrs,
+        ) {
             return false;
         }
         self.announced = Some(self.announced.map_or(since, |a| a.min(since)));
@@ -366,7 +455,7 @@ impl Snapshot {
                 // An announced file's time is the snapshot's, not its table's.
                 let unknown = entry.ino == UNKNOWN_INO;
                 let since = if unknown { i64::MAX } else { entry.ctime };
-                if node.add_file(entry.dev, name, entry.ino, since, true) {
+                if node.add_file(entry.dev, name, entry.ino, since, true, &mut self.attrs) {
                     if unknown {
                         self.announced =
                             Some(self.announced.map_or(entry.ctime, |a| a.min(entry.ctime)));
@@ -379,11 +468,26 @@ impl Snapshot {
             }
         }
         match self.nodes.get_mut(path) {
-            Some(node) => node.set_entry(entry),
+            Some(node) => node.set_entry(entry, &mut self.attrs),
             None => {
-                self.nodes.insert(rel.into(), Node::new(entry, None));
+                self.nodes
+                    .insert(rel.into(), Node::new(entry, None, &mut self.attrs));
             }
         }
+        self.compact();
+    }
+
+    /// Rebuilds [`Attrs`] from the nodes once it holds many more than
+    /// they use (each change of mode or owner seen may add one).
+    fn compact(&mut self) {
+        if self.attrs.list.len() <= 64 || self.attrs.list.len() <= 2 * self.nodes.len() {
+            return;
+        }
+        let mut attrs = Attrs::default();
+        for node in self.nodes.values_mut() {
+            node.attr = attrs.intern(self.attrs.get(node.attr));
+        }
+        self.attrs = attrs;
     }
 
     #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
@@ -431,7 +535,7 @@ impl Snapshot {
             .collect();
         for path in files {
             if let Some(node) = self.nodes.remove(&path) {
-                let listed = Entry::listed(node.dev, node.ino, since);
+                let listed = Entry::listed(node.dev(&self.attrs), node.ino, since);
                 self.insert(path, listed);
             }
         }
@@ -447,8 +551,8 @@ impl Snapshot {
 
     /// Every path with its entry, `(node path, node)` expanded.
     fn expand(&self, out: &mut Vec<(PathBuf, Entry)>, path: &Path, node: &Node) {
-        out.push((path.to_path_buf(), node.entry()));
-        if let Some((dev, files)) = node.files() {
+        out.push((path.to_path_buf(), node.entry(&self.attrs)));
+        if let Some((dev, files)) = node.files(&self.attrs) {
             for (name, ino) in files.iter() {
                 out.push((
                     join_rel(path, Path::new(OsStr::from_bytes(name))),
@@ -537,11 +641,13 @@ impl Snapshot {
             self.announced = Some(self.announced.map_or(a, |s| s.min(a)));
         }
         for (path, node) in other.nodes {
-            let (entry, listed) = node.into_parts();
+            let (entry, listed) = node.into_parts(&other.attrs);
             self.insert(path.clone(), entry);
             let Some(listed) = listed else { continue };
             match self.nodes.get_mut(&path) {
-                Some(mine) if mine.files().is_none() => mine.replace(None, Some(Some(listed))),
+                Some(mine) if !mine.has_files() => {
+                    mine.replace(None, Some(Some(listed)), &mut self.attrs)
+                }
                 Some(_) => {
                     let files = listed.files.as_ref();
                     for (name, ino) in files.iter() {
@@ -565,12 +671,17 @@ impl Snapshot {
     /// and, for a directory whose regular files were only listed, those
     /// files. Built in one pass (full tree nodes), not path by path.
     pub(crate) fn from_scan(found: Vec<(SharedPath, Entry, Option<Listing>)>) -> Snapshot {
+        let mut attrs = Attrs::default();
         let nodes = found
             .into_iter()
-            .map(|(path, entry, files)| (path, Node::new(entry, files.map(|l| l.0))))
+            .map(|(path, entry, files)| {
+                let node = Node::new(entry, files.map(|l| l.0), &mut attrs);
+                (path, node)
+            })
             .collect();
         Snapshot {
             nodes,
+            attrs,
             announced: None,
             floor: None,
         }
@@ -584,12 +695,12 @@ impl Snapshot {
         let mut cur = Some(rel);
         while let Some(p) = cur {
             if let Some(n) = self.nodes.get(p) {
-                ids.insert((n.dev, n.ino));
+                ids.insert((n.dev(&self.attrs), n.ino));
             }
             cur = p.parent();
         }
         if let Some(n) = self.nodes.get(Path::new("")) {
-            ids.insert((n.dev, n.ino));
+            ids.insert((n.dev(&self.attrs), n.ino));
         }
         ids
     }
@@ -869,6 +980,25 @@ mod tests {
         let mut copy = Snapshot::default();
         copy.extend(snap.clone());
         assert_eq!(copy, snap);
+    }
+
+    #[test]
+    fn modes_and_owners_are_kept_once_and_not_piled_up() {
+        let mut snap = Snapshot::default();
+        snap.insert(PathBuf::new(), dir(1));
+        for i in 0..100u64 {
+            snap.insert(PathBuf::from(format!("d{i}")), dir(10 + i));
+        }
+        assert_eq!(snap.attrs.list.len(), 1);
+        // A file whose mode changes 1,000 times, each change recorded.
+        let mut f = Entry::placeholder(false).with(1, 5);
+        for mode in 0..1_000 {
+            f.mode = mode;
+            snap.insert(PathBuf::from("f"), f.clone());
+            assert_eq!(snap.get(Path::new("f")), Some(f.clone()));
+        }
+        assert!(snap.attrs.list.len() <= 2 * snap.nodes.len() + 64);
+        assert_eq!(snap.get(Path::new("d7")), Some(dir(17)));
     }
 
     #[test]
