@@ -235,6 +235,69 @@ fn synced_events(w: &mut Watcher) -> Vec<Event> {
 }
 
 #[test]
+fn each_file_of_a_burst_is_created_modified_and_closed_in_order() {
+    use std::io::Write;
+    let tmp = TempDir::new("api-burst");
+    for notices in [false, true] {
+        let dir = tmp.path().join(format!("d{notices}"));
+        fs::create_dir(&dir).unwrap();
+        let config = Config::default()
+            .backend(Backend::Inotify)
+            .close_notices(notices);
+        let Ok(mut w) = Watcher::with_config(config) else {
+            return; // no inotify here
+        };
+        w.watch(&dir, RecursiveMode::NonRecursive).unwrap();
+        // Each file closed right after its creation, but for `f1`, still
+        // open while `f2` is created and closed after it, then written
+        // and closed again.
+        let mut writer = None;
+        for i in 0..5 {
+            let mut f = fs::File::create(dir.join(format!("f{i}"))).unwrap();
+            if i == 1 {
+                writer = Some(f);
+            } else if i == 2 {
+                f.write_all(b"x").unwrap();
+                drop(f);
+                drop(writer.take());
+            }
+        }
+        fs::write(dir.join("f1"), b"y").unwrap();
+        let events = synced_events(&mut w);
+        let got: Vec<(String, String)> = events
+            .iter()
+            .map(|e| {
+                let name = e.path.strip_prefix(&dir).unwrap().display().to_string();
+                (e.kind.to_string(), name)
+            })
+            .collect();
+        let mut want = Vec::new();
+        let closed = |want: &mut Vec<(String, String)>, name: &str| {
+            want.push(("modified".to_owned(), name.to_owned()));
+            if notices {
+                want.push(("closed".to_owned(), name.to_owned()));
+            }
+        };
+        for name in ["f0", "f1", "f2"] {
+            want.push(("created".to_owned(), name.to_owned()));
+            if name == "f0" {
+                closed(&mut want, "f0");
+            }
+        }
+        // f2's write and close (one `Modified`), then f1's close.
+        closed(&mut want, "f2");
+        closed(&mut want, "f1");
+        for name in ["f3", "f4"] {
+            want.push(("created".to_owned(), name.to_owned()));
+            closed(&mut want, name);
+        }
+        // The rewrite of f1: truncation, write and close (one `Modified`).
+        closed(&mut want, "f1");
+        assert_eq!(got, want, "close notices: {notices}");
+    }
+}
+
+#[test]
 fn close_notices_are_opt_in_and_follow_the_last_write() {
     use std::io::Write;
     let tmp = TempDir::new("api-close");

@@ -130,9 +130,19 @@ impl InotifyDriver {
         let mut buf = self.buf.take().unwrap_or_default();
         let result = match self.kernel.ino.read(&mut buf) {
             Ok(events) => {
+                // The creation of a file every root of its watch announced,
+                // if it was the record just handled: (watch, name).
+                let mut announced = None;
                 for event in events {
                     match event {
-                        Ok(inotify::Event::Watch(ev)) => self.handle(&ev, out),
+                        Ok(inotify::Event::Watch(ev)) => {
+                            let fresh = announced
+                                .take()
+                                .is_some_and(|(wd, name)| wd == ev.wd && ev.name == Some(name));
+                            if self.handle(&ev, fresh, out) {
+                                announced = ev.name.map(|name| (ev.wd, name));
+                            }
+                        }
                         Ok(inotify::Event::Overflow) | Err(_) => {
                             // A malformed record is treated as lost events.
                             self.recover(out);
@@ -197,7 +207,12 @@ impl InotifyDriver {
         }
     }
 
-    fn handle(&mut self, ev: &WatchEvent<'_>, out: &mut Emit<'_>) {
+    /// Translates one record for every use of its watch. `fresh`: the
+    /// record just handled was the creation of the same name on the same
+    /// watch, announced by every root using it (see
+    /// [`Root::tree_event`]); returns whether this record is such a
+    /// creation.
+    fn handle(&mut self, ev: &WatchEvent<'_>, fresh: bool, out: &mut Emit<'_>) -> bool {
         // A MOVED_TO follows its MOVED_FROM directly; anything else means
         // the entry left the watched scope.
         let pairs = ev.mask.contains(EventMask::MOVED_TO)
@@ -214,11 +229,11 @@ impl InotifyDriver {
             if ev.mask.contains(EventMask::CREATE) && self.cookies_expected.contains(name) {
                 self.cookies_seen.insert(name.to_os_string());
             }
-            return;
+            return false;
         }
         if ev.mask.contains(EventMask::IGNORED) {
             self.forget(ev.wd, out);
-            return;
+            return false;
         }
         // The uses are copied (handling may arm and release watches) into
         // a buffer kept across events: one event, no allocation for them.
@@ -227,16 +242,21 @@ impl InotifyDriver {
             Some(uses) => uses.copy_into(&mut users),
             None => {
                 self.users_buf = users;
-                return;
+                return false;
             }
         }
+        let mut announced = !users.is_empty();
         for Use { root: id, role } in users.drain(..) {
             let Some(root) = self.roots.get_mut(id) else {
+                announced = false;
                 continue;
             };
             let (k, config) = (&mut self.kernel, &self.config);
             match role {
-                Role::Tree(rel) => root.tree_event(k, config, &rel, ev, out),
+                Role::Tree(rel) => {
+                    announced &= root.tree_event(k, config, &rel, ev, fresh, out);
+                    continue;
+                }
                 Role::Anchor(dir) => root.anchor_event(k, config, &dir, ev, out),
                 Role::Ancestor(_) => {
                     // A directory above the path moved or went away: the
@@ -264,8 +284,10 @@ impl InotifyDriver {
                 }
                 Role::File(_) => {}
             }
+            announced = false;
         }
         self.users_buf = users;
+        announced
     }
 
     /// The kernel dropped a watch (its directory is gone or unmounted).

@@ -2,6 +2,7 @@
 //! [`crate::root_layer`]): names appearing, going away and moving in a tree
 //! directory, changes of a consulted name, and the rename pairing by cookie.
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
@@ -95,7 +96,7 @@ impl Root<Kernel> {
     ) -> bool {
         if (config.follow_symlinks && self.mode == RecursiveMode::Recursive)
             || !k.blocked.is_empty()
-            || under(&self.dirs, rel).next().is_some()
+            || self.watches_at_or_below(rel)
             || !self.snapshot.announce(dir, name, rel, k.quiet)
         {
             return false;
@@ -236,14 +237,19 @@ impl Root<Kernel> {
         out.push(Event::new(kind, full, is_dir, Origin::Kernel));
     }
 
+    /// A record of the tree directory `dir`'s watch. `fresh`: the record
+    /// handled just before this one, on the same watch, was the creation
+    /// of the same name, which this root announced (nothing ran in
+    /// between). Returns whether this record is such a creation.
     pub(super) fn tree_event(
         &mut self,
         k: &mut Kernel,
         config: &Config,
         dir: &Path,
         ev: &WatchEvent<'_>,
+        fresh: bool,
         out: &mut Emit<'_>,
-    ) {
+    ) -> bool {
         let mask = ev.mask;
         let Some(name) = ev.name else {
             if dir.as_os_str().is_empty()
@@ -256,15 +262,42 @@ impl Root<Kernel> {
                 // the mount covered: its contents are to be reported.
                 self.state.unmounted = true;
             }
-            return;
+            return false;
         };
-        let rel = join_rel(dir, Path::new(name));
-        if config.exclude.is_some() && config.is_excluded(&self.full(&rel)) {
-            return;
+        if fresh && mask == EventMask::CLOSE_WRITE {
+            // The writer that created the file closed it (the second record
+            // of every file a burst creates). The file is recorded as
+            // announced, which a close does not change: reported as below
+            // (`changed`, then the notice) without looking it up again.
+            let full = self.full_name(dir, name);
+            if config.close_notices {
+                out.push(Event::new(
+                    EventKind::Modified,
+                    full.clone(),
+                    false,
+                    Origin::Kernel,
+                ));
+                out.push(Event::new(EventKind::Closed, full, false, Origin::Kernel));
+            } else {
+                out.push(Event::new(EventKind::Modified, full, false, Origin::Kernel));
+            }
+            return false;
+        }
+        // A name in the root directory is its own relative path.
+        let rel: Cow<'_, Path> = if dir.as_os_str().is_empty() {
+            Cow::Borrowed(Path::new(name))
+        } else {
+            Cow::Owned(join_rel(dir, Path::new(name)))
+        };
+        let rel = rel.as_ref();
+        if config.exclude.is_some() && config.is_excluded(&self.full(rel)) {
+            return false;
         }
         let is_dir = mask.contains(EventMask::ISDIR);
         if mask.contains(EventMask::MOVED_FROM) {
-            self.state.moves.push((ev.cookie, rel, is_dir));
+            self.state
+                .moves
+                .push((ev.cookie, rel.to_path_buf(), is_dir));
         } else if mask.contains(EventMask::MOVED_TO) {
             match self
                 .state
@@ -274,16 +307,16 @@ impl Root<Kernel> {
             {
                 Some(i) => {
                     let (_, from, _) = self.state.moves.remove(i);
-                    self.renamed(k, config, &from, &rel, is_dir, out);
+                    self.renamed(k, config, &from, rel, is_dir, out);
                 }
                 None => {
-                    self.appeared(k, config, &rel, is_dir, out);
+                    self.appeared(k, config, rel, is_dir, out);
                     // A file moved in from outside is complete as it
                     // arrives: nobody is still writing it through this name.
-                    if config.close_notices && !is_dir && self.snapshot.get(&rel).is_some() {
+                    if config.close_notices && !is_dir && self.snapshot.get(rel).is_some() {
                         out.push(Event::new(
                             EventKind::Closed,
-                            self.full(&rel),
+                            self.full(rel),
                             false,
                             Origin::Kernel,
                         ));
@@ -291,18 +324,19 @@ impl Root<Kernel> {
                 }
             }
         } else if mask.contains(EventMask::CREATE) {
-            if is_dir || !self.announce(k, config, dir, name, &rel, out) {
-                self.appeared(k, config, &rel, is_dir, out);
+            if !is_dir && self.announce(k, config, dir, name, rel, out) {
+                return true;
             }
+            self.appeared(k, config, rel, is_dir, out);
         } else if mask.contains(EventMask::DELETE) {
-            self.removed(k, &rel, is_dir, out);
+            self.removed(k, rel, is_dir, out);
         } else {
             if mask.contains(EventMask::CLOSE_WRITE) && !is_dir {
-                self.changed(&rel, EventKind::Modified, out);
-                if config.close_notices && self.snapshot.get(&rel).is_some() {
+                self.changed(rel, EventKind::Modified, out);
+                if config.close_notices && self.snapshot.get(rel).is_some() {
                     out.push(Event::new(
                         EventKind::Closed,
-                        self.full(&rel),
+                        self.full(rel),
                         false,
                         Origin::Kernel,
                     ));
@@ -311,19 +345,20 @@ impl Root<Kernel> {
                 // The hot path of a write: report it without an lstat. The
                 // recorded size and mtime are refreshed by CLOSE_WRITE; if
                 // they stay stale, a rescan reports one extra `Modified`.
-                if self.snapshot.get(&rel).is_some() {
+                if self.snapshot.get(rel).is_some() {
                     out.push(Event::new(
                         EventKind::Modified,
-                        self.full(&rel),
+                        self.full(rel),
                         false,
                         Origin::Kernel,
                     ));
                 }
             }
             if mask.contains(EventMask::ATTRIB) {
-                self.changed(&rel, EventKind::Metadata, out);
+                self.changed(rel, EventKind::Metadata, out);
             }
         }
+        false
     }
 
     /// Unpaired MOVED_FROMs: the entry left the tree.
@@ -368,6 +403,32 @@ impl Root<Kernel> {
             }
             _ => {}
         }
+    }
+
+    /// Whether a tree directory at or below `rel` (not the root) has a
+    /// watch. Most roots watch no directory but the root (which sorts
+    /// first): then no path is compared.
+    fn watches_at_or_below(&self, rel: &Path) -> bool {
+        let only_root = self.dirs.len() == 1
+            && self
+                .dirs
+                .keys()
+                .next()
+                .is_some_and(|p| p.as_os_str().is_empty());
+        !self.dirs.is_empty() && !only_root && under(&self.dirs, rel).next().is_some()
+    }
+
+    /// The full path of `name` in the tree directory `dir`, built in one
+    /// allocation (`full` of the two joined).
+    fn full_name(&self, dir: &Path, name: &OsStr) -> PathBuf {
+        let len = self.path.as_os_str().len() + dir.as_os_str().len() + name.len() + 2;
+        let mut full = PathBuf::with_capacity(len);
+        full.push(&self.path);
+        if !dir.as_os_str().is_empty() {
+            full.push(dir);
+        }
+        full.push(name);
+        full
     }
 
     /// A writer closed the file this root names.

@@ -22,7 +22,7 @@
 //! decodes from the start; an insertion or removal writes a new buffer
 //! (at most [`SMALL`] records), so there are no tombstones here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, btree_map};
 
 /// The listed regular files of one directory, sorted by name, each with
 /// its inode (never 0, which no real file has). Up to [`SMALL`] files live
@@ -506,7 +506,6 @@ impl Table {
     pub(super) fn add(&mut self, name: &[u8], ino: u64, replace: bool) -> bool {
         match self.find(name) {
             Ok(i) if !replace && self.inos[i] != 0 => false,
-            Err(_) if !replace && self.recent.items.contains_key(name) => false,
             Ok(i) => {
                 if self.inos[i] == 0 {
                     self.dead -= 1;
@@ -524,7 +523,18 @@ impl Table {
                 {
                     return false;
                 }
-                self.recent.items.insert(name.into(), ino);
+                // One search of the recent names, whether or not it is
+                // there (the key is made first; it rarely is).
+                match self.recent.items.entry(name.into()) {
+                    btree_map::Entry::Occupied(_) if !replace => return false,
+                    btree_map::Entry::Occupied(mut here) => {
+                        here.insert(ino);
+                        return true;
+                    }
+                    btree_map::Entry::Vacant(new) => {
+                        new.insert(ino);
+                    }
+                }
                 if self.recent.full(self.offsets.len()) {
                     self.rebuild();
                 }
