@@ -9,7 +9,7 @@ use inotify::{Inotify, WatchDescriptor, WatchMask};
 use super::links::Links;
 use crate::fast_hash::FastHash;
 use crate::resolve::DirId;
-use crate::root_layer::{ArmError, Role, WatchTable};
+use crate::root_layer::{ArmError, Role, SharedPath, WatchTable};
 use crate::{Error, SkipReason};
 
 /// What every directory watch listens for. The same mask everywhere, so a
@@ -41,10 +41,9 @@ pub(super) struct Use {
 }
 
 // One per watched directory: kept small. A role holds its path as a
-// shared 16-byte pointer; `Users` keeps its one use inline, in no more room
-// than that use takes.
+// shared 16-byte pointer; `Users` keeps its one use inline in 24 bytes.
 const _: () = assert!(std::mem::size_of::<Role>() <= 24);
-const _: () = assert!(std::mem::size_of::<Users>() <= 32);
+const _: () = assert!(std::mem::size_of::<Users>() <= 24);
 
 /// Who uses each watch, by the kernel's descriptor number. All the watches
 /// are the one instance's, so the number alone names one (a
@@ -95,13 +94,22 @@ pub(super) fn file_mask() -> WatchMask {
     WatchMask::MODIFY | WatchMask::ATTRIB | WatchMask::CLOSE_WRITE | WatchMask::DONT_FOLLOW
 }
 
-/// Who uses one watch. Nearly every watch has one user, kept inline (a
-/// vector would allocate room for four); a few are kept in a vector; a
-/// parent shared by many roots holds one anchor use per root, kept in a
-/// set so that arming or releasing one never scans the others.
-#[derive(Clone, Debug)]
+/// Who uses one watch. Nearly every watch has one user, kept inline in 24
+/// bytes ([`Inline`]); a few are kept in a vector; a parent shared by many
+/// roots holds one anchor use per root, kept in a set so that arming or
+/// releasing one never scans the others. Those two are boxed: they are
+/// rare, and the table holds a `Users` for every watch.
+#[derive(Clone, Debug, Default)]
 pub(super) enum Users {
-    One(Use),
+    #[default]
+    None,
+    One(Inline),
+    Shared(Box<Shared>),
+}
+
+/// The uses of a watch with more than one.
+#[derive(Clone, Debug)]
+pub(super) enum Shared {
     Few(Vec<Use>),
     Many(BTreeSet<Use>),
 }
@@ -109,44 +117,121 @@ pub(super) enum Users {
 /// Past this many users, a set.
 const FEW: usize = 8;
 
-impl Default for Users {
-    fn default() -> Self {
-        Users::Few(Vec::new())
+/// A [`Use`] in 24 bytes instead of 32: the root's number in 32 bits (a
+/// larger one is not kept inline) and the role's kind in a byte beside it.
+#[derive(Clone, Debug)]
+pub(super) struct Inline {
+    /// `None` for [`Role::Target`], the one role without a path.
+    path: Option<SharedPath>,
+    root: u32,
+    /// The role, when it has a path.
+    kind: Kind,
+}
+
+/// Which role with a path an [`Inline`] use is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Tree,
+    File,
+    Anchor,
+    Ancestor,
+}
+
+/// A role's kind and path (`None` for the target).
+fn parts(role: &Role) -> (Kind, Option<&SharedPath>) {
+    match role {
+        Role::Tree(p) => (Kind::Tree, Some(p)),
+        Role::File(p) => (Kind::File, Some(p)),
+        Role::Anchor(p) => (Kind::Anchor, Some(p)),
+        Role::Ancestor(p) => (Kind::Ancestor, Some(p)),
+        Role::Target => (Kind::Tree, None),
+    }
+}
+
+impl Inline {
+    /// `user` kept inline, or back when its root's number does not fit.
+    fn new(user: Use) -> Result<Inline, Use> {
+        let Ok(root) = u32::try_from(user.root) else {
+            return Err(user);
+        };
+        let (kind, path) = parts(&user.role);
+        let path = path.cloned();
+        Ok(Inline { path, root, kind })
+    }
+
+    fn is(&self, user: &Use) -> bool {
+        let (kind, path) = parts(&user.role);
+        usize::try_from(self.root).is_ok_and(|r| r == user.root)
+            && path == self.path.as_ref()
+            && (path.is_none() || kind == self.kind)
+    }
+
+    fn to_use(&self) -> Use {
+        let role = match &self.path {
+            None => Role::Target,
+            Some(p) => {
+                let p = p.clone();
+                match self.kind {
+                    Kind::Tree => Role::Tree(p),
+                    Kind::File => Role::File(p),
+                    Kind::Anchor => Role::Anchor(p),
+                    Kind::Ancestor => Role::Ancestor(p),
+                }
+            }
+        };
+        Use {
+            root: self.root as usize,
+            role,
+        }
     }
 }
 
 impl Users {
     pub(super) fn insert(&mut self, user: Use) {
         match self {
-            Users::One(u) if *u == user => {}
-            Users::One(_) => {
-                let Users::One(first) = std::mem::take(self) else {
-                    return;
-                };
-                *self = Users::Few(vec![first, user]);
+            Users::None => {
+                *self = match Inline::new(user) {
+                    Ok(one) => Users::One(one),
+                    Err(user) => Users::Shared(Box::new(Shared::Few(vec![user]))),
+                }
             }
-            Users::Few(v) if v.is_empty() => *self = Users::One(user),
-            Users::Few(v) if v.contains(&user) => {}
-            Users::Few(v) if v.len() < FEW => v.push(user),
-            Users::Few(v) => {
-                let mut set: BTreeSet<Use> = std::mem::take(v).into_iter().collect();
-                set.insert(user);
-                *self = Users::Many(set);
+            Users::One(u) if u.is(&user) => {}
+            Users::One(u) => {
+                let first = u.to_use();
+                *self = Users::Shared(Box::new(Shared::Few(vec![first, user])));
             }
-            Users::Many(s) => {
-                s.insert(user);
-            }
+            Users::Shared(shared) => match &mut **shared {
+                Shared::Few(v) if v.contains(&user) => {}
+                Shared::Few(v) if v.len() < FEW => v.push(user),
+                Shared::Few(v) => {
+                    let mut set: BTreeSet<Use> = std::mem::take(v).into_iter().collect();
+                    set.insert(user);
+                    **shared = Shared::Many(set);
+                }
+                Shared::Many(s) => {
+                    s.insert(user);
+                }
+            },
         }
     }
 
     pub(super) fn remove(&mut self, user: &Use) {
-        match self {
-            Users::One(u) if u == user => *self = Users::default(),
-            Users::One(_) => {}
-            Users::Few(v) => v.retain(|u| u != user),
-            Users::Many(s) => {
-                s.remove(user);
-            }
+        let empty = match self {
+            Users::None => false,
+            Users::One(u) => u.is(user),
+            Users::Shared(shared) => match &mut **shared {
+                Shared::Few(v) => {
+                    v.retain(|u| u != user);
+                    v.is_empty()
+                }
+                Shared::Many(s) => {
+                    s.remove(user);
+                    s.is_empty()
+                }
+            },
+        };
+        if empty {
+            *self = Users::None;
         }
     }
 
@@ -154,18 +239,17 @@ impl Users {
     pub(super) fn copy_into(&self, out: &mut Vec<Use>) {
         out.clear();
         match self {
-            Users::One(u) => out.push(u.clone()),
-            Users::Few(v) => out.extend(v.iter().cloned()),
-            Users::Many(s) => out.extend(s.iter().cloned()),
+            Users::None => {}
+            Users::One(u) => out.push(u.to_use()),
+            Users::Shared(shared) => match &**shared {
+                Shared::Few(v) => out.extend(v.iter().cloned()),
+                Shared::Many(s) => out.extend(s.iter().cloned()),
+            },
         }
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        match self {
-            Users::One(_) => false,
-            Users::Few(v) => v.is_empty(),
-            Users::Many(s) => s.is_empty(),
-        }
+        matches!(self, Users::None)
     }
 }
 
@@ -175,9 +259,12 @@ impl IntoIterator for Users {
 
     fn into_iter(self) -> Self::IntoIter {
         match self {
-            Users::One(u) => Box::new(std::iter::once(u)),
-            Users::Few(v) => Box::new(v.into_iter()),
-            Users::Many(s) => Box::new(s.into_iter()),
+            Users::None => Box::new(std::iter::empty()),
+            Users::One(u) => Box::new(std::iter::once(u.to_use())),
+            Users::Shared(shared) => match *shared {
+                Shared::Few(v) => Box::new(v.into_iter()),
+                Shared::Many(s) => Box::new(s.into_iter()),
+            },
         }
     }
 }
@@ -367,6 +454,10 @@ mod tests {
         users.insert(user(0));
         users.insert(user(0));
         assert!(matches!(users, Users::One(_)));
+        users.insert(user(1));
+        assert!(matches!(&users, Users::Shared(s) if matches!(**s, Shared::Few(_))));
+        assert_eq!(roots(&users), [0, 1]);
+        users.remove(&user(1));
         assert_eq!(roots(&users), [0]);
         users.remove(&user(1));
         assert_eq!(roots(&users), [0]);
@@ -375,11 +466,70 @@ mod tests {
         for root in 0..=FEW {
             users.insert(user(root));
         }
-        assert!(matches!(users, Users::Many(_)));
+        assert!(matches!(&users, Users::Shared(s) if matches!(**s, Shared::Many(_))));
         assert_eq!(roots(&users), (0..=FEW).collect::<Vec<_>>());
         for root in 0..=FEW {
             users.remove(&user(root));
         }
+        assert!(users.is_empty());
+    }
+
+    #[test]
+    fn an_inline_use_keeps_its_root_and_role() {
+        let d: SharedPath = Path::new("d").into();
+        let roles = [
+            Role::Tree(d.clone()),
+            Role::File(d.clone()),
+            Role::Anchor(d.clone()),
+            Role::Ancestor(d.clone()),
+            Role::Target,
+        ];
+        for role in &roles {
+            let mut users = Users::default();
+            users.insert(Use {
+                root: 3,
+                role: role.clone(),
+            });
+            assert!(matches!(users, Users::One(_)));
+            let mut out = Vec::new();
+            users.copy_into(&mut out);
+            assert_eq!(
+                out,
+                [Use {
+                    root: 3,
+                    role: role.clone()
+                }]
+            );
+            // Another root, or another role (on the same path), is another use.
+            for other in roles.iter().filter(|r| *r != role) {
+                users.remove(&Use {
+                    root: 3,
+                    role: other.clone(),
+                });
+            }
+            users.remove(&Use {
+                root: 4,
+                role: role.clone(),
+            });
+            assert!(!users.is_empty(), "{role:?}");
+            users.remove(&Use {
+                root: 3,
+                role: role.clone(),
+            });
+            assert!(users.is_empty(), "{role:?}");
+        }
+        // A root number past 32 bits is kept whole.
+        let big = Use {
+            root: usize::MAX,
+            role: Role::Tree(d),
+        };
+        let mut users = Users::default();
+        users.insert(big.clone());
+        assert_eq!(
+            users.clone().into_iter().collect::<Vec<_>>(),
+            std::slice::from_ref(&big)
+        );
+        users.remove(&big);
         assert!(users.is_empty());
     }
 
