@@ -523,16 +523,23 @@ impl Snapshot {
     /// (a [`listed_since`] taken before it) as listed from then on: what
     /// a rescan compares later is then the same as after setup, and the
     /// snapshot as small. Each file was examined after `since`, so a later
-    /// change leaves a ctime at or after it.
+    /// change leaves a ctime at or after it. A file with entries recorded
+    /// below it (events seen out of order) stays as it is.
     pub(crate) fn relist(&mut self, since: i64) {
-        let files: Vec<SharedPath> = self
-            .nodes
-            .iter()
-            .filter(|(p, n)| {
-                n.kind == EntryKind::File && !n.listed && n.ino != 0 && !p.as_os_str().is_empty()
-            })
-            .map(|(p, _)| p.clone())
-            .collect();
+        let mut files: Vec<SharedPath> = Vec::new();
+        let mut nodes = self.nodes.iter().peekable();
+        while let Some((p, n)) = nodes.next() {
+            // Paths order component-wise: what is below `p` comes next.
+            let below = n.has_files() || nodes.peek().is_some_and(|(q, _)| q.starts_with(p));
+            if n.kind == EntryKind::File
+                && !n.listed
+                && n.ino != 0
+                && !below
+                && !p.as_os_str().is_empty()
+            {
+                files.push(p.clone());
+            }
+        }
         for path in files {
             if let Some(node) = self.nodes.remove(&path) {
                 let listed = Entry::listed(node.dev(&self.attrs), node.ino, since);
@@ -613,24 +620,34 @@ impl Snapshot {
     /// takes them).
     pub(crate) fn move_subtree(&mut self, from: &Path, to: &Path) {
         self.remove_subtree(to);
-        if !self.nodes.contains_key(from)
-            && let Some(entry) = self.get(from)
+        // A listed file at `from` (not a node) leaves its table.
+        let listed = match self.nodes.contains_key(from) {
+            true => None,
+            false => self.get(from),
+        };
+        if listed.is_some()
+            && let Some((parent, name)) = split(from)
+            && let Some(node) = self.nodes.get_mut(parent)
         {
-            // A listed file: it moves to its new directory's table.
-            self.remove_subtree(from);
-            self.insert(to, entry);
-            return;
+            node.remove_file(name.as_bytes());
         }
         for (old, node) in self.take_nodes(from) {
             if let Ok(rest) = old.strip_prefix(from) {
                 self.nodes.insert(join_rel(to, rest).into(), node);
             }
         }
-        // `to` is a node now: no listed file of the same name may remain.
-        if let Some((parent, name)) = split(to)
-            && let Some(node) = self.nodes.get_mut(parent)
-        {
-            node.remove_file(name.as_bytes());
+        match listed {
+            // It moves to its new directory's table (no node is at `to`:
+            // only nodes below `from` moved).
+            Some(entry) => self.insert(to, entry),
+            // `to` is a node now: no listed file of the same name may remain.
+            None => {
+                if let Some((parent, name)) = split(to)
+                    && let Some(node) = self.nodes.get_mut(parent)
+                {
+                    node.remove_file(name.as_bytes());
+                }
+            }
         }
     }
 
@@ -648,7 +665,9 @@ impl Snapshot {
                 Some(mine) if !mine.has_files() => {
                     mine.replace(None, Some(Some(listed)), &mut self.attrs)
                 }
-                Some(_) => {
+                // Files of their own, or `path` itself went into its
+                // directory's table: each file on its own.
+                _ => {
                     let files = listed.files.as_ref();
                     for (name, ino) in files.iter() {
                         let since = if ino == UNKNOWN_INO {
@@ -662,7 +681,6 @@ impl Snapshot {
                         );
                     }
                 }
-                None => {}
             }
         }
     }
@@ -999,6 +1017,131 @@ mod tests {
         }
         assert!(snap.attrs.list.len() <= 2 * snap.nodes.len() + 64);
         assert_eq!(snap.get(Path::new("d7")), Some(dir(17)));
+    }
+
+    /// One step applied to a snapshot and to a plain map of its entries.
+    #[derive(Clone, Debug)]
+    enum Step {
+        Insert(PathBuf, Entry),
+        Remove(PathBuf),
+        Move(PathBuf, PathBuf),
+        Relist,
+    }
+
+    /// Every listed file here has this listing time, so that a table's
+    /// (the oldest of its files') is each file's own.
+    const SINCE: i64 = 77;
+
+    fn rel_path() -> impl proptest::strategy::Strategy<Value = PathBuf> {
+        use proptest::prelude::*;
+        proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("c")], 0..4)
+            .prop_map(|names| names.iter().collect())
+    }
+
+    fn any_entry() -> impl proptest::strategy::Strategy<Value = Entry> {
+        use proptest::prelude::*;
+        let kind = prop_oneof![
+            Just(EntryKind::Dir),
+            Just(EntryKind::File),
+            Just(EntryKind::Symlink),
+            Just(EntryKind::Other),
+        ];
+        (kind, 0u8..4, 1u64..3, 0u64..6, 0u32..3, 0u32..2, 0i64..3).prop_map(
+            |(kind, how, dev, ino, mode, uid, time)| {
+                if kind == EntryKind::File && how == 0 {
+                    return Entry::listed(dev, ino, SINCE);
+                }
+                let mut e = Entry::placeholder(kind == EntryKind::Dir).with(dev, ino);
+                e.kind = kind;
+                (e.mode, e.uid, e.gid) = (mode, uid, uid + 1);
+                (e.size, e.mtime, e.ctime) = (time as u64, time + 1, time + 2);
+                if kind == EntryKind::Symlink {
+                    e.target = Some(Box::new(PathBuf::from(format!("t{how}"))));
+                }
+                e
+            },
+        )
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            6 => (rel_path(), any_entry()).prop_map(|(p, e)| Step::Insert(p, e)),
+            1 => rel_path().prop_map(Step::Remove),
+            1 => (rel_path(), rel_path()).prop_map(|(a, b)| Step::Move(a, b)),
+            1 => proptest::strategy::Just(Step::Relist),
+        ]
+    }
+
+    /// What the snapshot gives back for `entry`: a directory without its
+    /// size and times.
+    fn as_kept(mut entry: Entry) -> Entry {
+        if entry.kind == EntryKind::Dir && !entry.listed {
+            (entry.size, entry.mtime, entry.ctime) = (0, 0, 0);
+        }
+        entry
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_snapshot_behaves_like_a_map_of_paths(steps in proptest::collection::vec(step(), 1..60)) {
+            let mut snap = Snapshot::default();
+            let mut model: BTreeMap<PathBuf, Entry> = BTreeMap::new();
+            for step in steps {
+                match step {
+                    Step::Insert(p, e) => {
+                        snap.insert(p.clone(), e.clone());
+                        model.insert(p, as_kept(e));
+                    }
+                    Step::Remove(p) => {
+                        snap.remove_subtree(&p);
+                        model.retain(|k, _| !k.starts_with(&p));
+                    }
+                    Step::Move(from, to) => {
+                        // A directory never moves into itself.
+                        if to.starts_with(&from) || from.starts_with(&to) {
+                            continue;
+                        }
+                        snap.move_subtree(&from, &to);
+                        model.retain(|k, _| !k.starts_with(&to));
+                        let moved: Vec<PathBuf> =
+                            model.keys().filter(|k| k.starts_with(&from)).cloned().collect();
+                        for old in moved {
+                            let e = model.remove(&old).unwrap();
+                            let rest = old.strip_prefix(&from).unwrap();
+                            model.insert(join_rel(&to, rest), e);
+                        }
+                    }
+                    Step::Relist => {
+                        snap.relist(SINCE);
+                        let below: HashSet<PathBuf> = model
+                            .keys()
+                            .flat_map(|k| k.ancestors().skip(1).map(Path::to_path_buf))
+                            .collect();
+                        for (p, e) in model.iter_mut() {
+                            if e.kind == EntryKind::File
+                                && !e.listed
+                                && e.ino != 0
+                                && !p.as_os_str().is_empty()
+                                && !below.contains(p)
+                            {
+                                *e = Entry::listed(e.dev, e.ino, SINCE);
+                            }
+                        }
+                    }
+                }
+                let got: Vec<(PathBuf, Entry)> = snap.iter().collect();
+                let want: Vec<(PathBuf, Entry)> =
+                    model.iter().map(|(p, e)| (p.clone(), e.clone())).collect();
+                proptest::prop_assert_eq!(got, want);
+            }
+            for (p, e) in &model {
+                proptest::prop_assert_eq!(snap.get(p), Some(e.clone()));
+            }
+            let mut copy = Snapshot::default();
+            copy.extend(snap.clone());
+            proptest::prop_assert_eq!(copy, snap);
+        }
     }
 
     #[test]
