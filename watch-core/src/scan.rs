@@ -57,6 +57,13 @@ struct Seen {
     all: HashSet<(u64, u64)>,
     /// Directories visited but not read: see [`scan_dir`].
     unread: Vec<PathBuf>,
+    /// The names of the regular files listed in the directory being read,
+    /// one after the other, and where each starts and ends with its inode:
+    /// kept from one directory to the next, so that listing files costs
+    /// no allocation per file or directory (each would stay in the heap
+    /// between the long-lived ones).
+    names: Vec<u8>,
+    listed: Vec<(usize, usize, u64)>,
 }
 
 impl Seen {
@@ -122,6 +129,8 @@ pub(crate) fn scan_dir(
         chain,
         all,
         unread: Vec::new(),
+        names: Vec::new(),
+        listed: Vec::new(),
     };
     // Depth first, each directory's entries sorted by name: that is the
     // order of `Path`'s `Ord`, so the snapshot's map is built in one pass
@@ -249,7 +258,8 @@ fn read_children(
         Err(None) => return None,
     }
     let mut children = Vec::new();
-    let mut listed = Vec::new();
+    visited.names.clear();
+    visited.listed.clear();
     let mut each = |item: Item<'_>| {
         let name = item.name;
         if cookie::is_cookie(name) {
@@ -273,7 +283,10 @@ fn read_children(
             }
         };
         if !opts.exact && is_file {
-            listed.push((name.to_os_string(), item.ino));
+            let start = visited.names.len();
+            visited.names.extend_from_slice(name.as_encoded_bytes());
+            let end = visited.names.len();
+            visited.listed.push((start, end, item.ino));
             return;
         }
         let Ok(meta) = meta.unwrap_or_else(|| (item.metadata)()) else {
@@ -330,9 +343,13 @@ fn read_children(
         return None;
     }
     children.sort_unstable_by(|a, b| a.name.as_encoded_bytes().cmp(b.name.as_encoded_bytes()));
-    let listed = (!listed.is_empty()).then(|| {
-        listed.sort_unstable_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
-        Listing::new(dev, since, &listed)
+    let names = &visited.names;
+    let listed = (!visited.listed.is_empty()).then(|| {
+        visited
+            .listed
+            .sort_unstable_by(|a, b| names[a.0..a.1].cmp(&names[b.0..b.1]));
+        let files = visited.listed.iter();
+        Listing::new(dev, since, files.map(|&(s, e, ino)| (&names[s..e], ino)))
     });
     Some((children, listed))
 }

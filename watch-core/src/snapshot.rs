@@ -742,10 +742,14 @@ impl Listing {
     /// The files listed in a directory on device `dev`, read after
     /// `since` (a [`listed_since`]): `names` with their inodes, sorted by
     /// the names' bytes.
-    pub(crate) fn new(dev: u64, since: i64, names: &[(std::ffi::OsString, u64)]) -> Listing {
+    pub(crate) fn new<'a>(
+        dev: u64,
+        since: i64,
+        names: impl ExactSizeIterator<Item = (&'a [u8], u64)> + Clone,
+    ) -> Listing {
         Listing(Listed {
             dev,
-            files: Files::from_sorted(since, names.iter().map(|(n, i)| (n.as_bytes(), *i))),
+            files: Files::from_sorted(since, names),
         })
     }
 }
@@ -990,7 +994,11 @@ mod tests {
             (
                 Path::new("s").into(),
                 link.clone(),
-                Some(Listing::new(3, 40, &names)),
+                Some(Listing::new(
+                    3,
+                    40,
+                    names.iter().map(|(n, i)| (n.as_bytes(), *i)),
+                )),
             ),
         ]);
         assert_eq!(snap.get(Path::new("s")), Some(link));
