@@ -4,7 +4,10 @@
 //! new one: removals (deepest first), then renames, then creations (parents
 //! first), then content and metadata changes. Renames are recognised for
 //! non-directories whose (device, inode) moved between two directories that
-//! stayed in place; a moved directory is reported as removed plus created.
+//! stayed in place, keeping their size, mtime and target (a new file that
+//! reused a removed file's inode has its own mtime:
+//! [`Entry::may_have_moved_to`]); a moved directory is reported as removed
+//! plus created.
 //!
 //! A file is `Modified` when its size, mtime or (symlink) target changed,
 //! and also when only its ctime moved and nothing else in the two snapshots
@@ -121,7 +124,7 @@ pub(crate) fn diff(root: &Path, old: &Snapshot, new: &Snapshot, origin: Origin) 
             sources
                 .get(&key)
                 .copied()
-                .filter(|i| !renamed_from.contains(i))
+                .filter(|i| !renamed_from.contains(i) && removed[*i].1.may_have_moved_to(e))
         } else {
             None
         };
@@ -452,6 +455,35 @@ mod tests {
                 "metadata r/d/b"
             ]
         );
+    }
+
+    /// `mv OUT/n d/f; rm d/f; echo c > d/cookie` between two polls: the
+    /// cookie reused the inode `d/f` had at the last poll. That is not a
+    /// rename of `d/f` (its mtime is its own), and a listed file is taken
+    /// as renamed only when written before its listing.
+    #[test]
+    fn a_new_file_that_reused_a_removed_inode_is_not_a_rename() {
+        let mut old = snap(&[("", Dir, 1, 0), ("d", Dir, 4, 0), ("d/f", File, 2, 3)]);
+        let mut new = snap(&[("", Dir, 1, 0), ("d", Dir, 4, 0), ("d/cookie", File, 2, 3)]);
+        set_mtime(&mut old, "d/f", 100);
+        set_mtime(&mut new, "d/cookie", 200);
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(brief(&ev), ["removed r/d/f", "created r/d/cookie"]);
+        // Same size and mtime: renamed.
+        set_mtime(&mut new, "d/cookie", 100);
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(brief(&ev), ["renamed r/d/f -> r/d/cookie"]);
+        // Listed at 150: written at 200, after the listing, it is new.
+        old.insert(PathBuf::from("d/f"), Entry::listed(1, 2, 150));
+        set_mtime(&mut new, "d/cookie", 200);
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(brief(&ev), ["removed r/d/f", "created r/d/cookie"]);
+    }
+
+    fn set_mtime(s: &mut Snapshot, path: &str, mtime: i64) {
+        let mut e = s.get(Path::new(path)).expect("entry");
+        e.mtime = mtime;
+        s.insert(PathBuf::from(path), e);
     }
 
     #[test]

@@ -197,6 +197,25 @@ impl Entry {
         self.same_object(other) || (self.is_announced() && !other.is_dir())
     }
 
+    /// Whether `new`, found at another path after `self` (the same
+    /// device and inode) went away, can be the same object renamed rather
+    /// than a new one that reused the freed inode: a rename keeps a file's
+    /// size, mtime and (symlink) target, a new object gets its own mtime.
+    /// For a listed `self`, whose size and times are unknown: `new` was
+    /// last written before the listing (less the margin). An object that
+    /// was renamed and changed between two scans is then reported as
+    /// removed and created, which folds to the same tree.
+    pub(crate) fn may_have_moved_to(&self, new: &Entry) -> bool {
+        if self.is_announced() {
+            return false;
+        }
+        if self.listed {
+            return !new.listed && new.mtime < self.ctime;
+        }
+        new.listed
+            || (self.size == new.size && self.mtime == new.mtime && self.target == new.target)
+    }
+
     /// Whether `new`, seen later at the same path, may differ from a listed
     /// `self` in anything but its name: its ctime is not older than the
     /// listing (less the margin). Unknown (so yes) when `new` is listed too.
