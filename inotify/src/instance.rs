@@ -106,6 +106,15 @@ impl Inotify {
         self.id
     }
 
+    /// This instance's descriptor with the kernel's number `raw` (as
+    /// [`WatchDescriptor::raw`] gives it): a caller that keeps only the
+    /// number (4 bytes against 16) names the watch again with it. Nothing
+    /// checks that the kernel knows the number; [`Inotify::rm_watch`] of an
+    /// unknown one fails with [`ErrorKind::UnknownWatch`].
+    pub fn watch_descriptor(&self, raw: i32) -> WatchDescriptor {
+        WatchDescriptor::new(self.id, raw)
+    }
+
     /// Watches `path` for the events in `mask`, or changes the mask of an
     /// existing watch on the same object (the kernel returns the same
     /// descriptor); see [`WatchMask`] for the flags.

@@ -197,6 +197,20 @@ fn foreign_descriptor_is_refused_without_touching_our_watch() {
 }
 
 #[test]
+fn a_descriptor_rebuilt_from_its_number_removes_the_watch() {
+    let dir = TempDir::new("inotify-test");
+    let (ino, wd) = watching(dir.path(), WatchMask::CREATE);
+    let again = ino.watch_descriptor(wd.raw());
+    assert_eq!(again, wd);
+    ino.rm_watch(again).unwrap();
+    let err = ino.rm_watch(wd).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownWatch);
+    // Another instance's descriptor with the same number stays foreign.
+    let other = Inotify::init_nonblocking().unwrap();
+    assert_ne!(other.watch_descriptor(wd.raw()), wd);
+}
+
+#[test]
 fn events_carry_descriptors_equal_to_add_watch_results() {
     let dir = TempDir::new("inotify-test");
     let (ino, wd) = watching(dir.path(), WatchMask::CREATE);

@@ -45,10 +45,28 @@ pub(super) struct Use {
 const _: () = assert!(std::mem::size_of::<Role>() <= 24);
 const _: () = assert!(std::mem::size_of::<Users>() <= 24);
 
-/// Who uses each watch, by the kernel's descriptor number. All the watches
-/// are the one instance's, so the number alone names one (a
-/// [`WatchDescriptor`] also carries the instance: 16 bytes against 4, in
-/// every slot of a table with one slot per watched directory).
+/// A watch of the backend's one instance, by the kernel's descriptor
+/// number alone: all the watches are that instance's, so the number names
+/// one. A [`WatchDescriptor`] also carries the instance: 16 bytes against
+/// 4, in every slot of the tables with one slot per watched directory (the
+/// uses, each root's tree directories).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct Wd(i32);
+
+impl Wd {
+    /// The kernel's number.
+    pub(super) fn raw(self) -> i32 {
+        self.0
+    }
+}
+
+impl From<WatchDescriptor> for Wd {
+    fn from(wd: WatchDescriptor) -> Wd {
+        Wd(wd.raw())
+    }
+}
+
+/// Who uses each watch, by the kernel's descriptor number.
 #[derive(Default)]
 pub(super) struct Uses(HashMap<i32, Users, FastHash>);
 
@@ -305,11 +323,8 @@ pub(super) struct RootState {
     pub(super) unmounted: bool,
 }
 
-/// A watch as the kernel names it.
-type Wd = WatchDescriptor;
-
 impl WatchTable for Kernel {
-    type Handle = WatchDescriptor;
+    type Handle = Wd;
     type State = RootState;
 
     fn arm(&mut self, id: usize, path: &Path, role: Role, follow: bool) -> Result<Wd, ArmError> {
@@ -321,6 +336,7 @@ impl WatchTable for Kernel {
         };
         match self.ino.add_watch(path, mask) {
             Ok(wd) => {
+                let wd = Wd::from(wd);
                 self.uses.insert(wd, Use { root: id, role });
                 Ok(wd)
             }
@@ -339,14 +355,14 @@ impl WatchTable for Kernel {
     }
 
     /// Drops one use; the last one removes the kernel watch.
-    fn release(&mut self, root: usize, wd: WatchDescriptor, role: Role) {
+    fn release(&mut self, root: usize, wd: Wd, role: Role) {
         if let Some(users) = self.uses.get_mut(&wd) {
             users.remove(&Use { root, role });
             if users.is_empty() {
                 self.uses.remove(&wd);
                 self.links.released(wd);
                 // The kernel may have dropped it already (directory deleted).
-                let _ = self.ino.rm_watch(wd);
+                let _ = self.ino.rm_watch(self.ino.watch_descriptor(wd.raw()));
                 self.freed = true;
             }
         }
@@ -382,7 +398,7 @@ impl WatchTable for Kernel {
         self.links.id(dir)
     }
 
-    fn repath(&mut self, root: usize, wd: WatchDescriptor, old: Role, new: Role) {
+    fn repath(&mut self, root: usize, wd: Wd, old: Role, new: Role) {
         if let Some(users) = self.uses.get_mut(&wd) {
             users.remove(&Use { root, role: old });
             users.insert(Use { root, role: new });

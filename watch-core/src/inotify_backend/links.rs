@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
-use inotify::WatchDescriptor;
+use super::kernel::Wd;
 
 use crate::fast_hash::FastHash;
 use crate::resolve::DirId;
@@ -21,7 +21,7 @@ use crate::resolve::DirId;
 /// One followed directory's watch.
 #[derive(Clone, Copy, Debug)]
 struct Linked {
-    wd: WatchDescriptor,
+    wd: Wd,
     /// The directory's (device, inode) when it was armed.
     id: DirId,
     /// Armed with the full directory mask (an anchor), not only for the
@@ -33,7 +33,7 @@ struct Linked {
 #[derive(Default)]
 pub(super) struct Links {
     by_path: HashMap<OsString, Linked, FastHash>,
-    by_wd: HashMap<WatchDescriptor, OsString, FastHash>,
+    by_wd: HashMap<Wd, OsString, FastHash>,
 }
 
 /// The key of the directory at `dir`.
@@ -44,7 +44,7 @@ fn key(dir: &Path) -> &OsStr {
 impl Links {
     /// The watch on `dir` if it is the directory `id` and its mask serves
     /// an anchor (`full`) or an ancestor.
-    pub(super) fn find(&self, dir: &Path, id: DirId, full: bool) -> Option<WatchDescriptor> {
+    pub(super) fn find(&self, dir: &Path, id: DirId, full: bool) -> Option<Wd> {
         self.by_path
             .get(key(dir))
             .filter(|l| l.id == id && (l.full || !full))
@@ -59,7 +59,7 @@ impl Links {
     /// `wd` was armed on `dir` (identity `id`); `full`: with the full
     /// directory mask. A watch already there with that mask keeps it
     /// (masks are only ever widened).
-    pub(super) fn armed(&mut self, dir: &Path, id: DirId, wd: WatchDescriptor, full: bool) {
+    pub(super) fn armed(&mut self, dir: &Path, id: DirId, wd: Wd, full: bool) {
         let dir = key(dir);
         let full = full || self.by_path.get(dir).is_some_and(|l| l.wd == wd && l.full);
         if let Some(old) = self
@@ -80,7 +80,7 @@ impl Links {
     }
 
     /// The kernel watch `wd` is gone.
-    pub(super) fn released(&mut self, wd: WatchDescriptor) {
+    pub(super) fn released(&mut self, wd: Wd) {
         if let Some(dir) = self.by_wd.remove(&wd)
             && self.by_path.get(&dir).is_some_and(|l| l.wd == wd)
         {

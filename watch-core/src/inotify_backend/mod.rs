@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use inotify::{EventBuffer, EventFd, EventMask, Inotify, WatchDescriptor, WatchEvent};
+use inotify::{EventBuffer, EventFd, EventMask, Inotify, WatchEvent};
 
 use crate::backend::Driver;
 use crate::cookie;
@@ -41,7 +41,7 @@ use crate::root_layer::{Emit, Role, Roots, retry_blocked, write_cookie};
 use crate::snapshot::listed_since;
 use crate::waker::Wake;
 use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, Waker};
-use kernel::{Kernel, Use, to_error};
+use kernel::{Kernel, Use, Wd, to_error};
 use mounts::MountTable;
 
 /// A root as this backend keeps it.
@@ -232,13 +232,13 @@ impl InotifyDriver {
             return false;
         }
         if ev.mask.contains(EventMask::IGNORED) {
-            self.forget(ev.wd, out);
+            self.forget(ev.wd.into(), out);
             return false;
         }
         // The uses are copied (handling may arm and release watches) into
         // a buffer kept across events: one event, no allocation for them.
         let mut users = std::mem::take(&mut self.users_buf);
-        match self.kernel.uses.get(&ev.wd) {
+        match self.kernel.uses.get(&ev.wd.into()) {
             Some(uses) => uses.copy_into(&mut users),
             None => {
                 self.users_buf = users;
@@ -291,7 +291,7 @@ impl InotifyDriver {
     }
 
     /// The kernel dropped a watch (its directory is gone or unmounted).
-    fn forget(&mut self, wd: WatchDescriptor, out: &mut Emit<'_>) {
+    fn forget(&mut self, wd: Wd, out: &mut Emit<'_>) {
         let Some(users) = self.kernel.uses.remove(&wd) else {
             return;
         };
