@@ -4,8 +4,8 @@
 //! new one: removals (deepest first), then renames, then creations (parents
 //! first), then content and metadata changes. Renames are recognised for
 //! non-directories whose (device, inode) moved between two directories that
-//! stayed in place, keeping their size, mtime and target (a new file that
-//! reused a removed file's inode has its own mtime:
+//! stayed in place and that look renamed, not new (a new file that reused
+//! a removed file's inode has its own mtime, and its ctime is not past it:
 //! [`Entry::may_have_moved_to`]); a moved directory is reported as removed
 //! plus created.
 //!
@@ -459,16 +459,25 @@ mod tests {
 
     /// `mv OUT/n d/f; rm d/f; echo c > d/cookie` between two polls: the
     /// cookie reused the inode `d/f` had at the last poll. That is not a
-    /// rename of `d/f` (its mtime is its own), and a listed file is taken
-    /// as renamed only when written before its listing.
+    /// rename of `d/f`: its mtime is its own and its ctime is the same. A
+    /// file written, then renamed (ctime past mtime) is a rename.
     #[test]
     fn a_new_file_that_reused_a_removed_inode_is_not_a_rename() {
         let mut old = snap(&[("", Dir, 1, 0), ("d", Dir, 4, 0), ("d/f", File, 2, 3)]);
         let mut new = snap(&[("", Dir, 1, 0), ("d", Dir, 4, 0), ("d/cookie", File, 2, 3)]);
         set_mtime(&mut old, "d/f", 100);
         set_mtime(&mut new, "d/cookie", 200);
+        set_ctime(&mut new, "d/cookie", 200);
         let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
         assert_eq!(brief(&ev), ["removed r/d/f", "created r/d/cookie"]);
+        // Written at 200, renamed at 300: renamed, and modified.
+        set_ctime(&mut new, "d/cookie", 300);
+        let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
+        assert_eq!(
+            brief(&ev),
+            ["renamed r/d/f -> r/d/cookie", "modified r/d/cookie"]
+        );
+        set_ctime(&mut new, "d/cookie", 200);
         // Same size and mtime: renamed.
         set_mtime(&mut new, "d/cookie", 100);
         let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
@@ -476,6 +485,7 @@ mod tests {
         // Listed at 150: written at 200, after the listing, it is new.
         old.insert(PathBuf::from("d/f"), Entry::listed(1, 2, 150));
         set_mtime(&mut new, "d/cookie", 200);
+        set_ctime(&mut new, "d/cookie", 200);
         let ev = diff(Path::new("r"), &old, &new, Origin::Rescan);
         assert_eq!(brief(&ev), ["removed r/d/f", "created r/d/cookie"]);
     }

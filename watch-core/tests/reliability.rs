@@ -1196,6 +1196,20 @@ fn fd_budget_refused_files_are_watched_once_descriptors_are_freed() {
     );
 
     // One waiting file is renamed (its directory's listing sees that).
+    // A rename is told from a new file that reused the inode by a ctime
+    // past the mtime: first let the clock the kernel stamps files with
+    // move past the write (a file outside the watched tree shows it).
+    let written = fs::metadata(sub.join(waiting[0]))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let clock = tmp.join("clock");
+    while {
+        fs::write(&clock, b"t").unwrap();
+        fs::metadata(&clock).unwrap().modified().unwrap() <= written
+    } {
+        std::thread::yield_now();
+    }
     let renamed = sub.join("renamed");
     fs::rename(sub.join(waiting[0]), &renamed).unwrap();
     let evs = step(&mut w);

@@ -199,21 +199,28 @@ impl Entry {
 
     /// Whether `new`, found at another path after `self` (the same
     /// device and inode) went away, can be the same object renamed rather
-    /// than a new one that reused the freed inode: a rename keeps a file's
-    /// size, mtime and (symlink) target, a new object gets its own mtime.
-    /// For a listed `self`, whose size and times are unknown: `new` was
-    /// last written before the listing (less the margin). An object that
-    /// was renamed and changed between two scans is then reported as
-    /// removed and created, which folds to the same tree.
+    /// than a new one that reused the freed inode. A rename keeps a file's
+    /// size, mtime and (symlink) target, and moves its ctime past its
+    /// mtime; a new object's ctime and mtime are those of its last write
+    /// (equal, unless something else, such as a `chmod`, came later). So:
+    /// the same content (for a listed `self`, whose size and times are
+    /// unknown: written before the listing), or a ctime past the mtime.
+    /// A file written and renamed within one clock tick, or renamed and
+    /// then written, between two scans is then reported as removed and
+    /// created, which folds to the same tree.
     pub(crate) fn may_have_moved_to(&self, new: &Entry) -> bool {
         if self.is_announced() {
             return false;
         }
-        if self.listed {
-            return !new.listed && new.mtime < self.ctime;
+        if new.listed {
+            return true;
         }
-        new.listed
-            || (self.size == new.size && self.mtime == new.mtime && self.target == new.target)
+        let same_content = if self.listed {
+            new.mtime < self.ctime
+        } else {
+            self.size == new.size && self.mtime == new.mtime && self.target == new.target
+        };
+        same_content || new.ctime > new.mtime
     }
 
     /// Whether `new`, seen later at the same path, may differ from a listed
