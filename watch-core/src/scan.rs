@@ -367,50 +367,6 @@ struct Item<'a> {
 /// Calls `each` for the entries of the directory at `dir` (not `.` and
 /// `..`). The error is that of opening it; a later read error ends the
 /// listing with the entries read before it.
-///
-/// With the inotify crate (Linux, Android): `getdents64` into one buffer
-/// kept by the thread, names borrowed from it, so a listing costs no
-/// `fstat`, no buffer allocation and no allocation per entry (the
-/// `opendir` behind `fs::read_dir` costs all three); an entry's `lstat`
-/// is by its full path.
-#[cfg(linux_kernel)]
-fn list_entries(dir: &Path, each: &mut dyn FnMut(Item<'_>)) -> io::Result<()> {
-    use inotify::{DirBuffer, DirEntryType};
-    use std::cell::RefCell;
-
-    thread_local! {
-        static BUFFER: RefCell<DirBuffer> = RefCell::new(DirBuffer::default());
-    }
-    let file = inotify::open_dir(dir)?;
-    let mut list = |buffer: &mut DirBuffer| {
-        // A read error ends the listing (as `fs::read_dir`'s iterator ends).
-        let _ = buffer.list(&file, &mut |e| {
-            let metadata = || fs::symlink_metadata(dir.join(e.name));
-            each(Item {
-                name: e.name,
-                ino: e.ino,
-                is_file: match e.kind {
-                    DirEntryType::File => Some(true),
-                    DirEntryType::Unknown => None,
-                    DirEntryType::Dir | DirEntryType::Symlink | DirEntryType::Other => Some(false),
-                },
-                metadata: &metadata,
-            });
-        });
-    };
-    BUFFER.with(|buffer| match buffer.try_borrow_mut() {
-        Ok(mut buffer) => list(&mut buffer),
-        // Listing already, further up this thread (an exclude function
-        // that scans): a buffer of its own.
-        Err(_) => list(&mut DirBuffer::default()),
-    });
-    Ok(())
-}
-
-/// Calls `each` for the entries of the directory at `dir` (not `.` and
-/// `..`). The error is that of opening it; a later read error ends the
-/// listing with the entries read before it.
-#[cfg(not(linux_kernel))]
 fn list_entries(dir: &Path, each: &mut dyn FnMut(Item<'_>)) -> io::Result<()> {
     use std::os::unix::fs::DirEntryExt;
 
