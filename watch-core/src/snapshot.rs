@@ -855,8 +855,10 @@ mod tests {
         assert_eq!(paths(snap.iter()), ["", "t"]);
     }
 
-    #[test]
-    fn removing_a_name_takes_what_was_recorded_below_it_without_it() {
+    /// Entries recorded below `c` while nothing is recorded at `c` (a
+    /// name reported inside a directory whose own creation comes later),
+    /// and a sibling `cc`.
+    fn below_an_unrecorded_name() -> Snapshot {
         let mut snap = Snapshot::default();
         snap.insert(PathBuf::new(), dir(1));
         snap.insert(PathBuf::from("c/a/a"), dir(5));
@@ -865,20 +867,19 @@ mod tests {
             Entry::placeholder(false).with(1, 6),
         );
         snap.insert(PathBuf::from("cc"), dir(7));
+        snap
+    }
+
+    #[test]
+    fn removing_a_name_takes_what_was_recorded_below_it_without_it() {
+        let mut snap = below_an_unrecorded_name();
         snap.remove_subtree(Path::new("c"));
         assert_eq!(paths(snap.iter()), ["", "cc"]);
     }
 
     #[test]
     fn moving_a_name_takes_what_was_recorded_below_it_without_it() {
-        let mut snap = Snapshot::default();
-        snap.insert(PathBuf::new(), dir(1));
-        snap.insert(PathBuf::from("c/a/a"), dir(5));
-        snap.insert(
-            PathBuf::from("c/a/a/f"),
-            Entry::placeholder(false).with(1, 6),
-        );
-        snap.insert(PathBuf::from("cc"), dir(7));
+        let mut snap = below_an_unrecorded_name();
         snap.move_subtree(Path::new("c"), Path::new("d"));
         assert_eq!(paths(snap.iter()), ["", "cc", "d/a/a", "d/a/a/f"]);
     }
