@@ -1,13 +1,12 @@
 //! The inotify instance, who uses each of its watches, and error mapping.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use inotify::{Inotify, WatchDescriptor, WatchMask};
 
 use super::links::Links;
-use crate::fast_hash::FastHash;
 use crate::resolve::DirId;
 use crate::root_layer::{ArmError, Role, SharedPath, WatchTable};
 use crate::{Error, SkipReason};
@@ -66,33 +65,9 @@ impl From<WatchDescriptor> for Wd {
     }
 }
 
-/// Who uses each watch, by the kernel's descriptor number.
-#[derive(Default)]
-pub(super) struct Uses(HashMap<i32, Users, FastHash>);
+mod uses;
 
-impl Uses {
-    pub(super) fn get(&self, wd: &Wd) -> Option<&Users> {
-        self.0.get(&wd.raw())
-    }
-
-    pub(super) fn get_mut(&mut self, wd: &Wd) -> Option<&mut Users> {
-        self.0.get_mut(&wd.raw())
-    }
-
-    pub(super) fn remove(&mut self, wd: &Wd) -> Option<Users> {
-        self.0.remove(&wd.raw())
-    }
-
-    /// Adds `user` to the users of `wd`.
-    pub(super) fn insert(&mut self, wd: Wd, user: Use) {
-        self.0.entry(wd.raw()).or_default().insert(user);
-    }
-
-    /// How many watches are in use.
-    pub(super) fn len(&self) -> usize {
-        self.0.len()
-    }
-}
+pub(super) use uses::Uses;
 
 /// What a watch on a directory above a root's path listens for: the
 /// directory itself moving or going away, not its entries (so watching `/home`
