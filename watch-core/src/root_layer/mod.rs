@@ -231,7 +231,9 @@ pub(crate) struct Root<T: WatchTable> {
     pub(crate) target: Option<(u64, u64, T::Handle)>,
     /// Tree directories with a watch, by relative path (the same
     /// allocation as the watch's [`Role::Tree`] and, mostly, the
-    /// snapshot's key).
+    /// snapshot's key). A scan records the directories it armed once it
+    /// is done, a large batch by building the map anew from sorted input,
+    /// so that its leaves are full (see `tree.rs`, `record_dirs`).
     pub(crate) dirs: BTreeMap<SharedPath, T::Handle>,
     /// Tree files with a watch of their own ([`WatchTable::FILES`]), by
     /// relative path (shared with the watch's [`Role::File`]).

@@ -156,8 +156,11 @@ impl<T: WatchTable> Root<T> {
             if target.is_dir() {
                 let root = Path::new("");
                 let key = SharedPath::from(root);
-                match arm_dir(t, &mut self.dirs, self.id, &self.path, &key, true) {
-                    Ok(()) => snap = self.scan(t, config, root, target, notices, exact),
+                match arm_dir(t, self.id, &self.path, &key, true) {
+                    Ok(handle) => {
+                        self.dirs.insert(key, handle);
+                        snap = self.scan(t, config, root, target, notices, exact);
+                    }
                     Err(ArmError::Gone) => {} // vanished: the anchor reports its return
                     Err(e) => {
                         if let (true, Some(e)) = (result.is_ok(), e.into_error()) {

@@ -10,28 +10,41 @@ use crate::scan::{ScanOptions, scan_dir};
 use crate::snapshot::{Entry, EntryKind, Snapshot, join_rel};
 use crate::{Config, Event, EventKind, Origin, SkipReason};
 
-/// Arms the tree directory at `rel` (full path `full`) and records it; one
-/// the limit refuses is remembered for a retry. The watch's role and the
-/// map's key share `rel`.
+/// Arms the tree directory at `rel` (full path `full`) and returns its
+/// watch, for the caller to record under `rel` (the watch's role shares
+/// that allocation); one the limit refuses is remembered for a retry.
 pub(crate) fn arm_dir<T: WatchTable>(
     t: &mut T,
-    dirs: &mut BTreeMap<SharedPath, T::Handle>,
     id: usize,
     full: &Path,
     rel: &SharedPath,
     follow: bool,
-) -> Result<(), ArmError> {
-    match t.arm(id, full, Role::Tree(rel.clone()), follow) {
-        Ok(handle) => {
-            dirs.insert(rel.clone(), handle);
-            Ok(())
-        }
-        Err(e) => {
+) -> Result<T::Handle, ArmError> {
+    t.arm(id, full, Role::Tree(rel.clone()), follow)
+        .inspect_err(|e| {
             if let ArmError::Full { .. } = e {
                 t.blocked().insert((id, rel.to_path_buf()));
             }
-            Err(e)
-        }
+        })
+}
+
+/// Adds the directories a scan armed (`armed`, in the order the scan met
+/// them, none of them in `dirs`) to `dirs`. A scan meets directories in
+/// path order, and a map built from sorted input at once is packed: full
+/// leaves, about 21 bytes per directory, where inserting them one by one
+/// in ascending order leaves every leaf half full (about 40). So a scan
+/// that armed more directories than `dirs` held (setup, a rescan, a large
+/// subtree) builds the map anew from both, in one go; a few more are
+/// inserted. Built once: a map built and then rebuilt leaves the first
+/// one's freed pages resident.
+fn record_dirs<H>(dirs: &mut BTreeMap<SharedPath, H>, mut armed: Vec<(SharedPath, H)>) {
+    if armed.len() > dirs.len() {
+        // Those known before first: at setup, the root directory, armed
+        // before the scan, whose path sorts before all others.
+        armed.splice(0..0, std::mem::take(dirs));
+        *dirs = BTreeMap::from_iter(armed);
+    } else {
+        dirs.extend(armed);
     }
 }
 
@@ -96,15 +109,22 @@ impl<T: WatchTable> Root<T> {
         };
         // Kept under the key the snapshot has for it already, if any.
         let base = self.snapshot.key(rel).unwrap_or_else(|| rel.into());
-        let (id, dirs) = (self.id, &mut self.dirs);
+        // Armed by this scan, in the order met: recorded in `dirs` at the
+        // end ([`record_dirs`]).
+        let mut armed: Vec<(SharedPath, T::Handle)> = Vec::new();
+        let (id, dirs) = (self.id, &self.dirs);
         let mut hook = |full: &Path, r: &SharedPath, via_symlink: bool| {
+            // A scan meets each path once: only a directory watched
+            // before it began can be watched already.
             if dirs.contains_key(r) {
                 return Ok(());
             }
             // The root directory follows the user's symlink; others only
             // when followed.
             let follow = r.as_os_str().is_empty() || via_symlink;
-            arm_dir(t, dirs, id, full, r, follow).map_err(ArmError::skip_reason)
+            let handle = arm_dir(t, id, full, r, follow).map_err(ArmError::skip_reason)?;
+            armed.push((r.clone(), handle));
+            Ok(())
         };
         let (found, unread) =
             scan_dir(&self.path, &base, entry, visited, &opts, &mut hook, notices);
@@ -113,13 +133,25 @@ impl<T: WatchTable> Root<T> {
         // could be armed is: the rename that moved it (or one above it)
         // marks it unverified, to be rescanned where it ends up; a removal
         // drops it. (The root's own path is followed by its anchors.)
-        for r in unread {
-            if !r.as_os_str().is_empty()
-                && let Some((r, handle)) = self.dirs.remove_entry(r.as_path())
-            {
-                t.release(self.id, handle, Role::Tree(r));
+        if !unread.is_empty() {
+            let mut unread: HashSet<PathBuf> = unread
+                .into_iter()
+                .filter(|r| !r.as_os_str().is_empty())
+                .collect();
+            armed.retain(|(r, handle)| {
+                let keep = !unread.remove(&**r);
+                if !keep {
+                    t.release(self.id, *handle, Role::Tree(r.clone()));
+                }
+                keep
+            });
+            for r in unread {
+                if let Some((r, handle)) = self.dirs.remove_entry(r.as_path()) {
+                    t.release(self.id, handle, Role::Tree(r));
+                }
             }
         }
+        record_dirs(&mut self.dirs, armed);
         found
     }
 
@@ -462,3 +494,6 @@ pub(crate) fn retry_blocked<T: WatchTable>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
