@@ -404,21 +404,53 @@ pub(super) struct Table {
 /// Open addressing over a [`Table`]'s entries: each slot holds an entry's
 /// position plus one, or 0 when free; a name's search starts at the slot
 /// its hash picks and moves on one slot at a time until the name or a
-/// free slot. Names come from the watched tree, so the hash is the
-/// standard library's keyed one: nobody who only names files can make
-/// them collide.
+/// free slot.
 #[derive(Clone, Debug)]
 struct Index {
-    keys: std::collections::hash_map::RandomState,
+    hash: NameHash,
     slots: Vec<u32>,
 }
 
-impl Index {
-    fn hash(&self, name: &[u8]) -> usize {
+/// How an [`Index`] hashes names. Names come from the watched tree, so
+/// whoever names files could pick ones that collide under a fixed hash
+/// and make every search run the length of the table. The index starts
+/// with the crate's fast hash behind a random seed (a few instructions
+/// for a short name, against about a hundred for the standard library's
+/// keyed hash), and moves to the keyed hash for good once an insertion's
+/// search passes [`LONG_SEARCH`] slots, which names spread by either hash
+/// all but never reach with at least half the slots free.
+#[derive(Clone, Debug)]
+enum NameHash {
+    Fast(u64),
+    Keyed(std::collections::hash_map::RandomState),
+}
+
+/// An insertion searching more slots than this moves its index to the
+/// keyed hash.
+const LONG_SEARCH: usize = 48;
+
+impl NameHash {
+    fn fast() -> NameHash {
+        use std::hash::BuildHasher;
+        // A fresh random seed from the standard library's keys.
+        NameHash::Fast(std::collections::hash_map::RandomState::new().hash_one(0u8))
+    }
+
+    fn of(&self, name: &[u8]) -> usize {
         use std::hash::{BuildHasher, Hasher};
-        let mut h = self.keys.build_hasher();
-        h.write(name);
-        h.finish() as usize
+        match self {
+            NameHash::Fast(seed) => {
+                let mut h = crate::fast_hash::FastHash.build_hasher();
+                h.write_u64(*seed);
+                h.write(name);
+                h.finish() as usize
+            }
+            NameHash::Keyed(keys) => {
+                let mut h = keys.build_hasher();
+                h.write(name);
+                h.finish() as usize
+            }
+        }
     }
 }
 
@@ -494,16 +526,22 @@ impl Table {
         Err(lo)
     }
 
-    /// The slot of the index (there must be one) that holds `name`'s
-    /// entry, or the free slot where its search ended.
-    fn slot(&self, index: &Index, name: &[u8]) -> (usize, Option<usize>) {
+    /// The slot of `index` that holds `name`'s entry, or the free slot
+    /// where its search ended; and how many slots the search passed.
+    fn slot(&self, index: &Index, name: &[u8]) -> (usize, Option<usize>, usize) {
         let mask = index.slots.len() - 1;
-        let mut s = index.hash(name) & mask;
+        let mut s = index.hash.of(name) & mask;
+        let mut passed = 0;
         loop {
             match index.slots[s] {
-                0 => return (s, None),
-                p if self.name(p as usize - 1) == name => return (s, Some(p as usize - 1)),
-                _ => s = (s + 1) & mask,
+                0 => return (s, None, passed),
+                p if self.name(p as usize - 1) == name => {
+                    return (s, Some(p as usize - 1), passed);
+                }
+                _ => {
+                    s = (s + 1) & mask;
+                    passed += 1;
+                }
             }
         }
     }
@@ -548,13 +586,17 @@ impl Table {
     /// Records `name` with `ino` (not 0); without `replace`, only a name
     /// not here yet (false if it is).
     pub(super) fn add(&mut self, name: &[u8], ino: u64, replace: bool) -> bool {
-        let here = match &self.index {
-            Some(index) => self.slot(index, name).1,
+        // Where the name is, or else the free slot its search ended at.
+        let (here, free) = match &self.index {
+            Some(index) => match self.slot(index, name) {
+                (_, Some(i), _) => (Some(i), None),
+                (s, None, passed) => (None, Some((s, passed))),
+            },
             None => match self.find(name) {
-                Ok(i) => Some(i),
+                Ok(i) => (Some(i), None),
                 // After every name, with no log: it stays sorted.
                 Err(i) if i == self.offsets.len() => return self.push(name, ino),
-                Err(_) => None,
+                Err(_) => (None, None),
             },
         };
         if let Some(i) = here {
@@ -573,38 +615,41 @@ impl Table {
         };
         self.offsets.push(at);
         self.inos.push(ino);
-        self.index_last();
+        let len = self.offsets.len();
+        match (&mut self.index, free) {
+            // At least half the slots stay free: where the search ended.
+            (Some(index), Some((s, passed))) if len * 2 <= index.slots.len() => {
+                index.slots[s] = len as u32;
+                if passed > LONG_SEARCH && matches!(index.hash, NameHash::Fast(_)) {
+                    let size = index.slots.len();
+                    self.reindex(size, NameHash::Keyed(Default::default()));
+                }
+            }
+            // Made, or grown (to twice the size), with it.
+            (index, _) => {
+                let hash = index.take().map_or_else(NameHash::fast, |index| index.hash);
+                self.reindex((len * 2).next_power_of_two().max(64), hash);
+            }
+        }
         true
     }
 
-    /// Enters the last entry into the index (made, or grown, first when
-    /// fewer than half its slots would stay free).
-    fn index_last(&mut self) {
-        let len = self.offsets.len();
-        let room = self.index.as_ref().map_or(0, |index| index.slots.len());
-        if len * 2 > room {
-            let keys = match self.index.take() {
-                Some(index) => index.keys,
-                None => Default::default(),
-            };
-            let size = (len * 2).next_power_of_two().max(64);
-            let mut index = Index {
-                keys,
-                slots: vec![0; size],
-            };
-            for i in 0..len {
-                let (s, _) = self.slot(&index, self.name(i));
-                index.slots[s] = i as u32 + 1;
+    /// A new index of `size` slots (a power of two, at least twice the
+    /// entries) over every entry, hashed with `hash`, or with the keyed
+    /// hash if an insertion's search runs long with the fast one.
+    fn reindex(&mut self, size: usize, hash: NameHash) {
+        let mut index = Index {
+            hash,
+            slots: vec![0; size],
+        };
+        for i in 0..self.offsets.len() {
+            let (s, _, passed) = self.slot(&index, self.name(i));
+            if passed > LONG_SEARCH && matches!(index.hash, NameHash::Fast(_)) {
+                return self.reindex(size, NameHash::Keyed(Default::default()));
             }
-            self.index = Some(Box::new(index));
-            return;
+            index.slots[s] = i as u32 + 1;
         }
-        if let Some(index) = &self.index {
-            let (s, _) = self.slot(index, self.name(len - 1));
-            if let Some(index) = &mut self.index {
-                index.slots[s] = len as u32;
-            }
-        }
+        self.index = Some(Box::new(index));
     }
 
     pub(super) fn remove(&mut self, name: &[u8]) -> Option<u64> {
@@ -690,6 +735,40 @@ mod tests {
                 .is_none_or(|i| i.slots.len() <= 4 * files.offsets.len().max(16))
         );
         assert_eq!(files.is_empty(), model.is_empty());
+    }
+
+    #[test]
+    fn names_that_collide_under_the_fast_hash_move_the_index_to_the_keyed_one() {
+        // The fast hash mixes each 8-byte word as `rotl((state ^ word) * K,
+        // 26)`: flipping a word's top bit flips bit 25 of the state after
+        // it, whatever the seed, which the next word cancels. Seven such
+        // choices in a 64-byte name: 128 names of one hash.
+        let colliding = |i: u32| {
+            let mut name = vec![b'n'; 64];
+            for w in 0..7 {
+                if i & (1 << w) != 0 {
+                    name[w * 8 + 7] ^= 0x80;
+                    name[(w + 1) * 8 + 3] ^= 0x02;
+                }
+            }
+            name
+        };
+        let mut files = Table::from_sorted(0, [(&b"zzz"[..], 1)].into_iter());
+        let mut model = BTreeMap::new();
+        model.insert(b"zzz".to_vec(), 1);
+        for i in 0..128 {
+            assert!(files.add(&colliding(i), u64::from(i) + 2, false));
+            model.insert(colliding(i), u64::from(i) + 2);
+        }
+        let index = files.index.as_ref().expect("a log has an index");
+        assert!(matches!(index.hash, NameHash::Keyed(_)));
+        for (name, ino) in &model {
+            assert_eq!(files.get(name), Some(*ino));
+            assert!(!files.add(name, 9, false));
+        }
+        let got: Vec<(Vec<u8>, u64)> = files.iter().map(|(n, i)| (n.to_vec(), i)).collect();
+        let want: Vec<(Vec<u8>, u64)> = model.into_iter().collect();
+        assert_eq!(got, want);
     }
 
     #[test]
