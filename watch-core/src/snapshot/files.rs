@@ -642,8 +642,16 @@ impl Table {
             hash,
             slots: vec![0; size],
         };
+        let mask = size - 1;
         for i in 0..self.offsets.len() {
-            let (s, _, passed) = self.slot(&index, self.name(i));
+            // The names differ: the first free slot is this one's, no
+            // name compared on the way.
+            let mut s = index.hash.of(self.name(i)) & mask;
+            let mut passed = 0;
+            while index.slots[s] != 0 {
+                s = (s + 1) & mask;
+                passed += 1;
+            }
             if passed > LONG_SEARCH && matches!(index.hash, NameHash::Fast(_)) {
                 return self.reindex(size, NameHash::Keyed(Default::default()));
             }
