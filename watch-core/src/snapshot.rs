@@ -407,13 +407,20 @@ impl Snapshot {
     /// files. Built in one pass (full tree nodes), not path by path.
     pub(crate) fn from_scan(found: Vec<(SharedPath, Entry, Option<Listing>)>) -> Snapshot {
         let mut attrs = Attrs::default();
-        let nodes = found
-            .into_iter()
-            .map(|(path, entry, files)| {
-                let node = Node::new(entry, files.map(|l| l.0), &mut attrs);
-                (path, node)
-            })
-            .collect();
+        let len = found.len();
+        let nodes = found.into_iter().map(|(path, entry, files)| {
+            let node = Node::new(entry, files.map(|l| l.0), &mut attrs);
+            (path, node)
+        });
+        // One entry (a directory without subdirectories, not recursive):
+        // inserted, without the collecting and sorting a bulk build costs.
+        let nodes = if len == 1 {
+            let mut one = BTreeMap::new();
+            one.extend(nodes);
+            one
+        } else {
+            nodes.collect()
+        };
         Snapshot {
             nodes,
             attrs,
