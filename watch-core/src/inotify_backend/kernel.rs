@@ -393,7 +393,7 @@ impl WatchTable for Kernel {
     fn arm_link(
         &mut self,
         root: usize,
-        dir: &Path,
+        dir: &SharedPath,
         id: Option<DirId>,
         role: Role,
     ) -> Result<Wd, ArmError> {
@@ -405,7 +405,7 @@ impl WatchTable for Kernel {
         Ok(wd)
     }
 
-    fn link_id(&self, dir: &Path) -> Option<DirId> {
+    fn link_id(&self, dir: &Path) -> Option<(SharedPath, DirId)> {
         self.links.id(dir)
     }
 
