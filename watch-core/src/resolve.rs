@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use crate::snapshot::{Entry, SharedPath};
@@ -124,7 +125,7 @@ pub(crate) fn resolve_known(
     static CURRENT: LazyLock<SharedPath> = LazyLock::new(|| Path::new(".").into());
     const MAX_HOPS: usize = 40; // like the kernel's MAXSYMLINKS
     let mut resolved = Resolved::default();
-    if path.file_name().is_none() {
+    if components(path).next_back().is_none_or(|last| last == "..") {
         // "/", "..", "a/..": nothing to follow by name.
         resolved.target = fs::metadata(path)
             .ok()
@@ -134,13 +135,12 @@ pub(crate) fn resolve_known(
     // `dir` is the directory the next name is looked up in (as recorded:
     // a step into it costs no copy), `here` that name's path, one buffer
     // for the whole walk.
-    let mut dir = if path.is_absolute() {
+    let mut dir = if path.as_os_str().as_encoded_bytes().starts_with(b"/") {
         ROOT.clone()
     } else {
         CURRENT.clone()
     };
     let mut here = PathBuf::with_capacity(path.as_os_str().len() + 2);
-    resolved.walked.reserve(path.components().count());
     // The names of `path` itself, borrowed; names met in symlink targets
     // (each with: reached through a relative symlink) go into `queue`,
     // ahead of the rest of `path`.
@@ -213,13 +213,17 @@ pub(crate) fn resolve_known(
     resolved
 }
 
-/// The names of `path` to look up in turn (`..` kept, `.` and `/` dropped).
-fn components(path: &Path) -> impl Iterator<Item = &OsStr> + '_ {
-    path.components().filter_map(|c| match c {
-        Component::ParentDir => Some(OsStr::new("..")),
-        Component::Normal(n) => Some(n),
-        Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
-    })
+/// The names of `path` to look up in turn (`..` kept, `.` and `/`
+/// dropped): what `Path::components` yields but the root and `.`, split
+/// as bytes (parsing components cost more than the rest of a lookup
+/// that finds its directories known).
+fn components(path: &Path) -> impl DoubleEndedIterator<Item = &OsStr> + '_ {
+    path.as_os_str()
+        .as_encoded_bytes()
+        .split(|&b| b == b'/')
+        .filter(|name| !name.is_empty() && *name != b".")
+        // On Unix any bytes are an `OsStr`.
+        .map(OsStr::from_bytes)
 }
 
 /// The parent of a directory reached by real lookups (so `..` is physical).
@@ -399,6 +403,45 @@ mod tests {
             (t.join("a").as_path(), OsStr::new("f"))
         );
         assert!(Arc::ptr_eq(dir, &r.walked.last().unwrap().0));
+    }
+
+    #[test]
+    fn the_names_looked_up_are_the_paths_components_but_root_and_dot() {
+        use std::path::Component;
+        for path in [
+            "/",
+            "//",
+            ".",
+            "./",
+            "",
+            "a",
+            "/a/b",
+            "a//b/",
+            "./a/./b/.",
+            "../a/..",
+            "/..",
+            "a/.b",
+            "a/b./c",
+            "...",
+            "/a/ b",
+        ] {
+            let want: Vec<&OsStr> = Path::new(path)
+                .components()
+                .filter_map(|c| match c {
+                    Component::ParentDir => Some(OsStr::new("..")),
+                    Component::Normal(n) => Some(n),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                components(Path::new(path)).collect::<Vec<_>>(),
+                want,
+                "{path:?}"
+            );
+            let nothing_named = Path::new(path).file_name().is_none();
+            let last = components(Path::new(path)).next_back();
+            assert_eq!(last.is_none_or(|l| l == ".."), nothing_named, "{path:?}");
+        }
     }
 
     #[test]
