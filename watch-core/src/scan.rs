@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use crate::config::ExcludeFn;
 use crate::cookie;
 use crate::resolve::{Resolved, resolve};
-use crate::snapshot::{Entry, EntryKind, Listing, SharedPath, Snapshot, join_rel, listed_since};
+use crate::snapshot::{
+    Entry, EntryKind, Listing, SharedPath, Snapshot, join_rel, listed_since, root_rel,
+};
 use crate::{Event, EventKind, Origin, SkipReason};
 
 /// How a scan walks.
@@ -408,7 +410,7 @@ pub(crate) fn scan_root(
         Some(entry) if entry.is_dir() => {
             scan_dir(
                 root,
-                &SharedPath::from(Path::new("")),
+                &root_rel(),
                 entry.clone(),
                 HashSet::new(),
                 opts,

@@ -50,6 +50,15 @@ use node::{Attrs, Listed, Node, Tail};
 /// value, never by identity: sharing saves memory only.
 pub(crate) type SharedPath = Arc<Path>;
 
+/// `""`, the relative path of a root's own directory, as a [`SharedPath`]:
+/// one allocation for the whole process, which every root's tree shares
+/// (its watch's role, its key in the root's and the snapshot's maps).
+pub(crate) fn root_rel() -> SharedPath {
+    static ROOT: std::sync::LazyLock<SharedPath> =
+        std::sync::LazyLock::new(|| Path::new("").into());
+    ROOT.clone()
+}
+
 /// Paths relative to a root (the root itself is `""`) and what was there.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Snapshot {
