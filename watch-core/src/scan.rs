@@ -150,6 +150,11 @@ pub(crate) fn scan_dir(
         notices,
     ) {
         Some((children, listed)) if !opts.recursive => {
+            if children.is_empty() {
+                // The directory alone (its files, if any, in its listing).
+                let snap = Snapshot::from_one(base_rel.clone(), base, listed);
+                return (snap, visited.unread);
+            }
             // Nothing is entered: the children are the rest of the result.
             found.reserve_exact(1 + children.len());
             found.push((base_rel.clone(), base, listed));

@@ -414,22 +414,35 @@ impl Snapshot {
     /// A snapshot from what a scan found: each path with its full entry
     /// and, for a directory whose regular files were only listed, those
     /// files. Built in one pass (full tree nodes), not path by path.
-    pub(crate) fn from_scan(found: Vec<(SharedPath, Entry, Option<Listing>)>) -> Snapshot {
+    pub(crate) fn from_scan(mut found: Vec<(SharedPath, Entry, Option<Listing>)>) -> Snapshot {
+        if found.len() == 1
+            && let Some((path, entry, files)) = found.pop()
+        {
+            return Snapshot::from_one(path, entry, files);
+        }
         let mut attrs = Attrs::default();
-        let len = found.len();
-        let nodes = found.into_iter().map(|(path, entry, files)| {
-            let node = Node::new(entry, files.map(|l| l.0), &mut attrs);
-            (path, node)
-        });
-        // One entry (a directory without subdirectories, not recursive):
-        // inserted, without the collecting and sorting a bulk build costs.
-        let nodes = if len == 1 {
-            let mut one = BTreeMap::new();
-            one.extend(nodes);
-            one
-        } else {
-            nodes.collect()
-        };
+        let nodes = found
+            .into_iter()
+            .map(|(path, entry, files)| {
+                let node = Node::new(entry, files.map(|l| l.0), &mut attrs);
+                (path, node)
+            })
+            .collect();
+        Snapshot {
+            nodes,
+            attrs,
+            announced: None,
+            floor: None,
+        }
+    }
+
+    /// [`Snapshot::from_scan`] of one entry (a directory without
+    /// subdirectories, scanned without recursion): inserted as it is,
+    /// without the list, the sorting and the bulk build of a larger scan.
+    pub(crate) fn from_one(path: SharedPath, entry: Entry, files: Option<Listing>) -> Snapshot {
+        let mut attrs = Attrs::default();
+        let mut nodes = BTreeMap::new();
+        nodes.insert(path, Node::new(entry, files.map(|l| l.0), &mut attrs));
         Snapshot {
             nodes,
             attrs,
