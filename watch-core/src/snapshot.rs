@@ -19,8 +19,9 @@
 //! table instead: the name stored once, with the inode; in a small
 //! directory's single buffer, about 2 bytes plus the name per file when
 //! the inodes run in order (the layout is in [`files`]; 14 plus the name
-//! in a large directory's indexed table), against a full relative path
-//! and a node. Such an entry is
+//! in a large directory's indexed table, and up to 16 more for a name
+//! added out of order while the table keeps a hash index), against a full
+//! relative path and a node. Such an entry is
 //! [`Entry::listed`]: its size, times and permissions are unknown, and its
 //! `ctime` holds the moment (less a margin) its directory was listed. The
 //! rescan after a queue overflow treats a listed file whose ctime is not
@@ -29,6 +30,7 @@
 //! attribute change, user space cannot set it, and it comes from the same
 //! clock as our own timestamp.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsStr;
 use std::ops::Bound;
@@ -127,12 +129,48 @@ impl Snapshot {
     /// recorded) when something is recorded at `rel`, `dir` is not a
     /// directory recorded here or the name does not fit.
     pub(crate) fn announce(&mut self, dir: &Path, name: &OsStr, rel: &Path, since: i64) -> bool {
-        if self.nodes.contains_key(rel) {
+        // Paths order component-wise, so a node at `rel` would come after
+        // `dir`. When `dir` is the last node (a root with no directory
+        // below it kept, the common case) there is none, and no path is
+        // compared; else one search finds `dir` and the node after it:
+        // none at `rel` when that sorts after `rel` or there is none, and
+        // only when it sorts before is `rel` looked up.
+        let dir_is_last = self
+            .nodes
+            .last_key_value()
+            .is_some_and(|(last, _)| last.as_os_str() == dir.as_os_str());
+        let node = if dir_is_last {
+            match self.nodes.last_entry() {
+                Some(last) => last.into_mut(),
+                None => return false,
+            }
+        } else {
+            let mut from_dir = self
+                .nodes
+                .range_mut::<Path, _>((Bound::Included(dir), Bound::Unbounded));
+            let Some((key, node)) = from_dir.next() else {
+                return false;
+            };
+            if **key != *dir {
+                return false;
+            }
+            match from_dir.next().map(|(next, _)| (**next).cmp(rel)) {
+                None | Some(Ordering::Greater) => node,
+                Some(Ordering::Equal) => return false,
+                Some(Ordering::Less) => {
+                    if self.nodes.contains_key(rel) {
+                        return false;
+                    }
+                    match self.nodes.get_mut(dir) {
+                        Some(node) => node,
+                        None => return false,
+                    }
+                }
+            }
+        };
+        if !node.is_dir() {
             return false;
         }
-        let Some(node) = self.nodes.get_mut(dir).filter(|n| n.is_dir()) else {
-            return false;
-        };
         let dev = node.dev(&self.attrs);
         if !node.add_file(
             dev,
@@ -781,6 +819,9 @@ mod tests {
         Remove(PathBuf),
         Move(PathBuf, PathBuf),
         Relist,
+        /// Names created in a directory, each announced in turn: `f0`
+        /// and on, in creation order (past a small table), or one name.
+        Announce(PathBuf, Vec<String>),
     }
 
     /// Every listed file here has this listing time, so that a table's
@@ -789,8 +830,24 @@ mod tests {
 
     fn rel_path() -> impl proptest::strategy::Strategy<Value = PathBuf> {
         use proptest::prelude::*;
-        proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("c")], 0..4)
-            .prop_map(|names| names.iter().collect())
+        let dir = proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("c")], 0..4);
+        prop_oneof![
+            4 => dir.clone().prop_map(|names| names.iter().collect()),
+            // A name that an announcement burst may have made.
+            1 => (dir, 0u32..50).prop_map(|(names, i)| {
+                let mut p: PathBuf = names.iter().collect();
+                p.push(format!("f{i}"));
+                p
+            }),
+        ]
+    }
+
+    fn announced_names() -> impl proptest::strategy::Strategy<Value = Vec<String>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (1usize..60).prop_map(|n| (0..n).map(|i| format!("f{i}")).collect()),
+            prop_oneof![Just("a"), Just("b"), Just("f3")].prop_map(|n| vec![n.to_string()]),
+        ]
     }
 
     fn any_entry() -> impl proptest::strategy::Strategy<Value = Entry> {
@@ -825,6 +882,7 @@ mod tests {
             1 => rel_path().prop_map(Step::Remove),
             1 => (rel_path(), rel_path()).prop_map(|(a, b)| Step::Move(a, b)),
             1 => proptest::strategy::Just(Step::Relist),
+            2 => (rel_path(), announced_names()).prop_map(|(d, n)| Step::Announce(d, n)),
         ]
     }
 
@@ -865,6 +923,38 @@ mod tests {
                             let e = model.remove(&old).unwrap();
                             let rest = old.strip_prefix(&from).unwrap();
                             model.insert(join_rel(&to, rest), e);
+                        }
+                    }
+                    Step::Announce(dir, names) => {
+                        for name in names {
+                            let rel = join_rel(&dir, Path::new(&name));
+                            let done = snap.announce(&dir, OsStr::new(&name), &rel, SINCE);
+                            let dir_dev = model
+                                .get(&dir)
+                                .filter(|e| e.kind == EntryKind::Dir)
+                                .map(|e| e.dev);
+                            if done {
+                                // Only a name nothing is recorded at, in a
+                                // directory; known as listed, inode unknown.
+                                proptest::prop_assert!(dir_dev.is_some());
+                                proptest::prop_assert!(!model.contains_key(&rel));
+                                let dev = dir_dev.unwrap_or(0);
+                                model.insert(rel, Entry::listed(dev, UNKNOWN_INO, SINCE));
+                            } else {
+                                // Refused only for a reason: no directory,
+                                // something there, or its table holds
+                                // files of another device.
+                                let other_dev = model.iter().any(|(p, e)| {
+                                    e.listed
+                                        && p.parent() == Some(dir.as_path())
+                                        && Some(e.dev) != dir_dev
+                                });
+                                proptest::prop_assert!(
+                                    dir_dev.is_none() || model.contains_key(&rel) || other_dev,
+                                    "{} refused",
+                                    rel.display()
+                                );
+                            }
                         }
                     }
                     Step::Relist => {

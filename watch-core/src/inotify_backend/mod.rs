@@ -246,18 +246,19 @@ impl InotifyDriver {
             }
         }
         let mut announced = !users.is_empty();
-        for Use { root: id, role } in users.drain(..) {
-            let Some(root) = self.roots.get_mut(id) else {
+        // Borrowed in place (not drained): the buffer is cleared once after.
+        for Use { root: id, role } in &users {
+            let Some(root) = self.roots.get_mut(*id) else {
                 announced = false;
                 continue;
             };
             let (k, config) = (&mut self.kernel, &self.config);
             match role {
                 Role::Tree(rel) => {
-                    announced &= root.tree_event(k, config, &rel, ev, fresh, out);
+                    announced &= root.tree_event(k, config, rel, ev, fresh, out);
                     continue;
                 }
-                Role::Anchor(dir) => root.anchor_event(k, config, &dir, ev, out),
+                Role::Anchor(dir) => root.anchor_event(k, config, dir, ev, out),
                 Role::Ancestor(_) => {
                     // A directory above the path moved or went away: the
                     // name may lead elsewhere now. (Its entries' events,
@@ -286,6 +287,7 @@ impl InotifyDriver {
             }
             announced = false;
         }
+        users.clear();
         self.users_buf = users;
         announced
     }

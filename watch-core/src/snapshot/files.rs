@@ -22,8 +22,6 @@
 //! decodes from the start; an insertion or removal writes a new buffer
 //! (at most [`SMALL`] records), so there are no tombstones here.
 
-use std::collections::{BTreeMap, btree_map};
-
 /// The listed regular files of one directory, sorted by name, each with
 /// its inode (never 0, which no real file has). Up to [`SMALL`] files live
 /// in a [`Small`] buffer; a directory with more (whose files come and go:
@@ -367,39 +365,92 @@ impl Small {
     }
 }
 /// A large table ([`Files::Big`]): names stored once, in an arena, with
-/// an index of where each starts, and the inodes, so an insert shifts
-/// two arrays of numbers and appends the name. A removed name is a
-/// tombstone (inode 0) until more than half are, then the table is
-/// rebuilt.
+/// the position where each starts and the inodes, in two arrays of
+/// numbers. The first [`sorted`](Table::sorted) entries are sorted by
+/// name; the rest, the *log*, are names added since in the order they
+/// came, so that a burst of creations in one directory appends each name
+/// instead of shifting the table (or searching it) once per file. A
+/// removed name is a tombstone (inode 0) until more than half are, then
+/// the table is rebuilt, sorted and without a log.
+///
+/// While there is a log, an [`Index`] over every entry (sorted or not)
+/// finds a name by its hash; without one, a binary search of the sorted
+/// entries does. The log is sorted when the table is read in order
+/// ([`Table::iter`], without changing the table) and merged into the
+/// sorted entries when the table is rebuilt. Its memory is that of as
+/// many sorted entries (a position, an inode, the name) plus the index:
+/// one `u32` slot per entry at most four times over (at least half the
+/// slots free, so that a search for a new name stops early). A table that
+/// never takes a name out of order has no index.
 #[derive(Clone, Debug)]
 pub(super) struct Table {
     /// The oldest [`listed_since`](super::listed_since) of the files here.
     pub(super) since: i64,
-    /// Per file, sorted by name: where its name starts in `names`.
+    /// Per entry: where its name starts in `names`.
     offsets: Vec<u32>,
-    /// Per file: its inode, 0 for a removed one.
+    /// Per entry: its inode, 0 for a removed one.
     inos: Vec<u64>,
     /// Each name as a little-endian `u16` length followed by its bytes.
     names: Vec<u8>,
     /// How many entries are tombstones.
     dead: usize,
-    /// Names added since the table was last built.
-    recent: Recent,
+    /// How many entries, from the first, are sorted by name (the rest is
+    /// the log).
+    sorted: usize,
+    /// Every entry by the hash of its name; only while there is a log.
+    index: Option<Box<Index>>,
 }
 
-/// Names added to a [`Table`] since it was built, kept apart so that
-/// an insertion never shifts the whole table (a burst of creations in one
-/// directory would move it once per file). Merged into the table once they
-/// pass a quarter of it. A name is never both here and in the table.
-#[derive(Clone, Debug, Default)]
-pub(super) struct Recent {
-    items: BTreeMap<Box<[u8]>, u64>,
+/// Open addressing over a [`Table`]'s entries: each slot holds an entry's
+/// position plus one, or 0 when free; a name's search starts at the slot
+/// its hash picks and moves on one slot at a time until the name or a
+/// free slot.
+#[derive(Clone, Debug)]
+struct Index {
+    hash: NameHash,
+    slots: Vec<u32>,
 }
 
-impl Recent {
-    /// Whether, beside a table of `len` entries, it is time to merge.
-    pub(super) fn full(&self, len: usize) -> bool {
-        self.items.len() > (len / 4).max(64)
+/// How an [`Index`] hashes names. Names come from the watched tree, so
+/// whoever names files could pick ones that collide under a fixed hash
+/// and make every search run the length of the table. The index starts
+/// with the crate's fast hash behind a random seed (a few instructions
+/// for a short name, against about a hundred for the standard library's
+/// keyed hash), and moves to the keyed hash for good once an insertion's
+/// search passes [`LONG_SEARCH`] slots, which names spread by either hash
+/// all but never reach with at least half the slots free.
+#[derive(Clone, Debug)]
+enum NameHash {
+    Fast(u64),
+    Keyed(std::collections::hash_map::RandomState),
+}
+
+/// An insertion searching more slots than this moves its index to the
+/// keyed hash.
+const LONG_SEARCH: usize = 48;
+
+impl NameHash {
+    fn fast() -> NameHash {
+        use std::hash::BuildHasher;
+        // A fresh random seed from the standard library's keys.
+        NameHash::Fast(std::collections::hash_map::RandomState::new().hash_one(0u8))
+    }
+
+    fn of(&self, name: &[u8]) -> usize {
+        use std::hash::{BuildHasher, Hasher};
+        match self {
+            NameHash::Fast(seed) => {
+                let mut h = crate::fast_hash::FastHash.build_hasher();
+                h.write_u64(*seed);
+                h.write(name);
+                h.finish() as usize
+            }
+            NameHash::Keyed(keys) => {
+                let mut h = keys.build_hasher();
+                h.write(name);
+                h.finish() as usize
+            }
+        }
     }
 }
 
@@ -433,7 +484,8 @@ impl Table {
             inos: Vec::new(),
             names: Vec::new(),
             dead: 0,
-            recent: Recent::default(),
+            sorted: 0,
+            index: None,
         }
     }
 
@@ -460,8 +512,9 @@ impl Table {
         &self.names[at + 2..at + 2 + len]
     }
 
+    /// Where `name` is among the sorted entries, or would be.
     pub(super) fn find(&self, name: &[u8]) -> Result<usize, usize> {
-        let (mut lo, mut hi) = (0, self.offsets.len());
+        let (mut lo, mut hi) = (0, self.sorted);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.name(mid).cmp(name) {
@@ -473,11 +526,37 @@ impl Table {
         Err(lo)
     }
 
-    pub(super) fn get(&self, name: &[u8]) -> Option<u64> {
-        match self.find(name) {
-            Ok(i) => Some(self.inos[i]).filter(|&ino| ino != 0),
-            Err(_) => self.recent.items.get(name).copied(),
+    /// The slot of `index` that holds `name`'s entry, or the free slot
+    /// where its search ended; and how many slots the search passed.
+    fn slot(&self, index: &Index, name: &[u8]) -> (usize, Option<usize>, usize) {
+        let mask = index.slots.len() - 1;
+        let mut s = index.hash.of(name) & mask;
+        let mut passed = 0;
+        loop {
+            match index.slots[s] {
+                0 => return (s, None, passed),
+                p if self.name(p as usize - 1) == name => {
+                    return (s, Some(p as usize - 1), passed);
+                }
+                _ => {
+                    s = (s + 1) & mask;
+                    passed += 1;
+                }
+            }
         }
+    }
+
+    /// The entry holding `name` (live or a tombstone).
+    fn position(&self, name: &[u8]) -> Option<usize> {
+        match &self.index {
+            Some(index) => self.slot(index, name).1,
+            None => self.find(name).ok(),
+        }
+    }
+
+    pub(super) fn get(&self, name: &[u8]) -> Option<u64> {
+        let i = self.position(name)?;
+        Some(self.inos[i]).filter(|&ino| ino != 0)
     }
 
     /// Stores `name` at the end of the arena; its offset, or `None` if
@@ -486,67 +565,103 @@ impl Table {
         let len = u16::try_from(name.len()).ok()?;
         let at = u32::try_from(self.names.len()).ok()?;
         u32::try_from(self.names.len() + 2 + name.len()).ok()?;
+        // A slot holds a position plus one.
+        u32::try_from(self.offsets.len() + 1).ok()?;
         self.names.extend_from_slice(&len.to_le_bytes());
         self.names.extend_from_slice(name);
         Some(at)
     }
 
-    /// Appends a name greater than every name here.
+    /// Appends a name greater than every name here (no log).
     pub(super) fn push(&mut self, name: &[u8], ino: u64) -> bool {
         let Some(at) = self.store(name) else {
             return false;
         };
         self.offsets.push(at);
         self.inos.push(ino);
+        self.sorted = self.offsets.len();
         true
     }
 
-    /// Records `name` with `ino` (not 0); without `replace`, only a name not here yet
-    /// (false if it is).
+    /// Records `name` with `ino` (not 0); without `replace`, only a name
+    /// not here yet (false if it is).
     pub(super) fn add(&mut self, name: &[u8], ino: u64, replace: bool) -> bool {
-        match self.find(name) {
-            Ok(i) if !replace && self.inos[i] != 0 => false,
-            Ok(i) => {
-                if self.inos[i] == 0 {
-                    self.dead -= 1;
-                }
-                self.inos[i] = ino;
-                true
+        // Where the name is, or else the free slot its search ended at.
+        let (here, free) = match &self.index {
+            Some(index) => match self.slot(index, name) {
+                (_, Some(i), _) => (Some(i), None),
+                (s, None, passed) => (None, Some((s, passed))),
+            },
+            None => match self.find(name) {
+                Ok(i) => (Some(i), None),
+                // After every name, with no log: it stays sorted.
+                Err(i) if i == self.offsets.len() => return self.push(name, ino),
+                Err(_) => (None, None),
+            },
+        };
+        if let Some(i) = here {
+            if self.inos[i] != 0 && !replace {
+                return false;
             }
-            Err(i) if i == self.offsets.len() && self.recent.items.is_empty() => {
-                self.push(name, ino)
+            if self.inos[i] == 0 {
+                self.dead -= 1;
             }
-            Err(_) => {
-                // What `store` would refuse: the length field or the arena.
-                if u16::try_from(name.len()).is_err()
-                    || u32::try_from(self.names.len() + 2 + name.len()).is_err()
-                {
-                    return false;
+            self.inos[i] = ino;
+            return true;
+        }
+        // A new name out of order: to the log.
+        let Some(at) = self.store(name) else {
+            return false;
+        };
+        self.offsets.push(at);
+        self.inos.push(ino);
+        let len = self.offsets.len();
+        match (&mut self.index, free) {
+            // At least half the slots stay free: where the search ended.
+            (Some(index), Some((s, passed))) if len * 2 <= index.slots.len() => {
+                index.slots[s] = len as u32;
+                if passed > LONG_SEARCH && matches!(index.hash, NameHash::Fast(_)) {
+                    let size = index.slots.len();
+                    self.reindex(size, NameHash::Keyed(Default::default()));
                 }
-                // One search of the recent names, whether or not it is
-                // there (the key is made first; it rarely is).
-                match self.recent.items.entry(name.into()) {
-                    btree_map::Entry::Occupied(_) if !replace => return false,
-                    btree_map::Entry::Occupied(mut here) => {
-                        here.insert(ino);
-                        return true;
-                    }
-                    btree_map::Entry::Vacant(new) => {
-                        new.insert(ino);
-                    }
-                }
-                if self.recent.full(self.offsets.len()) {
-                    self.rebuild();
-                }
-                true
+            }
+            // Made, or grown (to twice the size), with it.
+            (index, _) => {
+                let hash = index.take().map_or_else(NameHash::fast, |index| index.hash);
+                self.reindex((len * 2).next_power_of_two().max(64), hash);
             }
         }
+        true
+    }
+
+    /// A new index of `size` slots (a power of two, at least twice the
+    /// entries) over every entry, hashed with `hash`, or with the keyed
+    /// hash if an insertion's search runs long with the fast one.
+    fn reindex(&mut self, size: usize, hash: NameHash) {
+        let mut index = Index {
+            hash,
+            slots: vec![0; size],
+        };
+        let mask = size - 1;
+        for i in 0..self.offsets.len() {
+            // The names differ: the first free slot is this one's, no
+            // name compared on the way.
+            let mut s = index.hash.of(self.name(i)) & mask;
+            let mut passed = 0;
+            while index.slots[s] != 0 {
+                s = (s + 1) & mask;
+                passed += 1;
+            }
+            if passed > LONG_SEARCH && matches!(index.hash, NameHash::Fast(_)) {
+                return self.reindex(size, NameHash::Keyed(Default::default()));
+            }
+            index.slots[s] = i as u32 + 1;
+        }
+        self.index = Some(Box::new(index));
     }
 
     pub(super) fn remove(&mut self, name: &[u8]) -> Option<u64> {
-        let Ok(i) = self.find(name) else {
-            return self.recent.items.remove(name);
-        };
+        let i = self.position(name)?;
         let ino = std::mem::replace(&mut self.inos[i], 0);
         if ino == 0 {
             return None;
@@ -558,40 +673,41 @@ impl Table {
         Some(ino)
     }
 
-    /// The table again, without tombstones and with the recent names.
+    /// The table again, sorted, without tombstones, log or index.
     pub(super) fn rebuild(&mut self) {
         let mut next = Table::new(self.since);
-        let live = self.offsets.len() - self.dead + self.recent.items.len();
+        let live = self.offsets.len() - self.dead;
         next.offsets.reserve_exact(live);
         next.inos.reserve_exact(live);
-        let recent: usize = self.recent.items.keys().map(|n| n.len() + 2).sum();
-        next.names.reserve_exact(self.names.len() + recent);
+        next.names.reserve_exact(self.names.len());
         for (name, ino) in self.iter() {
-            // Checked when each name came in (see `insert`).
+            // Checked when each name came in (see `store`).
             let _ = next.push(name, ino);
         }
         *self = next;
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.offsets.len() == self.dead && self.recent.items.is_empty()
+        self.offsets.len() == self.dead
     }
 
-    /// The files, sorted by name.
+    /// The files, sorted by name (the log sorted on the way).
     pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
-        let built = (0..self.offsets.len())
-            .filter(|&i| self.inos[i] != 0)
-            .map(|i| (self.name(i), self.inos[i]));
-        let recent = self.recent.items.iter().map(|(n, i)| (&n[..], *i));
+        let live = |i: &usize| self.inos[*i] != 0;
+        let entry = |i: usize| (self.name(i), self.inos[i]);
+        let mut log: Vec<usize> = (self.sorted..self.offsets.len()).filter(live).collect();
+        log.sort_unstable_by(|&a, &b| self.name(a).cmp(self.name(b)));
         Merged {
-            a: built.peekable(),
-            b: recent.peekable(),
+            a: (0..self.sorted).filter(live).map(entry).peekable(),
+            b: log.into_iter().map(entry).peekable(),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::snapshot::UNKNOWN_INO;
 
@@ -620,8 +736,47 @@ mod tests {
             assert_eq!(files.get(name), Some(*ino));
         }
         assert_eq!(files.get(b"g"), None);
-        assert!(files.recent.items.len() <= 600);
+        assert!(
+            files
+                .index
+                .as_ref()
+                .is_none_or(|i| i.slots.len() <= 4 * files.offsets.len().max(16))
+        );
         assert_eq!(files.is_empty(), model.is_empty());
+    }
+
+    #[test]
+    fn names_that_collide_under_the_fast_hash_move_the_index_to_the_keyed_one() {
+        // The fast hash mixes each 8-byte word as `rotl((state ^ word) * K,
+        // 26)`: flipping a word's top bit flips bit 25 of the state after
+        // it, whatever the seed, which the next word cancels. Seven such
+        // choices in a 64-byte name: 128 names of one hash.
+        let colliding = |i: u32| {
+            let mut name = vec![b'n'; 64];
+            for w in 0..7 {
+                if i & (1 << w) != 0 {
+                    name[w * 8 + 7] ^= 0x80;
+                    name[(w + 1) * 8 + 3] ^= 0x02;
+                }
+            }
+            name
+        };
+        let mut files = Table::from_sorted(0, [(&b"zzz"[..], 1)].into_iter());
+        let mut model = BTreeMap::new();
+        model.insert(b"zzz".to_vec(), 1);
+        for i in 0..128 {
+            assert!(files.add(&colliding(i), u64::from(i) + 2, false));
+            model.insert(colliding(i), u64::from(i) + 2);
+        }
+        let index = files.index.as_ref().expect("a log has an index");
+        assert!(matches!(index.hash, NameHash::Keyed(_)));
+        for (name, ino) in &model {
+            assert_eq!(files.get(name), Some(*ino));
+            assert!(!files.add(name, 9, false));
+        }
+        let got: Vec<(Vec<u8>, u64)> = files.iter().map(|(n, i)| (n.to_vec(), i)).collect();
+        let want: Vec<(Vec<u8>, u64)> = model.into_iter().collect();
+        assert_eq!(got, want);
     }
 
     #[test]
@@ -658,6 +813,10 @@ mod tests {
     enum Op {
         Insert(Vec<u8>, u64, i64, bool),
         Remove(Vec<u8>),
+        Get(Vec<u8>),
+        /// Names `f0`.. in creation order (`f10` sorts before `f2`): a
+        /// burst in one directory, most of it to a large table's log.
+        Burst(u8, u64),
     }
 
     fn name() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
@@ -690,6 +849,8 @@ mod tests {
             3 => (name(), ino(), -5i64..5, proptest::bool::ANY)
                 .prop_map(|(n, i, s, r)| Op::Insert(n, i, s, r)),
             1 => name().prop_map(Op::Remove),
+            1 => name().prop_map(Op::Get),
+            1 => (1u8..60, 1u64..40).prop_map(|(n, i)| Op::Burst(n, i)),
         ]
     }
 
@@ -720,6 +881,20 @@ mod tests {
                     }
                     Op::Remove(name) => {
                         proptest::prop_assert_eq!(files.remove(&name), model.remove(&name));
+                    }
+                    Op::Get(name) => {
+                        proptest::prop_assert_eq!(files.as_ref().get(&name), model.get(&name).copied());
+                    }
+                    Op::Burst(n, ino) => {
+                        for i in 0..n {
+                            let name = format!("f{i}").into_bytes();
+                            let here = model.contains_key(&name);
+                            proptest::prop_assert_eq!(files.insert(&name, ino, 3, false), !here);
+                            if !here {
+                                model.insert(name, ino);
+                                since = since.min(3);
+                            }
+                        }
                     }
                 }
                 let got: Vec<(Vec<u8>, u64)> =
