@@ -107,8 +107,13 @@ impl<T: WatchTable> Root<T> {
             exact: exact || T::FILES,
             ..self.opts(config)
         };
-        // Kept under the key the snapshot has for it already, if any.
-        let base = self.snapshot.key(rel).unwrap_or_else(|| rel.into());
+        // Kept under the key the snapshot has for it already, if any, else
+        // the one its watch has (the scan of a root just armed).
+        let base = self
+            .snapshot
+            .key(rel)
+            .or_else(|| self.dirs.get_key_value(rel).map(|(k, _)| k.clone()))
+            .unwrap_or_else(|| rel.into());
         // Armed by this scan, in the order met: recorded in `dirs` at the
         // end ([`record_dirs`]).
         let mut armed: Vec<(SharedPath, T::Handle)> = Vec::new();
