@@ -378,10 +378,11 @@ impl Small {
 /// entries does. The log is sorted when the table is read in order
 /// ([`Table::iter`], without changing the table) and merged into the
 /// sorted entries when the table is rebuilt. Its memory is that of as
-/// many sorted entries (a position, an inode, the name) plus the index:
-/// one `u32` slot per entry at most four times over (at least half the
-/// slots free, so that a search for a new name stops early). A table that
-/// never takes a name out of order has no index.
+/// many sorted entries (a position, an inode, the name) plus the index,
+/// over every entry: its kept 32-bit hash and one `u32` slot at most four
+/// times over (at least half the slots free, so that a search for a new
+/// name stops early), 12 to 20 bytes. A table that never takes a name out
+/// of order has no index.
 #[derive(Clone, Debug)]
 pub(super) struct Table {
     /// The oldest [`listed_since`](super::listed_since) of the files here.
@@ -404,11 +405,15 @@ pub(super) struct Table {
 /// Open addressing over a [`Table`]'s entries: each slot holds an entry's
 /// position plus one, or 0 when free; a name's search starts at the slot
 /// its hash picks and moves on one slot at a time until the name or a
-/// free slot.
+/// free slot. Each entry's hash (its low 32 bits) is kept, so that a
+/// search compares a name only when the hashes agree, and a grown index
+/// places the entries again without hashing a name.
 #[derive(Clone, Debug)]
 struct Index {
     hash: NameHash,
     slots: Vec<u32>,
+    /// Per entry of the table: the low 32 bits of its name's hash.
+    hashes: Vec<u32>,
 }
 
 /// How an [`Index`] hashes names. Names come from the watched tree, so
@@ -436,19 +441,19 @@ impl NameHash {
         NameHash::Fast(std::collections::hash_map::RandomState::new().hash_one(0u8))
     }
 
-    fn of(&self, name: &[u8]) -> usize {
+    fn of(&self, name: &[u8]) -> u32 {
         use std::hash::{BuildHasher, Hasher};
         match self {
             NameHash::Fast(seed) => {
                 let mut h = crate::fast_hash::FastHash.build_hasher();
                 h.write_u64(*seed);
                 h.write(name);
-                h.finish() as usize
+                h.finish() as u32
             }
             NameHash::Keyed(keys) => {
                 let mut h = keys.build_hasher();
                 h.write(name);
-                h.finish() as usize
+                h.finish() as u32
             }
         }
     }
@@ -527,16 +532,18 @@ impl Table {
     }
 
     /// The slot of `index` that holds `name`'s entry, or the free slot
-    /// where its search ended; and how many slots the search passed.
-    fn slot(&self, index: &Index, name: &[u8]) -> (usize, Option<usize>, usize) {
+    /// where its search ended; how many slots the search passed; and the
+    /// name's hash.
+    fn slot(&self, index: &Index, name: &[u8]) -> (usize, Option<usize>, usize, u32) {
         let mask = index.slots.len() - 1;
-        let mut s = index.hash.of(name) & mask;
+        let hash = index.hash.of(name);
+        let mut s = hash as usize & mask;
         let mut passed = 0;
         loop {
             match index.slots[s] {
-                0 => return (s, None, passed),
-                p if self.name(p as usize - 1) == name => {
-                    return (s, Some(p as usize - 1), passed);
+                0 => return (s, None, passed, hash),
+                p if index.hashes[p as usize - 1] == hash && self.name(p as usize - 1) == name => {
+                    return (s, Some(p as usize - 1), passed, hash);
                 }
                 _ => {
                     s = (s + 1) & mask;
@@ -589,8 +596,8 @@ impl Table {
         // Where the name is, or else the free slot its search ended at.
         let (here, free) = match &self.index {
             Some(index) => match self.slot(index, name) {
-                (_, Some(i), _) => (Some(i), None),
-                (s, None, passed) => (None, Some((s, passed))),
+                (_, Some(i), _, _) => (Some(i), None),
+                (s, None, passed, hash) => (None, Some((s, passed, hash))),
             },
             None => match self.find(name) {
                 Ok(i) => (Some(i), None),
@@ -617,45 +624,64 @@ impl Table {
         self.inos.push(ino);
         let len = self.offsets.len();
         match (&mut self.index, free) {
-            // At least half the slots stay free: where the search ended.
-            (Some(index), Some((s, passed))) if len * 2 <= index.slots.len() => {
-                index.slots[s] = len as u32;
-                if passed > LONG_SEARCH && matches!(index.hash, NameHash::Fast(_)) {
-                    let size = index.slots.len();
-                    self.reindex(size, NameHash::Keyed(Default::default()));
+            (Some(index), Some((s, passed, hash))) => {
+                index.hashes.push(hash);
+                let placed = if len * 2 <= index.slots.len() {
+                    // At least half the slots stay free: where the search ended.
+                    index.slots[s] = len as u32;
+                    passed <= LONG_SEARCH || matches!(index.hash, NameHash::Keyed(_))
+                } else {
+                    // Grown, to twice the size, each entry placed again.
+                    index.slots = vec![0; (len * 2).next_power_of_two()];
+                    Self::place_all(index)
+                };
+                if !placed {
+                    self.reindex(NameHash::Keyed(Default::default()));
                 }
             }
-            // Made, or grown (to twice the size), with it.
+            // Made with it.
             (index, _) => {
                 let hash = index.take().map_or_else(NameHash::fast, |index| index.hash);
-                self.reindex((len * 2).next_power_of_two().max(64), hash);
+                self.reindex(hash);
             }
         }
         true
     }
 
-    /// A new index of `size` slots (a power of two, at least twice the
-    /// entries) over every entry, hashed with `hash`, or with the keyed
-    /// hash if an insertion's search runs long with the fast one.
-    fn reindex(&mut self, size: usize, hash: NameHash) {
-        let mut index = Index {
-            hash,
-            slots: vec![0; size],
-        };
-        let mask = size - 1;
-        for i in 0..self.offsets.len() {
-            // The names differ: the first free slot is this one's, no
-            // name compared on the way.
-            let mut s = index.hash.of(self.name(i)) & mask;
+    /// Places every entry in the free slots of `index` by its kept hash;
+    /// false if a search passed [`LONG_SEARCH`] slots with the fast hash
+    /// (then not all are placed).
+    fn place_all(index: &mut Index) -> bool {
+        let mask = index.slots.len() - 1;
+        let fast = matches!(index.hash, NameHash::Fast(_));
+        for (i, &hash) in index.hashes.iter().enumerate() {
+            // The names differ: the first free slot is this one's.
+            let mut s = hash as usize & mask;
             let mut passed = 0;
             while index.slots[s] != 0 {
                 s = (s + 1) & mask;
                 passed += 1;
             }
-            if passed > LONG_SEARCH && matches!(index.hash, NameHash::Fast(_)) {
-                return self.reindex(size, NameHash::Keyed(Default::default()));
+            if fast && passed > LONG_SEARCH {
+                return false;
             }
             index.slots[s] = i as u32 + 1;
+        }
+        true
+    }
+
+    /// A new index over every entry (at least half its slots free), the
+    /// names hashed with `hash`, or with the keyed hash if a search runs
+    /// long with the fast one.
+    fn reindex(&mut self, hash: NameHash) {
+        let len = self.offsets.len();
+        let mut index = Index {
+            hashes: (0..len).map(|i| hash.of(self.name(i))).collect(),
+            hash,
+            slots: vec![0; (len * 2).next_power_of_two().max(64)],
+        };
+        if !Self::place_all(&mut index) {
+            return self.reindex(NameHash::Keyed(Default::default()));
         }
         self.index = Some(Box::new(index));
     }
@@ -903,6 +929,15 @@ mod tests {
                     model.iter().map(|(n, i)| (n.clone(), *i)).collect();
                 proptest::prop_assert_eq!(got, want);
                 proptest::prop_assert_eq!(files.is_empty(), model.is_empty());
+                if let Files::Big(table) = &files
+                    && let Some(index) = &table.index
+                {
+                    // A hash per entry; at least half the slots free.
+                    proptest::prop_assert_eq!(index.hashes.len(), table.offsets.len());
+                    proptest::prop_assert!(index.slots.len() >= 2 * table.offsets.len());
+                    let taken = index.slots.iter().filter(|&&p| p != 0).count();
+                    proptest::prop_assert_eq!(taken, table.offsets.len());
+                }
                 if !model.is_empty() {
                     proptest::prop_assert_eq!(files.as_ref().since(), since);
                 }
