@@ -6,16 +6,21 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
-use crate::snapshot::Entry;
+use crate::snapshot::{Entry, SharedPath};
 
-/// How a user path resolves, name by name.
+/// How a user path resolves, name by name. Each directory is a
+/// [`SharedPath`]: one directory's path is one allocation, shared by every
+/// lookup in it, by the links that watch it and by their watches' roles
+/// (a directory other roots already follow comes with the path they hold).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Resolved {
     /// Every (directory, name) looked up, in order. Watching these directories
     /// for these names is enough to notice any change of what the path means.
-    pub(crate) consulted: Vec<(PathBuf, OsString)>,
+    pub(crate) consulted: Vec<(SharedPath, OsString)>,
     /// What the path leads to (symlinks followed), if it exists.
     pub(crate) target: Option<Entry>,
     /// Every real directory the lookup went through (not the `/` or `.` it
@@ -23,7 +28,7 @@ pub(crate) struct Resolved {
     /// inode), in order. Renaming one of them away, or replacing it, changes
     /// what the path means; a backend watches them for that and re-arms a
     /// watch whose directory is no longer the one at its path.
-    pub(crate) walked: Vec<(PathBuf, DirId)>,
+    pub(crate) walked: Vec<(SharedPath, DirId)>,
 }
 
 /// A directory's (device, inode).
@@ -43,18 +48,18 @@ pub(crate) fn same_dir(a: &Path, b: &Path) -> bool {
 #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
 impl Resolved {
     /// The directories to watch, without duplicates, in lookup order.
-    pub(crate) fn dirs(&self) -> impl Iterator<Item = &Path> + Clone + '_ {
+    pub(crate) fn dirs(&self) -> impl Iterator<Item = &SharedPath> + Clone + '_ {
         let consulted = &self.consulted;
         consulted
             .iter()
             .enumerate()
             .filter(|&(i, (dir, _))| !consulted[..i].iter().any(|(d, _)| same_dir(d, dir)))
-            .map(|(_, (dir, _))| dir.as_path())
+            .map(|(_, (dir, _))| dir)
     }
 
     /// Whether a change of `name` in `dir` may change what the path means.
     pub(crate) fn depends_on(&self, dir: &Path, name: &OsStr) -> bool {
-        self.consulted.iter().any(|(d, n)| d == dir && n == name)
+        self.consulted.iter().any(|(d, n)| **d == *dir && n == name)
     }
 
     /// The (device, inode) the lookup found at `dir`, if it went through it
@@ -70,7 +75,7 @@ impl Resolved {
     /// The directories walked through that are not [`Resolved::dirs`]: their
     /// entries do not matter, only that they stay where they are. Without
     /// duplicates, in lookup order.
-    pub(crate) fn ancestors(&self) -> impl Iterator<Item = &Path> + Clone + '_ {
+    pub(crate) fn ancestors(&self) -> impl Iterator<Item = &SharedPath> + Clone + '_ {
         let walked = &self.walked;
         walked
             .iter()
@@ -79,14 +84,12 @@ impl Resolved {
                 !self.consulted.iter().any(|(d, _)| same_dir(d, dir))
                     && !walked[..i].iter().any(|(d, _)| same_dir(d, dir))
             })
-            .map(|(_, (dir, _))| dir.as_path())
+            .map(|(_, (dir, _))| dir)
     }
 
     /// The directory and name of the final (non-symlink) lookup.
     pub(crate) fn last(&self) -> Option<(&Path, &OsStr)> {
-        self.consulted
-            .last()
-            .map(|(d, n)| (d.as_path(), n.as_os_str()))
+        self.consulted.last().map(|(d, n)| (&**d, n.as_os_str()))
     }
 }
 
@@ -109,27 +112,35 @@ pub(crate) fn resolve(path: &Path) -> Resolved {
 /// instead of an `lstat` while every directory before it was known too:
 /// `known` names directories that are watched for being renamed, deleted
 /// or replaced (so a change there is queued as an event, and handling it
-/// resolves again). Only directories walked through are taken from it;
-/// the final name, symlinks and names reached through a relative symlink
-/// are always looked up.
-pub(crate) fn resolve_known(path: &Path, known: &dyn Fn(&Path) -> Option<DirId>) -> Resolved {
+/// resolves again), with the path it holds for each (then recorded as
+/// it is, without a copy). Only directories walked through are taken from
+/// it; the final name, symlinks and names reached through a relative
+/// symlink are always looked up.
+pub(crate) fn resolve_known(
+    path: &Path,
+    known: &dyn Fn(&Path) -> Option<(SharedPath, DirId)>,
+) -> Resolved {
+    // Where a lookup starts: one allocation each for the whole process.
+    static ROOT: LazyLock<SharedPath> = LazyLock::new(|| Path::new("/").into());
+    static CURRENT: LazyLock<SharedPath> = LazyLock::new(|| Path::new(".").into());
     const MAX_HOPS: usize = 40; // like the kernel's MAXSYMLINKS
     let mut resolved = Resolved::default();
-    if path.file_name().is_none() {
+    if components(path).next_back().is_none_or(|last| last == "..") {
         // "/", "..", "a/..": nothing to follow by name.
         resolved.target = fs::metadata(path)
             .ok()
             .map(|m| Entry::from_metadata(&m, None));
         return resolved;
     }
-    // `dir` is the directory the next name is looked up in, `here` that
-    // name's path: two buffers swapped as the walk descends, so a step
-    // costs no allocation beyond what it records.
-    let room = path.as_os_str().len() + 2;
-    let mut dir = PathBuf::with_capacity(room);
-    dir.push(if path.is_absolute() { "/" } else { "." });
-    let mut here = PathBuf::with_capacity(room);
-    resolved.walked.reserve(path.components().count());
+    // `dir` is the directory the next name is looked up in (as recorded:
+    // a step into it costs no copy), `here` that name's path, one buffer
+    // for the whole walk.
+    let mut dir = if path.as_os_str().as_encoded_bytes().starts_with(b"/") {
+        ROOT.clone()
+    } else {
+        CURRENT.clone()
+    };
+    let mut here = PathBuf::with_capacity(path.as_os_str().len() + 2);
     // The names of `path` itself, borrowed; names met in symlink targets
     // (each with: reached through a relative symlink) go into `queue`,
     // ahead of the rest of `path`.
@@ -147,7 +158,7 @@ pub(crate) fn resolve_known(path: &Path, known: &dyn Fn(&Path) -> Option<DirId>)
             },
         };
         if *name == *OsStr::new("..") {
-            dir = parent_dir(&dir);
+            dir = parent_dir(&dir).into();
             all_known = false;
             continue;
         }
@@ -157,10 +168,10 @@ pub(crate) fn resolve_known(path: &Path, known: &dyn Fn(&Path) -> Option<DirId>)
         let last = queue.is_empty() && names.peek().is_none();
         if all_known
             && !(local || last)
-            && let Some(id) = known(&here)
+            && let Some((shared, id)) = known(&here)
         {
-            resolved.walked.push((here.clone(), id));
-            std::mem::swap(&mut dir, &mut here);
+            resolved.walked.push((shared.clone(), id));
+            dir = shared;
             continue;
         }
         all_known = false;
@@ -180,8 +191,7 @@ pub(crate) fn resolve_known(path: &Path, known: &dyn Fn(&Path) -> Option<DirId>)
             }
             let relative = !target.is_absolute();
             if !relative {
-                dir.clear();
-                dir.push("/");
+                dir = ROOT.clone();
             }
             let parts: Vec<&OsStr> = components(&target).collect();
             for part in parts.into_iter().rev() {
@@ -191,10 +201,11 @@ pub(crate) fn resolve_known(path: &Path, known: &dyn Fn(&Path) -> Option<DirId>)
             resolved.target = Some(Entry::from_metadata(&meta, None));
         } else if meta.is_dir() {
             use std::os::unix::fs::MetadataExt;
+            let shared = SharedPath::from(here.as_path());
             resolved
                 .walked
-                .push((here.clone(), (meta.dev(), meta.ino())));
-            std::mem::swap(&mut dir, &mut here);
+                .push((shared.clone(), (meta.dev(), meta.ino())));
+            dir = shared;
         } else {
             return resolved; // a file used as a directory
         }
@@ -202,13 +213,17 @@ pub(crate) fn resolve_known(path: &Path, known: &dyn Fn(&Path) -> Option<DirId>)
     resolved
 }
 
-/// The names of `path` to look up in turn (`..` kept, `.` and `/` dropped).
-fn components(path: &Path) -> impl Iterator<Item = &OsStr> + '_ {
-    path.components().filter_map(|c| match c {
-        Component::ParentDir => Some(OsStr::new("..")),
-        Component::Normal(n) => Some(n),
-        Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
-    })
+/// The names of `path` to look up in turn (`..` kept, `.` and `/`
+/// dropped): what `Path::components` yields but the root and `.`, split
+/// as bytes (parsing components cost more than the rest of a lookup
+/// that finds its directories known).
+fn components(path: &Path) -> impl DoubleEndedIterator<Item = &OsStr> + '_ {
+    path.as_os_str()
+        .as_encoded_bytes()
+        .split(|&b| b == b'/')
+        .filter(|name| !name.is_empty() && *name != b".")
+        // On Unix any bytes are an `OsStr`.
+        .map(OsStr::from_bytes)
 }
 
 /// The parent of a directory reached by real lookups (so `..` is physical).
@@ -260,7 +275,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            r.dirs().collect::<Vec<_>>(),
+            r.dirs().map(|d| &**d).collect::<Vec<_>>(),
             [cm.as_path(), cm.join("..2024_1").as_path()]
         );
         assert_eq!(
@@ -270,10 +285,10 @@ mod tests {
         assert!(r.target.as_ref().is_some_and(|e| !e.is_dir()));
         assert!(r.depends_on(&cm, OsStr::new("..data")));
         // Walked through: the real directories, with their identity.
-        let walked: Vec<&Path> = r.walked.iter().map(|(d, _)| d.as_path()).collect();
+        let walked: Vec<&Path> = r.walked.iter().map(|(d, _)| &**d).collect();
         assert!(walked.ends_with(&[cm.as_path(), cm.join("..2024_1").as_path()]));
-        assert_eq!(r.ancestors().last(), Some(t.path()));
-        assert!(!r.ancestors().any(|d| d == cm));
+        assert_eq!(r.ancestors().last().map(|d| &**d), Some(t.path()));
+        assert!(!r.ancestors().any(|d| **d == *cm));
         assert!(!r.depends_on(&cm, OsStr::new("..data_tmp")));
     }
 
@@ -306,8 +321,11 @@ mod tests {
         for d in ["a", "a/b", "a/b/c"] {
             assert_eq!(r.id_of(&t.join(d)), Some(id(&t.join(d))), "{d}");
         }
-        assert_eq!(r.dirs().collect::<Vec<_>>(), [t.join("a/b/c").as_path()]);
-        let ancestors: Vec<&Path> = r.ancestors().collect();
+        assert_eq!(
+            r.dirs().map(|d| &**d).collect::<Vec<_>>(),
+            [t.join("a/b/c").as_path()]
+        );
+        let ancestors: Vec<&Path> = r.ancestors().map(|d| &**d).collect();
         assert!(ancestors.ends_with(&[t.path(), &t.join("a"), &t.join("a/b")]));
         assert!(r.id_of(Path::new("/")).is_none());
         // Replaced by another directory: another identity at the same path.
@@ -330,11 +348,14 @@ mod tests {
         let known = |d: &Path| {
             fs::symlink_metadata(d)
                 .is_ok_and(|m| m.is_dir())
-                .then_some(fake)
+                .then(|| (SharedPath::from(d), fake))
         };
         let r = resolve_known(&t.join("a/b/f"), &known);
         assert!(r.walked.iter().all(|(_, id)| *id == fake), "{r:?}");
-        assert_eq!(r.walked.last().map(|(d, _)| d.clone()), Some(t.join("a/b")));
+        assert_eq!(
+            r.walked.last().map(|(d, _)| d.to_path_buf()),
+            Some(t.join("a/b"))
+        );
         // The final name is always looked up.
         assert!(r.target.as_ref().is_some_and(|e| !e.is_dir()));
         assert_eq!(r.consulted, resolve(&t.join("a/b/f")).consulted);
@@ -345,14 +366,82 @@ mod tests {
         assert_eq!(r.id_of(&t.join("a/b")), real.id_of(&t.join("a/b")));
         assert_ne!(r.id_of(&t.join("a/b")), Some(fake));
         // Unknown directories are looked up, and so is everything after.
-        let only_top = |d: &Path| (d == t.path().parent().unwrap()).then_some(fake);
+        let only_top =
+            |d: &Path| (d == t.path().parent().unwrap()).then(|| (SharedPath::from(d), fake));
         let r = resolve_known(&t.join("a/b/f"), &only_top);
         let real = resolve(&t.join("a/b/f"));
         assert_eq!(
-            r.walked[0],
-            (t.path().parent().unwrap().to_path_buf(), fake)
+            (&*r.walked[0].0, r.walked[0].1),
+            (t.path().parent().unwrap(), fake)
         );
         assert_eq!(r.walked[1..], real.walked[1..]);
+    }
+
+    #[test]
+    fn a_known_directory_is_recorded_with_the_path_it_came_with() {
+        use std::sync::Arc;
+        let t = TempDir::new("known-shared");
+        fs::create_dir_all(t.join("a")).unwrap();
+        let held = SharedPath::from(t.path());
+        let known = |d: &Path| {
+            use std::os::unix::fs::MetadataExt;
+            let m = fs::metadata(d).ok()?;
+            let id = (m.dev(), m.ino());
+            Some(if d == &*held {
+                (held.clone(), id)
+            } else {
+                (d.into(), id)
+            })
+        };
+        let r = resolve_known(&t.join("a/f"), &known);
+        // Walked through it, and the final name looked up in its child:
+        // the directory's path is the one held, not a copy.
+        assert!(r.walked.iter().any(|(d, _)| Arc::ptr_eq(d, &held)), "{r:?}");
+        let (dir, name) = r.consulted.last().unwrap();
+        assert_eq!(
+            (&**dir, name.as_os_str()),
+            (t.join("a").as_path(), OsStr::new("f"))
+        );
+        assert!(Arc::ptr_eq(dir, &r.walked.last().unwrap().0));
+    }
+
+    #[test]
+    fn the_names_looked_up_are_the_paths_components_but_root_and_dot() {
+        use std::path::Component;
+        for path in [
+            "/",
+            "//",
+            ".",
+            "./",
+            "",
+            "a",
+            "/a/b",
+            "a//b/",
+            "./a/./b/.",
+            "../a/..",
+            "/..",
+            "a/.b",
+            "a/b./c",
+            "...",
+            "/a/ b",
+        ] {
+            let want: Vec<&OsStr> = Path::new(path)
+                .components()
+                .filter_map(|c| match c {
+                    Component::ParentDir => Some(OsStr::new("..")),
+                    Component::Normal(n) => Some(n),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                components(Path::new(path)).collect::<Vec<_>>(),
+                want,
+                "{path:?}"
+            );
+            let nothing_named = Path::new(path).file_name().is_none();
+            let last = components(Path::new(path)).next_back();
+            assert_eq!(last.is_none_or(|l| l == ".."), nothing_named, "{path:?}");
+        }
     }
 
     #[test]

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use crate::config::ExcludeFn;
 use crate::cookie;
 use crate::resolve::{Resolved, resolve};
-use crate::snapshot::{Entry, EntryKind, Listing, SharedPath, Snapshot, join_rel, listed_since};
+use crate::snapshot::{
+    Entry, EntryKind, Listing, SharedPath, Snapshot, join_rel, listed_since, root_rel,
+};
 use crate::{Event, EventKind, Origin, SkipReason};
 
 /// How a scan walks.
@@ -148,6 +150,11 @@ pub(crate) fn scan_dir(
         notices,
     ) {
         Some((children, listed)) if !opts.recursive => {
+            if children.is_empty() {
+                // The directory alone (its files, if any, in its listing).
+                let snap = Snapshot::from_one(base_rel.clone(), base, listed);
+                return (snap, visited.unread);
+            }
             // Nothing is entered: the children are the rest of the result.
             found.reserve_exact(1 + children.len());
             found.push((base_rel.clone(), base, listed));
@@ -408,7 +415,7 @@ pub(crate) fn scan_root(
         Some(entry) if entry.is_dir() => {
             scan_dir(
                 root,
-                &SharedPath::from(Path::new("")),
+                &root_rel(),
                 entry.clone(),
                 HashSet::new(),
                 opts,

@@ -52,6 +52,15 @@ use node::{Attrs, Listed, Node, Tail};
 /// value, never by identity: sharing saves memory only.
 pub(crate) type SharedPath = Arc<Path>;
 
+/// `""`, the relative path of a root's own directory, as a [`SharedPath`]:
+/// one allocation for the whole process, which every root's tree shares
+/// (its watch's role, its key in the root's and the snapshot's maps).
+pub(crate) fn root_rel() -> SharedPath {
+    static ROOT: std::sync::LazyLock<SharedPath> =
+        std::sync::LazyLock::new(|| Path::new("").into());
+    ROOT.clone()
+}
+
 /// Paths relative to a root (the root itself is `""`) and what was there.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Snapshot {
@@ -443,7 +452,12 @@ impl Snapshot {
     /// A snapshot from what a scan found: each path with its full entry
     /// and, for a directory whose regular files were only listed, those
     /// files. Built in one pass (full tree nodes), not path by path.
-    pub(crate) fn from_scan(found: Vec<(SharedPath, Entry, Option<Listing>)>) -> Snapshot {
+    pub(crate) fn from_scan(mut found: Vec<(SharedPath, Entry, Option<Listing>)>) -> Snapshot {
+        if found.len() == 1
+            && let Some((path, entry, files)) = found.pop()
+        {
+            return Snapshot::from_one(path, entry, files);
+        }
         let mut attrs = Attrs::default();
         let nodes = found
             .into_iter()
@@ -452,6 +466,21 @@ impl Snapshot {
                 (path, node)
             })
             .collect();
+        Snapshot {
+            nodes,
+            attrs,
+            announced: None,
+            floor: None,
+        }
+    }
+
+    /// [`Snapshot::from_scan`] of one entry (a directory without
+    /// subdirectories, scanned without recursion): inserted as it is,
+    /// without the list, the sorting and the bulk build of a larger scan.
+    pub(crate) fn from_one(path: SharedPath, entry: Entry, files: Option<Listing>) -> Snapshot {
+        let mut attrs = Attrs::default();
+        let mut nodes = BTreeMap::new();
+        nodes.insert(path, Node::new(entry, files.map(|l| l.0), &mut attrs));
         Snapshot {
             nodes,
             attrs,

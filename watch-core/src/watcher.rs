@@ -374,12 +374,13 @@ fn check_path(path: &Path) -> Result<(), Error> {
         });
     }
     // The names between separators, as bytes (parsing `components` cost
-    // more than the rest of the checks together).
-    if path
-        .as_os_str()
-        .as_encoded_bytes()
-        .split(|&b| b == b'/')
-        .any(|name| name.len() > NAME_MAX)
+    // more than the rest of the checks together); a path no longer than
+    // NAME_MAX has no name longer than that.
+    let bytes = path.as_os_str().as_encoded_bytes();
+    if bytes.len() > NAME_MAX
+        && bytes
+            .split(|&b| b == b'/')
+            .any(|name| name.len() > NAME_MAX)
     {
         return Err(Error::InvalidPath {
             path: path.to_path_buf(),

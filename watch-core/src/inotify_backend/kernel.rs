@@ -1,6 +1,6 @@
 //! The inotify instance, who uses each of its watches, and error mapping.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -38,6 +38,16 @@ pub(super) fn dir_mask(follow: bool) -> WatchMask {
 pub(super) struct Use {
     pub(super) root: usize,
     pub(super) role: Role,
+}
+
+/// Hashed by the root alone (for [`Shared::Many`]): a root's number is one
+/// word to hash, where the role's path would be many, and one root holds
+/// at most a few uses of a watch, so the uses that share a hash are those
+/// few. Equal uses have the same root, so the same hash.
+impl std::hash::Hash for Use {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_usize(self.root);
+    }
 }
 
 // One per watched directory: kept small. A role holds its path as a
@@ -114,9 +124,10 @@ pub(super) fn file_mask() -> WatchMask {
 
 /// Who uses one watch. Nearly every watch has one user, kept inline in 24
 /// bytes ([`Inline`]); a few are kept in a vector; a parent shared by many
-/// roots holds one anchor use per root, kept in a set so that arming or
-/// releasing one never scans the others. Those two are boxed: they are
-/// rare, and the table holds a `Users` for every watch.
+/// roots holds one anchor use per root, kept in a set hashed by root so
+/// that arming or releasing one never scans or compares the others (a
+/// watch used by many roots lists them in no particular order). Those two
+/// are boxed: they are rare, and the table holds a `Users` for every watch.
 #[derive(Clone, Debug, Default)]
 pub(super) enum Users {
     #[default]
@@ -129,7 +140,7 @@ pub(super) enum Users {
 #[derive(Clone, Debug)]
 pub(super) enum Shared {
     Few(Vec<Use>),
-    Many(BTreeSet<Use>),
+    Many(HashSet<Use, FastHash>),
 }
 
 /// Past this many users, a set.
@@ -222,7 +233,7 @@ impl Users {
                 Shared::Few(v) if v.contains(&user) => {}
                 Shared::Few(v) if v.len() < FEW => v.push(user),
                 Shared::Few(v) => {
-                    let mut set: BTreeSet<Use> = std::mem::take(v).into_iter().collect();
+                    let mut set: HashSet<Use, FastHash> = std::mem::take(v).into_iter().collect();
                     set.insert(user);
                     **shared = Shared::Many(set);
                 }
@@ -382,7 +393,7 @@ impl WatchTable for Kernel {
     fn arm_link(
         &mut self,
         root: usize,
-        dir: &Path,
+        dir: &SharedPath,
         id: Option<DirId>,
         role: Role,
     ) -> Result<Wd, ArmError> {
@@ -394,7 +405,7 @@ impl WatchTable for Kernel {
         Ok(wd)
     }
 
-    fn link_id(&self, dir: &Path) -> Option<DirId> {
+    fn link_id(&self, dir: &Path) -> Option<(SharedPath, DirId)> {
         self.links.id(dir)
     }
 

@@ -17,10 +17,14 @@ use super::kernel::Wd;
 
 use crate::fast_hash::FastHash;
 use crate::resolve::DirId;
+use crate::snapshot::SharedPath;
 
 /// One followed directory's watch.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Linked {
+    /// The directory's path, as the roots that follow it hold it: a root
+    /// added below takes this one instead of a copy.
+    dir: SharedPath,
     wd: Wd,
     /// The directory's (device, inode) when it was armed.
     id: DirId,
@@ -51,20 +55,24 @@ impl Links {
             .map(|l| l.wd)
     }
 
-    /// The identity of the followed directory at `dir`.
-    pub(super) fn id(&self, dir: &Path) -> Option<DirId> {
-        self.by_path.get(key(dir)).map(|l| l.id)
+    /// The identity of the followed directory at `dir`, and its path.
+    pub(super) fn id(&self, dir: &Path) -> Option<(SharedPath, DirId)> {
+        self.by_path.get(key(dir)).map(|l| (l.dir.clone(), l.id))
     }
 
     /// `wd` was armed on `dir` (identity `id`); `full`: with the full
     /// directory mask. A watch already there with that mask keeps it
     /// (masks are only ever widened).
-    pub(super) fn armed(&mut self, dir: &Path, id: DirId, wd: Wd, full: bool) {
-        let dir = key(dir);
+    pub(super) fn armed(&mut self, shared: &SharedPath, id: DirId, wd: Wd, full: bool) {
+        let dir = key(shared);
         let full = full || self.by_path.get(dir).is_some_and(|l| l.wd == wd && l.full);
-        if let Some(old) = self
-            .by_path
-            .insert(dir.to_os_string(), Linked { wd, id, full })
+        let linked = Linked {
+            dir: shared.clone(),
+            wd,
+            id,
+            full,
+        };
+        if let Some(old) = self.by_path.insert(dir.to_os_string(), linked)
             && old.wd != wd
         {
             self.by_wd.remove(&old.wd);

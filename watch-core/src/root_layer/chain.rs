@@ -21,8 +21,8 @@ pub(crate) struct Link<H> {
 /// them: `watch` follows these for every root added).
 fn with_id<'r>(
     resolved: &'r Resolved,
-    dirs: impl Iterator<Item = &'r Path> + Clone + 'r,
-) -> impl Iterator<Item = (&'r Path, Option<DirId>)> + Clone + 'r {
+    dirs: impl Iterator<Item = &'r SharedPath> + Clone + 'r,
+) -> impl Iterator<Item = (&'r SharedPath, Option<DirId>)> + Clone + 'r {
     dirs.map(|d| (d, resolved.id_of(d)))
 }
 
@@ -36,7 +36,7 @@ fn relink<'w, T: WatchTable>(
     t: &mut T,
     root: usize,
     links: &mut Vec<Link<T::Handle>>,
-    wanted: impl Iterator<Item = (&'w Path, Option<DirId>)> + Clone,
+    wanted: impl Iterator<Item = (&'w SharedPath, Option<DirId>)> + Clone,
     role: fn(SharedPath) -> Role,
     arm_new: bool,
 ) -> (bool, Option<Error>) {
@@ -46,7 +46,8 @@ fn relink<'w, T: WatchTable>(
         if !arm_new || links.iter().any(|l| l.id == id && same_dir(&l.dir, dir)) {
             continue;
         }
-        let shared: SharedPath = dir.into();
+        // The lookup's own path: shared, not copied.
+        let shared = dir.clone();
         let mut use_role = role(shared.clone());
         // Another root's watch on the same directory: it was checked against
         // a lookup made after it was armed, and reports the directory being

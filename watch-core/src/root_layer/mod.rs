@@ -159,7 +159,7 @@ pub(crate) trait WatchTable {
     fn arm_link(
         &mut self,
         root: usize,
-        dir: &Path,
+        dir: &SharedPath,
         id: Option<DirId>,
         role: Role,
     ) -> Result<Self::Handle, ArmError> {
@@ -167,11 +167,13 @@ pub(crate) trait WatchTable {
         self.arm(root, dir, role, true)
     }
 
-    /// The identity of the directory at `dir` if the table holds a watch
-    /// on it that reports its renaming, deletion or replacement (shared by
+    /// The identity of the directory at `dir`, with the path the table
+    /// keeps for it, if the table holds a watch on it that reports its
+    /// renaming, deletion or replacement (shared by
     /// [`WatchTable::share`]); lets `watch` skip the `lstat` of directories
-    /// above a new root that other roots already follow.
-    fn link_id(&self, dir: &Path) -> Option<DirId> {
+    /// above a new root that other roots already follow, and the copy of
+    /// their paths.
+    fn link_id(&self, dir: &Path) -> Option<(SharedPath, DirId)> {
         let _ = dir;
         None
     }

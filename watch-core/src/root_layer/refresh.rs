@@ -9,7 +9,7 @@ use super::{ArmError, Emit, Role, Root, Roots, SharedPath, WatchTable};
 use crate::cookie;
 use crate::diff::diff;
 use crate::resolve::resolve_known;
-use crate::snapshot::{Entry, Snapshot, listed_since};
+use crate::snapshot::{Entry, Snapshot, listed_since, root_rel};
 use crate::{Config, Error, Event, EventKind, Origin, SkipReason};
 
 impl<T: WatchTable> Root<T> {
@@ -155,7 +155,7 @@ impl<T: WatchTable> Root<T> {
         if let Some(target) = self.resolved.target.clone() {
             if target.is_dir() {
                 let root = Path::new("");
-                let key = SharedPath::from(root);
+                let key = root_rel();
                 match arm_dir(t, &mut self.dirs, self.id, &self.path, &key, true) {
                     Ok(()) => snap = self.scan(t, config, root, target, notices, exact),
                     Err(ArmError::Gone) => {} // vanished: the anchor reports its return

@@ -1,7 +1,9 @@
 //! The roots of one watcher, in reusable slots (a slot's index is the id
 //! that kernel watches name), found by path in O(1).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use super::{Emit, Root, WatchTable};
@@ -11,9 +13,9 @@ use crate::{Config, Error, Event, RecursiveMode};
 /// Roots by id, with an index by path.
 pub(crate) struct Roots<R> {
     slots: Vec<Option<R>>,
-    /// Root path -> its slot, so `watch`/`unwatch` cost the same with one
-    /// root or ten thousand.
-    ids: HashMap<PathBuf, usize, FastHash>,
+    /// Root path (as [`key`] spells it) -> its slot, so `watch`/`unwatch`
+    /// cost the same with one root or ten thousand.
+    ids: HashMap<OsString, usize, FastHash>,
     /// Empty slots, reused before the vector grows.
     free: Vec<usize>,
 }
@@ -25,6 +27,33 @@ impl<R> Default for Roots<R> {
             ids: HashMap::default(),
             free: Vec::new(),
         }
+    }
+}
+
+/// The bytes `path` is kept under: the same for every spelling of one
+/// path as `Path` compares them (`a//b`, `a/./b` and `a/b/` are `a/b`),
+/// and, for a path already spelled that way (nearly every one), the path
+/// itself. Hashing and comparing these bytes costs a fraction of what
+/// hashing and comparing a `Path` does (both walk its components).
+fn key(path: &Path) -> Cow<'_, OsStr> {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    // Spelled as its components join: no empty name but a leading `/`'s,
+    // no `.` but a leading one (so no `//`, no `/./`, no trailing `/` or
+    // `/.`). One pass, looking back from each `/` and from the end.
+    let odd_before = |end: usize| {
+        let name = &bytes[..end];
+        name.ends_with(b"/") || name.ends_with(b"/.")
+    };
+    let plain = bytes == b"/"
+        || (!odd_before(bytes.len())
+            && !bytes
+                .iter()
+                .enumerate()
+                .any(|(i, &b)| b == b'/' && odd_before(i)));
+    if plain {
+        Cow::Borrowed(path.as_os_str())
+    } else {
+        Cow::Owned(path.components().collect::<PathBuf>().into_os_string())
     }
 }
 
@@ -42,9 +71,9 @@ impl<R> Roots<R> {
         }
     }
 
-    /// Stores `root` under the reserved `id` and its `path`.
-    pub(crate) fn insert(&mut self, id: usize, path: &Path, root: R) {
-        self.ids.insert(path.to_path_buf(), id);
+    /// Stores `root` under the reserved `id` and its path's [`key`].
+    fn insert(&mut self, id: usize, key: OsString, root: R) {
+        self.ids.insert(key, id);
         if id == self.slots.len() {
             self.slots.push(Some(root));
         } else {
@@ -52,13 +81,9 @@ impl<R> Roots<R> {
         }
     }
 
-    pub(crate) fn contains(&self, path: &Path) -> bool {
-        self.ids.contains_key(path)
-    }
-
     /// Takes the root watching `path` out.
     pub(crate) fn remove(&mut self, path: &Path) -> Option<R> {
-        let id = self.ids.remove(path)?;
+        let id = self.ids.remove(&*key(path))?;
         let root = self.slots.get_mut(id)?.take();
         self.free.push(id);
         root
@@ -89,7 +114,9 @@ impl<T: WatchTable> Roots<Root<T>> {
         mode: RecursiveMode,
         out: &mut Vec<Event>,
     ) -> Result<(), Error> {
-        if self.contains(path) {
+        // The path's key, found once for the look-up and the insertion.
+        let key = key(path);
+        if self.ids.contains_key(&*key) {
             self.unwatch(t, path)?;
         }
         let id = self.reserve();
@@ -97,7 +124,7 @@ impl<T: WatchTable> Roots<Root<T>> {
         match root.rebuild(t, config, out, false, true) {
             Ok(snap) => {
                 root.install(t, snap, &mut Emit::new(out));
-                self.insert(id, path, root);
+                self.insert(id, key.into_owned(), root);
                 Ok(())
             }
             Err(e) => {
@@ -118,6 +145,30 @@ impl<T: WatchTable> Roots<Root<T>> {
             None => Err(Error::NotWatched {
                 path: path.to_path_buf(),
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spelling_of_a_path_has_the_key_its_components_have() {
+        let spellings = [
+            "/", "//", "/.", "/./", ".", "./", "./.", "a", "a/", "a//", "a/.", "./a", ".//a",
+            "a/b", "a//b", "a/./b", "a/b/", "/a/b", "//a/b/.", "a/..", "a/../b", "..", "../a",
+            "a/.b", "a/b.", "/a/.../b",
+        ];
+        for a in spellings {
+            for b in spellings {
+                let (pa, pb) = (Path::new(a), Path::new(b));
+                assert_eq!(key(pa) == key(pb), pa == pb, "{a:?} {b:?}");
+            }
+            // Already plain: kept as given, no copy.
+            if Path::new(a).components().collect::<PathBuf>().as_os_str() == a {
+                assert!(matches!(key(Path::new(a)), Cow::Borrowed(_)), "{a:?}");
+            }
         }
     }
 }

@@ -94,8 +94,13 @@ impl<T: WatchTable> Root<T> {
             exact: exact || T::FILES,
             ..self.opts(config)
         };
-        // Kept under the key the snapshot has for it already, if any.
-        let base = self.snapshot.key(rel).unwrap_or_else(|| rel.into());
+        // Kept under the key the snapshot has for it already, if any, else
+        // the one its watch has (the scan of a root just armed).
+        let base = self
+            .snapshot
+            .key(rel)
+            .or_else(|| self.dirs.get_key_value(rel).map(|(k, _)| k.clone()))
+            .unwrap_or_else(|| rel.into());
         let (id, dirs) = (self.id, &mut self.dirs);
         let mut hook = |full: &Path, r: &SharedPath, via_symlink: bool| {
             if dirs.contains_key(r) {

@@ -39,6 +39,9 @@ pub(super) struct Attr {
 #[derive(Clone, Debug, Default)]
 pub(super) struct Attrs {
     pub(super) list: Vec<Attr>,
+    /// Each of `list` by its index, once `list` holds more than
+    /// [`LINEAR`] (empty until then: a few are searched in the list, and
+    /// most snapshots, a root with one directory among them, have a few).
     pub(super) index: HashMap<Attr, u32, FastHash>,
     /// The last one interned: the next node (a sibling) usually has it too.
     pub(super) last: u32,
@@ -60,10 +63,27 @@ impl Attrs {
             return self.last;
         }
         let next = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
-        let i = *self.index.entry(attr).or_insert(next);
-        if i == next {
-            self.list.push(attr);
-        }
+        let i = if self.list.len() <= LINEAR {
+            let found = self.list.iter().position(|a| *a == attr);
+            match found.and_then(|i| u32::try_from(i).ok()) {
+                Some(i) => i,
+                None => {
+                    self.list.push(attr);
+                    if self.list.len() > LINEAR {
+                        // Past the few: index them all.
+                        let all = self.list.iter().zip(0..);
+                        self.index = all.map(|(a, i)| (*a, i)).collect();
+                    }
+                    next
+                }
+            }
+        } else {
+            let i = *self.index.entry(attr).or_insert(next);
+            if i == next {
+                self.list.push(attr);
+            }
+            i
+        };
         self.last = i;
         i
     }
@@ -77,6 +97,10 @@ impl Attrs {
         }
     }
 }
+
+/// Up to this many distinct [`Attr`]s, [`Attrs`] searches its list
+/// instead of keeping an index.
+const LINEAR: usize = 8;
 
 /// The rest of a [`Node`].
 #[derive(Clone, Debug)]
@@ -293,5 +317,37 @@ impl Node {
                 ino
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attr_keeps_its_index_before_and_after_the_list_is_indexed() {
+        let attr = |n: u32| Attr {
+            dev: 1,
+            mode: n,
+            uid: 0,
+            gid: 0,
+        };
+        let mut attrs = Attrs::default();
+        let count = 3 * LINEAR as u32;
+        for round in 0..2 {
+            for n in (0..count).chain((0..count).rev()) {
+                assert_eq!(attrs.intern(attr(n)), n, "round {round}");
+                assert_eq!(attrs.get(n), attr(n));
+            }
+            assert_eq!(attrs.list.len(), count as usize);
+            assert_eq!(attrs.index.len(), count as usize);
+        }
+        // A few are searched, not indexed.
+        let mut few = Attrs::default();
+        for n in [0, 1, 0, 2, 1] {
+            few.intern(attr(n));
+        }
+        assert_eq!(few.list.len(), 3);
+        assert!(few.index.is_empty());
     }
 }
