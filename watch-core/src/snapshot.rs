@@ -19,9 +19,9 @@
 //! table instead: the name stored once, with the inode; in a small
 //! directory's single buffer, about 2 bytes plus the name per file when
 //! the inodes run in order (the layout is in [`files`]; 14 plus the name
-//! in a large directory's indexed table, and up to 16 more for a name
-//! added out of order while the table keeps a hash index), against a full
-//! relative path and a node. Such an entry is
+//! in a large directory's indexed table, and up to 20 more per file
+//! while the table keeps a hash index for names added out of order),
+//! against a full relative path and a node. Such an entry is
 //! [`Entry::listed`]: its size, times and permissions are unknown, and its
 //! `ctime` holds the moment (less a margin) its directory was listed. The
 //! rescan after a queue overflow treats a listed file whose ctime is not
