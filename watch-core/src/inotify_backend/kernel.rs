@@ -164,6 +164,15 @@ impl Inline {
         Ok(Inline { path, root, kind })
     }
 
+    /// The tree directory this use is for, with its root: `None` for any
+    /// other role.
+    pub(super) fn tree(&self) -> Option<(usize, &std::path::Path)> {
+        match (&self.path, self.kind) {
+            (Some(path), Kind::Tree) => Some((self.root as usize, path)),
+            _ => None,
+        }
+    }
+
     fn is(&self, user: &Use) -> bool {
         let (kind, path) = parts(&user.role);
         usize::try_from(self.root).is_ok_and(|r| r == user.root)

@@ -41,7 +41,7 @@ use crate::root_layer::{Emit, Role, Roots, retry_blocked, write_cookie};
 use crate::snapshot::listed_since;
 use crate::waker::Wake;
 use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, Waker};
-use kernel::{Kernel, Use, Wd, to_error};
+use kernel::{Kernel, Use, Users, Wd, to_error};
 use mounts::MountTable;
 
 /// A root as this backend keeps it.
@@ -238,6 +238,17 @@ impl InotifyDriver {
         if ev.mask.contains(EventMask::IGNORED) {
             self.forget(ev.wd.into(), out);
             return false;
+        }
+        // The two records of each file a burst creates in a directory with
+        // one use: handled with the use borrowed in place, as neither arms
+        // nor releases a watch.
+        if let Some(Users::One(user)) = self.kernel.uses.get(&ev.wd.into())
+            && let Some((id, dir)) = user.tree()
+            && let Some(root) = self.roots.get_mut(id)
+            && let Some(announced) =
+                root.tree_burst(&self.kernel, &self.config, dir, ev, fresh, out)
+        {
+            return announced;
         }
         // The uses are copied (handling may arm and release watches) into
         // a buffer kept across events: one event, no allocation for them.

@@ -88,7 +88,7 @@ impl Root<Kernel> {
     /// Whatever happens to it later comes with its own events.
     fn announce(
         &mut self,
-        k: &mut Kernel,
+        k: &Kernel,
         config: &Config,
         dir: &Path,
         name: &OsStr,
@@ -266,22 +266,7 @@ impl Root<Kernel> {
             return false;
         };
         if fresh && mask == EventMask::CLOSE_WRITE {
-            // The writer that created the file closed it (the second record
-            // of every file a burst creates). The file is recorded as
-            // announced, which a close does not change: reported as below
-            // (`changed`, then the notice) without looking it up again.
-            let full = self.full_name(dir, name);
-            if config.close_notices {
-                out.push(Event::new(
-                    EventKind::Modified,
-                    full.clone(),
-                    false,
-                    Origin::Kernel,
-                ));
-                out.push(Event::new(EventKind::Closed, full, false, Origin::Kernel));
-            } else {
-                out.push(Event::new(EventKind::Modified, full, false, Origin::Kernel));
-            }
+            self.closed_after_creation(config, dir, name, out);
             return false;
         }
         // A name in the root directory is its own relative path.
@@ -360,6 +345,60 @@ impl Root<Kernel> {
             }
         }
         false
+    }
+
+    /// The two records of each file a burst creates, when they need no
+    /// more than this root and a look at the kernel table (the caller
+    /// keeps the watch's uses borrowed): a non-directory's CREATE that
+    /// [`announce`](Self::announce) records (`Some(true)`), and the
+    /// CLOSE_WRITE of the file announced by the record just before it
+    /// (`fresh`, see [`Root::tree_event`]; `Some(false)`). `None` for any
+    /// other record, or a creation the announcement does not take
+    /// (nothing recorded then): [`Root::tree_event`] handles those.
+    pub(super) fn tree_burst(
+        &mut self,
+        k: &Kernel,
+        config: &Config,
+        dir: &Path,
+        ev: &WatchEvent<'_>,
+        fresh: bool,
+        out: &mut Emit<'_>,
+    ) -> Option<bool> {
+        let name = ev.name?;
+        if fresh && ev.mask == EventMask::CLOSE_WRITE {
+            self.closed_after_creation(config, dir, name, out);
+            return Some(false);
+        }
+        if ev.mask != EventMask::CREATE || config.exclude.is_some() {
+            return None;
+        }
+        let rel: Cow<'_, Path> = if dir.as_os_str().is_empty() {
+            Cow::Borrowed(Path::new(name))
+        } else {
+            Cow::Owned(join_rel(dir, Path::new(name)))
+        };
+        self.announce(k, config, dir, name, &rel, out)
+            .then_some(true)
+    }
+
+    /// The writer that created the file `name` in `dir` closed it (the
+    /// second record of every file a burst creates). The file is recorded
+    /// as announced, which a close does not change: reported as a
+    /// CLOSE_WRITE is (`changed`, then the notice) without looking it up
+    /// again.
+    fn closed_after_creation(&self, config: &Config, dir: &Path, name: &OsStr, out: &mut Emit<'_>) {
+        let full = self.full_name(dir, name);
+        if config.close_notices {
+            out.push(Event::new(
+                EventKind::Modified,
+                full.clone(),
+                false,
+                Origin::Kernel,
+            ));
+            out.push(Event::new(EventKind::Closed, full, false, Origin::Kernel));
+        } else {
+            out.push(Event::new(EventKind::Modified, full, false, Origin::Kernel));
+        }
     }
 
     /// Unpaired MOVED_FROMs: the entry left the tree.
