@@ -1065,6 +1065,23 @@ mod tests {
                     mv("d/a", "b/a/a"),
                 ],
             ),
+            // A new directory must be staged at its birthplace, which a
+            // file renamed later fills: the file goes there after the
+            // directory has left, never before (it was lost).
+            (
+                vec!["b/", "b/a", "b/g", "e"],
+                vec![
+                    f("b/b"),
+                    renamed("e", "a"),
+                    c("b/d"),
+                    c("b/d/a"),
+                    c("b/d/a/a"),
+                    renamed("b/g", "b/d/b"),
+                    mv("b/d", "b/g"),
+                    renamed("a", "b/d"),
+                    f("b/a"),
+                ],
+            ),
         ];
         for (base, events) in cases {
             folded(&base, events);

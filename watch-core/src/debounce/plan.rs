@@ -22,8 +22,9 @@
 //! A cycle of waits is broken by *staging* a created node: creating it
 //! first where it was born (its parent then, by base path or by created
 //! node) and renaming it from there later, so that what must go below it
-//! can; or, for two files swapped through a temporary name, by reporting
-//! one of them as created at its target. Directory moves are never
+//! can, unless the output has already put something there; or, for two
+//! files swapped through a temporary name, by reporting one of them as
+//! created at its target. Directory moves are never
 //! reported as creations (their contents are unknown); the move of a
 //! directory that existed before the window starts a new segment
 //! (`Overlay::is_base_dir_move`), so a segment holds at most one such move,

@@ -168,7 +168,13 @@ impl Planner {
             Op::Move { source } => Some(source),
             _ => None,
         };
-        let free = self.done.resolve(&at) != Resolved::New;
+        // Only a place the output has not filled: nothing it created, and
+        // no base content it moved there (that content is where it ends).
+        let free = match self.done.resolve(&at) {
+            Resolved::New => false,
+            Resolved::Base(from) => from == at,
+            Resolved::Nothing => true,
+        };
         (free && self.source_below(&at, i, own).is_none()).then_some(at)
     }
 
