@@ -17,11 +17,19 @@
 //!   watched with `Watcher::watch(_, NonRecursive)`.
 //! - `notify`: the event handler closure (notify's own thread) is user code.
 //!
+//! Raw, ours and watch-core all wait in a blocking `read(2)` (watch-core
+//! checks readiness with a `poll(2)` that does not wait before it, after
+//! handing over the previous event, off the path measured).
+//!
 //! Criterion's medians come from `iter_custom`, one implementation after
 //! the other. The p50/p99 written to the result file come from our own
-//! samples, taken afterwards round-robin over all implementations at once
-//! (full run: 20,000 each), because wake-up latency depends several-fold on
-//! whether the CPUs are busy or idle at that moment.
+//! samples, taken afterwards side by side: rounds of one sample per
+//! implementation, the order rotating, all implementations alive at once
+//! (full run: 20,000 rounds), because wake-up latency depends several-fold
+//! on whether the CPUs are busy or idle at that moment. The ratios the
+//! targets are judged on are taken block by block (the p50 of each
+//! implementation over 200 rounds, a few milliseconds): their median, with
+//! the quartiles as the noise, as the other benches' paired ratios.
 #![forbid(unsafe_code)]
 
 #[cfg(target_os = "linux")]
@@ -36,7 +44,10 @@ mod imp {
     use std::thread::JoinHandle;
     use std::time::{Duration, Instant};
 
-    use benches::{Mode, Results, TempDir, decode_raw, percentile};
+    use benches::{
+        Mode, Results, TempDir, decode_raw, percentile, ratio_quartiles, rotating_rounds,
+        value_quartiles,
+    };
     use criterion::{BenchmarkId, Criterion};
     use inotify::{Event, EventMask, Inotify, WatchMask};
 
@@ -307,31 +318,32 @@ mod imp {
         }
         group.finish();
 
-        // Percentiles from our own samples, taken round-robin over rigs
-        // that all live at once, so every implementation sees the same
-        // machine: a busy or an idle CPU changes wake-up times several-fold.
-        let per_rig = match Mode::current() {
-            Mode::Full => 20_000,
-            Mode::Quick => 1_500,
-            Mode::Test => 10,
+        // Our own samples, side by side: rounds of one sample per rig, the
+        // order rotating (`rotating_rounds`), every rig alive at once, so
+        // that every implementation sees the same machine: a busy or an
+        // idle CPU changes wake-up times several-fold, and the machine
+        // changes from one moment to the next.
+        let (rounds, block) = match Mode::current() {
+            Mode::Full => (20_000, 200),
+            Mode::Quick => (1_500, 50),
+            Mode::Test => (10, 10),
         };
         let mut live: Vec<Rig> = rigs.iter().map(|(_, target, make)| make(*target)).collect();
-        let mut samples: Vec<Vec<u64>> = vec![Vec::with_capacity(per_rig); live.len()];
-        let n = live.len();
-        for round in 0..per_rig {
-            // Rotate who goes first: a rig sampled right after another one
-            // may share the CPUs with that one's reader finishing its work.
-            for k in 0..n {
-                let i = (round + k) % n;
-                samples[i].push(live[i].sample().as_nanos() as u64);
-            }
-        }
+        let times = rotating_rounds(live.len(), rounds, |i| live[i].sample().as_nanos() as f64);
         drop(live);
-        for ((name, target, _), mut samples) in rigs.iter().zip(samples) {
+        // A block's p50 per rig: the ratios are taken between rigs of one
+        // block (a few milliseconds of the same machine), then their median
+        // and quartiles over the blocks.
+        let blocks: Vec<Vec<f64>> = times
+            .chunks(block)
+            .map(|b| (0..rigs.len()).map(|i| block_p50(b, i)).collect())
+            .collect();
+        for (i, (name, target, _)) in rigs.iter().enumerate() {
+            let mut samples: Vec<u64> = times.iter().map(|r| r[i] as u64).collect();
             samples.sort_unstable();
             let p50 = percentile(&samples, 50.0).unwrap_or_default();
             let p99 = percentile(&samples, 99.0).unwrap_or_default();
-            println!(
+            let mut line = format!(
                 "latency/{name}/{}: p50 {p50} ns, p99 {p99} ns ({} interleaved samples)",
                 target.label(),
                 samples.len()
@@ -346,7 +358,35 @@ mod imp {
                     .record("latency", name, target.label(), metric, value)
                     .expect("write result");
             }
+            for reference in ["raw", "notify"] {
+                let Some(r) = rigs
+                    .iter()
+                    .position(|(n, t, _)| *n == reference && t == target)
+                else {
+                    continue;
+                };
+                if r == i {
+                    continue;
+                }
+                let q = ratio_quartiles(&blocks, i, r).expect("blocks > 0");
+                line.push_str(&format!(
+                    "; p50 / {reference} {:.2}x ({:.2}-{:.2}) over {} blocks",
+                    q[1],
+                    q[0],
+                    q[2],
+                    blocks.len()
+                ));
+                results
+                    .record_paired("latency", name, target.label(), reference, q)
+                    .expect("write result");
+            }
+            println!("{line}");
         }
+    }
+
+    /// The median of rig `i`'s samples in a block of rounds.
+    fn block_p50(rounds: &[Vec<f64>], i: usize) -> f64 {
+        value_quartiles(rounds, i).map_or(f64::NAN, |q| q[1])
     }
 }
 

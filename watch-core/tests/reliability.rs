@@ -763,6 +763,100 @@ fn a_write_through_another_hard_link_is_reported() {
     );
 }
 
+#[test]
+fn one_write_to_a_watched_file_is_one_event() {
+    let tmp = TempDir::new("rel-onewrite");
+    let file = tmp.path().join("file");
+    fs::write(&file, b"").unwrap();
+    let mut w = inotify_watcher();
+    w.watch(&file, RecursiveMode::NonRecursive).unwrap();
+    // Kept open: a close is a change of its own (`IN_CLOSE_WRITE`).
+    let writer = File::options().write(true).open(&file).unwrap();
+    sync_and_drain(&mut w);
+    for round in 0..3 {
+        use std::os::unix::fs::FileExt;
+        writer.write_at(b"x", round).unwrap();
+        let evs = sync_and_drain(&mut w);
+        let modified: Vec<&Event> = evs.iter().filter(|e| e.path == file).collect();
+        assert!(
+            matches!(&modified[..], [e] if e.kind == EventKind::Modified),
+            "{evs:?}"
+        );
+    }
+}
+
+/// A root naming a directory has no inode watch of its own: its attribute
+/// changes come through the watch on its parent, which a file root in the
+/// same parent shares; that file's writes stay one event each.
+#[test]
+fn a_directory_root_is_reported_through_its_parent_shared_with_a_file_root() {
+    let tmp = TempDir::new("rel-noinode");
+    let (dir, file) = (tmp.path().join("dir"), tmp.path().join("file"));
+    fs::create_dir(&dir).unwrap();
+    fs::write(&file, b"").unwrap();
+    let writer = File::options().write(true).open(&file).unwrap();
+    let mut w = inotify_watcher();
+    w.watch(&file, RecursiveMode::NonRecursive).unwrap();
+    w.watch(&dir, RecursiveMode::NonRecursive).unwrap();
+    sync_and_drain(&mut w);
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    let evs = sync_and_drain(&mut w);
+    assert!(has(&evs, &EventKind::Metadata, &dir), "{evs:?}");
+    std::os::unix::fs::FileExt::write_at(&writer, b"x", 0).unwrap();
+    let evs = sync_and_drain(&mut w);
+    let modified: Vec<&Event> = evs.iter().filter(|e| e.path == file).collect();
+    assert!(
+        matches!(&modified[..], [e] if e.kind == EventKind::Modified),
+        "{evs:?}"
+    );
+}
+
+/// The kernel refuses an inode watch on a file its caller may not read; a
+/// root naming such a file (written by a process that may) still reports
+/// its writes and attribute changes, through the watch on its directory.
+#[test]
+fn an_unreadable_watched_file_is_reported_through_its_directory() {
+    const TEST: &str = "an_unreadable_watched_file_is_reported_through_its_directory";
+    if rs::in_child(TEST) {
+        let base = PathBuf::from(std::env::var_os(rs::DIR_ENV).unwrap());
+        let log = base.join("d/log");
+        assert!(File::open(&log).is_err(), "the file must not be readable");
+        let mut w = inotify_watcher();
+        w.watch(&log, RecursiveMode::NonRecursive).unwrap();
+        let writer = File::options().write(true).open(&log).unwrap();
+        sync_and_drain(&mut w);
+        std::os::unix::fs::FileExt::write_at(&writer, b"x", 0).unwrap();
+        let evs = sync_and_drain(&mut w);
+        assert!(has(&evs, &EventKind::Modified, &log), "{evs:?}");
+        fs::set_permissions(&log, fs::Permissions::from_mode(0o600)).unwrap();
+        let evs = sync_and_drain(&mut w);
+        assert!(has(&evs, &EventKind::Metadata, &log), "{evs:?}");
+        println!("{}", rs::CHILD_OK);
+        return;
+    }
+    let tmp = TempDir::new("rel-unreadable");
+    let d = tmp.path().join("d");
+    fs::create_dir(&d).unwrap();
+    fs::write(d.join("log"), b"v1").unwrap();
+    fs::set_permissions(d.join("log"), fs::Permissions::from_mode(0o200)).unwrap();
+    if rs::effective_uid() == 0 {
+        // Root ignores permission bits: the child runs as `nobody`, which
+        // owns the tree.
+        let status = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(tmp.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    rs::rerun(
+        TEST,
+        &rs::as_nobody_if_root(),
+        &[(rs::DIR_ENV, tmp.path().as_os_str())],
+    );
+}
+
 // ------------------------------------------------- forced limits (children)
 
 #[test]

@@ -12,8 +12,10 @@ use crate::resolve::DirId;
 use crate::root_layer::{ArmError, Role, SharedPath, WatchTable};
 use crate::{Error, SkipReason};
 
-/// What every directory watch listens for. The same mask everywhere, so a
-/// directory shared by several roots never has its mask narrowed.
+/// What every tree directory watch listens for. The same mask everywhere
+/// (added without `MASK_ADD`, it replaces what the watch asked for), and a
+/// superset of what an anchor or ancestor asks for, so a directory shared
+/// by several roots never has its mask narrowed.
 pub(super) fn dir_mask(follow: bool) -> WatchMask {
     let mask = WatchMask::CREATE
         | WatchMask::DELETE
@@ -90,6 +92,38 @@ pub(super) fn ancestor_mask() -> WatchMask {
         | WatchMask::DELETE_SELF
         | WatchMask::ONLYDIR
         | WatchMask::DONT_FOLLOW
+        | WatchMask::MASK_ADD
+}
+
+/// What a watch on a directory whose entries are consulted names (an
+/// anchor) listens for: names appearing, going away or moving, and the
+/// directory itself moving or going away. Not its entries' writes or
+/// attribute changes: the file a root names has an inode watch of its own,
+/// which reports them (so one write is one kernel record, not one on each
+/// watch); [`anchor_contents_mask`] adds them where a name has none.
+/// `MASK_ADD`: the same directory may be watched with [`dir_mask`] for
+/// another use, whose mask must not be narrowed.
+pub(super) fn anchor_mask() -> WatchMask {
+    WatchMask::CREATE
+        | WatchMask::DELETE
+        | WatchMask::MOVED_FROM
+        | WatchMask::MOVED_TO
+        | WatchMask::DELETE_SELF
+        | WatchMask::MOVE_SELF
+        | WatchMask::ONLYDIR
+        | WatchMask::EXCL_UNLINK
+        | WatchMask::MASK_ADD
+}
+
+/// Added to an anchor's watch once a root's final name in it has no inode
+/// watch (a directory, a FIFO, a device, a file whose watch was refused):
+/// then the directory's records are the only ones for the name's writes
+/// and attribute changes.
+pub(super) fn anchor_contents_mask() -> WatchMask {
+    WatchMask::MODIFY
+        | WatchMask::ATTRIB
+        | WatchMask::CLOSE_WRITE
+        | WatchMask::ONLYDIR
         | WatchMask::MASK_ADD
 }
 
@@ -297,6 +331,9 @@ pub(super) struct Kernel {
     pub(super) quiet: i64,
     /// The watches on anchors and ancestors, by path, shared between roots.
     pub(super) links: Links,
+    /// Anchor watches asked for their entries' writes and attribute
+    /// changes too ([`anchor_contents_mask`]); an entry goes with the watch.
+    pub(super) contents: HashSet<Wd, FastHash>,
 }
 
 /// What a root keeps besides the shared state: rename halves waiting for
@@ -317,7 +354,7 @@ impl WatchTable for Kernel {
     fn arm(&mut self, id: usize, path: &Path, role: Role, follow: bool) -> Result<Wd, ArmError> {
         let mask = match role {
             Role::Tree(_) => dir_mask(follow),
-            Role::Anchor(_) => dir_mask(true),
+            Role::Anchor(_) => anchor_mask(),
             Role::Ancestor(_) => ancestor_mask(),
             Role::Target | Role::File(_) => file_mask(),
         };
@@ -348,6 +385,7 @@ impl WatchTable for Kernel {
             if users.is_empty() {
                 self.uses.remove(&wd);
                 self.links.released(wd);
+                self.contents.remove(&wd);
                 // The kernel may have dropped it already (directory deleted).
                 let _ = self.ino.rm_watch(self.ino.watch_descriptor(wd.raw()));
                 self.freed = true;
@@ -383,6 +421,28 @@ impl WatchTable for Kernel {
 
     fn link_id(&self, dir: &Path) -> Option<(SharedPath, DirId)> {
         self.links.id(dir)
+    }
+
+    /// Adds [`anchor_contents_mask`] to the anchor's watch, once per watch.
+    fn anchor_contents(&mut self, handle: Wd, dir: &Path) {
+        if !self.contents.insert(handle) {
+            return;
+        }
+        match self.ino.add_watch(dir, anchor_contents_mask()) {
+            Ok(wd) if Wd::from(wd) == handle => {}
+            // The path leads to another directory now: the anchor's own
+            // record of that change refreshes the root, which asks again.
+            // A watch this made there, which nothing uses, goes.
+            Ok(wd) => {
+                self.contents.remove(&handle);
+                if self.uses.get(&Wd::from(wd)).is_none() {
+                    let _ = self.ino.rm_watch(wd);
+                }
+            }
+            Err(_) => {
+                self.contents.remove(&handle);
+            }
+        }
     }
 
     fn repath(&mut self, root: usize, wd: Wd, old: Role, new: Role) {

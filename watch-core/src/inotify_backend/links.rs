@@ -28,7 +28,7 @@ struct Linked {
     wd: Wd,
     /// The directory's (device, inode) when it was armed.
     id: DirId,
-    /// Armed with the full directory mask (an anchor), not only for the
+    /// Armed with an anchor's mask (its entries' names), not only for the
     /// directory itself moving or going away (an ancestor).
     full: bool,
 }

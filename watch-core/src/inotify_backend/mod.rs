@@ -97,6 +97,7 @@ impl InotifyDriver {
                 freed: false,
                 quiet: listed_since(),
                 links: Default::default(),
+                contents: Default::default(),
             },
             buf: Some(buf),
             roots: Roots::default(),
@@ -302,6 +303,7 @@ impl InotifyDriver {
             return;
         };
         self.kernel.links.released(wd);
+        self.kernel.contents.remove(&wd);
         self.kernel.freed = true;
         for Use { root: id, role } in users {
             let Some(r) = self.roots.get_mut(id) else {

@@ -160,6 +160,8 @@ impl<T: WatchTable> Root<T> {
     /// for a directory, a device, a FIFO or a missing path): a hard link
     /// elsewhere can change it. On failure (gone meanwhile, no permission)
     /// the anchors still see changes by name; the next change retries.
+    /// Whatever the name leads to without an inode watch is reported by its
+    /// anchor, asked for its entries' writes and attribute changes then.
     pub(crate) fn watch_target(&mut self, t: &mut T) {
         let want = match (&self.resolved.target, self.resolved.last()) {
             (Some(e), Some((dir, name))) if e.kind == EntryKind::File => {
@@ -179,6 +181,13 @@ impl<T: WatchTable> Root<T> {
             && let Ok(handle) = t.arm(self.id, &path, Role::Target, false)
         {
             self.target = Some((dev, ino, handle));
+        }
+        if self.target.is_none()
+            && self.resolved.target.is_some()
+            && let Some((dir, _)) = self.resolved.last()
+            && let Some(anchor) = self.anchors.iter().find(|l| *l.dir == *dir)
+        {
+            t.anchor_contents(anchor.handle, &anchor.dir);
         }
     }
 

@@ -178,6 +178,15 @@ pub(crate) trait WatchTable {
         None
     }
 
+    /// The final name a root follows, in the anchor directory `dir`
+    /// watched by `handle`, exists but has no inode watch of its own (a
+    /// directory, a FIFO, a device, a file whose watch was refused): the
+    /// anchor's watch must also report its entries' writes and attribute
+    /// changes, which it otherwise need not ask for.
+    fn anchor_contents(&mut self, handle: Self::Handle, dir: &Path) {
+        let _ = (handle, dir);
+    }
+
     /// Drops `root`'s use of the watch; the last use releases it.
     fn release(&mut self, root: usize, handle: Self::Handle, role: Role);
 
