@@ -114,7 +114,11 @@ impl<T: WatchTable> Root<T> {
         notices: &mut Vec<Event>,
         exact: bool,
     ) -> Snapshot {
-        self.fresh.push(rel.to_path_buf());
+        // Only a directory below a moved one is ever checked (see
+        // `fresh`): the root's own directory is never that.
+        if !rel.as_os_str().is_empty() {
+            self.fresh.push(rel.to_path_buf());
+        }
         let visited = match rel.parent() {
             Some(parent) => self.snapshot.dir_ids_along(parent),
             None => HashSet::new(),
