@@ -31,7 +31,9 @@
 //! * [`DirBuffer`] (Linux, Android) lists a directory with `getdents64(2)`
 //!   into one buffer kept across listings, names borrowed from it: the
 //!   listing that follows adding a watch on a directory, without the
-//!   `fstat` and buffer allocation of `opendir`.
+//!   `fstat` and buffer allocation of `opendir`; [`stat_at`] examines a
+//!   listed entry relative to the open directory (`fstatat(2)`), and
+//!   [`open_dir_nofollow`] opens only a real directory.
 //! * [`Inotify::wait_or_woken`] also returns when an [`EventFd`] (Linux,
 //!   Android) is notified from another thread, so a blocked reader can be
 //!   told to stop.
@@ -44,6 +46,8 @@ mod buffer;
 mod cpath;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod dir;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod entry;
 mod error;
 mod events;
 mod instance;
@@ -55,6 +59,8 @@ mod wd;
 pub use buffer::EventBuffer;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use dir::{DirBuffer, DirEntryRef, DirEntryType, open_dir};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use entry::{EntryStat, open_dir_nofollow, stat_at};
 pub use error::{Error, ErrorKind, Limit};
 pub use events::{Event, Events, WatchEvent};
 pub use instance::Inotify;

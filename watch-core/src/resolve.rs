@@ -105,7 +105,7 @@ impl Resolved {
 /// recorded in [`Resolved::walked`] with their identity, so that a backend
 /// can watch just for one of them being renamed or deleted.
 pub(crate) fn resolve(path: &Path) -> Resolved {
-    resolve_known(path, &|_| None)
+    lookup(path, &|_| None, None)
 }
 
 /// [`resolve`], taking the identity of a real directory from `known`
@@ -116,9 +116,38 @@ pub(crate) fn resolve(path: &Path) -> Resolved {
 /// it is, without a copy). Only directories walked through are taken from
 /// it; the final name, symlinks and names reached through a relative
 /// symlink are always looked up.
+#[cfg(test)]
 pub(crate) fn resolve_known(
     path: &Path,
     known: &dyn Fn(&Path) -> Option<(SharedPath, DirId)>,
+) -> Resolved {
+    lookup(path, known, None)
+}
+
+/// [`resolve_known`] for a root about to be listed: where the final name
+/// is a real directory, it is opened (`O_DIRECTORY | O_NOFOLLOW`) instead
+/// of looked up with `lstat`, its entry is the `fstat` of what was opened,
+/// and that directory is returned with the lookup, to be listed from
+/// there. A symlink or anything else there, or an opening that fails
+/// (a directory without read permission), is looked up as `resolve_known`
+/// does. (Kernel backends on Linux; elsewhere, `resolve_known`.)
+pub(crate) fn resolve_open(
+    path: &Path,
+    known: &dyn Fn(&Path) -> Option<(SharedPath, DirId)>,
+) -> (Resolved, Option<fs::File>) {
+    let mut opened = None;
+    let resolved = lookup(path, known, Some(&mut opened));
+    (resolved, opened)
+}
+
+/// The lookup of [`resolve_known`], and [`resolve_open`]'s when `opened`
+/// is given.
+fn lookup(
+    path: &Path,
+    known: &dyn Fn(&Path) -> Option<(SharedPath, DirId)>,
+    #[cfg_attr(not(linux_kernel), allow(unused_variables, unused_mut))] mut opened: Option<
+        &mut Option<fs::File>,
+    >,
 ) -> Resolved {
     // Where a lookup starts: one allocation each for the whole process.
     static ROOT: LazyLock<SharedPath> = LazyLock::new(|| Path::new("/").into());
@@ -175,6 +204,19 @@ pub(crate) fn resolve_known(
             continue;
         }
         all_known = false;
+        #[cfg(linux_kernel)]
+        if last
+            && let Some(opened) = opened.take()
+            && let Ok(file) = inotify::open_dir_nofollow(&here)
+            && let Ok(meta) = file.metadata()
+        {
+            // A real directory: the final name's lookup, and the one that
+            // is listed.
+            resolved.consulted.push((dir, name.into_owned()));
+            resolved.target = Some(Entry::from_metadata(&meta, None));
+            *opened = Some(file);
+            return resolved;
+        }
         let meta = fs::symlink_metadata(&here);
         let is_link = meta.as_ref().is_ok_and(|m| m.file_type().is_symlink());
         if local || last || is_link || meta.is_err() {

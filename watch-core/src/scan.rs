@@ -93,10 +93,15 @@ impl Seen {
 /// be read because they were gone from their path by then (moved or
 /// removed right after `visit`): their contents are unknown, so a kernel
 /// backend must not keep the watch `visit` armed as if they were known.
+///
+/// `opened`: the base directory, opened by the lookup that found it as
+/// `base` (it is then read from there, not opened again by path).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn scan_dir(
     root: &Path,
     base_rel: &SharedPath,
     base: Entry,
+    opened: Option<fs::File>,
     above: HashSet<(u64, u64)>,
     opts: &ScanOptions<'_>,
     visit: &mut VisitDir<'_>,
@@ -144,6 +149,7 @@ pub(crate) fn scan_dir(
         base_rel,
         via_symlink,
         base_dev,
+        opened,
         &mut visited,
         opts,
         visit,
@@ -197,6 +203,7 @@ pub(crate) fn scan_dir(
                 &child_rel,
                 is_symlink,
                 child.dev,
+                None,
                 &mut visited,
                 opts,
                 visit,
@@ -238,15 +245,17 @@ struct Child {
     id: (u64, u64),
 }
 
-/// Calls `visit` for the directory at `full` (on device `dev`), then reads
-/// it: its entries sorted by name (regular files apart when they are only
-/// listed), or `None` if it was skipped or could not be read.
+/// Calls `visit` for the directory at `full` (on device `dev`; `opened`,
+/// if it is open already), then reads it: its entries sorted by name
+/// (regular files apart when they are only listed), or `None` if it was
+/// skipped or could not be read.
 #[allow(clippy::too_many_arguments)]
 fn read_children(
     full: &Path,
     rel: &SharedPath,
     via_symlink: bool,
     dev: u64,
+    opened: Option<fs::File>,
     visited: &mut Seen,
     opts: &ScanOptions<'_>,
     visit: &mut VisitDir<'_>,
@@ -284,7 +293,7 @@ fn read_children(
             Some(is_file) => is_file,
             None => {
                 let m = (item.metadata)();
-                let is_file = m.as_ref().is_ok_and(|m| m.is_file());
+                let is_file = m.as_ref().is_ok_and(|e| e.kind == EntryKind::File);
                 meta = Some(m);
                 is_file
             }
@@ -296,15 +305,12 @@ fn read_children(
             visited.listed.push((start, end, item.ino));
             return;
         }
-        let Ok(meta) = meta.unwrap_or_else(|| (item.metadata)()) else {
+        let Ok(mut entry) = meta.unwrap_or_else(|| (item.metadata)()) else {
             return; // vanished meanwhile
         };
-        let target = if meta.file_type().is_symlink() {
-            fs::read_link(child_full()).ok()
-        } else {
-            None
-        };
-        let entry = Entry::from_metadata(&meta, target);
+        if entry.kind == EntryKind::Symlink {
+            entry.target = fs::read_link(child_full()).ok().map(Box::new);
+        }
         let mut child_dev = entry.dev;
         let mut child_id = (entry.dev, entry.ino);
         let enter = match entry.kind {
@@ -342,7 +348,7 @@ fn read_children(
             id: child_id,
         });
     };
-    if let Err(err) = list_entries(full, &mut each) {
+    if let Err(err) = list_entries(full, opened, &mut each) {
         match skip_reason(&err) {
             Some(reason) => notices.push(skipped(reason)),
             None => visited.unread.push(rel.to_path_buf()),
@@ -367,20 +373,77 @@ struct Item<'a> {
     ino: u64,
     /// Whether it is a regular file, when the listing says (`d_type`).
     is_file: Option<bool>,
-    /// Its `lstat`.
-    metadata: &'a dyn Fn() -> io::Result<fs::Metadata>,
+    /// Its `lstat` (a symlink's target not read), made relative to the
+    /// directory being listed.
+    metadata: &'a dyn Fn() -> io::Result<Entry>,
+}
+
+/// Calls `each` for the entries of the directory at `dir` (not `.` and
+/// `..`), read from `opened` if given (that directory, opened by the
+/// lookup that found it). The error is that of opening it; a later read
+/// error ends the listing with the entries read before it.
+///
+/// One `getdents64` into a buffer kept by the thread per batch of entries,
+/// names borrowed from it; an entry is examined with `fstatat` relative to
+/// the open directory, never by its full path (a rename above, made while
+/// the walk runs, would send a lookup by path into another directory).
+#[cfg(linux_kernel)]
+fn list_entries(
+    dir: &Path,
+    opened: Option<fs::File>,
+    each: &mut dyn FnMut(Item<'_>),
+) -> io::Result<()> {
+    use inotify::{DirBuffer, DirEntryType};
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// Kept across listings: a walk reads one directory at a time.
+        static BUFFER: RefCell<DirBuffer> = RefCell::new(DirBuffer::default());
+    }
+    let file = match opened {
+        Some(file) => file,
+        None => inotify::open_dir(dir)?,
+    };
+    let mut list = |buf: &mut DirBuffer| {
+        // A read error ends the listing; what was read before it stands.
+        let _ = buf.list(&file, &mut |e| {
+            let metadata = || inotify::stat_at(&file, e.name).map(|s| Entry::from_stat(&s));
+            each(Item {
+                name: e.name,
+                ino: e.ino,
+                is_file: match e.kind {
+                    DirEntryType::File => Some(true),
+                    DirEntryType::Unknown => None,
+                    _ => Some(false),
+                },
+                metadata: &metadata,
+            });
+        });
+    };
+    BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => list(&mut buf),
+        // Not expected (nothing lists from inside a listing): a buffer
+        // of its own then.
+        Err(_) => list(&mut DirBuffer::with_size(4096)),
+    });
+    Ok(())
 }
 
 /// Calls `each` for the entries of the directory at `dir` (not `.` and
 /// `..`). The error is that of opening it; a later read error ends the
 /// listing with the entries read before it.
-fn list_entries(dir: &Path, each: &mut dyn FnMut(Item<'_>)) -> io::Result<()> {
+#[cfg(not(linux_kernel))]
+fn list_entries(
+    dir: &Path,
+    _opened: Option<fs::File>,
+    each: &mut dyn FnMut(Item<'_>),
+) -> io::Result<()> {
     use std::os::unix::fs::DirEntryExt;
 
     for item in fs::read_dir(dir)? {
         let Ok(item) = item else { continue };
         let name = item.file_name();
-        let metadata = || item.metadata();
+        let metadata = || item.metadata().map(|m| Entry::from_metadata(&m, None));
         each(Item {
             name: &name,
             ino: item.ino(),
@@ -417,6 +480,7 @@ pub(crate) fn scan_root(
                 root,
                 &root_rel(),
                 entry.clone(),
+                None,
                 HashSet::new(),
                 opts,
                 visit,
@@ -463,6 +527,7 @@ mod tests {
             root,
             &SharedPath::from(Path::new("")),
             base,
+            None,
             HashSet::new(),
             &opts,
             &mut visit,
@@ -547,6 +612,7 @@ mod tests {
             root,
             &SharedPath::from(Path::new("")),
             base,
+            None,
             HashSet::new(),
             &opts,
             &mut visit,

@@ -244,7 +244,7 @@ impl Snapshot {
     /// Rebuilds [`Attrs`] from the nodes once it holds many more than
     /// they use (each change of mode or owner seen may add one).
     fn compact(&mut self) {
-        if self.attrs.list.len() <= 64 || self.attrs.list.len() <= 2 * self.nodes.len() {
+        if self.attrs.len() <= 64 || self.attrs.len() <= 2 * self.nodes.len() {
             return;
         }
         let mut attrs = Attrs::default();
@@ -800,7 +800,7 @@ mod tests {
         for i in 0..100u64 {
             snap.insert(PathBuf::from(format!("d{i}")), dir(10 + i));
         }
-        assert_eq!(snap.attrs.list.len(), 1);
+        assert_eq!(snap.attrs.len(), 1);
         // A file whose mode changes 1,000 times, each change recorded.
         let mut f = Entry::placeholder(false).with(1, 5);
         for mode in 0..1_000 {
@@ -808,7 +808,7 @@ mod tests {
             snap.insert(PathBuf::from("f"), f.clone());
             assert_eq!(snap.get(Path::new("f")), Some(f.clone()));
         }
-        assert!(snap.attrs.list.len() <= 2 * snap.nodes.len() + 64);
+        assert!(snap.attrs.len() <= 2 * snap.nodes.len() + 64);
         assert_eq!(snap.get(Path::new("d7")), Some(dir(17)));
     }
 

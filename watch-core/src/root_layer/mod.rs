@@ -254,7 +254,8 @@ pub(crate) struct Root<T: WatchTable> {
     pub(crate) dirty: bool,
     /// Directories scanned by path since the events were last drained: the
     /// path may have led to a later directory than the one an event was
-    /// about; a rename that moves one of them checks it.
+    /// about; a rename that moves one of them checks it. (Never the
+    /// root's own directory, which no rename inside the tree moves.)
     pub(crate) fresh: Vec<PathBuf>,
     /// Tree files (relative paths) the limit refused a watch of their own
     /// ([`WatchTable::FILES`]), tried again once a watch is released.

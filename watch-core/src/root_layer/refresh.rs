@@ -8,7 +8,7 @@ use super::tree::{arm_dir, under};
 use super::{ArmError, Emit, Role, Root, Roots, SharedPath, WatchTable};
 use crate::cookie;
 use crate::diff::diff;
-use crate::resolve::resolve_known;
+use crate::resolve::resolve_open;
 use crate::snapshot::{Entry, Snapshot, listed_since, root_rel};
 use crate::{Config, Error, Event, EventKind, Origin, SkipReason};
 
@@ -142,7 +142,15 @@ impl<T: WatchTable> Root<T> {
         exact: bool,
         new: bool,
     ) -> Result<Snapshot, Error> {
-        let first = new.then(|| resolve_known(&self.path, &|dir| t.link_id(dir)));
+        // A new root's directory is opened by its lookup and listed from
+        // there (see `resolve_open`).
+        let (first, mut opened) = if new {
+            let (resolved, opened) = resolve_open(&self.path, &|dir| t.link_id(dir));
+            let id = resolved.target.as_ref().map(|e| (e.dev, e.ino));
+            (Some(resolved), opened.zip(id))
+        } else {
+            (None, None)
+        };
         let mut result = self.follow_chain(t, false, first);
         self.watch_target(t);
         for (rel, handle) in std::mem::take(&mut self.files) {
@@ -156,10 +164,17 @@ impl<T: WatchTable> Root<T> {
             if target.is_dir() {
                 let root = Path::new("");
                 let key = root_rel();
+                // Opened by the first lookup: still the directory the
+                // last one found (when the chain was armed anew, the
+                // name was looked up again).
+                let opened = opened
+                    .take()
+                    .filter(|(_, id)| *id == (target.dev, target.ino))
+                    .map(|(file, _)| file);
                 match arm_dir(t, self.id, &self.path, &key, true) {
                     Ok(handle) => {
                         self.dirs.insert(key, handle);
-                        snap = self.scan(t, config, root, target, notices, exact);
+                        snap = self.scan_opened(t, config, root, target, opened, notices, exact);
                     }
                     Err(ArmError::Gone) => {} // vanished: the anchor reports its return
                     Err(e) => {

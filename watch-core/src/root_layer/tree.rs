@@ -98,7 +98,27 @@ impl<T: WatchTable> Root<T> {
         notices: &mut Vec<Event>,
         exact: bool,
     ) -> Snapshot {
-        self.fresh.push(rel.to_path_buf());
+        self.scan_opened(t, config, rel, entry, None, notices, exact)
+    }
+
+    /// [`Root::scan`], the directory at `rel` read from `opened` if given
+    /// (that directory, opened by the lookup that found it as `entry`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn scan_opened(
+        &mut self,
+        t: &mut T,
+        config: &Config,
+        rel: &Path,
+        entry: Entry,
+        opened: Option<std::fs::File>,
+        notices: &mut Vec<Event>,
+        exact: bool,
+    ) -> Snapshot {
+        // Only a directory below a moved one is ever checked (see
+        // `fresh`): the root's own directory is never that.
+        if !rel.as_os_str().is_empty() {
+            self.fresh.push(rel.to_path_buf());
+        }
         let visited = match rel.parent() {
             Some(parent) => self.snapshot.dir_ids_along(parent),
             None => HashSet::new(),
@@ -131,8 +151,9 @@ impl<T: WatchTable> Root<T> {
             armed.push((r.clone(), handle));
             Ok(())
         };
-        let (found, unread) =
-            scan_dir(&self.path, &base, entry, visited, &opts, &mut hook, notices);
+        let (found, unread) = scan_dir(
+            &self.path, &base, entry, opened, visited, &opts, &mut hook, notices,
+        );
         // Armed, then moved or removed before it was read: nothing below it
         // is known. Unwatched, it is what a directory that moved before it
         // could be armed is: the rename that moved it (or one above it)

@@ -114,6 +114,34 @@ impl Entry {
         }
     }
 
+    /// An entry from an `lstat` made relative to the directory listed
+    /// (its target, for a symlink, not read yet).
+    #[cfg(linux_kernel)]
+    pub(crate) fn from_stat(st: &inotify::EntryStat) -> Entry {
+        let kind = if st.is_symlink() {
+            EntryKind::Symlink
+        } else if st.is_dir() {
+            EntryKind::Dir
+        } else if st.is_file() {
+            EntryKind::File
+        } else {
+            EntryKind::Other
+        };
+        Entry {
+            kind,
+            listed: false,
+            dev: st.dev,
+            ino: st.ino,
+            size: st.size,
+            mtime: stamp(st.mtime, st.mtime_nsec),
+            ctime: stamp(st.ctime, st.ctime_nsec),
+            mode: st.mode,
+            uid: st.uid,
+            gid: st.gid,
+            target: None,
+        }
+    }
+
     /// A regular file known only from its directory's listing: device (its
     /// directory's), inode (`d_ino`), and `since`, a [`listed_since`]
     /// taken before the directory was read. Size, times and permissions

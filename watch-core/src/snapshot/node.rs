@@ -35,22 +35,45 @@ pub(super) struct Attr {
 }
 
 /// The distinct [`Attr`]s of a snapshot's nodes, each kept once. Grows as
-/// new ones come; rebuilt from the nodes when it outgrows them.
+/// new ones come; rebuilt from the nodes when it outgrows them. The first
+/// is kept inline: a snapshot with one (a root with one directory, most
+/// trees on one device with one owner) allocates nothing for them.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Attrs {
-    pub(super) list: Vec<Attr>,
-    /// Each of `list` by its index, once `list` holds more than
-    /// [`LINEAR`] (empty until then: a few are searched in the list, and
-    /// most snapshots, a root with one directory among them, have a few).
+    /// Index 0.
+    first: Option<Attr>,
+    /// Index 1 on.
+    rest: Vec<Attr>,
+    /// Each one by its index, once there are more than [`LINEAR`] (empty
+    /// until then: a few are searched in turn, and most snapshots, a root
+    /// with one directory among them, have a few).
     pub(super) index: HashMap<Attr, u32, FastHash>,
     /// The last one interned: the next node (a sibling) usually has it too.
     pub(super) last: u32,
 }
 
 impl Attrs {
+    /// How many there are.
+    pub(super) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    /// The one at `i`, if there is one.
+    fn at(&self, i: u32) -> Option<Attr> {
+        match i.checked_sub(1) {
+            None => self.first,
+            Some(i) => self.rest.get(i as usize).copied(),
+        }
+    }
+
+    /// All of them, by index.
+    fn all(&self) -> impl Iterator<Item = &Attr> {
+        self.first.iter().chain(&self.rest)
+    }
+
     pub(super) fn get(&self, i: u32) -> Attr {
         // Every node's index was given out here (see `Snapshot::compact`).
-        self.list.get(i as usize).copied().unwrap_or(Attr {
+        self.at(i).unwrap_or(Attr {
             dev: 0,
             mode: 0,
             uid: 0,
@@ -59,20 +82,20 @@ impl Attrs {
     }
 
     pub(super) fn intern(&mut self, attr: Attr) -> u32 {
-        if self.list.get(self.last as usize) == Some(&attr) {
+        if self.at(self.last) == Some(attr) {
             return self.last;
         }
-        let next = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
-        let i = if self.list.len() <= LINEAR {
-            let found = self.list.iter().position(|a| *a == attr);
+        let len = self.len();
+        let next = u32::try_from(len).unwrap_or(u32::MAX);
+        let i = if len <= LINEAR {
+            let found = self.all().position(|a| *a == attr);
             match found.and_then(|i| u32::try_from(i).ok()) {
                 Some(i) => i,
                 None => {
-                    self.list.push(attr);
-                    if self.list.len() > LINEAR {
+                    self.push(attr);
+                    if self.len() > LINEAR {
                         // Past the few: index them all.
-                        let all = self.list.iter().zip(0..);
-                        self.index = all.map(|(a, i)| (*a, i)).collect();
+                        self.index = self.all().zip(0..).map(|(a, i)| (*a, i)).collect();
                     }
                     next
                 }
@@ -80,12 +103,21 @@ impl Attrs {
         } else {
             let i = *self.index.entry(attr).or_insert(next);
             if i == next {
-                self.list.push(attr);
+                self.push(attr);
             }
             i
         };
         self.last = i;
         i
+    }
+
+    /// Appends `attr` at index [`Attrs::len`].
+    fn push(&mut self, attr: Attr) {
+        if self.first.is_none() {
+            self.first = Some(attr);
+        } else {
+            self.rest.push(attr);
+        }
     }
 
     pub(super) fn of(entry: &Entry) -> Attr {
@@ -339,15 +371,20 @@ mod tests {
                 assert_eq!(attrs.intern(attr(n)), n, "round {round}");
                 assert_eq!(attrs.get(n), attr(n));
             }
-            assert_eq!(attrs.list.len(), count as usize);
+            assert_eq!(attrs.len(), count as usize);
             assert_eq!(attrs.index.len(), count as usize);
         }
+        // One is kept inline.
+        let mut one = Attrs::default();
+        assert_eq!((one.intern(attr(5)), one.intern(attr(5))), (0, 0));
+        assert_eq!((one.len(), one.rest.capacity()), (1, 0));
+        assert_eq!(one.get(0), attr(5));
         // A few are searched, not indexed.
         let mut few = Attrs::default();
         for n in [0, 1, 0, 2, 1] {
             few.intern(attr(n));
         }
-        assert_eq!(few.list.len(), 3);
+        assert_eq!(few.len(), 3);
         assert!(few.index.is_empty());
     }
 }
