@@ -128,14 +128,32 @@ impl<T: WatchTable> Root<T> {
         &mut self,
         t: &mut T,
         above: bool,
-        mut first: Option<Resolved>,
+        first: Option<Resolved>,
     ) -> Result<(), Error> {
+        self.follow(t, above, first, false).map(|_| ())
+    }
+
+    /// [`Root::follow_chain`], returning whether the chain came out stable
+    /// (nothing new armed by the last lookup: the anchors are exactly
+    /// those of `self.resolved`). `anchors_current`: `first` is such a
+    /// stable lookup, whose anchors are in place, so they are not gone
+    /// through again for it.
+    pub(crate) fn follow(
+        &mut self,
+        t: &mut T,
+        above: bool,
+        mut first: Option<Resolved>,
+        mut anchors_current: bool,
+    ) -> Result<bool, Error> {
         for _ in 0..8 {
             let resolved = first.take().unwrap_or_else(|| resolve(&self.path));
-            let anchors = with_id(&resolved, resolved.dirs());
             let ancestors = with_id(&resolved, resolved.ancestors());
-            let (armed_anchor, error) =
-                relink(t, self.id, &mut self.anchors, anchors, Role::Anchor, true);
+            let (armed_anchor, error) = if std::mem::take(&mut anchors_current) {
+                (false, None)
+            } else {
+                let anchors = with_id(&resolved, resolved.dirs());
+                relink(t, self.id, &mut self.anchors, anchors, Role::Anchor, true)
+            };
             let above = above && t.blocked().is_empty();
             let (armed_ancestor, _) = relink(
                 t,
@@ -150,10 +168,10 @@ impl<T: WatchTable> Root<T> {
                 return Err(e);
             }
             if !(armed_anchor || armed_ancestor) {
-                return Ok(());
+                return Ok(true);
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Keeps an inode watch on the regular file the root resolves to (none

@@ -151,7 +151,7 @@ impl<T: WatchTable> Root<T> {
         } else {
             (None, None)
         };
-        let mut result = self.follow_chain(t, false, first);
+        let mut result = self.follow(t, false, first, false);
         self.watch_target(t);
         for (rel, handle) in std::mem::take(&mut self.files) {
             t.release(self.id, handle, Role::File(rel));
@@ -193,14 +193,15 @@ impl<T: WatchTable> Root<T> {
                 t.release(self.id, handle, Role::Tree(rel));
             }
         }
-        if result.is_ok() {
+        if let Ok(stable) = result {
             // The directories above, last: they never take a watch the tree needs.
             // The lookup above is still current: anything it armed was
-            // looked up again after arming.
+            // looked up again after arming. When it came out stable, its
+            // anchors are in place and are not gone through again.
             let resolved = std::mem::take(&mut self.resolved);
-            let _ = self.follow_chain(t, true, Some(resolved));
+            let _ = self.follow(t, true, Some(resolved), stable);
         }
-        result.map(|()| snap)
+        result.map(|_| snap)
     }
 
     /// Makes `snap` the root's view (and gives its files their own watches
