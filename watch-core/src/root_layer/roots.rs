@@ -58,35 +58,40 @@ fn key(path: &Path) -> Cow<'_, OsStr> {
 }
 
 impl<R> Roots<R> {
-    /// The id the next root will get (reserved until [`Roots::insert`] or
-    /// [`Roots::unreserve`]).
-    pub(crate) fn reserve(&mut self) -> usize {
+    /// The id the next root will get (a slot freed before, or a new one at
+    /// the end), for [`Roots::place`].
+    fn reserve(&mut self) -> usize {
         self.free.pop().unwrap_or(self.slots.len())
     }
 
-    /// Gives a reserved id back unused.
-    pub(crate) fn unreserve(&mut self, id: usize) {
-        if id < self.slots.len() {
+    /// Puts `root` in the reserved `id`'s slot, not yet found by path
+    /// (see [`Roots::index`]), and returns it there: a root is large, and
+    /// is built up and torn down in its slot instead of being moved in and
+    /// out of it.
+    fn place(&mut self, id: usize, root: R) -> &mut R {
+        if id == self.slots.len() {
+            self.slots.push(None);
+        }
+        self.slots[id].insert(root)
+    }
+
+    /// Makes the root placed under `id` found by its path's [`key`].
+    fn index(&mut self, id: usize, key: OsString) {
+        self.ids.insert(key, id);
+    }
+
+    /// The id of the root watching `path`, no longer found by path; its
+    /// slot is emptied with [`Roots::vacate`].
+    fn unindex(&mut self, path: &Path) -> Option<usize> {
+        self.ids.remove(&*key(path))
+    }
+
+    /// Drops the root in `id`'s slot and frees the slot.
+    fn vacate(&mut self, id: usize) {
+        if let Some(slot) = self.slots.get_mut(id) {
+            *slot = None;
             self.free.push(id);
         }
-    }
-
-    /// Stores `root` under the reserved `id` and its path's [`key`].
-    fn insert(&mut self, id: usize, key: OsString, root: R) {
-        self.ids.insert(key, id);
-        if id == self.slots.len() {
-            self.slots.push(Some(root));
-        } else {
-            self.slots[id] = Some(root);
-        }
-    }
-
-    /// Takes the root watching `path` out.
-    pub(crate) fn remove(&mut self, path: &Path) -> Option<R> {
-        let id = self.ids.remove(&*key(path))?;
-        let root = self.slots.get_mut(id)?.take();
-        self.free.push(id);
-        root
     }
 
     pub(crate) fn get_mut(&mut self, id: usize) -> Option<&mut R> {
@@ -120,16 +125,16 @@ impl<T: WatchTable> Roots<Root<T>> {
             self.unwatch(t, path)?;
         }
         let id = self.reserve();
-        let mut root = Root::new(id, path, mode);
+        let root = self.place(id, Root::new(id, path, mode));
         match root.rebuild(t, config, out, false, true) {
             Ok(snap) => {
                 root.install(t, snap, &mut Emit::new(out));
-                self.insert(id, key.into_owned(), root);
+                self.index(id, key.into_owned());
                 Ok(())
             }
             Err(e) => {
                 root.release(t);
-                self.unreserve(id);
+                self.vacate(id);
                 Err(e)
             }
         }
@@ -137,15 +142,16 @@ impl<T: WatchTable> Roots<Root<T>> {
 
     /// Stops watching `path` and releases its watches.
     pub(crate) fn unwatch(&mut self, t: &mut T, path: &Path) -> Result<(), Error> {
-        match self.remove(path) {
-            Some(mut root) => {
-                root.release(t);
-                Ok(())
-            }
-            None => Err(Error::NotWatched {
+        let Some(id) = self.unindex(path) else {
+            return Err(Error::NotWatched {
                 path: path.to_path_buf(),
-            }),
+            });
+        };
+        if let Some(root) = self.get_mut(id) {
+            root.release(t);
         }
+        self.vacate(id);
+        Ok(())
     }
 }
 
