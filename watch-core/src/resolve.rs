@@ -3,6 +3,7 @@
 //! directories whose changes could change what the path means.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -105,7 +106,7 @@ impl Resolved {
 /// recorded in [`Resolved::walked`] with their identity, so that a backend
 /// can watch just for one of them being renamed or deleted.
 pub(crate) fn resolve(path: &Path) -> Resolved {
-    lookup(path, &|_| None, None)
+    lookup(path, &|_| None, None, Resolved::default())
 }
 
 /// [`resolve`], taking the identity of a real directory from `known`
@@ -121,7 +122,7 @@ pub(crate) fn resolve_known(
     path: &Path,
     known: &dyn Fn(&Path) -> Option<(SharedPath, DirId)>,
 ) -> Resolved {
-    lookup(path, known, None)
+    lookup(path, known, None, Resolved::default())
 }
 
 /// [`resolve_known`] for a root about to be listed: where the final name
@@ -131,29 +132,55 @@ pub(crate) fn resolve_known(
 /// there. A symlink or anything else there, or an opening that fails
 /// (a directory without read permission), is looked up as `resolve_known`
 /// does. (Kernel backends on Linux; elsewhere, `resolve_known`.)
+/// The lookup is recorded into `into`'s vectors (emptied first), so that
+/// their allocations are used again.
 pub(crate) fn resolve_open(
     path: &Path,
     known: &dyn Fn(&Path) -> Option<(SharedPath, DirId)>,
+    into: Resolved,
 ) -> (Resolved, Option<fs::File>) {
     let mut opened = None;
-    let resolved = lookup(path, known, Some(&mut opened));
+    let resolved = lookup(path, known, Some(&mut opened), into);
     (resolved, opened)
 }
 
 /// The lookup of [`resolve_known`], and [`resolve_open`]'s when `opened`
-/// is given.
+/// is given, recorded into `into` (emptied first). The path of each name
+/// looked up is built in a buffer the thread keeps (every `watch` looks
+/// a path up: one allocation fewer each time).
 fn lookup(
+    path: &Path,
+    known: &dyn Fn(&Path) -> Option<(SharedPath, DirId)>,
+    opened: Option<&mut Option<fs::File>>,
+    into: Resolved,
+) -> Resolved {
+    thread_local! {
+        static HERE: RefCell<PathBuf> = RefCell::new(PathBuf::new());
+    }
+    HERE.with(|here| match here.try_borrow_mut() {
+        Ok(mut here) => walk(path, known, opened, into, &mut here),
+        // Not reached (a lookup does not start another), but harmless.
+        Err(_) => walk(path, known, opened, into, &mut PathBuf::new()),
+    })
+}
+
+/// [`lookup`], with `here` the buffer for each name's path.
+fn walk(
     path: &Path,
     known: &dyn Fn(&Path) -> Option<(SharedPath, DirId)>,
     #[cfg_attr(not(linux_kernel), allow(unused_variables, unused_mut))] mut opened: Option<
         &mut Option<fs::File>,
     >,
+    mut resolved: Resolved,
+    here: &mut PathBuf,
 ) -> Resolved {
     // Where a lookup starts: one allocation each for the whole process.
     static ROOT: LazyLock<SharedPath> = LazyLock::new(|| Path::new("/").into());
     static CURRENT: LazyLock<SharedPath> = LazyLock::new(|| Path::new(".").into());
     const MAX_HOPS: usize = 40; // like the kernel's MAXSYMLINKS
-    let mut resolved = Resolved::default();
+    resolved.consulted.clear();
+    resolved.walked.clear();
+    resolved.target = None;
     if components(path).next_back().is_none_or(|last| last == "..") {
         // "/", "..", "a/..": nothing to follow by name.
         resolved.target = fs::metadata(path)
@@ -162,14 +189,12 @@ fn lookup(
         return resolved;
     }
     // `dir` is the directory the next name is looked up in (as recorded:
-    // a step into it costs no copy), `here` that name's path, one buffer
-    // for the whole walk.
+    // a step into it costs no copy), `here` that name's path.
     let mut dir = if path.as_os_str().as_encoded_bytes().starts_with(b"/") {
         ROOT.clone()
     } else {
         CURRENT.clone()
     };
-    let mut here = PathBuf::with_capacity(path.as_os_str().len() + 2);
     // The names of `path` itself, borrowed; names met in symlink targets
     // (each with: reached through a relative symlink) go into `queue`,
     // ahead of the rest of `path`.
@@ -197,7 +222,7 @@ fn lookup(
         let last = queue.is_empty() && names.peek().is_none();
         if all_known
             && !(local || last)
-            && let Some((shared, id)) = known(&here)
+            && let Some((shared, id)) = known(here)
         {
             resolved.walked.push((shared.clone(), id));
             dir = shared;
@@ -207,7 +232,7 @@ fn lookup(
         #[cfg(linux_kernel)]
         if last
             && let Some(opened) = opened.take()
-            && let Ok(file) = inotify::open_dir_nofollow(&here)
+            && let Ok(file) = inotify::open_dir_nofollow(here.as_path())
             && let Ok(meta) = file.metadata()
         {
             // A real directory: the final name's lookup, and the one that
@@ -217,7 +242,7 @@ fn lookup(
             *opened = Some(file);
             return resolved;
         }
-        let meta = fs::symlink_metadata(&here);
+        let meta = fs::symlink_metadata(&*here);
         let is_link = meta.as_ref().is_ok_and(|m| m.file_type().is_symlink());
         if local || last || is_link || meta.is_err() {
             resolved.consulted.push((dir.clone(), name.into_owned()));
@@ -225,7 +250,7 @@ fn lookup(
         let Ok(meta) = meta else { return resolved };
         if is_link {
             hops += 1;
-            let Ok(target) = fs::read_link(&here) else {
+            let Ok(target) = fs::read_link(&*here) else {
                 return resolved;
             };
             if hops > MAX_HOPS {

@@ -229,10 +229,12 @@ impl<T: WatchTable> Root<T> {
         if let Some((_, _, handle)) = self.target.take() {
             t.release(self.id, handle, Role::Target);
         }
-        for l in std::mem::take(&mut self.anchors) {
+        // Emptied in place: a root added later may take the vectors over
+        // (see `Roots::unwatch`).
+        for l in self.anchors.drain(..) {
             t.release(self.id, l.handle, Role::Anchor(l.dir));
         }
-        for l in std::mem::take(&mut self.ancestors) {
+        for l in self.ancestors.drain(..) {
             t.release(self.id, l.handle, Role::Ancestor(l.dir));
         }
     }

@@ -269,15 +269,95 @@ pub(crate) struct Root<T: WatchTable> {
     pub(crate) state: T::State,
 }
 
-impl<T: WatchTable> Root<T> {
-    pub(crate) fn new(id: usize, path: &Path, mode: RecursiveMode) -> Root<T> {
-        Root {
-            id,
-            path: path.to_path_buf(),
-            mode,
-            resolved: Resolved::default(),
+/// The allocations a removed root leaves for the next one, empty (see
+/// [`Root::into_spare`]).
+pub(crate) struct Spare<T: WatchTable> {
+    path: PathBuf,
+    consulted: Vec<(SharedPath, std::ffi::OsString)>,
+    walked: Vec<(SharedPath, DirId)>,
+    anchors: Vec<Link<T::Handle>>,
+    ancestors: Vec<Link<T::Handle>>,
+}
+
+impl<T: WatchTable> Default for Spare<T> {
+    fn default() -> Self {
+        Spare {
+            path: PathBuf::new(),
+            consulted: Vec::new(),
+            walked: Vec::new(),
             anchors: Vec::new(),
             ancestors: Vec::new(),
+        }
+    }
+}
+
+impl<T: WatchTable> Root<T> {
+    pub(crate) fn new(id: usize, path: &Path, mode: RecursiveMode) -> Root<T> {
+        Root::made_of(id, path.to_path_buf(), mode, Spare::default())
+    }
+
+    /// [`Root::new`] in the allocations of `spare` (what a removed root
+    /// left, see [`Root::into_spare`]): its path buffer and the vectors
+    /// its lookup and its links fill.
+    pub(crate) fn reuse(
+        id: usize,
+        path: &Path,
+        mode: RecursiveMode,
+        mut spare: Spare<T>,
+    ) -> Root<T> {
+        let mut buf = std::mem::take(&mut spare.path);
+        buf.clear();
+        buf.as_mut_os_string().push(path.as_os_str());
+        Root::made_of(id, buf, mode, spare)
+    }
+
+    /// Takes the allocations worth keeping out of a removed root (its
+    /// watches released), emptied: a root added later is made of them.
+    pub(crate) fn into_spare(self) -> Spare<T> {
+        let Root {
+            path,
+            resolved,
+            mut anchors,
+            mut ancestors,
+            ..
+        } = self;
+        let Resolved {
+            mut consulted,
+            mut walked,
+            ..
+        } = resolved;
+        consulted.clear();
+        walked.clear();
+        anchors.clear();
+        ancestors.clear();
+        Spare {
+            path,
+            consulted,
+            walked,
+            anchors,
+            ancestors,
+        }
+    }
+
+    fn made_of(id: usize, path: PathBuf, mode: RecursiveMode, spare: Spare<T>) -> Root<T> {
+        let Spare {
+            consulted,
+            walked,
+            anchors,
+            ancestors,
+            ..
+        } = spare;
+        Root {
+            id,
+            path,
+            mode,
+            resolved: Resolved {
+                consulted,
+                target: None,
+                walked,
+            },
+            anchors,
+            ancestors,
             target: None,
             dirs: BTreeMap::new(),
             files: BTreeMap::new(),

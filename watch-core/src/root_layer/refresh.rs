@@ -143,9 +143,11 @@ impl<T: WatchTable> Root<T> {
         new: bool,
     ) -> Result<Snapshot, Error> {
         // A new root's directory is opened by its lookup and listed from
-        // there (see `resolve_open`).
+        // there (see `resolve_open`); the lookup fills the vectors the
+        // root was given (see `Roots::watch`).
         let (first, mut opened) = if new {
-            let (resolved, opened) = resolve_open(&self.path, &|dir| t.link_id(dir));
+            let into = std::mem::take(&mut self.resolved);
+            let (resolved, opened) = resolve_open(&self.path, &|dir| t.link_id(dir), into);
             let id = resolved.target.as_ref().map(|e| (e.dev, e.ino));
             (Some(resolved), opened.zip(id))
         } else {

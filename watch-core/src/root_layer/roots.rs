@@ -6,26 +6,43 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-use super::{Emit, Root, WatchTable};
+use super::{Emit, Root, Spare, WatchTable};
 use crate::fast_hash::FastHash;
 use crate::{Config, Error, Event, RecursiveMode};
 
+/// What a removed root leaves for the next one added.
+pub(crate) trait Recycle {
+    /// Its allocations worth keeping, emptied.
+    type Spare;
+}
+
+impl<T: WatchTable> Recycle for Root<T> {
+    type Spare = (Spare<T>, OsString);
+}
+
 /// Roots by id, with an index by path.
-pub(crate) struct Roots<R> {
+pub(crate) struct Roots<R: Recycle> {
     slots: Vec<Option<R>>,
     /// Root path (as [`key`] spells it) -> its slot, so `watch`/`unwatch`
     /// cost the same with one root or ten thousand.
     ids: HashMap<OsString, usize, FastHash>,
     /// Empty slots, reused before the vector grows.
     free: Vec<usize>,
+    /// What removed roots left (with their key's buffer), taken by the
+    /// next roots added: adding and removing roots in turn then allocates
+    /// a few times per root instead of about ten. Never more of them
+    /// than [`Roots::free`] slots (each was left by a root whose slot was
+    /// freed; each root added takes a free slot, if any, and a spare).
+    spares: Vec<R::Spare>,
 }
 
-impl<R> Default for Roots<R> {
+impl<R: Recycle> Default for Roots<R> {
     fn default() -> Self {
         Roots {
             slots: Vec::new(),
             ids: HashMap::default(),
             free: Vec::new(),
+            spares: Vec::new(),
         }
     }
 }
@@ -57,7 +74,7 @@ fn key(path: &Path) -> Cow<'_, OsStr> {
     }
 }
 
-impl<R> Roots<R> {
+impl<R: Recycle> Roots<R> {
     /// The id the next root will get (a slot freed before, or a new one at
     /// the end), for [`Roots::place`].
     fn reserve(&mut self) -> usize {
@@ -80,18 +97,11 @@ impl<R> Roots<R> {
         self.ids.insert(key, id);
     }
 
-    /// The id of the root watching `path`, no longer found by path; its
-    /// slot is emptied with [`Roots::vacate`].
-    fn unindex(&mut self, path: &Path) -> Option<usize> {
-        self.ids.remove(&*key(path))
-    }
-
-    /// Drops the root in `id`'s slot and frees the slot.
-    fn vacate(&mut self, id: usize) {
-        if let Some(slot) = self.slots.get_mut(id) {
-            *slot = None;
-            self.free.push(id);
-        }
+    /// The id of the root watching `path`, no longer found by path, and
+    /// the buffer its key was kept in; its slot is emptied with
+    /// [`Roots::vacate`].
+    fn unindex(&mut self, path: &Path) -> Option<(OsString, usize)> {
+        self.ids.remove_entry(&*key(path))
     }
 
     pub(crate) fn get_mut(&mut self, id: usize) -> Option<&mut R> {
@@ -108,6 +118,16 @@ impl<R> Roots<R> {
 }
 
 impl<T: WatchTable> Roots<Root<T>> {
+    /// Takes the root out of `id`'s slot, frees the slot, and keeps what
+    /// the root (its watches released) and its key's buffer `key` leave.
+    fn vacate(&mut self, id: usize, mut key: OsString) {
+        if let Some(root) = self.slots.get_mut(id).and_then(Option::take) {
+            key.clear();
+            self.spares.push((root.into_spare(), key));
+            self.free.push(id);
+        }
+    }
+
     /// Starts watching `path` (replacing a root with the same path); scan
     /// notices go to `out`. The error when the path, or a directory followed
     /// for it, cannot be watched; then nothing stays armed for it.
@@ -125,16 +145,22 @@ impl<T: WatchTable> Roots<Root<T>> {
             self.unwatch(t, path)?;
         }
         let id = self.reserve();
-        let root = self.place(id, Root::new(id, path, mode));
+        let (root, buf) = match self.spares.pop() {
+            Some((spare, buf)) => (Root::reuse(id, path, mode, spare), buf),
+            None => (Root::new(id, path, mode), OsString::new()),
+        };
+        let root = self.place(id, root);
         match root.rebuild(t, config, out, false, true) {
             Ok(snap) => {
                 root.install(t, snap, &mut Emit::new(out));
-                self.index(id, key.into_owned());
+                let mut buf = buf;
+                buf.push(&*key);
+                self.index(id, buf);
                 Ok(())
             }
             Err(e) => {
                 root.release(t);
-                self.vacate(id);
+                self.vacate(id, buf);
                 Err(e)
             }
         }
@@ -142,7 +168,7 @@ impl<T: WatchTable> Roots<Root<T>> {
 
     /// Stops watching `path` and releases its watches.
     pub(crate) fn unwatch(&mut self, t: &mut T, path: &Path) -> Result<(), Error> {
-        let Some(id) = self.unindex(path) else {
+        let Some((key, id)) = self.unindex(path) else {
             return Err(Error::NotWatched {
                 path: path.to_path_buf(),
             });
@@ -150,7 +176,7 @@ impl<T: WatchTable> Roots<Root<T>> {
         if let Some(root) = self.get_mut(id) {
             root.release(t);
         }
-        self.vacate(id);
+        self.vacate(id, key);
         Ok(())
     }
 }
