@@ -66,6 +66,10 @@ pub(crate) struct InotifyDriver {
     remount_pending: bool,
     /// The uses of the watch an event is for, while it is handled.
     users_buf: Vec<Use>,
+    /// Whether some root may hold a rename half (a MOVED_FROM was handled
+    /// since [`finish_moves`](Self::finish_moves) last emptied them all):
+    /// when not, no root is looked at before a record.
+    moves_pending: bool,
 }
 
 impl Wake for Weak<EventFd> {
@@ -108,6 +112,7 @@ impl InotifyDriver {
             mounts: MountTable::open(),
             remount_pending: false,
             users_buf: Vec::new(),
+            moves_pending: false,
         }))
     }
 
@@ -203,6 +208,13 @@ impl InotifyDriver {
     }
 
     fn finish_moves(&mut self, out: &mut Emit<'_>) {
+        // Most records come with no rename half waiting anywhere: then not
+        // one root is looked at (each record would otherwise cost a look
+        // at every root, as each IN_IGNORED of an unwatched root did).
+        if !self.moves_pending {
+            return;
+        }
+        self.moves_pending = false;
         for root in self.roots.iter_mut() {
             // Looked at here, before nearly every record: most times no
             // rename half waits, and no call is made.
@@ -221,6 +233,7 @@ impl InotifyDriver {
         // A MOVED_TO follows its MOVED_FROM directly; anything else means
         // the entry left the watched scope.
         let pairs = ev.mask.contains(EventMask::MOVED_TO)
+            && self.moves_pending
             && self
                 .roots
                 .iter()
@@ -228,6 +241,8 @@ impl InotifyDriver {
         if !pairs {
             self.finish_moves(out);
         }
+        // A root may keep this record's rename half (see `tree_event`).
+        self.moves_pending |= ev.mask.contains(EventMask::MOVED_FROM);
         if let Some(name) = ev.name
             && cookie::is_cookie(name)
         {
