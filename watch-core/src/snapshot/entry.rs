@@ -16,6 +16,22 @@ pub(crate) enum EntryKind {
     Other,
 }
 
+impl EntryKind {
+    /// The kind of an object from its file type's tests, a symlink first
+    /// (`lstat` never reports one as anything else).
+    fn of(is_symlink: bool, is_dir: bool, is_file: bool) -> EntryKind {
+        if is_symlink {
+            EntryKind::Symlink
+        } else if is_dir {
+            EntryKind::Dir
+        } else if is_file {
+            EntryKind::File
+        } else {
+            EntryKind::Other
+        }
+    }
+}
+
 /// What a scan records about one path. A [`Snapshot`](super::Snapshot)
 /// does not keep a directory's `size`, `mtime` and `ctime` (every diff
 /// ignores them): it gives them back as 0.
@@ -90,17 +106,8 @@ impl Entry {
     /// An entry from (l)stat metadata; `target` for symlinks.
     pub(crate) fn from_metadata(meta: &Metadata, target: Option<PathBuf>) -> Entry {
         let ft = meta.file_type();
-        let kind = if ft.is_symlink() {
-            EntryKind::Symlink
-        } else if ft.is_dir() {
-            EntryKind::Dir
-        } else if ft.is_file() {
-            EntryKind::File
-        } else {
-            EntryKind::Other
-        };
         Entry {
-            kind,
+            kind: EntryKind::of(ft.is_symlink(), ft.is_dir(), ft.is_file()),
             listed: false,
             dev: meta.dev(),
             ino: meta.ino(),
@@ -118,17 +125,8 @@ impl Entry {
     /// (its target, for a symlink, not read yet).
     #[cfg(linux_kernel)]
     pub(crate) fn from_stat(st: &inotify::EntryStat) -> Entry {
-        let kind = if st.is_symlink() {
-            EntryKind::Symlink
-        } else if st.is_dir() {
-            EntryKind::Dir
-        } else if st.is_file() {
-            EntryKind::File
-        } else {
-            EntryKind::Other
-        };
         Entry {
-            kind,
+            kind: EntryKind::of(st.is_symlink(), st.is_dir(), st.is_file()),
             listed: false,
             dev: st.dev,
             ino: st.ino,
