@@ -206,7 +206,10 @@ fn reload_method_signal_finds_the_process_by_name() {
         log = log.display(),
         ready = ready.display()
     );
-    let mut service = Command::new(&exe).arg("-c").arg(script).spawn().unwrap();
+    let service = Command::new(&exe).arg("-c").arg(script).spawn().unwrap();
+    // Killed however the test ends, so a failure leaves no process behind
+    // under a name a later run may use again.
+    let service = KillOnDrop(service);
     wait_until("the service to start", || ready.exists());
     let mut w = Watchfs::start(&[
         "--reload-method",
@@ -217,10 +220,25 @@ fn reload_method_signal_finds_the_process_by_name() {
         config.to_str().unwrap(),
     ]);
     std::fs::write(&config, "v2\n").unwrap();
-    wait_until("SIGHUP at the service", || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("hup"))
-    });
-    w.wait_stderr(&format!("sent SIGHUP to pid {}", service.id()));
-    let _ = service.kill();
-    let _ = service.wait();
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("hup")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for SIGHUP at the service (pid {}); watchfs said:\n{}",
+            service.0.id(),
+            w.stderr_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    w.wait_stderr(&format!("sent SIGHUP to pid {}", service.0.id()));
+}
+
+/// A child process killed and reaped when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
