@@ -206,7 +206,15 @@ fn reload_method_signal_finds_the_process_by_name() {
         log = log.display(),
         ready = ready.display()
     );
-    let service = Command::new(&exe).arg("-c").arg(script).spawn().unwrap();
+    // SIGHUP back to its default first: a shell cannot trap a signal it
+    // was started with ignored (as under `nohup`), and ignoring is inherited.
+    let service = Command::new("env")
+        .arg("--default-signal=HUP")
+        .arg(&exe)
+        .arg("-c")
+        .arg(script)
+        .spawn()
+        .unwrap();
     // Killed however the test ends, so a failure leaves no process behind
     // under a name a later run may use again.
     let service = KillOnDrop(service);
