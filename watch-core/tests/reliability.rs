@@ -776,13 +776,17 @@ fn one_write_to_a_watched_file_is_one_event() {
     for round in 0..3 {
         use std::os::unix::fs::FileExt;
         writer.write_at(b"x", round).unwrap();
-        let evs = sync_and_drain(&mut w);
-        let modified: Vec<&Event> = evs.iter().filter(|e| e.path == file).collect();
-        assert!(
-            matches!(&modified[..], [e] if e.kind == EventKind::Modified),
-            "{evs:?}"
-        );
+        assert_one_modified(&sync_and_drain(&mut w), &file);
     }
+}
+
+/// `evs` name `file` exactly once, as `Modified`.
+fn assert_one_modified(evs: &[Event], file: &Path) {
+    let modified: Vec<&Event> = evs.iter().filter(|e| e.path == file).collect();
+    assert!(
+        matches!(&modified[..], [e] if e.kind == EventKind::Modified),
+        "{evs:?}"
+    );
 }
 
 /// A root naming a directory has no inode watch of its own: its attribute
@@ -803,12 +807,7 @@ fn a_directory_root_is_reported_through_its_parent_shared_with_a_file_root() {
     let evs = sync_and_drain(&mut w);
     assert!(has(&evs, &EventKind::Metadata, &dir), "{evs:?}");
     std::os::unix::fs::FileExt::write_at(&writer, b"x", 0).unwrap();
-    let evs = sync_and_drain(&mut w);
-    let modified: Vec<&Event> = evs.iter().filter(|e| e.path == file).collect();
-    assert!(
-        matches!(&modified[..], [e] if e.kind == EventKind::Modified),
-        "{evs:?}"
-    );
+    assert_one_modified(&sync_and_drain(&mut w), &file);
 }
 
 /// The kernel refuses an inode watch on a file its caller may not read; a
