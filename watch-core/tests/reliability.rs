@@ -841,13 +841,7 @@ fn an_unreadable_watched_file_is_reported_through_its_directory() {
     if rs::effective_uid() == 0 {
         // Root ignores permission bits: the child runs as `nobody`, which
         // owns the tree.
-        let status = Command::new("chown")
-            .args(["-R", "65534:65534"])
-            .arg(tmp.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        give_to_nobody(tmp.path());
     }
     rs::rerun(
         TEST,
@@ -905,6 +899,18 @@ fn permission_denied_subtrees_are_skipped_as_an_unprivileged_user() {
     rerun_with_locked(TEST, &tmp, &root.join("locked"));
 }
 
+/// Makes `nobody` (uid and gid 65534) the owner of everything below
+/// `root`, and `root` readable and searchable by everyone.
+fn give_to_nobody(root: &Path) {
+    let status = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(root)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// Runs `test` again in a child that may not read `locked` (mode 000): as
 /// `nobody` when we are root (which ignores permission bits), owning the
 /// rest of `tmp`.
@@ -913,13 +919,7 @@ fn rerun_with_locked(test: &str, tmp: &TempDir, locked: &Path) {
     if rs::effective_uid() == 0 {
         // Root ignores permission bits; the child runs as `nobody`, which
         // owns the tree except for the locked directory.
-        let status = Command::new("chown")
-            .args(["-R", "65534:65534"])
-            .arg(tmp.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        give_to_nobody(tmp.path());
         let status = Command::new("chown")
             .arg("0:0")
             .arg(locked)
