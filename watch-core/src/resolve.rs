@@ -216,9 +216,15 @@ fn walk(
             all_known = false;
             continue;
         }
-        here.clear();
-        here.push(&dir);
-        here.push(&*name);
+        // `dir` joined with the name, as `PathBuf::push` joins them (the
+        // name is one name, never empty), without its parsing.
+        let buf = here.as_mut_os_string();
+        buf.clear();
+        buf.push(dir.as_os_str());
+        if !dir.as_os_str().as_encoded_bytes().ends_with(b"/") {
+            buf.push("/");
+        }
+        buf.push(&*name);
         let last = queue.is_empty() && names.peek().is_none();
         if all_known
             && !(local || last)

@@ -96,12 +96,15 @@ impl Seen {
 ///
 /// `opened`: the base directory, opened by the lookup that found it as
 /// `base` (it is then read from there, not opened again by path).
+/// `into`: an empty snapshot whose storage a result of one path takes
+/// (see [`Snapshot::from_one`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn scan_dir(
     root: &Path,
     base_rel: &SharedPath,
     base: Entry,
     opened: Option<fs::File>,
+    into: Snapshot,
     above: HashSet<(u64, u64)>,
     opts: &ScanOptions<'_>,
     visit: &mut VisitDir<'_>,
@@ -158,7 +161,7 @@ pub(crate) fn scan_dir(
         Some((children, listed)) if !opts.recursive => {
             if children.is_empty() {
                 // The directory alone (its files, if any, in its listing).
-                let snap = Snapshot::from_one(base_rel.clone(), base, listed);
+                let snap = Snapshot::from_one(base_rel.clone(), base, listed, into);
                 return (snap, visited.unread);
             }
             // Nothing is entered: the children are the rest of the result.
@@ -481,6 +484,7 @@ pub(crate) fn scan_root(
                 &root_rel(),
                 entry.clone(),
                 None,
+                Snapshot::default(),
                 HashSet::new(),
                 opts,
                 visit,
@@ -528,6 +532,7 @@ mod tests {
             &SharedPath::from(Path::new("")),
             base,
             None,
+            Snapshot::default(),
             HashSet::new(),
             &opts,
             &mut visit,
@@ -613,6 +618,7 @@ mod tests {
             &SharedPath::from(Path::new("")),
             base,
             None,
+            Snapshot::default(),
             HashSet::new(),
             &opts,
             &mut visit,

@@ -348,6 +348,28 @@ impl Snapshot {
         out.into_iter()
     }
 
+    /// Whether nothing is recorded.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Empties the snapshot. One that holds a single path (a root scanned
+    /// without recursion, or whose directory has no subdirectory) keeps
+    /// its map's storage, for [`Snapshot::from_one`] to record the next
+    /// one in without an allocation: a removed root leaves its emptied
+    /// snapshot to the next root made in its slot (see `Root::retire`).
+    pub(crate) fn clear(&mut self) {
+        if self.nodes.len() <= 1 {
+            // Emptied by removal, a map keeps its (only) leaf.
+            self.nodes.pop_first();
+        } else {
+            self.nodes = BTreeMap::new();
+        }
+        self.attrs = Attrs::default();
+        self.announced = None;
+        self.floor = None;
+    }
+
     /// Every path and its entry, in path order (parents first).
     pub(crate) fn iter(&self) -> std::vec::IntoIter<(PathBuf, Entry)> {
         let mut out = Vec::with_capacity(self.nodes.len());

@@ -9,7 +9,7 @@ use inotify::{Inotify, WatchDescriptor, WatchMask};
 use super::links::Links;
 use crate::fast_hash::FastHash;
 use crate::resolve::DirId;
-use crate::root_layer::{ArmError, Role, SharedPath, WatchTable};
+use crate::root_layer::{ArmError, Role, SharedPath, WatchTable, same_path};
 use crate::{Error, SkipReason};
 
 /// What every tree directory watch listens for. The same mask everywhere
@@ -156,6 +156,10 @@ pub(super) enum Shared {
 /// Past this many users, a set.
 const FEW: usize = 8;
 
+/// How many emptied sets of uses are kept for reuse: a few, enough for a
+/// directory whose entries are roots and the directories above it.
+const SPARE_SETS: usize = 4;
+
 /// A [`Use`] in 24 bytes instead of 32: the root's number in 32 bits (a
 /// larger one is not kept inline) and the role's kind in a byte beside it.
 #[derive(Clone, Debug)]
@@ -209,8 +213,12 @@ impl Inline {
 
     fn is(&self, user: &Use) -> bool {
         let (kind, path) = parts(&user.role);
+        let same = match (path, &self.path) {
+            (Some(a), Some(b)) => same_path(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
         usize::try_from(self.root).is_ok_and(|r| r == user.root)
-            && path == self.path.as_ref()
+            && same
             && (path.is_none() || kind == self.kind)
     }
 
@@ -263,7 +271,9 @@ impl Users {
         }
     }
 
-    pub(super) fn remove(&mut self, user: &Use) {
+    /// Removes `user`. A set of many uses left empty is handed back
+    /// (its capacity kept) for [`Users::insert_sharing`].
+    pub(super) fn remove(&mut self, user: &Use) -> Option<Box<Shared>> {
         let empty = match self {
             Users::None => false,
             Users::One(u) => u.is(user),
@@ -278,9 +288,32 @@ impl Users {
                 }
             },
         };
-        if empty {
-            *self = Users::None;
+        if empty && let Users::Shared(shared) = std::mem::take(self) {
+            return matches!(*shared, Shared::Many(_)).then_some(shared);
         }
+        None
+    }
+
+    /// [`Users::insert`], where a second user takes one of `spares` if
+    /// there is one (the emptied set of a watch that had many users, see
+    /// [`Users::remove`]) instead of starting a vector that grows into a
+    /// set again: the roots in one directory, added and removed in
+    /// turn, fill its watch's set (and that of each directory above)
+    /// without growing it each time.
+    // Boxed as `Users::Shared` holds them: moved in and out as they are.
+    #[allow(clippy::vec_box)]
+    pub(super) fn insert_sharing(&mut self, user: Use, spares: &mut Vec<Box<Shared>>) {
+        if let Users::One(u) = self
+            && !u.is(&user)
+            && let Some(mut set) = spares.pop()
+            && let Shared::Many(s) = &mut *set
+        {
+            s.insert(u.to_use());
+            s.insert(user);
+            *self = Users::Shared(set);
+            return;
+        }
+        self.insert(user);
     }
 
     /// Replaces the contents of `out` with copies of these uses.
@@ -343,6 +376,11 @@ pub(super) struct Kernel {
     /// Anchor watches asked for their entries' writes and attribute
     /// changes too ([`anchor_contents_mask`]); an entry goes with the watch.
     pub(super) contents: HashSet<Wd, FastHash>,
+    /// The sets of uses the last few watches with many users left,
+    /// emptied (see [`Users::insert_sharing`]); at most [`SPARE_SETS`].
+    // Boxed as `Users::Shared` holds them: moved in and out as they are.
+    #[allow(clippy::vec_box)]
+    pub(super) spare_sets: Vec<Box<Shared>>,
 }
 
 /// What a root keeps besides the shared state: rename halves waiting for
@@ -390,7 +428,11 @@ impl WatchTable for Kernel {
     /// Drops one use; the last one removes the kernel watch.
     fn release(&mut self, root: usize, wd: Wd, role: Role) {
         if let Some(users) = self.uses.get_mut(&wd) {
-            users.remove(&Use { root, role });
+            if let Some(set) = users.remove(&Use { root, role })
+                && self.spare_sets.len() < SPARE_SETS
+            {
+                self.spare_sets.push(set);
+            }
             if users.is_empty() {
                 self.uses.remove(&wd);
                 self.links.released(wd);
@@ -406,7 +448,7 @@ impl WatchTable for Kernel {
         let found = self.links.find(dir, id, matches!(role, Role::Anchor(_)));
         match found.and_then(|wd| Some((wd, self.uses.get_mut(&wd)?))) {
             Some((wd, users)) => {
-                users.insert(Use { root, role });
+                users.insert_sharing(Use { root, role }, &mut self.spare_sets);
                 Ok(wd)
             }
             None => Err(role),
@@ -456,7 +498,7 @@ impl WatchTable for Kernel {
 
     fn repath(&mut self, root: usize, wd: Wd, old: Role, new: Role) {
         if let Some(users) = self.uses.get_mut(&wd) {
-            users.remove(&Use { root, role: old });
+            let _ = users.remove(&Use { root, role: old });
             users.insert(Use { root, role: new });
         }
     }

@@ -103,6 +103,7 @@ impl InotifyDriver {
                 quiet: listed_since(),
                 links: Default::default(),
                 contents: Default::default(),
+                spare_sets: Vec::new(),
             },
             buf: Some(buf),
             roots: Roots::default(),

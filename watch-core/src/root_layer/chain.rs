@@ -5,7 +5,7 @@ use std::path::Path;
 use super::{ArmError, Role, Root, SharedPath, WatchTable};
 use crate::Error;
 use crate::resolve::{DirId, Resolved, resolve, same_dir};
-use crate::snapshot::{EntryKind, Snapshot};
+use crate::snapshot::EntryKind;
 
 /// A directory watched to follow a root's name: where it is, which
 /// directory it was when armed, and the watch.
@@ -42,42 +42,47 @@ fn relink<'w, T: WatchTable>(
 ) -> (bool, Option<Error>) {
     let mut again = false;
     let mut error = None;
-    for (dir, id) in wanted.clone() {
-        if !arm_new || links.iter().any(|l| l.id == id && same_dir(&l.dir, dir)) {
-            continue;
-        }
-        // The lookup's own path: shared, not copied.
-        let shared = dir.clone();
-        let mut use_role = role(shared.clone());
-        // Another root's watch on the same directory: it was checked against
-        // a lookup made after it was armed, and reports the directory being
-        // renamed or replaced from then on, so no lookup again is needed.
-        if let Some(known) = id {
-            match t.share(root, dir, known, use_role) {
+    // Nothing linked yet (a root being added): whatever is linked below
+    // comes from `wanted`, so nothing needs to be looked for or released.
+    let fresh = links.is_empty();
+    if arm_new {
+        for (dir, id) in wanted.clone() {
+            if !fresh && links.iter().any(|l| l.id == id && same_dir(&l.dir, dir)) {
+                continue;
+            }
+            // The lookup's own path: shared, not copied.
+            let shared = dir.clone();
+            let mut use_role = role(shared.clone());
+            // Another root's watch on the same directory: it was checked against
+            // a lookup made after it was armed, and reports the directory being
+            // renamed or replaced from then on, so no lookup again is needed.
+            if let Some(known) = id {
+                match t.share(root, dir, known, use_role) {
+                    Ok(handle) => {
+                        links.push(Link {
+                            dir: shared,
+                            id,
+                            handle,
+                        });
+                        continue;
+                    }
+                    Err(back) => use_role = back,
+                }
+            }
+            match t.arm_link(root, dir, id, use_role) {
                 Ok(handle) => {
                     links.push(Link {
                         dir: shared,
                         id,
                         handle,
                     });
-                    continue;
+                    again = true;
                 }
-                Err(back) => use_role = back,
-            }
-        }
-        match t.arm_link(root, dir, id, use_role) {
-            Ok(handle) => {
-                links.push(Link {
-                    dir: shared,
-                    id,
-                    handle,
-                });
-                again = true;
-            }
-            Err(ArmError::Gone) => again = true, // vanished: resolve again
-            Err(e) => {
-                if error.is_none() {
-                    error = e.into_error();
+                Err(ArmError::Gone) => again = true, // vanished: resolve again
+                Err(e) => {
+                    if error.is_none() {
+                        error = e.into_error();
+                    }
                 }
             }
         }
@@ -87,7 +92,7 @@ fn relink<'w, T: WatchTable>(
             .clone()
             .any(|(d, i)| i == l.id && same_dir(d, &l.dir))
     };
-    if links.iter().all(wanted_link) {
+    if fresh || links.iter().all(wanted_link) {
         return (again, error);
     }
     let (keep, stale): (Vec<_>, Vec<_>) = std::mem::take(links).into_iter().partition(wanted_link);
@@ -203,7 +208,7 @@ impl<T: WatchTable> Root<T> {
         if self.target.is_none()
             && self.resolved.target.is_some()
             && let Some((dir, _)) = self.resolved.last()
-            && let Some(anchor) = self.anchors.iter().find(|l| *l.dir == *dir)
+            && let Some(anchor) = self.anchors.iter().find(|l| same_dir(&l.dir, dir))
         {
             t.anchor_contents(anchor.handle, &anchor.dir);
         }
@@ -216,13 +221,24 @@ impl<T: WatchTable> Root<T> {
         // paths under "" first; what else waits under the root's paths (a
         // retry after the limit refused) goes the way `drop_subtree` takes
         // it.
-        for (rel, handle) in std::mem::take(&mut self.dirs) {
-            t.release(self.id, handle, Role::Tree(rel));
+        // A root without recursion has one directory: taken out of the
+        // map, which keeps its storage for the next root added (see
+        // `Root::retire`), as the snapshot does.
+        if self.dirs.len() == 1 {
+            if let Some((rel, handle)) = self.dirs.pop_first() {
+                t.release(self.id, handle, Role::Tree(rel));
+            }
+        } else {
+            for (rel, handle) in std::mem::take(&mut self.dirs) {
+                t.release(self.id, handle, Role::Tree(rel));
+            }
         }
-        for (rel, handle) in std::mem::take(&mut self.files) {
-            t.release(self.id, handle, Role::File(rel));
+        if !self.files.is_empty() {
+            for (rel, handle) in std::mem::take(&mut self.files) {
+                t.release(self.id, handle, Role::File(rel));
+            }
         }
-        self.snapshot = Snapshot::default();
+        self.snapshot.clear();
         if !t.blocked().is_empty() || !self.unwatched_files.is_empty() {
             self.drop_subtree(t, Path::new(""));
         }

@@ -51,8 +51,10 @@ pub(crate) use tree::{retry_blocked, under};
 /// Why a root holds a watch. Paths in [`Role::Tree`] and [`Role::File`] are
 /// relative to the root; anchors and ancestors are named as resolved.
 /// Each path is a [`SharedPath`]: 16 bytes in a table's record, and copied
-/// without allocating.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// without allocating. Two roles are equal when their kind and path are
+/// (compared as `Path`s, after a look at whether they share the
+/// allocation, which they nearly always do).
+#[derive(Clone, Debug, Eq, PartialOrd, Ord)]
 pub(crate) enum Role {
     /// A directory of the root's tree.
     Tree(SharedPath),
@@ -69,6 +71,37 @@ pub(crate) enum Role {
     /// The regular file the root's path leads to, watched by inode so that
     /// a write through another hard link is seen too.
     Target,
+}
+
+/// Whether two shared paths are the same path: the same allocation, or
+/// equal as `Path`s (what `==` on them says, which never looks at the
+/// allocation first for an unsized `Path`).
+pub(crate) fn same_path(a: &SharedPath, b: &SharedPath) -> bool {
+    std::sync::Arc::ptr_eq(a, b) || a == b
+}
+
+impl PartialEq for Role {
+    fn eq(&self, other: &Role) -> bool {
+        match (self, other) {
+            (Role::Tree(a), Role::Tree(b))
+            | (Role::File(a), Role::File(b))
+            | (Role::Anchor(a), Role::Anchor(b))
+            | (Role::Ancestor(a), Role::Ancestor(b)) => same_path(a, b),
+            (Role::Target, Role::Target) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Hashed as [`PartialEq`] compares: its kind and its path.
+impl std::hash::Hash for Role {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Role::Tree(p) | Role::File(p) | Role::Anchor(p) | Role::Ancestor(p) => p.hash(state),
+            Role::Target => {}
+        }
+    }
 }
 
 /// Why a watch could not be armed.
@@ -269,95 +302,15 @@ pub(crate) struct Root<T: WatchTable> {
     pub(crate) state: T::State,
 }
 
-/// The allocations a removed root leaves for the next one, empty (see
-/// [`Root::into_spare`]).
-pub(crate) struct Spare<T: WatchTable> {
-    path: PathBuf,
-    consulted: Vec<(SharedPath, std::ffi::OsString)>,
-    walked: Vec<(SharedPath, DirId)>,
-    anchors: Vec<Link<T::Handle>>,
-    ancestors: Vec<Link<T::Handle>>,
-}
-
-impl<T: WatchTable> Default for Spare<T> {
-    fn default() -> Self {
-        Spare {
-            path: PathBuf::new(),
-            consulted: Vec::new(),
-            walked: Vec::new(),
-            anchors: Vec::new(),
-            ancestors: Vec::new(),
-        }
-    }
-}
-
 impl<T: WatchTable> Root<T> {
     pub(crate) fn new(id: usize, path: &Path, mode: RecursiveMode) -> Root<T> {
-        Root::made_of(id, path.to_path_buf(), mode, Spare::default())
-    }
-
-    /// [`Root::new`] in the allocations of `spare` (what a removed root
-    /// left, see [`Root::into_spare`]): its path buffer and the vectors
-    /// its lookup and its links fill.
-    pub(crate) fn reuse(
-        id: usize,
-        path: &Path,
-        mode: RecursiveMode,
-        mut spare: Spare<T>,
-    ) -> Root<T> {
-        let mut buf = std::mem::take(&mut spare.path);
-        buf.clear();
-        buf.as_mut_os_string().push(path.as_os_str());
-        Root::made_of(id, buf, mode, spare)
-    }
-
-    /// Takes the allocations worth keeping out of a removed root (its
-    /// watches released), emptied: a root added later is made of them.
-    pub(crate) fn into_spare(self) -> Spare<T> {
-        let Root {
-            path,
-            resolved,
-            mut anchors,
-            mut ancestors,
-            ..
-        } = self;
-        let Resolved {
-            mut consulted,
-            mut walked,
-            ..
-        } = resolved;
-        consulted.clear();
-        walked.clear();
-        anchors.clear();
-        ancestors.clear();
-        Spare {
-            path,
-            consulted,
-            walked,
-            anchors,
-            ancestors,
-        }
-    }
-
-    fn made_of(id: usize, path: PathBuf, mode: RecursiveMode, spare: Spare<T>) -> Root<T> {
-        let Spare {
-            consulted,
-            walked,
-            anchors,
-            ancestors,
-            ..
-        } = spare;
         Root {
             id,
-            path,
+            path: path.to_path_buf(),
             mode,
-            resolved: Resolved {
-                consulted,
-                target: None,
-                walked,
-            },
-            anchors,
-            ancestors,
+            resolved: Resolved::default(),
+            anchors: Vec::new(),
+            ancestors: Vec::new(),
             target: None,
             dirs: BTreeMap::new(),
             files: BTreeMap::new(),
@@ -368,6 +321,47 @@ impl<T: WatchTable> Root<T> {
             budget_noted: false,
             state: T::State::default(),
         }
+    }
+
+    /// Empties a removed root (its watches released, its map of
+    /// directories and its snapshot emptied, see [`Root::release`]) down
+    /// to the allocations worth keeping for the root made in its place
+    /// later ([`Root::renew`]): its path buffer, the vectors its lookup
+    /// and links fill, and that map and snapshot (one that held one entry
+    /// keeps that entry's storage). Holds no path of a directory after
+    /// this.
+    pub(crate) fn retire(&mut self) {
+        self.resolved.consulted.clear();
+        self.resolved.walked.clear();
+        self.resolved.target = None;
+        self.anchors.clear();
+        self.ancestors.clear();
+        self.target = None;
+        if !self.dirs.is_empty() {
+            self.dirs = BTreeMap::new();
+        }
+        if !self.snapshot.is_empty() {
+            self.snapshot.clear();
+        }
+        if !self.files.is_empty() {
+            self.files = BTreeMap::new();
+        }
+        self.dirty = false;
+        self.fresh = Vec::new();
+        if !self.unwatched_files.is_empty() {
+            self.unwatched_files = BTreeSet::new();
+        }
+        self.budget_noted = false;
+        self.state = T::State::default();
+    }
+
+    /// Makes a retired root ([`Root::retire`]) the root `id` of `path`,
+    /// in the allocations it kept: as [`Root::new`] makes one.
+    pub(crate) fn renew(&mut self, id: usize, path: &Path, mode: RecursiveMode) {
+        self.id = id;
+        self.path.as_mut_os_string().clear();
+        self.path.as_mut_os_string().push(path.as_os_str());
+        self.mode = mode;
     }
 
     pub(crate) fn full(&self, rel: &Path) -> PathBuf {

@@ -155,12 +155,16 @@ impl<T: WatchTable> Root<T> {
         };
         let mut result = self.follow(t, false, first, false);
         self.watch_target(t);
-        for (rel, handle) in std::mem::take(&mut self.files) {
-            t.release(self.id, handle, Role::File(rel));
+        if !self.files.is_empty() {
+            for (rel, handle) in std::mem::take(&mut self.files) {
+                t.release(self.id, handle, Role::File(rel));
+            }
         }
         // `install` gives the files their watches again, or has them wait.
         self.unwatched_files.clear();
-        let old_dirs = std::mem::take(&mut self.dirs);
+        // A new root's empty map is kept, with the storage a removed root
+        // may have left in it (see `Root::retire`).
+        let old_dirs = (!self.dirs.is_empty()).then(|| std::mem::take(&mut self.dirs));
         let mut snap = Snapshot::default();
         if let Some(target) = self.resolved.target.clone() {
             if target.is_dir() {
@@ -176,7 +180,14 @@ impl<T: WatchTable> Root<T> {
                 match arm_dir(t, self.id, &self.path, &key, true) {
                     Ok(handle) => {
                         self.dirs.insert(key, handle);
-                        snap = self.scan_opened(t, config, root, target, opened, notices, exact);
+                        // A new root's snapshot is empty, and may hold the
+                        // storage a removed root left.
+                        let into = match new && self.snapshot.is_empty() {
+                            true => std::mem::take(&mut self.snapshot),
+                            false => Snapshot::default(),
+                        };
+                        snap =
+                            self.scan_opened(t, config, root, target, opened, into, notices, exact);
                     }
                     Err(ArmError::Gone) => {} // vanished: the anchor reports its return
                     Err(e) => {
@@ -190,9 +201,11 @@ impl<T: WatchTable> Root<T> {
             }
         }
         // A watch armed again on the same directory is the same watch.
-        for (rel, handle) in old_dirs {
-            if self.dirs.get(&rel) != Some(&handle) {
-                t.release(self.id, handle, Role::Tree(rel));
+        if let Some(old_dirs) = old_dirs {
+            for (rel, handle) in old_dirs {
+                if self.dirs.get(&rel) != Some(&handle) {
+                    t.release(self.id, handle, Role::Tree(rel));
+                }
             }
         }
         if let Ok(stable) = result {

@@ -6,43 +6,43 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-use super::{Emit, Root, Spare, WatchTable};
+use super::{Emit, Root, WatchTable};
 use crate::fast_hash::FastHash;
 use crate::{Config, Error, Event, RecursiveMode};
 
-/// What a removed root leaves for the next one added.
-pub(crate) trait Recycle {
-    /// Its allocations worth keeping, emptied.
-    type Spare;
-}
-
-impl<T: WatchTable> Recycle for Root<T> {
-    type Spare = (Spare<T>, OsString);
+/// One slot: a root, and whether it is one the watcher has (otherwise it
+/// is a removed one, kept to be made the next root added here).
+struct Slot<R> {
+    root: R,
+    live: bool,
+    /// The buffer the root's key was kept in, while the root is removed.
+    key: OsString,
 }
 
 /// Roots by id, with an index by path.
-pub(crate) struct Roots<R: Recycle> {
-    slots: Vec<Option<R>>,
+///
+/// A removed root stays in its slot, its watches released and its
+/// contents emptied, and the next root added there is made in it
+/// ([`Root::renew`]): its path buffer, the vectors its lookup and links
+/// fill, its map of directories and its snapshot (emptied, each keeping
+/// the storage of one entry) and its key's buffer are used again, and
+/// the large root is never moved. Adding and removing roots in turn then
+/// allocates a few times per root instead of about ten.
+pub(crate) struct Roots<R> {
+    slots: Vec<Slot<R>>,
     /// Root path (as [`key`] spells it) -> its slot, so `watch`/`unwatch`
     /// cost the same with one root or ten thousand.
     ids: HashMap<OsString, usize, FastHash>,
-    /// Empty slots, reused before the vector grows.
+    /// Slots of removed roots, reused before the vector grows.
     free: Vec<usize>,
-    /// What removed roots left (with their key's buffer), taken by the
-    /// next roots added: adding and removing roots in turn then allocates
-    /// a few times per root instead of about ten. Never more of them
-    /// than [`Roots::free`] slots (each was left by a root whose slot was
-    /// freed; each root added takes a free slot, if any, and a spare).
-    spares: Vec<R::Spare>,
 }
 
-impl<R: Recycle> Default for Roots<R> {
+impl<R> Default for Roots<R> {
     fn default() -> Self {
         Roots {
             slots: Vec::new(),
             ids: HashMap::default(),
             free: Vec::new(),
-            spares: Vec::new(),
         }
     }
 }
@@ -56,17 +56,23 @@ fn key(path: &Path) -> Cow<'_, OsStr> {
     let bytes = path.as_os_str().as_encoded_bytes();
     // Spelled as its components join: no empty name but a leading `/`'s,
     // no `.` but a leading one (so no `//`, no `/./`, no trailing `/` or
-    // `/.`). One pass, looking back from each `/` and from the end.
-    let odd_before = |end: usize| {
-        let name = &bytes[..end];
-        name.ends_with(b"/") || name.ends_with(b"/.")
+    // `/.`). One pass over the bytes, remembering the two before each
+    // `/` and before the end.
+    let odd = |one_before: u8, two_before: u8| {
+        one_before == b'/' || (one_before == b'.' && two_before == b'/')
     };
-    let plain = bytes == b"/"
-        || (!odd_before(bytes.len())
-            && !bytes
-                .iter()
-                .enumerate()
-                .any(|(i, &b)| b == b'/' && odd_before(i)));
+    let (mut one, mut two) = (0u8, 0u8);
+    let mut plain = true;
+    for &b in bytes {
+        if b == b'/' && odd(one, two) {
+            plain = false;
+            break;
+        }
+        (two, one) = (one, b);
+    }
+    if plain && bytes != b"/" && odd(one, two) {
+        plain = false;
+    }
     if plain {
         Cow::Borrowed(path.as_os_str())
     } else {
@@ -74,60 +80,33 @@ fn key(path: &Path) -> Cow<'_, OsStr> {
     }
 }
 
-impl<R: Recycle> Roots<R> {
-    /// The id the next root will get (a slot freed before, or a new one at
-    /// the end), for [`Roots::place`].
-    fn reserve(&mut self) -> usize {
-        self.free.pop().unwrap_or(self.slots.len())
-    }
-
-    /// Puts `root` in the reserved `id`'s slot, not yet found by path
-    /// (see [`Roots::index`]), and returns it there: a root is large, and
-    /// is built up and torn down in its slot instead of being moved in and
-    /// out of it.
-    fn place(&mut self, id: usize, root: R) -> &mut R {
-        if id == self.slots.len() {
-            self.slots.push(None);
-        }
-        self.slots[id].insert(root)
-    }
-
-    /// Makes the root placed under `id` found by its path's [`key`].
-    fn index(&mut self, id: usize, key: OsString) {
-        self.ids.insert(key, id);
-    }
-
+impl<R> Roots<R> {
     /// The id of the root watching `path`, no longer found by path, and
-    /// the buffer its key was kept in; its slot is emptied with
-    /// [`Roots::vacate`].
+    /// the buffer its key was kept in.
     fn unindex(&mut self, path: &Path) -> Option<(OsString, usize)> {
         self.ids.remove_entry(&*key(path))
     }
 
     pub(crate) fn get_mut(&mut self, id: usize) -> Option<&mut R> {
-        self.slots.get_mut(id).and_then(Option::as_mut)
+        self.slots
+            .get_mut(id)
+            .filter(|s| s.live)
+            .map(|s| &mut s.root)
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &R> {
-        self.slots.iter().flatten()
+        self.slots.iter().filter(|s| s.live).map(|s| &s.root)
     }
 
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut R> {
-        self.slots.iter_mut().flatten()
+        self.slots
+            .iter_mut()
+            .filter(|s| s.live)
+            .map(|s| &mut s.root)
     }
 }
 
 impl<T: WatchTable> Roots<Root<T>> {
-    /// Takes the root out of `id`'s slot, frees the slot, and keeps what
-    /// the root (its watches released) and its key's buffer `key` leave.
-    fn vacate(&mut self, id: usize, mut key: OsString) {
-        if let Some(root) = self.slots.get_mut(id).and_then(Option::take) {
-            key.clear();
-            self.spares.push((root.into_spare(), key));
-            self.free.push(id);
-        }
-    }
-
     /// Starts watching `path` (replacing a root with the same path); scan
     /// notices go to `out`. The error when the path, or a directory followed
     /// for it, cannot be watched; then nothing stays armed for it.
@@ -144,23 +123,38 @@ impl<T: WatchTable> Roots<Root<T>> {
         if self.ids.contains_key(&*key) {
             self.unwatch(t, path)?;
         }
-        let id = self.reserve();
-        let (root, buf) = match self.spares.pop() {
-            Some((spare, buf)) => (Root::reuse(id, path, mode, spare), buf),
-            None => (Root::new(id, path, mode), OsString::new()),
+        // A removed root's slot, made the new root in place, or a new one
+        // at the end. Not found by id or path until it is built.
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id].root.renew(id, path, mode);
+                id
+            }
+            None => {
+                let id = self.slots.len();
+                self.slots.push(Slot {
+                    root: Root::new(id, path, mode),
+                    live: false,
+                    key: OsString::new(),
+                });
+                id
+            }
         };
-        let root = self.place(id, root);
+        let slot = &mut self.slots[id];
+        let root = &mut slot.root;
         match root.rebuild(t, config, out, false, true) {
             Ok(snap) => {
                 root.install(t, snap, &mut Emit::new(out));
-                let mut buf = buf;
+                let mut buf = std::mem::take(&mut slot.key);
                 buf.push(&*key);
-                self.index(id, buf);
+                slot.live = true;
+                self.ids.insert(buf, id);
                 Ok(())
             }
             Err(e) => {
                 root.release(t);
-                self.vacate(id, buf);
+                root.retire();
+                self.free.push(id);
                 Err(e)
             }
         }
@@ -168,15 +162,19 @@ impl<T: WatchTable> Roots<Root<T>> {
 
     /// Stops watching `path` and releases its watches.
     pub(crate) fn unwatch(&mut self, t: &mut T, path: &Path) -> Result<(), Error> {
-        let Some((key, id)) = self.unindex(path) else {
+        let Some((mut key, id)) = self.unindex(path) else {
             return Err(Error::NotWatched {
                 path: path.to_path_buf(),
             });
         };
-        if let Some(root) = self.get_mut(id) {
-            root.release(t);
+        if let Some(slot) = self.slots.get_mut(id).filter(|s| s.live) {
+            slot.root.release(t);
+            slot.root.retire();
+            slot.live = false;
+            key.clear();
+            slot.key = key;
+            self.free.push(id);
         }
-        self.vacate(id, key);
         Ok(())
     }
 }

@@ -98,11 +98,14 @@ impl<T: WatchTable> Root<T> {
         notices: &mut Vec<Event>,
         exact: bool,
     ) -> Snapshot {
-        self.scan_opened(t, config, rel, entry, None, notices, exact)
+        let into = Snapshot::default();
+        self.scan_opened(t, config, rel, entry, None, into, notices, exact)
     }
 
     /// [`Root::scan`], the directory at `rel` read from `opened` if given
-    /// (that directory, opened by the lookup that found it as `entry`).
+    /// (that directory, opened by the lookup that found it as `entry`), a
+    /// result of one path recorded in the storage of `into`, an empty
+    /// snapshot (see [`Snapshot::from_one`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn scan_opened(
         &mut self,
@@ -111,6 +114,7 @@ impl<T: WatchTable> Root<T> {
         rel: &Path,
         entry: Entry,
         opened: Option<std::fs::File>,
+        into: Snapshot,
         notices: &mut Vec<Event>,
         exact: bool,
     ) -> Snapshot {
@@ -152,7 +156,7 @@ impl<T: WatchTable> Root<T> {
             Ok(())
         };
         let (found, unread) = scan_dir(
-            &self.path, &base, entry, opened, visited, &opts, &mut hook, notices,
+            &self.path, &base, entry, opened, into, visited, &opts, &mut hook, notices,
         );
         // Armed, then moved or removed before it was read: nothing below it
         // is known. Unwatched, it is what a directory that moved before it

@@ -50,7 +50,7 @@ impl Snapshot {
         if found.len() == 1
             && let Some((path, entry, files)) = found.pop()
         {
-            return Snapshot::from_one(path, entry, files);
+            return Snapshot::from_one(path, entry, files, Snapshot::default());
         }
         let mut attrs = Attrs::default();
         let nodes = found
@@ -70,10 +70,20 @@ impl Snapshot {
 
     /// [`Snapshot::from_scan`] of one entry (a directory without
     /// subdirectories, scanned without recursion): inserted as it is,
-    /// without the list, the sorting and the bulk build of a larger scan.
-    pub(crate) fn from_one(path: SharedPath, entry: Entry, files: Option<Listing>) -> Snapshot {
+    /// without the list, the sorting and the bulk build of a larger scan,
+    /// into the storage of `into` if that is empty (see
+    /// [`Snapshot::clear`]).
+    pub(crate) fn from_one(
+        path: SharedPath,
+        entry: Entry,
+        files: Option<Listing>,
+        into: Snapshot,
+    ) -> Snapshot {
         let mut attrs = Attrs::default();
-        let mut nodes = BTreeMap::new();
+        let mut nodes = match into.nodes.is_empty() {
+            true => into.nodes,
+            false => BTreeMap::new(),
+        };
         nodes.insert(path, Node::new(entry, files.map(|l| l.0), &mut attrs));
         Snapshot {
             nodes,
