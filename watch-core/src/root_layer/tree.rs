@@ -48,6 +48,18 @@ fn record_dirs<H>(dirs: &mut BTreeMap<SharedPath, H>, mut armed: Vec<(SharedPath
     }
 }
 
+/// The key and watch `dirs` holds for `rel`; the root's own `""`, which
+/// sorts before every other path, is its first key, found without
+/// comparing paths (which walks their components).
+fn dir_at<'m, H>(dirs: &'m BTreeMap<SharedPath, H>, rel: &Path) -> Option<(&'m SharedPath, &'m H)> {
+    if rel.as_os_str().is_empty() {
+        dirs.first_key_value()
+            .filter(|(k, _)| k.as_os_str().is_empty())
+    } else {
+        dirs.get_key_value(rel)
+    }
+}
+
 /// The entries of `map` at and below `rel`, in path order.
 pub(crate) fn under<'m, H>(
     map: &'m BTreeMap<SharedPath, H>,
@@ -123,9 +135,12 @@ impl<T: WatchTable> Root<T> {
         if !rel.as_os_str().is_empty() {
             self.fresh.push(rel.to_path_buf());
         }
-        let visited = match rel.parent() {
-            Some(parent) => self.snapshot.dir_ids_along(parent),
-            None => HashSet::new(),
+        let visited = match rel.as_os_str().is_empty() {
+            true => HashSet::new(),
+            false => match rel.parent() {
+                Some(parent) => self.snapshot.dir_ids_along(parent),
+                None => HashSet::new(),
+            },
         };
         let opts = ScanOptions {
             exact: exact || T::FILES,
@@ -136,7 +151,7 @@ impl<T: WatchTable> Root<T> {
         let base = self
             .snapshot
             .key(rel)
-            .or_else(|| self.dirs.get_key_value(rel).map(|(k, _)| k.clone()))
+            .or_else(|| dir_at(&self.dirs, rel).map(|(k, _)| k.clone()))
             .unwrap_or_else(|| rel.into());
         // Armed by this scan, in the order met: recorded in `dirs` at the
         // end ([`record_dirs`]).
@@ -145,7 +160,7 @@ impl<T: WatchTable> Root<T> {
         let mut hook = |full: &Path, r: &SharedPath, via_symlink: bool| {
             // A scan meets each path once: only a directory watched
             // before it began can be watched already.
-            if dirs.contains_key(r) {
+            if dir_at(dirs, r).is_some() {
                 return Ok(());
             }
             // The root directory follows the user's symlink; others only
