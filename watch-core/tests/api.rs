@@ -192,6 +192,73 @@ fn unwatch_releases_watches_and_stops_events() {
 }
 
 #[test]
+fn a_root_added_where_one_was_removed_knows_only_its_own_path() {
+    // Each root below is added after the one before was removed, so it
+    // is made in what that one left: nothing of the earlier root's tree,
+    // snapshot or links may show through.
+    for backend in backends() {
+        let tmp = TempDir::new("api-rewatch");
+        for d in ["tree", "tree/a", "tree/a/b", "flat"] {
+            fs::create_dir(tmp.path().join(d)).unwrap();
+        }
+        fs::write(tmp.path().join("flat/old"), b"x").unwrap();
+        let (tree, flat, file) = (
+            tmp.path().join("tree"),
+            tmp.path().join("flat"),
+            tmp.path().join("file"),
+        );
+        fs::write(&file, b"x").unwrap();
+        let mut w = watcher(backend);
+        let only_under = |events: &[Event], root: &std::path::Path| {
+            events.iter().all(|e| e.path.starts_with(root))
+        };
+        w.watch(&tree, RecursiveMode::Recursive).unwrap();
+        w.unwatch(&tree).unwrap();
+        w.watch(&flat, RecursiveMode::NonRecursive).unwrap();
+        fs::write(tree.join("a/b/late"), b"x").unwrap();
+        fs::write(flat.join("new"), b"x").unwrap();
+        fs::remove_file(flat.join("old")).unwrap();
+        w.sync(LONG).unwrap();
+        let events = drain(&mut w);
+        assert!(only_under(&events, &flat), "{backend}: {events:?}");
+        for (name, kind) in [("new", EventKind::Created), ("old", EventKind::Removed)] {
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e.path == flat.join(name) && e.kind == kind),
+                "{backend}: {name}: {events:?}"
+            );
+        }
+        w.unwatch(&flat).unwrap();
+        w.watch(&file, RecursiveMode::NonRecursive).unwrap();
+        fs::write(flat.join("newer"), b"x").unwrap();
+        fs::write(&file, b"xy").unwrap();
+        w.sync(LONG).unwrap();
+        let events = drain(&mut w);
+        assert!(only_under(&events, &file), "{backend}: {events:?}");
+        assert!(
+            events
+                .iter()
+                .any(|e| e.path == file && e.kind == EventKind::Modified),
+            "{backend}: {events:?}"
+        );
+        w.unwatch(&file).unwrap();
+        w.watch(&tree, RecursiveMode::Recursive).unwrap();
+        fs::write(tree.join("a/b/later"), b"x").unwrap();
+        fs::write(&file, b"xyz").unwrap();
+        w.sync(LONG).unwrap();
+        let events = drain(&mut w);
+        assert!(only_under(&events, &tree), "{backend}: {events:?}");
+        assert!(
+            events.iter().any(|e| e.path == tree.join("a/b/later")),
+            "{backend}: {events:?}"
+        );
+        w.unwatch(&tree).unwrap();
+        assert_eq!(w.watch_count(), 0, "{backend}");
+    }
+}
+
+#[test]
 fn sync_cookies_are_never_reported() {
     for backend in backends() {
         let tmp = TempDir::new("api-sync");
