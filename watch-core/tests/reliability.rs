@@ -789,11 +789,12 @@ fn assert_one_modified(evs: &[Event], file: &Path) {
     );
 }
 
-/// A root naming a directory has no inode watch of its own: its attribute
-/// changes come through the watch on its parent, which a file root in the
-/// same parent shares; that file's writes stay one event each.
+/// A root naming a directory reports its attribute changes through its
+/// own watch, and does not have the watch on its parent, which a file root
+/// in the same parent shares, report that directory's entries' writes:
+/// the file's writes stay one event each.
 #[test]
-fn a_directory_root_is_reported_through_its_parent_shared_with_a_file_root() {
+fn a_directory_root_beside_a_file_root_reports_its_attributes_and_one_event_a_write() {
     let tmp = TempDir::new("rel-noinode");
     let (dir, file) = (tmp.path().join("dir"), tmp.path().join("file"));
     fs::create_dir(&dir).unwrap();
@@ -808,6 +809,42 @@ fn a_directory_root_is_reported_through_its_parent_shared_with_a_file_root() {
     assert!(has(&evs, &EventKind::Metadata, &dir), "{evs:?}");
     std::os::unix::fs::FileExt::write_at(&writer, b"x", 0).unwrap();
     assert_one_modified(&sync_and_drain(&mut w), &file);
+}
+
+/// A root naming a directory (scanned or not, named directly or through a
+/// symlink) reports a change of its own attributes, on every backend.
+#[test]
+fn a_directory_roots_own_attribute_change_is_reported() {
+    for backend in common::backends() {
+        for (mode, through_link) in [
+            (RecursiveMode::NonRecursive, false),
+            (RecursiveMode::Recursive, false),
+            (RecursiveMode::NonRecursive, true),
+        ] {
+            let tmp = TempDir::new("rel-dir-attr");
+            let dir = tmp.path().join("dir");
+            fs::create_dir(&dir).unwrap();
+            let root = match through_link {
+                true => {
+                    symlink("dir", tmp.path().join("link")).unwrap();
+                    tmp.path().join("link")
+                }
+                false => dir.clone(),
+            };
+            let config = Config::default()
+                .backend(backend)
+                .poll_interval(Duration::from_millis(20));
+            let mut w = Watcher::with_config(config).expect("watcher");
+            w.watch(&root, mode).unwrap();
+            sync_and_drain(&mut w);
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+            let evs = sync_and_drain(&mut w);
+            assert!(
+                has(&evs, &EventKind::Metadata, &root),
+                "{backend} {mode:?} link {through_link}: {evs:?}"
+            );
+        }
+    }
 }
 
 /// The kernel refuses an inode watch on a file its caller may not read; a

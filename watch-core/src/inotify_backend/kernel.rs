@@ -115,10 +115,10 @@ pub(super) fn anchor_mask() -> WatchMask {
         | WatchMask::MASK_ADD
 }
 
-/// Added to an anchor's watch once a root's final name in it has no inode
-/// watch (a directory, a FIFO, a device, a file whose watch was refused):
-/// then the directory's records are the only ones for the name's writes
-/// and attribute changes.
+/// Added to an anchor's watch once a root's final name in it has no watch
+/// of its own (a FIFO, a device, a file whose inode watch or a directory
+/// whose tree watch was refused): then the directory's records are the
+/// only ones for the name's writes and attribute changes.
 pub(super) fn anchor_contents_mask() -> WatchMask {
     WatchMask::MODIFY
         | WatchMask::ATTRIB

@@ -253,9 +253,15 @@ impl Root<Kernel> {
     ) -> bool {
         let mask = ev.mask;
         let Some(name) = ev.name else {
+            // The root directory's own attribute change (chmod, chown,
+            // times) refreshes it too: its anchor is not asked for them.
             if dir.as_os_str().is_empty()
-                && mask
-                    .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::UNMOUNT)
+                && mask.intersects(
+                    EventMask::DELETE_SELF
+                        | EventMask::MOVE_SELF
+                        | EventMask::UNMOUNT
+                        | EventMask::ATTRIB,
+                )
             {
                 self.refresh(k, config, false, out);
             } else if mask.contains(EventMask::UNMOUNT) {

@@ -2,10 +2,11 @@
 
 use std::path::Path;
 
+use super::tree::dir_at;
 use super::{ArmError, Role, Root, SharedPath, WatchTable};
 use crate::Error;
 use crate::resolve::{DirId, Resolved, resolve, same_dir};
-use crate::snapshot::EntryKind;
+use crate::snapshot::{Entry, EntryKind};
 
 /// A directory watched to follow a root's name: where it is, which
 /// directory it was when armed, and the watch.
@@ -183,8 +184,9 @@ impl<T: WatchTable> Root<T> {
     /// for a directory, a device, a FIFO or a missing path): a hard link
     /// elsewhere can change it. On failure (gone meanwhile, no permission)
     /// the anchors still see changes by name; the next change retries.
-    /// Whatever the name leads to without an inode watch is reported by its
-    /// anchor, asked for its entries' writes and attribute changes then.
+    /// Whatever the name leads to without an inode watch, but a directory,
+    /// is reported by its anchor, asked for its entries' writes and
+    /// attribute changes then (see [`Root::watch_own`] for a directory).
     pub(crate) fn watch_target(&mut self, t: &mut T) {
         let want = match (&self.resolved.target, self.resolved.last()) {
             (Some(e), Some((dir, name))) if e.kind == EntryKind::File => {
@@ -205,9 +207,31 @@ impl<T: WatchTable> Root<T> {
         {
             self.target = Some((dev, ino, handle));
         }
-        if self.target.is_none()
-            && self.resolved.target.is_some()
-            && let Some((dir, _)) = self.resolved.last()
+        if self.target.is_none() && self.resolved.target.as_ref().is_some_and(|e| !e.is_dir()) {
+            self.anchor_contents(t);
+        }
+    }
+
+    /// For a root whose name leads to a directory, once its tree is armed:
+    /// the directory's own watch reports its attribute changes (on
+    /// inotify, its own `IN_ATTRIB` refreshes the root), so its anchor
+    /// need not report its entries' writes and attribute changes (on
+    /// inotify, each open, read and close of any entry there would then
+    /// pass through the anchor's watch in the kernel); without that watch
+    /// (refused, or waiting for a retry after the limit), the anchor is
+    /// asked for them.
+    pub(crate) fn watch_own(&mut self, t: &mut T) {
+        if self.resolved.target.as_ref().is_some_and(Entry::is_dir)
+            && dir_at(&self.dirs, Path::new("")).is_none()
+        {
+            self.anchor_contents(t);
+        }
+    }
+
+    /// Asks the anchor of the root's final name for its entries' writes
+    /// and attribute changes ([`WatchTable::anchor_contents`]).
+    fn anchor_contents(&mut self, t: &mut T) {
+        if let Some((dir, _)) = self.resolved.last()
             && let Some(anchor) = self.anchors.iter().find(|l| same_dir(&l.dir, dir))
         {
             t.anchor_contents(anchor.handle, &anchor.dir);

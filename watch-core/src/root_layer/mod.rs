@@ -212,10 +212,10 @@ pub(crate) trait WatchTable {
     }
 
     /// The final name a root follows, in the anchor directory `dir`
-    /// watched by `handle`, exists but has no inode watch of its own (a
-    /// directory, a FIFO, a device, a file whose watch was refused): the
-    /// anchor's watch must also report its entries' writes and attribute
-    /// changes, which it otherwise need not ask for.
+    /// watched by `handle`, exists but has no watch of its own (a FIFO, a
+    /// device, a file whose inode watch or a directory whose tree watch
+    /// was refused): the anchor's watch must also report its entries'
+    /// writes and attribute changes, which it otherwise need not ask for.
     fn anchor_contents(&mut self, handle: Self::Handle, dir: &Path) {
         let _ = (handle, dir);
     }

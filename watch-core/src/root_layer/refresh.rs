@@ -27,6 +27,7 @@ impl<T: WatchTable> Root<T> {
         let _ = self.follow_name(t);
         let new = self.resolved.target.clone();
         self.compare(t, config, new, written, out);
+        self.watch_own(t);
     }
 
     /// The target's inode watch saw the file written (`written`), or its
@@ -200,6 +201,7 @@ impl<T: WatchTable> Root<T> {
                 snap.insert(PathBuf::new(), target);
             }
         }
+        self.watch_own(t);
         // A watch armed again on the same directory is the same watch.
         if let Some(old_dirs) = old_dirs {
             for (rel, handle) in old_dirs {

@@ -51,7 +51,10 @@ fn record_dirs<H>(dirs: &mut BTreeMap<SharedPath, H>, mut armed: Vec<(SharedPath
 /// The key and watch `dirs` holds for `rel`; the root's own `""`, which
 /// sorts before every other path, is its first key, found without
 /// comparing paths (which walks their components).
-fn dir_at<'m, H>(dirs: &'m BTreeMap<SharedPath, H>, rel: &Path) -> Option<(&'m SharedPath, &'m H)> {
+pub(crate) fn dir_at<'m, H>(
+    dirs: &'m BTreeMap<SharedPath, H>,
+    rel: &Path,
+) -> Option<(&'m SharedPath, &'m H)> {
     if rel.as_os_str().is_empty() {
         dirs.first_key_value()
             .filter(|(k, _)| k.as_os_str().is_empty())
