@@ -43,7 +43,8 @@ pub(crate) type DirId = (u64, u64);
 /// into components that comparing `Path`s costs (that showed in every
 /// `watch`).
 pub(crate) fn same_dir(a: &Path, b: &Path) -> bool {
-    a.as_os_str() == b.as_os_str()
+    // Mostly the same allocation (a lookup's directories are shared).
+    std::ptr::eq(a, b) || a.as_os_str() == b.as_os_str()
 }
 
 #[cfg_attr(not(linux_kernel), allow(dead_code))] // kernel backends only
