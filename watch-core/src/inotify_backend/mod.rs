@@ -142,12 +142,13 @@ impl InotifyDriver {
                 // if it was the record just handled: (watch, name).
                 let mut announced = None;
                 for event in events {
-                    match event {
+                    // Matched in place: the record is not copied again.
+                    match &event {
                         Ok(inotify::Event::Watch(ev)) => {
                             let fresh = announced
                                 .take()
                                 .is_some_and(|(wd, name)| wd == ev.wd && ev.name == Some(name));
-                            if self.handle(&ev, fresh, out) {
+                            if self.handle(ev, fresh, out) {
                                 announced = ev.name.map(|name| (ev.wd, name));
                             }
                         }
