@@ -1082,6 +1082,23 @@ mod tests {
                     f("b/a"),
                 ],
             ),
+            // A new directory staged at its birthplace (with a new child
+            // staged in it) holds that place until it moves on: a file
+            // renamed there later waits for it (the staged tree and the
+            // base file moved into it were lost).
+            (
+                vec!["c"],
+                vec![
+                    c("d"),
+                    c("d/s"),
+                    f("d/s/g"),
+                    c("d/b"),
+                    renamed("c", "d/s/b"),
+                    mv("d/s", "d/b/d"),
+                    mv("d/b", "c"),
+                    renamed("c/d/g", "d/b"),
+                ],
+            ),
         ];
         for (base, events) in cases {
             folded(&base, events);

@@ -268,7 +268,10 @@ impl Planner {
             Op::Create { .. } | Op::Remove => None,
             Op::Change(_) => return None,
         };
-        if let Some(other) = self.source_below(&target, i, own) {
+        if let Some(other) = self
+            .source_below(&target, i, own)
+            .or_else(|| self.staged_below(&target, i))
+        {
             return Some((other, Wait::Source));
         }
         // A directory cannot move below itself: what holds the target
@@ -325,6 +328,23 @@ impl Planner {
             }
         }
         None
+    }
+
+    /// A new node staged (by an operation other than `i`) and not yet
+    /// moved to its place, standing at or below `target` now: it must move
+    /// out before anything is written there, or the write would replace it
+    /// and whatever was placed below it.
+    fn staged_below(&self, target: &Path, i: usize) -> Option<usize> {
+        let below = self.done.below(target).filter_map(|(_, e)| match e.node {
+            Node::New { id, .. } => Some(id),
+            _ => None,
+        });
+        self.done
+            .new_id_at(target)
+            .into_iter()
+            .chain(below)
+            .filter_map(|id| self.placed_new.get(&id).copied())
+            .find(|&other| other != i && self.ops[other].staged && self.state[other] != State::Done)
     }
 
     /// Where the output has put the base content of `source` so far, or
