@@ -209,8 +209,14 @@ fn a_root_added_where_one_was_removed_knows_only_its_own_path() {
         );
         fs::write(&file, b"x").unwrap();
         let mut w = watcher(backend);
-        let only_under = |events: &[Event], root: &std::path::Path| {
-            events.iter().all(|e| e.path.starts_with(root))
+        // Everything the watcher has after a sync, every event under `root`.
+        let settled_under = |w: &mut Watcher, root: &std::path::Path| {
+            let events = sync_and_drain(w, LONG);
+            assert!(
+                events.iter().all(|e| e.path.starts_with(root)),
+                "{backend}: {events:?}"
+            );
+            events
         };
         w.watch(&tree, RecursiveMode::Recursive).unwrap();
         w.unwatch(&tree).unwrap();
@@ -218,9 +224,7 @@ fn a_root_added_where_one_was_removed_knows_only_its_own_path() {
         fs::write(tree.join("a/b/late"), b"x").unwrap();
         fs::write(flat.join("new"), b"x").unwrap();
         fs::remove_file(flat.join("old")).unwrap();
-        w.sync(LONG).unwrap();
-        let events = drain(&mut w);
-        assert!(only_under(&events, &flat), "{backend}: {events:?}");
+        let events = settled_under(&mut w, &flat);
         for (name, kind) in [("new", EventKind::Created), ("old", EventKind::Removed)] {
             assert!(
                 events
@@ -233,9 +237,7 @@ fn a_root_added_where_one_was_removed_knows_only_its_own_path() {
         w.watch(&file, RecursiveMode::NonRecursive).unwrap();
         fs::write(flat.join("newer"), b"x").unwrap();
         fs::write(&file, b"xy").unwrap();
-        w.sync(LONG).unwrap();
-        let events = drain(&mut w);
-        assert!(only_under(&events, &file), "{backend}: {events:?}");
+        let events = settled_under(&mut w, &file);
         assert!(
             events
                 .iter()
@@ -246,9 +248,7 @@ fn a_root_added_where_one_was_removed_knows_only_its_own_path() {
         w.watch(&tree, RecursiveMode::Recursive).unwrap();
         fs::write(tree.join("a/b/later"), b"x").unwrap();
         fs::write(&file, b"xyz").unwrap();
-        w.sync(LONG).unwrap();
-        let events = drain(&mut w);
-        assert!(only_under(&events, &tree), "{backend}: {events:?}");
+        let events = settled_under(&mut w, &tree);
         assert!(
             events.iter().any(|e| e.path == tree.join("a/b/later")),
             "{backend}: {events:?}"
