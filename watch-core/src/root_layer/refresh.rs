@@ -308,7 +308,14 @@ impl<T: WatchTable> Root<T> {
         // that rename, once read, would carry the loss along. If the parent
         // is not the directory recorded at its path, `rel` stays unverified:
         // the rename moves it and marks the root dirty, and the next settle
-        // scans it where it is then.
+        // scans it where it is then. The parent is checked after `rel` is
+        // looked at, not before: a rename above made between the two looks
+        // would otherwise pass the check and still hide `rel`.
+        #[cfg(test)]
+        if let Some(hook) = BEFORE_LOOK.take() {
+            hook();
+        }
+        let looked = Entry::lstat(&self.full(rel));
         if !self.parent_current(rel) {
             return;
         }
@@ -324,7 +331,7 @@ impl<T: WatchTable> Root<T> {
         }
         let mut new = Snapshot::default();
         let mut notices = Vec::new();
-        if let Ok(entry) = Entry::lstat(&self.full(rel)) {
+        if let Ok(entry) = looked {
             if self.enters(&entry, rel, config) {
                 new = self.scan(t, config, rel, entry, &mut notices, true);
             } else {
@@ -413,4 +420,12 @@ pub(crate) fn write_cookie<T: WatchTable>(
         Some(e) => Err(e),
         None => Ok(None),
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Run once, right before [`Root::resync`] looks at its path: a test's
+    /// stand-in for another process renaming something at that moment.
+    pub(crate) static BEFORE_LOOK: std::cell::Cell<Option<Box<dyn FnOnce()>>> =
+        const { std::cell::Cell::new(None) };
 }

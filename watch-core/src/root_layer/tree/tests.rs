@@ -50,7 +50,11 @@ impl WatchTable for Table {
         assert_eq!(self.live.remove(&handle).as_deref(), Some(&*rel));
     }
 
-    fn repath(&mut self, _: usize, _: u32, _: Role, _: Role) {}
+    fn repath(&mut self, _: usize, handle: u32, _: Role, role: Role) {
+        if let Role::Tree(rel) = role {
+            self.live.insert(handle, rel.to_path_buf());
+        }
+    }
 
     fn blocked(&mut self) -> &mut BTreeSet<(usize, PathBuf)> {
         &mut self.blocked
@@ -143,4 +147,70 @@ fn a_scan_records_what_it_armed_and_releases_what_it_could_not_read() {
     assert_eq!(root.dirs.len(), 2 + 2 + 2 + 20, "{:?}", root.dirs);
     assert!(root.dirs.contains_key(Path::new("e")));
     assert!(root.dirs.contains_key(Path::new("b/many/19")));
+}
+
+#[test]
+fn a_rescan_leaves_a_path_hidden_by_a_rename_above_unverified() {
+    let tmp = TempDir::new("tree-resync");
+    fs::create_dir_all(tmp.join("g/p/b")).unwrap();
+    fs::write(tmp.join("g/p/b/f"), b"").unwrap();
+    let mut t = Table {
+        base: tmp.path().to_path_buf(),
+        ..Table::default()
+    };
+    let config = Config::default();
+    let mut root = Root::<Table>::new(0, tmp.path(), RecursiveMode::Recursive);
+    let key = SharedPath::from(Path::new(""));
+    let handle = t.arm(0, tmp.path(), Role::Tree(key.clone()), true).unwrap();
+    root.dirs.insert(key, handle);
+    let entry = Entry::lstat(tmp.path()).unwrap();
+    root.snapshot = root.scan(
+        &mut t,
+        &config,
+        Path::new(""),
+        entry,
+        &mut Vec::new(),
+        false,
+    );
+    // `b` unverified, as after its creation event came when it had moved
+    // already; then, right before the rescan looks at it, a rename above
+    // it (whose events are still queued).
+    root.snapshot
+        .insert(Path::new("g/p/b"), Entry::placeholder(true));
+    let (from, to) = (tmp.join("g"), tmp.join("h"));
+    super::super::refresh::BEFORE_LOOK.set(Some(Box::new(move || fs::rename(from, to).unwrap())));
+    let mut out = Vec::new();
+    root.resync(
+        &mut t,
+        &config,
+        Path::new("g/p/b"),
+        &mut Emit::new(&mut out),
+    );
+    assert!(out.is_empty(), "nothing is known to be gone: {out:?}");
+    assert!(
+        root.snapshot
+            .get(Path::new("g/p/b"))
+            .is_some_and(|e| e.ino == 0),
+        "still unverified"
+    );
+    // The rename read: rescanned where it is now, with what is below it.
+    root.move_tree(&mut t, Path::new("g"), Path::new("h"));
+    root.resync(
+        &mut t,
+        &config,
+        Path::new("h/p/b"),
+        &mut Emit::new(&mut out),
+    );
+    assert!(
+        out.iter().all(|e| e.kind != crate::EventKind::Removed),
+        "{out:?}"
+    );
+    assert!(
+        root.snapshot
+            .get(Path::new("h/p/b"))
+            .is_some_and(|e| e.ino != 0),
+        "verified where it is"
+    );
+    assert!(root.snapshot.get(Path::new("h/p/b/f")).is_some());
+    assert_eq!(recorded(&root), t.live);
 }
