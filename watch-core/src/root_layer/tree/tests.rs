@@ -73,6 +73,26 @@ fn recorded(root: &Root<Table>) -> BTreeMap<u32, PathBuf> {
         .collect()
 }
 
+/// A recursive root over `dir`, set up as a root's setup does: its
+/// directory armed first, then scanned. Returns the root (its snapshot not
+/// yet set) and what the scan found.
+fn scanned_root(t: &mut Table, dir: &Path) -> (Root<Table>, crate::snapshot::Snapshot) {
+    let mut root = Root::<Table>::new(0, dir, RecursiveMode::Recursive);
+    let key = SharedPath::from(Path::new(""));
+    let handle = t.arm(0, dir, Role::Tree(key.clone()), true).unwrap();
+    root.dirs.insert(key, handle);
+    let entry = Entry::lstat(dir).unwrap();
+    let found = root.scan(
+        t,
+        &Config::default(),
+        Path::new(""),
+        entry,
+        &mut Vec::new(),
+        false,
+    );
+    (root, found)
+}
+
 #[test]
 fn a_scan_records_what_it_armed_and_releases_what_it_could_not_read() {
     let tmp = TempDir::new("tree-record");
@@ -87,14 +107,7 @@ fn a_scan_records_what_it_armed_and_releases_what_it_could_not_read() {
         ..Table::default()
     };
     let config = Config::default();
-    let mut root = Root::<Table>::new(0, tmp.path(), RecursiveMode::Recursive);
-    // As a root's setup does: the root directory first, then its scan.
-    let key = SharedPath::from(Path::new(""));
-    let handle = t.arm(0, tmp.path(), Role::Tree(key.clone()), true).unwrap();
-    root.dirs.insert(key, handle);
-    let entry = Entry::lstat(tmp.path()).unwrap();
-    let mut notices = Vec::new();
-    let found = root.scan(&mut t, &config, Path::new(""), entry, &mut notices, false);
+    let (mut root, found) = scanned_root(&mut t, tmp.path());
     let dirs: Vec<PathBuf> = root.dirs.keys().map(|p| p.to_path_buf()).collect();
     let want = ["", "a", "b", "b/sub", "b/sub/deep", "c", "c/d", "e"];
     assert_eq!(dirs, want.map(PathBuf::from), "{found:?}");
@@ -159,19 +172,8 @@ fn a_rescan_leaves_a_path_hidden_by_a_rename_above_unverified() {
         ..Table::default()
     };
     let config = Config::default();
-    let mut root = Root::<Table>::new(0, tmp.path(), RecursiveMode::Recursive);
-    let key = SharedPath::from(Path::new(""));
-    let handle = t.arm(0, tmp.path(), Role::Tree(key.clone()), true).unwrap();
-    root.dirs.insert(key, handle);
-    let entry = Entry::lstat(tmp.path()).unwrap();
-    root.snapshot = root.scan(
-        &mut t,
-        &config,
-        Path::new(""),
-        entry,
-        &mut Vec::new(),
-        false,
-    );
+    let (mut root, found) = scanned_root(&mut t, tmp.path());
+    root.snapshot = found;
     // `b` unverified, as after its creation event came when it had moved
     // already; then, right before the rescan looks at it, a rename above
     // it (whose events are still queued).
