@@ -22,6 +22,8 @@
 mod kernel;
 mod links;
 mod mounts;
+#[cfg(test)]
+mod tests;
 mod translate;
 mod wait;
 
@@ -88,11 +90,15 @@ const MAX_READS: usize = 64;
 
 impl InotifyDriver {
     pub(crate) fn boxed(config: Config) -> Result<Box<dyn Driver>, Error> {
+        Ok(Box::new(InotifyDriver::new(config)?))
+    }
+
+    fn new(config: Config) -> Result<InotifyDriver, Error> {
         let ino = Inotify::init().map_err(|e| to_error(e, Path::new("")))?;
         let buf = EventBuffer::new(EventBuffer::DEFAULT_LEN)
             .map_err(|e| Error::io(None, io::Error::from(e)))?;
         let wake = EventFd::new().map_err(|e| to_error(e, Path::new("")))?;
-        Ok(Box::new(InotifyDriver {
+        Ok(InotifyDriver {
             config,
             kernel: Kernel {
                 ino,
@@ -115,7 +121,7 @@ impl InotifyDriver {
             remount_pending: false,
             users_buf: Vec::new(),
             moves_pending: false,
-        }))
+        })
     }
 
     /// Reads and translates one batch of events. Without `block`, only if

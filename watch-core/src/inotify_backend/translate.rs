@@ -30,6 +30,29 @@ impl Root<Kernel> {
             // different type there now is a later object with its own event.
             Ok(entry) if entry.is_dir() == is_dir => entry,
             _ => {
+                // Gone again (or replaced) before this record was read, but
+                // already known here with its type: a scan that ran after
+                // it appeared listed it (and reported it), or an earlier
+                // record did. The record that took it away is queued and
+                // sets the snapshot right; reporting it again would tell of
+                // a second object, and dropping what the scan found below
+                // it would report all that again. Only a directory the scan
+                // listed but could not watch is left unverified, for
+                // `settle` to scan where it is then.
+                if let Some(known) = self.snapshot.get(rel)
+                    && known.is_dir() == is_dir
+                {
+                    if is_dir
+                        && known.ino != 0
+                        && !self.dirs.contains_key(rel)
+                        && self.wants_tree(&known, config, false)
+                    {
+                        self.snapshot
+                            .insert(rel.to_path_buf(), Entry::placeholder(true));
+                        self.dirty = true;
+                    }
+                    return;
+                }
                 // Already gone again (or replaced): report it, and remember
                 // it as reported (the snapshot is the user's view), so that
                 // its removal is reported too, by its own event or a rescan.
