@@ -1298,4 +1298,18 @@ mod tests {
             folded(&base, events);
         }
     }
+
+    /// A file or an empty directory replaced by one moved in from outside
+    /// (told as created) and moved on within the window: nothing stays at
+    /// the old path.
+    #[test]
+    fn a_replacement_moved_on_leaves_nothing_behind() {
+        let created = |n: &str| ev(EventKind::Created, n);
+        folded(&["d/", "d/f"], vec![created("d/f"), renamed("d/f", "x")]);
+        folded(&["d/"], vec![dir(created("d")), dir(renamed("d", "x"))]);
+        folded(
+            &["d/", "d/b/"],
+            vec![dir(created("d/b")), dir(renamed("d/b", "x"))],
+        );
+    }
 }
