@@ -26,6 +26,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader};
+use std::ops::Bound;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -516,6 +517,12 @@ struct Tracer {
     log: Vec<watch_core::Event>,
     start: Tree,
     replays: u64,
+    /// Creations the watcher reported of a path below which it had
+    /// reported paths and not removed them. A created object holds
+    /// nothing yet (a rename can replace only an empty directory), which
+    /// a debouncer relies on: such a creation is a directory's creation
+    /// told again, or a removal not told.
+    repeated: Vec<watch_core::Event>,
 }
 
 impl Tracer {
@@ -533,6 +540,7 @@ impl Tracer {
             log: Vec::new(),
             start: tree,
             replays,
+            repeated: Vec::new(),
         })
     }
 
@@ -572,6 +580,9 @@ impl Tracer {
             let mut done = false;
             for e in events.drain(..) {
                 done |= e.path == cookie;
+                if e.kind == watch_core::EventKind::Created && self.holds_below(&e.path) {
+                    self.repeated.push(e.clone());
+                }
                 Self::printed(&e).fold(&mut self.raw_tree);
                 self.raw.push(e.clone());
                 self.log.push(e.clone());
@@ -624,11 +635,36 @@ impl Tracer {
             )
             .into());
         }
+        if let Some(first) = self.repeated.first() {
+            println!("  what the watcher reported at {}:", first.path.display());
+            let at = |e: &watch_core::Event| {
+                first.path.starts_with(&e.path)
+                    || matches!(&e.kind, watch_core::EventKind::Renamed { from } if first.path.starts_with(from))
+            };
+            for e in self.log.iter().filter(|e| at(e)).take(30) {
+                println!("    {e} ({:?})", e.origin);
+            }
+            return Err(format!(
+                "trace: the watcher reported {} creations of paths below which it had \
+                 reported paths and not removed them; the first: {first}",
+                self.repeated.len()
+            )
+            .into());
+        }
         if late > 0 {
             println!("trace: {late} raw events came after the cookie");
         }
         println!("trace: every batch folded like its raw events; the raw events fold to the tree");
         self.replay(self.replays)
+    }
+
+    /// Whether the raw events so far fold to a tree holding a path
+    /// strictly below `path`.
+    fn holds_below(&self, path: &Path) -> bool {
+        self.raw_tree
+            .range::<Path, _>((Bound::Excluded(path), Bound::Unbounded))
+            .next()
+            .is_some_and(|(p, _)| p.starts_with(path))
     }
 
     fn check(&mut self, batch: &[watch_core::Event]) -> Result {
