@@ -348,6 +348,18 @@ impl Snapshot {
         out.into_iter()
     }
 
+    /// Whether anything is recorded below `rel` (not counting `rel`).
+    pub(crate) fn holds_below(&self, rel: &Path) -> bool {
+        let mut run = self.node_range(rel);
+        match run.next() {
+            Some((p, node)) if **p == *rel => {
+                run.next().is_some() || node.files(&self.attrs).is_some_and(|(_, f)| !f.is_empty())
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
     /// Whether nothing is recorded.
     pub(crate) fn is_empty(&self) -> bool {
         self.nodes.is_empty()
@@ -552,6 +564,23 @@ mod tests {
         snap.insert(PathBuf::from("d/s"), dir(3));
         snap.insert(PathBuf::from("d/s/z"), Entry::listed(1, 12, 400));
         snap
+    }
+
+    #[test]
+    fn holds_below_counts_nodes_and_listed_files_but_not_the_path_itself() {
+        let mut snap = listed_tree();
+        assert!(snap.holds_below(Path::new("")));
+        assert!(snap.holds_below(Path::new("d")));
+        // Only a listed file below it.
+        assert!(snap.holds_below(Path::new("d/s")));
+        // A listed file, a path with nothing recorded, a sibling sorting
+        // right after `d`.
+        assert!(!snap.holds_below(Path::new("d/x")));
+        assert!(!snap.holds_below(Path::new("e")));
+        snap.insert(PathBuf::from("d-e"), dir(4));
+        assert!(!snap.holds_below(Path::new("d-e")));
+        snap.remove_subtree(Path::new("d/s/z"));
+        assert!(!snap.holds_below(Path::new("d/s")));
     }
 
     #[test]

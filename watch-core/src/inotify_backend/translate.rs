@@ -64,11 +64,20 @@ impl Root<Kernel> {
                 return;
             }
         };
-        if self
-            .snapshot
-            .get(rel)
-            .is_some_and(|old| old.same_object(&entry))
+        let known = self.snapshot.get(rel);
+        // A directory with anything below it is never replaced (a rename
+        // replaces only an empty one, a removal empties it first, with
+        // records read before this one): one recorded here that is not this
+        // object is a later one a scan found. The record that took it
+        // away, and the one that brought what is here now, are queued.
+        if known
+            .as_ref()
+            .is_some_and(|old| old.is_dir() && !old.same_object(&entry))
+            && self.snapshot.holds_below(rel)
         {
+            return;
+        }
+        if known.is_some_and(|old| old.same_object(&entry)) {
             // A scan already reported it. If that scan listed it but could
             // not arm it (a rename above changed its path meanwhile), nothing
             // below it is known or watched yet: scan it now.
