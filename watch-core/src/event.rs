@@ -90,10 +90,7 @@ pub enum EventKind {
 /// [`sync`](crate::Watcher::sync)):
 /// - [`Created`](EventKind::Created): `path` exists now; if something was
 ///   there before, it was replaced. A new directory's contents follow as
-///   their own `Created` events. Each object's creation is reported once,
-///   and what it replaces holds nothing the stream reported below it (a
-///   rename replaces only a file or an empty directory): a
-///   [`Debouncer`](crate::Debouncer) relies on this.
+///   their own `Created` events.
 /// - [`Removed`](EventKind::Removed): `path` and everything below it are gone.
 /// - [`Renamed`](EventKind::Renamed): what was at `from` (with everything
 ///   below it) is now at `path`, replacing whatever was there.

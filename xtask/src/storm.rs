@@ -519,9 +519,10 @@ struct Tracer {
     replays: u64,
     /// Creations the watcher reported of a path below which it had
     /// reported paths and not removed them. A created object holds
-    /// nothing yet (a rename can replace only an empty directory), which
-    /// a debouncer relies on: such a creation is a directory's creation
-    /// told again, or a removal not told.
+    /// nothing yet (a rename can replace only an empty directory), and
+    /// the debouncer takes a created directory for an empty one: such a
+    /// creation is a directory's creation told again, or a removal not
+    /// told, and a debounced batch may keep the paths below it.
     repeated: Vec<watch_core::Event>,
 }
 
