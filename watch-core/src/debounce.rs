@@ -44,12 +44,16 @@ use overlay::{Change, Overlay};
 ///   * a path renamed (once or along a chain `a -> b -> c`):
 ///     `Renamed { from: a }` to `c`, and `Removed` for each intermediate
 ///     name that may have held something the rename replaced;
-///   * a path created in the window and then renamed: `Renamed` from the
+///   * a file created in the window and then renamed: `Renamed` from the
 ///     name it was created at (an atomic save is one event,
 ///     `Renamed { from: tmp }` to the target), because a creation may have
 ///     replaced something there (a file moved in from outside over
-///     another); inside a directory created in the same window it is
-///     `Created` at the final name;
+///     another); a directory: `Created` at the final name and `Removed` at
+///     the name it was created at, since the directory it replaced there
+///     may have held paths the window never named (the watcher can report
+///     a directory created over what a scan found below its name), which a
+///     rename would carry along; inside a directory created in the same
+///     window either is `Created` at the final name;
 ///   * a path removed: `Removed`, also when it was created in the window
 ///     (it may have replaced a file that existed before); nothing when it
 ///     lay inside a directory created in the window;
@@ -817,12 +821,15 @@ mod tests {
     /// Issue sequence 1: `mkdir -p D/a/b; echo hi > D/a/b/f; mv D/a D/c`,
     /// as inotify reports it when the scan of `a` runs before the rename
     /// (contents first) and when it runs after it (contents under `c`).
+    /// `a` is removed rather than renamed: the directory the creation
+    /// replaced there may have held paths the window never named.
     #[test]
     fn directory_created_filled_and_renamed_reports_contents_under_the_new_name() {
         let want = vec![
-            dir(renamed("a", "c")),
+            dir(ev(EventKind::Created, "c")),
             dir(ev(EventKind::Created, "c/b")),
             ev(EventKind::Created, "c/b/f"),
+            dir(ev(EventKind::Removed, "a")),
         ];
         let contents_first = vec![
             dir(ev(EventKind::Created, "a")),
@@ -835,6 +842,13 @@ mod tests {
         let rename_first = vec![
             dir(ev(EventKind::Created, "a")),
             dir(renamed("a", "c")),
+            dir(ev(EventKind::Created, "c/b")),
+            ev(EventKind::Created, "c/b/f"),
+        ];
+        // Here `a` is left before its contents are named.
+        let want = vec![
+            dir(ev(EventKind::Created, "c")),
+            dir(ev(EventKind::Removed, "a")),
             dir(ev(EventKind::Created, "c/b")),
             ev(EventKind::Created, "c/b/f"),
         ];
@@ -1310,6 +1324,20 @@ mod tests {
         folded(
             &["d/", "d/b/"],
             vec![dir(created("d/b")), dir(renamed("d/b", "x"))],
+        );
+    }
+
+    /// A directory reported created where the base held a directory with
+    /// contents (a creation record read late, over what a scan found),
+    /// then renamed in the same window: the contents stay behind, gone.
+    #[test]
+    fn a_directory_created_over_base_contents_and_renamed_leaves_them() {
+        let c = |n: &str| dir(ev(EventKind::Created, n));
+        let mv = |a: &str, b: &str| dir(renamed(a, b));
+        folded(&["d/", "d/b/"], vec![c("d"), mv("d", "m")]);
+        folded(
+            &["d/", "d/b/"],
+            vec![c("d"), mv("d", "m"), c("m/b"), mv("m/b", "x")],
         );
     }
 }

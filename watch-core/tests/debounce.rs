@@ -103,6 +103,13 @@ enum Op {
     Scan {
         which: usize,
     },
+    /// The watcher reports a directory it reported before created again,
+    /// then everything below it: a creation record read late, over what
+    /// a scan found below the name meanwhile (scenario 25). Nothing
+    /// changes on disk.
+    CreatedAgain {
+        which: usize,
+    },
 }
 
 /// An operation on names among the first `names` of [`NAMES`].
@@ -128,7 +135,8 @@ fn op(names: usize) -> impl Strategy<Value = Op> {
         2 => (i.clone(), n.clone(), shape).prop_map(|(parent, name, shape)| Op::MoveIn { parent, name, shape }),
         1 => (i.clone(), n.clone()).prop_map(|(parent, name)| Op::Symlink { parent, name }),
         2 => (i.clone(), n).prop_map(|(parent, name)| Op::MoveInUnscanned { parent, name }),
-        2 => i.prop_map(|which| Op::Scan { which }),
+        2 => i.clone().prop_map(|which| Op::Scan { which }),
+        1 => i.prop_map(|which| Op::CreatedAgain { which }),
     ]
 }
 
@@ -236,6 +244,24 @@ impl Model {
                 }
                 self.unscanned.push(path.clone());
                 return vec![ev(EventKind::Created, &path, true)];
+            }
+            Op::CreatedAgain { which } => {
+                let dirs: Vec<PathBuf> = self
+                    .dirs()
+                    .into_iter()
+                    .filter(|d| {
+                        !d.as_os_str().is_empty()
+                            && self.tree.contains_key(d)
+                            && !Self::hidden(&self.unscanned, d)
+                    })
+                    .collect();
+                if dirs.is_empty() {
+                    return Vec::new();
+                }
+                let path = dirs[which % dirs.len()].clone();
+                let mut out = vec![ev(EventKind::Created, &path, true)];
+                out.extend(self.scan(&path));
+                return out;
             }
             Op::Scan { which } => {
                 if self.unscanned.is_empty() {
@@ -500,7 +526,9 @@ impl Model {
                     out.push(ev(EventKind::Created, &path, false));
                 }
             }
-            Op::MoveInUnscanned { .. } | Op::Scan { .. } => unreachable!("handled by apply"),
+            Op::MoveInUnscanned { .. } | Op::Scan { .. } | Op::CreatedAgain { .. } => {
+                unreachable!("handled by apply")
+            }
         }
         out
     }
@@ -921,7 +949,7 @@ impl RealOps {
                     let _ = fs::rename(&staged, abs(&to));
                 }
             }
-            Op::Scan { .. } => {}
+            Op::Scan { .. } | Op::CreatedAgain { .. } => {}
             Op::Symlink { parent, name } => {
                 let _ = std::os::unix::fs::symlink(
                     "target",

@@ -182,7 +182,12 @@ fn collect(overlay: &Overlay) -> Vec<Planned> {
                 let mut op = match birthplace {
                     // Renamed from its birthplace: one event says both
                     // that it is here and that the birthplace is empty.
-                    Some((true, gone, source)) => {
+                    // Not for a directory: the one it replaced there may
+                    // have held what the window never named (a record read
+                    // late reports a directory created over a scan's
+                    // findings), which a rename would carry along; its
+                    // birthplace is removed and it is created here.
+                    Some((true, gone, source)) if !entry.is_dir => {
                         consumed.push(gone);
                         planned(Op::Move { source }, true)
                     }
