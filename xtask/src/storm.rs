@@ -519,10 +519,11 @@ struct Tracer {
     replays: u64,
     /// Creations the watcher reported of a path below which it had
     /// reported paths and not removed them. A created object holds
-    /// nothing yet (a rename can replace only an empty directory), and
-    /// the debouncer takes a created directory for an empty one: such a
-    /// creation is a directory's creation told again, or a removal not
-    /// told, and a debounced batch may keep the paths below it.
+    /// nothing yet (a rename can replace only an empty directory), so such
+    /// a creation is a directory's creation told again (as a creation
+    /// record read late can be, see scenario 25), with all below it: the
+    /// stream still folds, but it costs the reader a second report, so
+    /// the trace says how many there were.
     repeated: Vec<watch_core::Event>,
 }
 
@@ -637,7 +638,12 @@ impl Tracer {
             .into());
         }
         if let Some(first) = self.repeated.first() {
-            println!("  what the watcher reported at {}:", first.path.display());
+            println!(
+                "trace: {} creations were reported at a path below which the raw events held \
+                 paths (a creation told again, and what is below it again); the first, with \
+                 what was reported at and above its path:",
+                self.repeated.len()
+            );
             let at = |e: &watch_core::Event| {
                 first.path.starts_with(&e.path)
                     || matches!(&e.kind, watch_core::EventKind::Renamed { from } if first.path.starts_with(from))
@@ -645,12 +651,6 @@ impl Tracer {
             for e in self.log.iter().filter(|e| at(e)).take(30) {
                 println!("    {e} ({:?})", e.origin);
             }
-            return Err(format!(
-                "trace: the watcher reported {} creations of paths below which it had \
-                 reported paths and not removed them; the first: {first}",
-                self.repeated.len()
-            )
-            .into());
         }
         if late > 0 {
             println!("trace: {late} raw events came after the cookie");
