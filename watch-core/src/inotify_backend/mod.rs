@@ -5,11 +5,12 @@
 //! a root and a [`Role`]). The roots themselves (name chain, tree,
 //! snapshot, refresh, rescans) are the shared [`crate::root_layer`] layer; this
 //! backend implements its `WatchTable` (`kernel.rs`) and translates each
-//! record into root operations (`translate.rs`): a tree directory's
-//! entries appearing, going away or moving (renames paired by cookie), a
-//! consulted name changing (anchors), a directory above the path renamed
-//! or deleted (ancestors, watched only for `IN_MOVE_SELF`/`IN_DELETE_SELF`/
-//! `IN_UNMOUNT`), and the target file's own inode watch.
+//! record into root operations (`translate.rs`, renames in `moves.rs`): a
+//! tree directory's entries appearing, going away or moving (renames
+//! paired by cookie), a consulted name changing (anchors), a directory
+//! above the path renamed or deleted (ancestors, watched only for
+//! `IN_MOVE_SELF`/`IN_DELETE_SELF`/`IN_UNMOUNT`), and the target file's own
+//! inode watch.
 //!
 //! The instance is polled together with the [`Waker`]'s eventfd and
 //! `/proc/self/mountinfo` (`POLLPRI` when the mount table changes); a
@@ -22,6 +23,7 @@
 mod kernel;
 mod links;
 mod mounts;
+mod moves;
 #[cfg(test)]
 mod tests;
 mod translate;
