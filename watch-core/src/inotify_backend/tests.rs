@@ -21,15 +21,16 @@ fn synced(d: &mut InotifyDriver) -> Vec<Event> {
 }
 
 /// Folds `events` onto `tree` as `Event` documents them, and returns the
-/// creations reported at a path below which the tree held something
-/// (which a creation never replaces, and a debouncer relies on that).
+/// creations reported at a path below which the tree held something: a
+/// creation told again, as no rename replaces a directory holding anything.
 fn fold_checked(tree: &mut Tree, events: &[Event]) -> Vec<Event> {
+    use std::ops::Bound;
     let mut broken = Vec::new();
     for e in events {
         if e.kind == EventKind::Created
             && tree
-                .range(e.path.clone()..)
-                .nth(1)
+                .range::<Path, _>((Bound::Excluded(e.path.as_path()), Bound::Unbounded))
+                .next()
                 .is_some_and(|(p, _)| p.starts_with(&e.path))
         {
             broken.push(e.clone());
