@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 /// Path → is a directory.
@@ -29,6 +30,13 @@ pub fn scan(root: &Path) -> Tree {
         }
     }
     tree
+}
+
+/// Whether `tree` holds a path strictly below `path`.
+pub fn holds_below(tree: &Tree, path: &Path) -> bool {
+    tree.range::<Path, _>((Bound::Excluded(path), Bound::Unbounded))
+        .next()
+        .is_some_and(|(p, _)| p.starts_with(path))
 }
 
 /// Removes `path` and everything below it.
@@ -82,6 +90,17 @@ mod tests {
             .iter()
             .map(|p| (PathBuf::from(p.trim_end_matches('/')), p.ends_with('/')))
             .collect()
+    }
+
+    #[test]
+    fn holds_below_looks_strictly_below_the_path() {
+        let t = tree(&["a/", "a/b/", "ab/", "c/d/"]);
+        assert!(holds_below(&t, Path::new("a")));
+        assert!(!holds_below(&t, Path::new("a/b")));
+        assert!(!holds_below(&t, Path::new("ab")));
+        // A path the tree does not hold, with something below it.
+        assert!(holds_below(&t, Path::new("c")));
+        assert!(!holds_below(&t, Path::new("e")));
     }
 
     #[test]

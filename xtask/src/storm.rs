@@ -26,7 +26,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::ops::Bound;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -523,8 +522,9 @@ struct Tracer {
     /// a creation is a directory's creation told again (as a creation
     /// record read late can be, see scenario 25), with all below it: the
     /// stream still folds, but it costs the reader a second report, so
-    /// the trace says how many there were.
-    repeated: Vec<watch_core::Event>,
+    /// the trace says how many there were, and shows the first.
+    repeated: usize,
+    first_repeated: Option<watch_core::Event>,
 }
 
 impl Tracer {
@@ -542,7 +542,8 @@ impl Tracer {
             log: Vec::new(),
             start: tree,
             replays,
-            repeated: Vec::new(),
+            repeated: 0,
+            first_repeated: None,
         })
     }
 
@@ -582,8 +583,11 @@ impl Tracer {
             let mut done = false;
             for e in events.drain(..) {
                 done |= e.path == cookie;
-                if e.kind == watch_core::EventKind::Created && self.holds_below(&e.path) {
-                    self.repeated.push(e.clone());
+                if e.kind == watch_core::EventKind::Created
+                    && tree::holds_below(&self.raw_tree, &e.path)
+                {
+                    self.repeated += 1;
+                    self.first_repeated.get_or_insert_with(|| e.clone());
                 }
                 Self::printed(&e).fold(&mut self.raw_tree);
                 self.raw.push(e.clone());
@@ -637,12 +641,12 @@ impl Tracer {
             )
             .into());
         }
-        if let Some(first) = self.repeated.first() {
+        if let Some(first) = &self.first_repeated {
             println!(
                 "trace: {} creations were reported at a path below which the raw events held \
                  paths (a creation told again, and what is below it again); the first, with \
                  what was reported at and above its path:",
-                self.repeated.len()
+                self.repeated
             );
             let at = |e: &watch_core::Event| {
                 first.path.starts_with(&e.path)
@@ -657,15 +661,6 @@ impl Tracer {
         }
         println!("trace: every batch folded like its raw events; the raw events fold to the tree");
         self.replay(self.replays)
-    }
-
-    /// Whether the raw events so far fold to a tree holding a path
-    /// strictly below `path`.
-    fn holds_below(&self, path: &Path) -> bool {
-        self.raw_tree
-            .range::<Path, _>((Bound::Excluded(path), Bound::Unbounded))
-            .next()
-            .is_some_and(|(p, _)| p.starts_with(path))
     }
 
     fn check(&mut self, batch: &[watch_core::Event]) -> Result {

@@ -5,7 +5,7 @@
 
 use std::fs;
 
-pub use test_support::tree::{Tree, create, remove_subtree, rename, scan};
+pub use test_support::tree::{Tree, create, holds_below, remove_subtree, rename, scan};
 pub use test_support::{Rng, fold};
 
 /// `fs.inotify.max_queued_events`, or the kernel's default when unreadable.

@@ -24,15 +24,9 @@ fn synced(d: &mut InotifyDriver) -> Vec<Event> {
 /// creations reported at a path below which the tree held something: a
 /// creation told again, as no rename replaces a directory holding anything.
 fn fold_checked(tree: &mut Tree, events: &[Event]) -> Vec<Event> {
-    use std::ops::Bound;
     let mut broken = Vec::new();
     for e in events {
-        if e.kind == EventKind::Created
-            && tree
-                .range::<Path, _>((Bound::Excluded(e.path.as_path()), Bound::Unbounded))
-                .next()
-                .is_some_and(|(p, _)| p.starts_with(&e.path))
-        {
+        if e.kind == EventKind::Created && tree::holds_below(tree, &e.path) {
             broken.push(e.clone());
         }
         match &e.kind {
