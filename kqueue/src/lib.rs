@@ -71,9 +71,11 @@ bsd_kernel! {
 }
 
 native! {
+    mod batch;
     mod kqueue;
     mod vnode;
 
-    pub use kqueue::{Applied, ChangeFailure, Changes, Kqueue, RawEvent, UserTrigger};
+    pub use batch::{Applied, ChangeFailure, Changes, RawEvent};
+    pub use kqueue::{Kqueue, UserTrigger};
     pub use vnode::{VnodeOptions, VnodeWatch};
 }

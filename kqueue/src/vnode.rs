@@ -11,7 +11,8 @@ use std::sync::Weak;
 use crate::change::Change;
 use crate::error::{Error, ErrorKind};
 use crate::flags::{Token, VnodeEvents};
-use crate::kqueue::{Changes, Kqueue, delete_quietly};
+use crate::batch::Changes;
+use crate::kqueue::{Kqueue, delete_quietly};
 
 /// How [`VnodeWatch::open`] opens its path.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
