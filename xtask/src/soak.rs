@@ -33,18 +33,21 @@
 #![forbid(unsafe_code)]
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use watch_core::{Debouncer, Event, EventKind, RecursiveMode, Watcher};
+use watch_core::{Debouncer, Event, RecursiveMode, Watcher};
 
 use crate::Result;
 use test_support::{TempDir, read_ready};
 
 use crate::tree::{Rng, Tree, fold, max_queued_events, scan};
+
+mod signal;
+mod truth;
+
+use signal::SignalProbe;
+use truth::Truth;
 
 /// Allowed growth of resident memory after warm-up, in KiB (or 25 %).
 pub const RSS_TOLERANCE_KIB: u64 = 8 * 1024;
@@ -456,298 +459,6 @@ impl Report {
     }
 }
 
-// ------------------------------------------------------------ the operations
-
-/// What the soak itself did to the tree, to pick targets without scanning.
-struct Truth {
-    root: PathBuf,
-    dirs: Vec<PathBuf>,
-    files: Vec<PathBuf>,
-    serial: u64,
-}
-
-impl Truth {
-    fn new(root: &Path) -> Truth {
-        Truth {
-            root: root.to_path_buf(),
-            dirs: vec![root.to_path_buf()],
-            files: Vec::new(),
-            serial: 0,
-        }
-    }
-
-    fn name(&mut self, prefix: &str) -> String {
-        self.serial += 1;
-        format!("{prefix}{}", self.serial)
-    }
-
-    fn any_dir(&mut self, rng: &mut Rng) -> PathBuf {
-        self.dirs[rng.below(self.dirs.len())].clone()
-    }
-
-    fn create(&mut self, path: &Path) {
-        if fs::write(path, b"soak").is_ok() {
-            self.files.push(path.to_path_buf());
-        }
-    }
-
-    fn mkdir(&mut self, path: &Path) {
-        if fs::create_dir(path).is_ok() {
-            self.dirs.push(path.to_path_buf());
-        }
-    }
-
-    /// Forgets `path` and everything below it.
-    fn forget(&mut self, path: &Path) {
-        self.dirs.retain(|p| !p.starts_with(path));
-        self.files.retain(|p| !p.starts_with(path));
-    }
-
-    /// Re-paths everything below `from` to below `to`.
-    fn repath(&mut self, from: &Path, to: &Path) {
-        for p in self.dirs.iter_mut().chain(self.files.iter_mut()) {
-            if let Ok(rest) = p.strip_prefix(from) {
-                *p = if rest.as_os_str().is_empty() {
-                    to.to_path_buf()
-                } else {
-                    to.join(rest)
-                };
-            }
-        }
-    }
-
-    /// One operation from the bounded mix. Failures (a racing choice) are
-    /// fine: the watcher must report whatever really happened.
-    fn step(&mut self, rng: &mut Rng) {
-        let full_files = self.files.len() >= MAX_FILES;
-        let full_dirs = self.dirs.len() >= MAX_DIRS;
-        match rng.below(100) {
-            0..25 if !full_files => {
-                let p = self.any_dir(rng).join(self.name("f"));
-                self.create(&p);
-            }
-            0..45 if !self.files.is_empty() => {
-                let f = self.files[rng.below(self.files.len())].clone();
-                let _ = fs::OpenOptions::new()
-                    .append(true)
-                    .open(&f)
-                    .and_then(|mut h| std::io::Write::write_all(&mut h, b"+"));
-            }
-            45..50 if !self.files.is_empty() => {
-                let f = self.files[rng.below(self.files.len())].clone();
-                let mode = 0o600 | (rng.below(8) as u32) << 3;
-                let _ = fs::set_permissions(&f, fs::Permissions::from_mode(mode));
-            }
-            50..65 if !self.files.is_empty() => {
-                let i = rng.below(self.files.len());
-                let to = self.any_dir(rng).join(self.name("r"));
-                if fs::rename(&self.files[i], &to).is_ok() {
-                    self.files[i] = to;
-                }
-            }
-            65..80 if !self.files.is_empty() => {
-                let f = self.files.swap_remove(rng.below(self.files.len()));
-                let _ = fs::remove_file(f);
-            }
-            80..87 if !full_dirs => {
-                let p = self.any_dir(rng).join(self.name("d"));
-                self.mkdir(&p);
-            }
-            87..92 if self.dirs.len() > 1 => {
-                let from = self.dirs[1 + rng.below(self.dirs.len() - 1)].clone();
-                let parent = self.any_dir(rng);
-                if !parent.starts_with(&from) {
-                    let to = parent.join(self.name("m"));
-                    if fs::rename(&from, &to).is_ok() {
-                        self.repath(&from, &to);
-                    }
-                }
-            }
-            92..95 if self.dirs.len() > 1 || full_dirs || full_files => {
-                // Remove a whole subtree (never the root).
-                if self.dirs.len() > 1 {
-                    let victim = self.dirs[1 + rng.below(self.dirs.len() - 1)].clone();
-                    if fs::remove_dir_all(&victim).is_ok() {
-                        self.forget(&victim);
-                    }
-                }
-            }
-            95..100 if !full_dirs && !full_files => {
-                // `mkdir -p a/b/c && touch a/b/c/f`, faster than the watcher.
-                let top = self.any_dir(rng).join(self.name("p"));
-                let deep = top.join("b").join("c");
-                if fs::create_dir_all(&deep).is_ok() {
-                    for d in [top.clone(), top.join("b"), deep.clone()] {
-                        self.dirs.push(d);
-                    }
-                    self.create(&deep.join("f"));
-                }
-            }
-            _ => {
-                // The preferred operation is not possible now: shrink instead.
-                if let Some(f) = self.files.pop() {
-                    let _ = fs::remove_file(f);
-                }
-            }
-        }
-    }
-
-    /// `n` operations without reading: chmods of two files in the root
-    /// (always watched; the kernel cannot merge alternating events), with a
-    /// structural change every 64th. Returns `n`.
-    fn burst(&mut self, rng: &mut Rng, n: usize) -> u64 {
-        let targets = [
-            self.root.join(BURST_FILES[0]),
-            self.root.join(BURST_FILES[1]),
-        ];
-        for i in 0..n {
-            if i % 64 == 63 {
-                self.step(rng);
-            } else {
-                let mode = 0o600 | ((i as u32) & 0o070);
-                let _ = fs::set_permissions(&targets[i % 2], fs::Permissions::from_mode(mode));
-            }
-        }
-        n as u64
-    }
-}
-
-// ------------------------------------------------------------ signal probe
-
-/// Delivers SIGUSR1 to this (the watcher's) thread while it blocks in
-/// `Watcher::read`. The handler (signal-hook: it only sets a flag) is
-/// installed with `SA_RESTART`, which `poll(2)` ignores: each delivery makes
-/// the wait fail with `EINTR`, which the watcher must absorb.
-struct SignalProbe {
-    per_checkpoint: usize,
-    handled: Arc<AtomicBool>,
-    id: Option<signal_hook::SigId>,
-}
-
-impl SignalProbe {
-    fn install(per_checkpoint: usize) -> Result<SignalProbe> {
-        let handled = Arc::new(AtomicBool::new(false));
-        let id = if per_checkpoint > 0 && cfg!(target_os = "linux") {
-            Some(signal_hook::flag::register(
-                signal_hook::consts::SIGUSR1,
-                Arc::clone(&handled),
-            )?)
-        } else {
-            None
-        };
-        Ok(SignalProbe {
-            per_checkpoint,
-            handled,
-            id,
-        })
-    }
-
-    /// Runs one probe; returns the signals delivered while blocked.
-    fn run(
-        &self,
-        watcher: &mut Watcher,
-        file: &Path,
-        events: &mut Vec<Event>,
-    ) -> std::result::Result<u64, String> {
-        if self.id.is_none() {
-            return Ok(0);
-        }
-        // This is the process's main thread: its thread id is the pid, and
-        // a process-directed signal goes to it.
-        let pid = std::process::id();
-        let handled = Arc::clone(&self.handled);
-        let (n, target) = (self.per_checkpoint, file.to_path_buf());
-        let sender = std::thread::spawn(move || -> std::result::Result<u64, String> {
-            let signalled = (|| {
-                for _ in 0..n {
-                    wait_for("the watcher to block in poll", || blocked_in_poll(pid))?;
-                    handled.store(false, Ordering::SeqCst);
-                    let status = std::process::Command::new("kill")
-                        .args(["-USR1", &pid.to_string()])
-                        .status()
-                        .map_err(|e| format!("kill: {e}"))?;
-                    if !status.success() {
-                        return Err(format!("kill -USR1 {pid}: {status}"));
-                    }
-                    wait_for("the signal handler to run", || {
-                        handled.load(Ordering::SeqCst)
-                    })?;
-                }
-                wait_for("the watcher to block in poll again", || {
-                    blocked_in_poll(pid)
-                })
-            })();
-            // Always create the file, so the blocked read ends either way.
-            fs::write(&target, b"probe").map_err(|e| format!("{}: {e}", target.display()))?;
-            signalled.map(|()| n as u64)
-        });
-        let start = events.len();
-        let outcome = loop {
-            match watcher.read(events, Some(Duration::from_secs(600))) {
-                Err(e) => break Err(format!("read failed under signals: {e}")),
-                Ok(0) => break Err("read returned early with no event under signals".into()),
-                Ok(_) => {
-                    let found = events[start..]
-                        .iter()
-                        .any(|e| e.kind == EventKind::Created && e.path == file);
-                    if found {
-                        break Ok(());
-                    }
-                }
-            }
-        };
-        let delivered = sender
-            .join()
-            .map_err(|_| "probe thread panicked".to_string())??;
-        outcome?;
-        let _ = fs::remove_file(file);
-        Ok(delivered)
-    }
-}
-
-impl Drop for SignalProbe {
-    fn drop(&mut self) {
-        if let Some(id) = self.id.take() {
-            signal_hook::low_level::unregister(id);
-        }
-    }
-}
-
-/// Whether thread `tid` of this process is blocked in `poll`/`ppoll`.
-fn blocked_in_poll(tid: u32) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        let Ok(text) = fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) else {
-            return false;
-        };
-        let nr: Option<i64> = text.split_whitespace().next().and_then(|n| n.parse().ok());
-        // A poll resumed after a signal that ran no handler shows up as
-        // restart_syscall: still the same blocked wait.
-        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
-        let polls = [libc::SYS_poll, libc::SYS_ppoll, libc::SYS_restart_syscall];
-        #[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
-        let polls = [libc::SYS_ppoll, libc::SYS_restart_syscall];
-        nr.is_some_and(|nr| polls.contains(&nr))
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = tid;
-        false
-    }
-}
-
-/// Polls `cond` until it holds, for at most a minute (normally microseconds).
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) -> std::result::Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        if Instant::now() > deadline {
-            return Err(format!("timed out waiting for {what}"));
-        }
-        std::thread::yield_now();
-    }
-    Ok(())
-}
-
 // ------------------------------------------------------------ model and scan
 
 /// Paths whose presence or type differs; keeps a few examples.
@@ -789,6 +500,8 @@ fn open_fds() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
+    use watch_core::EventKind;
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_owned).collect()

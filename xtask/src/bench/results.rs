@@ -1,10 +1,11 @@
 //! Reading criterion's estimates and the benches' extra figures back.
 
-use crate::Result;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::time::SystemTime;
+
+use crate::Result;
 
 use super::tables::point_of;
 use super::{EXTRA_DIR, IMPLEMENTATIONS};

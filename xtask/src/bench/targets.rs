@@ -1,7 +1,8 @@
 //! README's table and the verdict on each target of the tree issue.
 
-use crate::Result;
 use std::fmt::Write as _;
+
+use crate::Result;
 
 use super::results::Results;
 use super::tables::{judged_point, scale_curve, scale_rows, scale_rows_table};
