@@ -1,4 +1,4 @@
-//! README's table and the verdict on each target of the tree issue.
+//! README's table and the verdict on each performance target.
 
 use std::fmt::Write as _;
 
