@@ -17,10 +17,10 @@
 /// ([`Table::iter`], without changing the table) and merged into the
 /// sorted entries when the table is rebuilt. Its memory is that of as
 /// many sorted entries (a position, an inode, the name) plus the index,
-/// over every entry: its kept 32-bit hash and one `u32` slot at most four
-/// times over (at least half the slots free, so that a search for a new
-/// name stops early), 12 to 20 bytes. A table that never takes a name out
-/// of order has no index.
+/// over every entry: one 8-byte slot (its position and its name's 32-bit
+/// hash) two to four times over (at least half the slots free, so that a
+/// search for a new name stops early), 16 to 32 bytes. A table that never
+/// takes a name out of order has no index.
 #[derive(Clone, Debug)]
 pub(in crate::snapshot) struct Table {
     /// The oldest [`listed_since`](crate::snapshot::listed_since) of the files here.
@@ -41,17 +41,22 @@ pub(in crate::snapshot) struct Table {
 }
 
 /// Open addressing over a [`Table`]'s entries: each slot holds an entry's
-/// position plus one, or 0 when free; a name's search starts at the slot
-/// its hash picks and moves on one slot at a time until the name or a
-/// free slot. Each entry's hash (its low 32 bits) is kept, so that a
-/// search compares a name only when the hashes agree, and a grown index
-/// places the entries again without hashing a name.
+/// position plus one in its low 32 bits and the low 32 bits of its name's
+/// hash in its high ones, or 0 when free. A name's search starts at the
+/// slot its hash picks and moves on one slot at a time until the name or
+/// a free slot; it compares a name only when the hashes agree, and reads
+/// nothing but the slots until then (one cache line for most searches).
+/// A grown index places the entries again by the hashes in their slots,
+/// without hashing a name.
 #[derive(Clone, Debug)]
 struct Index {
     hash: NameHash,
-    slots: Vec<u32>,
-    /// Per entry of the table: the low 32 bits of its name's hash.
-    hashes: Vec<u32>,
+    slots: Vec<u64>,
+}
+
+/// A slot's content for the entry at `position` whose name hashes to `hash`.
+fn slot_of(position: usize, hash: u32) -> u64 {
+    (u64::from(hash) << 32) | (position as u64 + 1)
 }
 
 /// How an [`Index`] hashes names. Names come from the watched tree, so
@@ -180,8 +185,8 @@ impl Table {
         loop {
             match index.slots[s] {
                 0 => return (s, None, passed, hash),
-                p if index.hashes[p as usize - 1] == hash && self.name(p as usize - 1) == name => {
-                    return (s, Some(p as usize - 1), passed, hash);
+                v if (v >> 32) as u32 == hash && self.name((v as u32 - 1) as usize) == name => {
+                    return (s, Some((v as u32 - 1) as usize), passed, hash);
                 }
                 _ => {
                     s = (s + 1) & mask;
@@ -263,15 +268,16 @@ impl Table {
         let len = self.offsets.len();
         match (&mut self.index, free) {
             (Some(index), Some((s, passed, hash))) => {
-                index.hashes.push(hash);
                 let placed = if len * 2 <= index.slots.len() {
                     // At least half the slots stay free: where the search ended.
-                    index.slots[s] = len as u32;
+                    index.slots[s] = slot_of(len - 1, hash);
                     passed <= LONG_SEARCH || matches!(index.hash, NameHash::Keyed(_))
                 } else {
                     // Grown, to twice the size, each entry placed again.
-                    index.slots = vec![0; (len * 2).next_power_of_two()];
-                    Self::place_all(index)
+                    let old =
+                        std::mem::replace(&mut index.slots, vec![0; (len * 2).next_power_of_two()]);
+                    let taken = old.into_iter().filter(|&v| v != 0);
+                    Self::place_all(index, taken.chain([slot_of(len - 1, hash)]))
                 };
                 if !placed {
                     self.reindex(NameHash::Keyed(Default::default()));
@@ -286,15 +292,15 @@ impl Table {
         true
     }
 
-    /// Places every entry in the free slots of `index` by its kept hash;
-    /// false if a search passed [`LONG_SEARCH`] slots with the fast hash
-    /// (then not all are placed).
-    fn place_all(index: &mut Index) -> bool {
+    /// Places every entry (slot contents, each with its name's hash) in
+    /// the free slots of `index`; false if a search passed
+    /// [`LONG_SEARCH`] slots with the fast hash (then not all are placed).
+    fn place_all(index: &mut Index, taken: impl Iterator<Item = u64>) -> bool {
         let mask = index.slots.len() - 1;
         let fast = matches!(index.hash, NameHash::Fast(_));
-        for (i, &hash) in index.hashes.iter().enumerate() {
+        for v in taken {
             // The names differ: the first free slot is this one's.
-            let mut s = hash as usize & mask;
+            let mut s = (v >> 32) as usize & mask;
             let mut passed = 0;
             while index.slots[s] != 0 {
                 s = (s + 1) & mask;
@@ -303,7 +309,7 @@ impl Table {
             if fast && passed > LONG_SEARCH {
                 return false;
             }
-            index.slots[s] = i as u32 + 1;
+            index.slots[s] = v;
         }
         true
     }
@@ -313,12 +319,14 @@ impl Table {
     /// long with the fast one.
     fn reindex(&mut self, hash: NameHash) {
         let len = self.offsets.len();
+        let taken: Vec<u64> = (0..len)
+            .map(|i| slot_of(i, hash.of(self.name(i))))
+            .collect();
         let mut index = Index {
-            hashes: (0..len).map(|i| hash.of(self.name(i))).collect(),
             hash,
             slots: vec![0; (len * 2).next_power_of_two().max(64)],
         };
-        if !Self::place_all(&mut index) {
+        if !Self::place_all(&mut index, taken.into_iter()) {
             return self.reindex(NameHash::Keyed(Default::default()));
         }
         self.index = Some(Box::new(index));
@@ -368,16 +376,20 @@ impl Table {
     }
 
     #[cfg(test)]
-    /// Whether the index (if any) keeps a hash per entry, holds every
-    /// entry once and leaves at least half its slots free.
+    /// Whether the index (if any) holds every entry once, each with its
+    /// name's hash, and leaves at least half its slots free.
     pub(super) fn index_is_sound(&self) -> bool {
         let Some(index) = &self.index else {
             return self.sorted == self.offsets.len();
         };
-        let taken = index.slots.iter().filter(|&&p| p != 0).count();
-        index.hashes.len() == self.offsets.len()
-            && index.slots.len() >= 2 * self.offsets.len()
-            && taken == self.offsets.len()
+        let taken: Vec<u64> = index.slots.iter().copied().filter(|&v| v != 0).collect();
+        let mut positions: Vec<usize> = taken.iter().map(|&v| (v as u32 - 1) as usize).collect();
+        positions.sort_unstable();
+        index.slots.len() >= 2 * self.offsets.len()
+            && positions == (0..self.offsets.len()).collect::<Vec<_>>()
+            && taken
+                .iter()
+                .all(|&v| (v >> 32) as u32 == index.hash.of(self.name((v as u32 - 1) as usize)))
     }
 }
 
