@@ -41,7 +41,7 @@ use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::{Backend, Error, Event, RecursiveMode, Waker};
+use crate::{Backend, Error, Event, EventBuf, RecursiveMode, Waker};
 
 /// One backend's implementation. Every method may be called while events are
 /// flowing; none may panic on what the kernel or the filesystem returns.
@@ -97,6 +97,18 @@ pub(crate) trait Driver: Send {
     fn read_events(&mut self, out: &mut Vec<Event>, deadline: Option<Instant>)
     -> Result<(), Error>;
 
+    /// [`read_events`](Driver::read_events) into an [`EventBuf`]: the same
+    /// events. This default reads them as owned events and copies their
+    /// paths over; a backend whose events are many (inotify) writes them
+    /// into the buffer directly.
+    fn read_events_into(
+        &mut self,
+        out: &mut EventBuf,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
+        read_owned_into(self, out, deadline)
+    }
+
     /// Returns once every change made before the call has been appended to
     /// `out` (kernel backends: cookie files; poll: a forced scan), or
     /// `Error::SyncTimeout` at `deadline`.
@@ -123,4 +135,19 @@ pub(crate) trait Driver: Send {
     fn queued_for_user(&mut self, queued: bool) {
         let _ = queued;
     }
+}
+
+/// `driver`'s [`read_events`](Driver::read_events), its events moved into
+/// `out` (their paths copied; errors as `read_events` leaves them).
+pub(crate) fn read_owned_into<D: Driver + ?Sized>(
+    driver: &mut D,
+    out: &mut EventBuf,
+    deadline: Option<Instant>,
+) -> Result<(), Error> {
+    let mut events = Vec::new();
+    let result = driver.read_events(&mut events, deadline);
+    for event in events {
+        out.push(event);
+    }
+    result
 }

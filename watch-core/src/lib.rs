@@ -45,6 +45,10 @@
 //!   [`AsRawFd`](std::os::fd::AsRawFd); see [`Watcher`]'s readiness rule)
 //!   from your own event loop, or, with the `tokio` feature, consume an
 //!   `AsyncWatcher` stream on your runtime.
+//! - **No allocation per event, if you like.** [`Watcher::read`] appends to
+//!   a `Vec<Event>` (each event owned) or to an [`EventBuf`], one reused
+//!   buffer that lends each event's path: the same events, the faster way
+//!   to drain a burst.
 //! - **Batches in one call.** [`Watcher::debounced`] gives a
 //!   [`DebouncedWatcher`], the same interface handing out one coalesced
 //!   batch per burst (an editor's save is one batch); the [`Debouncer`]
@@ -95,6 +99,7 @@ mod debounced;
 mod diff;
 mod error;
 mod event;
+mod event_buf;
 mod fast_hash;
 mod filesystem;
 #[cfg(linux_kernel)]
@@ -118,6 +123,7 @@ pub use debounce::Debouncer;
 pub use debounced::{Batches, DebouncedWatcher};
 pub use error::Error;
 pub use event::{Event, EventKind, Origin, SkipReason};
+pub use event_buf::{EventBuf, EventBufIter, EventRef, EventSink};
 pub use filesystem::{Filesystem, MOUNTINFO, MountTable, MountTableError, filesystem_of};
 pub use per_root::{BackendChoice, RootBackend};
 pub use waker::Waker;

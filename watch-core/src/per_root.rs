@@ -14,7 +14,7 @@ use std::time::Instant;
 use crate::backend::Driver;
 use crate::filesystem::{Filesystem, filesystem_of};
 use crate::poll::PollDriver;
-use crate::{Backend, Config, Error, Event, RecursiveMode, Waker};
+use crate::{Backend, Config, Error, Event, EventBuf, RecursiveMode, Waker};
 
 /// Which backend watches one root; see
 /// [`Watcher::watch_with`](crate::Watcher::watch_with).
@@ -256,6 +256,17 @@ impl Driver for PerRootDriver {
                 return Ok(());
             }
         }
+    }
+
+    fn read_events_into(
+        &mut self,
+        out: &mut EventBuf,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
+        if self.active_poll().is_none() {
+            return self.primary.read_events_into(out, deadline);
+        }
+        crate::backend::read_owned_into(self, out, deadline)
     }
 
     fn sync(&mut self, out: &mut Vec<Event>, deadline: Instant) -> Result<(), Error> {

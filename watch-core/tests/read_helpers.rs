@@ -154,3 +154,77 @@ fn batches_iterates_until_a_read_times_out() {
         assert!(batches.iter().all(|b| !b.is_empty()), "{backend}");
     }
 }
+
+/// A read into an `EventBuf` gives the events a read into a `Vec<Event>`
+/// gives, in the same order: two watchers (with close notices, so that
+/// every kind a kernel backend reports appears) see one run of changes,
+/// bursts of created files among them, and each drains what it saw its
+/// own way; the buffer is read in several calls, cleared between them.
+#[test]
+fn a_read_into_an_event_buf_gives_what_a_vec_gets() {
+    use std::fs::File;
+    use std::io::Write;
+    use watch_core::EventBuf;
+
+    for backend in backends() {
+        let dir = TempDir::new("event-buf");
+        let outside = TempDir::new("event-buf-outside");
+        let config = Config::default()
+            .backend(backend)
+            .close_notices(true)
+            // Poll: only `sync` scans, so both watchers compare the same two states.
+            .poll_interval(Duration::from_secs(3600));
+        let mut owned = Watcher::with_config(config.clone()).expect("watcher");
+        let mut lent = Watcher::with_config(config).expect("watcher");
+        for w in [&mut owned, &mut lent] {
+            w.watch(dir.path(), RecursiveMode::Recursive)
+                .expect("watch");
+        }
+        fs::create_dir_all(dir.join("d/e")).unwrap();
+        for i in 0..300 {
+            let sub = if i % 3 == 0 { "d/e" } else { "" };
+            File::create(dir.join(sub).join(format!("f{i}"))).unwrap();
+        }
+        let mut f = File::create(dir.join("w")).unwrap();
+        f.write_all(b"one").unwrap();
+        f.write_all(b"two").unwrap();
+        drop(f);
+        fs::rename(dir.join("f1"), dir.join("d/moved")).unwrap();
+        fs::rename(dir.join("d/e"), dir.join("e2")).unwrap();
+        fs::remove_file(dir.join("f2")).unwrap();
+        fs::write(outside.join("in"), "x").unwrap();
+        fs::rename(outside.join("in"), dir.join("in")).unwrap();
+        fs::rename(dir.join("f4"), outside.join("out")).unwrap();
+        for w in [&mut owned, &mut lent] {
+            w.sync(PATIENCE).expect("sync");
+        }
+        let mut want = Vec::new();
+        while owned.read(&mut want, Some(Duration::ZERO)).unwrap() > 0 {}
+        let mut got = Vec::new();
+        let mut buf = EventBuf::with_capacity(16, 256);
+        loop {
+            buf.clear();
+            let n = lent.read(&mut buf, Some(Duration::ZERO)).unwrap();
+            assert_eq!(n, buf.len(), "{backend}");
+            if n == 0 {
+                break;
+            }
+            got.extend(buf.iter().map(|e| e.to_event()));
+        }
+        assert_eq!(got, want, "{backend}");
+        // Each created file still there, where it is once the changes are
+        // read: `d/e` moved to `e2` before either watcher looked.
+        for i in (0..300).filter(|i| ![1, 2, 4].contains(i)) {
+            let sub = if i % 3 == 0 { "e2" } else { "" };
+            let path = dir.join(sub).join(format!("f{i}"));
+            assert!(
+                has(&got, &EventKind::Created, &path),
+                "{backend}: {path:?} in {got:?}"
+            );
+        }
+        assert!(
+            has(&got, &EventKind::Created, &dir.join("in")),
+            "{backend}: {got:?}"
+        );
+    }
+}

@@ -42,10 +42,11 @@ use inotify::{EventBuffer, EventFd, EventMask, Inotify, WatchEvent};
 
 use crate::backend::Driver;
 use crate::cookie;
+use crate::event_buf::sink::Sink;
 use crate::root_layer::{Emit, Role, Roots, retry_blocked};
 use crate::snapshot::listed_since;
 use crate::waker::Wake;
-use crate::{Backend, Config, Error, Event, EventKind, Origin, RecursiveMode, Waker};
+use crate::{Backend, Config, Error, Event, EventBuf, EventKind, Origin, RecursiveMode, Waker};
 use kernel::{Kernel, Use, Users, Wd, to_error};
 use mounts::MountTable;
 
@@ -202,6 +203,63 @@ impl InotifyDriver {
             .any(|r| !r.state.moves.is_empty() || r.dirty || r.state.unmounted)
     }
 
+    /// [`Driver::read_events`] into either sink.
+    fn read_into(&mut self, mut emit: Emit<'_>, deadline: Option<Instant>) -> Result<(), Error> {
+        // With a waker, a blocking read polls the instance with its eventfd
+        // and the mount table before reading (one more system call per
+        // wake-up; on two idle cores the poll added about 15% to a wake-up's
+        // latency).
+        // Without one, a read that waits forever is a bare `read(2)`, as
+        // fast as a raw read loop; the mount table is then looked at (with
+        // the instance, without waiting) each time `drain` runs: at the
+        // start of every `read` and `sync` and after each batch, so a
+        // mount change alone does not end such a wait (the next event or
+        // call reports it). A read with a deadline polls it too.
+        let polled =
+            self.wakeable.load(Ordering::Relaxed) || (self.mounts.is_some() && deadline.is_some());
+        loop {
+            self.drain(&mut emit)?;
+            if emit.appended() {
+                return Ok(());
+            }
+            if polled {
+                if deadline.is_some_and(|d| d <= Instant::now()) {
+                    // A read that cannot wait leaves a pending wake-up to
+                    // the next read that can (which it is meant to end).
+                    return Ok(());
+                }
+                match self.wait_or_woken(deadline)? {
+                    None => return Ok(()),
+                    // Only the mount table: `drain` rescans what it affects.
+                    Some(false) => continue,
+                    Some(true) => {}
+                }
+                if self.remount_pending {
+                    continue;
+                }
+                // Readable: this read does not block.
+                self.read_batch(&mut emit, true)?;
+                if emit.appended() && !self.unsettled() {
+                    return Ok(());
+                }
+                continue;
+            }
+            match deadline {
+                None => {
+                    self.read_batch(&mut emit, true)?;
+                    if emit.appended() && !self.unsettled() {
+                        return Ok(());
+                    }
+                }
+                Some(_) => {
+                    if !self.wait(deadline)? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
     /// Reads and translates what is queued without blocking (up to
     /// [`MAX_READS`] batches, or until something was emitted and no root is
     /// unsettled).
@@ -211,7 +269,7 @@ impl InotifyDriver {
                 self.caught_up(out);
                 return Ok(());
             }
-            if out.out.len() > out.start && !self.unsettled() {
+            if out.appended() && !self.unsettled() {
                 return Ok(());
             }
         }
@@ -404,61 +462,15 @@ impl Driver for InotifyDriver {
         out: &mut Vec<Event>,
         deadline: Option<Instant>,
     ) -> Result<(), Error> {
-        let mut emit = Emit::new(out);
-        let start = emit.start;
-        // With a waker, a blocking read polls the instance with its eventfd
-        // and the mount table before reading (one more system call per
-        // wake-up; on two idle cores the poll added about 15% to a wake-up's
-        // latency).
-        // Without one, a read that waits forever is a bare `read(2)`, as
-        // fast as a raw read loop; the mount table is then looked at (with
-        // the instance, without waiting) each time `drain` runs: at the
-        // start of every `read` and `sync` and after each batch, so a
-        // mount change alone does not end such a wait (the next event or
-        // call reports it). A read with a deadline polls it too.
-        let polled =
-            self.wakeable.load(Ordering::Relaxed) || (self.mounts.is_some() && deadline.is_some());
-        loop {
-            self.drain(&mut emit)?;
-            if emit.out.len() > start {
-                return Ok(());
-            }
-            if polled {
-                if deadline.is_some_and(|d| d <= Instant::now()) {
-                    // A read that cannot wait leaves a pending wake-up to
-                    // the next read that can (which it is meant to end).
-                    return Ok(());
-                }
-                match self.wait_or_woken(deadline)? {
-                    None => return Ok(()),
-                    // Only the mount table: `drain` rescans what it affects.
-                    Some(false) => continue,
-                    Some(true) => {}
-                }
-                if self.remount_pending {
-                    continue;
-                }
-                // Readable: this read does not block.
-                self.read_batch(&mut emit, true)?;
-                if emit.out.len() > start && !self.unsettled() {
-                    return Ok(());
-                }
-                continue;
-            }
-            match deadline {
-                None => {
-                    self.read_batch(&mut emit, true)?;
-                    if emit.out.len() > start && !self.unsettled() {
-                        return Ok(());
-                    }
-                }
-                Some(_) => {
-                    if !self.wait(deadline)? {
-                        return Ok(());
-                    }
-                }
-            }
-        }
+        self.read_into(Emit::new(out), deadline)
+    }
+
+    fn read_events_into(
+        &mut self,
+        out: &mut EventBuf,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
+        self.read_into(Emit::new(Sink::Buf(out)), deadline)
     }
 
     fn sync(&mut self, out: &mut Vec<Event>, deadline: Instant) -> Result<(), Error> {

@@ -4,9 +4,8 @@
 //! paired by cookie here and carried out in `moves.rs`.
 
 use std::borrow::Cow;
-use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::path::Path;
 
 use inotify::{EventMask, WatchEvent};
 
@@ -135,12 +134,12 @@ impl Root<Kernel> {
         {
             return false;
         }
-        out.push(Event::new(
+        out.push_joined(
             EventKind::Created,
-            self.full_name(dir, name),
+            [self.path.as_os_str(), dir.as_os_str(), name],
             false,
             Origin::Kernel,
-        ));
+        );
         true
     }
 
@@ -321,17 +320,10 @@ impl Root<Kernel> {
     /// CLOSE_WRITE is (`changed`, then the notice) without looking it up
     /// again.
     fn closed_after_creation(&self, config: &Config, dir: &Path, name: &OsStr, out: &mut Emit<'_>) {
-        let full = self.full_name(dir, name);
+        let parts = [self.path.as_os_str(), dir.as_os_str(), name];
+        out.push_joined(EventKind::Modified, parts, false, Origin::Kernel);
         if config.close_notices {
-            out.push(Event::new(
-                EventKind::Modified,
-                full.clone(),
-                false,
-                Origin::Kernel,
-            ));
-            out.push(Event::new(EventKind::Closed, full, false, Origin::Kernel));
-        } else {
-            out.push(Event::new(EventKind::Modified, full, false, Origin::Kernel));
+            out.push_joined(EventKind::Closed, parts, false, Origin::Kernel);
         }
     }
 
@@ -383,29 +375,6 @@ impl Root<Kernel> {
                 .next()
                 .is_some_and(|p| p.as_os_str().is_empty());
         !self.dirs.is_empty() && !only_root && under(&self.dirs, rel).next().is_some()
-    }
-
-    /// The full path of `name` in the tree directory `dir` (`full` of the
-    /// two joined), built in one allocation by appending bytes: `dir` is
-    /// relative and `name` one component, so each needs only a separator
-    /// when the path so far does not end with one, which is all
-    /// `PathBuf::push` would add (at several times the cost, on the path
-    /// of every event).
-    fn full_name(&self, dir: &Path, name: &OsStr) -> PathBuf {
-        let root = self.path.as_os_str();
-        let len = root.len() + dir.as_os_str().len() + name.len() + 2;
-        let mut full = OsString::with_capacity(len);
-        full.push(root);
-        for part in [dir.as_os_str(), name] {
-            if part.is_empty() {
-                continue;
-            }
-            if full.as_bytes().last().is_some_and(|&b| b != b'/') {
-                full.push("/");
-            }
-            full.push(part);
-        }
-        PathBuf::from(full)
     }
 
     /// A writer closed the file this root names.

@@ -200,7 +200,7 @@ impl KqueueDriver {
         for id in ids {
             let Some(w) = work.remove(&id) else { continue };
             if let Some(root) = self.roots.get_mut(id) {
-                root.apply(&mut self.fds, &self.config, w, &mut Emit::new(out));
+                root.apply(&mut self.fds, &self.config, w, &mut Emit::new(&mut *out));
             }
         }
         Ok(true)
@@ -214,7 +214,7 @@ impl KqueueDriver {
                 break;
             }
         }
-        let out = &mut Emit::new(out);
+        let out = &mut Emit::new(&mut *out);
         for root in self.roots.iter_mut() {
             root.settle(&mut self.fds, &self.config, out);
         }

@@ -1,30 +1,58 @@
 //! The sink events are translated into.
 
-use crate::{Event, EventKind};
+use std::ffi::OsStr;
+
+use crate::event_buf::sink::Sink;
+use crate::{Event, EventKind, Origin};
 
 /// Appends events, collapsing an immediate repeat of the same
 /// modification (one write is often MODIFY + CLOSE_WRITE) or close notice.
 pub(crate) struct Emit<'a> {
-    pub(crate) out: &'a mut Vec<Event>,
+    pub(crate) out: Sink<'a>,
     pub(crate) start: usize,
 }
 
 impl<'a> Emit<'a> {
     /// A sink appending to `out`; only what it appends may be collapsed.
-    pub(crate) fn new(out: &'a mut Vec<Event>) -> Emit<'a> {
+    pub(crate) fn new(out: impl Into<Sink<'a>>) -> Emit<'a> {
+        let out = out.into();
         let start = out.len();
         Emit { out, start }
     }
 
-    pub(crate) fn push(&mut self, event: Event) {
-        let repeat = matches!(
-            event.kind,
+    /// Whether an event of `kind` repeating the last one is dropped.
+    fn may_collapse(&self, kind: &EventKind) -> bool {
+        matches!(
+            kind,
             EventKind::Modified | EventKind::Metadata | EventKind::Closed
         ) && self.out.len() > self.start
-            && self.out.last() == Some(&event);
-        if !repeat {
+    }
+
+    pub(crate) fn push(&mut self, event: Event) {
+        if !(self.may_collapse(&event.kind) && self.out.last_is(&event)) {
             self.out.push(event);
         }
+    }
+
+    /// Pushes an event whose path is `parts` joined (the root's path, a
+    /// directory below it and a name; empty ones left out), built in
+    /// place: a read into an [`EventBuf`](crate::EventBuf) copies the
+    /// parts into it and allocates no path.
+    pub(crate) fn push_joined(
+        &mut self,
+        kind: EventKind,
+        parts: [&OsStr; 3],
+        is_dir: bool,
+        origin: Origin,
+    ) {
+        let may_collapse = self.may_collapse(&kind);
+        self.out
+            .push_joined(kind, parts, is_dir, origin, may_collapse);
+    }
+
+    /// Whether events were appended since this `Emit` was made.
+    pub(crate) fn appended(&self) -> bool {
+        self.out.len() > self.start
     }
 
     pub(crate) fn extend(&mut self, events: impl IntoIterator<Item = Event>) {
@@ -44,7 +72,7 @@ mod tests {
         let old = Event::new(EventKind::Modified, "a", false, Origin::Kernel);
         let mut out = vec![old.clone()];
         let mut emit = Emit {
-            out: &mut out,
+            out: Sink::Vec(&mut out),
             start: 1,
         };
         emit.push(old.clone());

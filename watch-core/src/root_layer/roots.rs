@@ -164,7 +164,7 @@ impl<T: WatchTable> Roots<Root<T>> {
         let root = &mut slot.root;
         match root.rebuild(t, config, out, false, true) {
             Ok(snap) => {
-                root.install(t, snap, &mut Emit::new(out));
+                root.install(t, snap, &mut Emit::new(&mut *out));
                 let mut buf = std::mem::take(&mut slot.key);
                 buf.push(&*key);
                 slot.live = true;

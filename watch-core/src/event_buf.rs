@@ -1,0 +1,486 @@
+//! [`EventBuf`]: a reusable buffer [`Watcher::read`](crate::Watcher::read)
+//! can append to, which lends each event's path instead of handing over an
+//! owned one.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use crate::{Event, EventKind, Origin};
+
+/// Events read into one buffer that keeps its memory from one read to the
+/// next: every path is stored in one byte arena, so a read into an
+/// `EventBuf` allocates nothing once the buffer has grown to the size of a
+/// read (a read into a `Vec<Event>` allocates each event's path).
+///
+/// [`Watcher::read`](crate::Watcher::read) appends to it as it appends to
+/// a `Vec<Event>`, and the events are the same, in the same order. Iterate
+/// them as [`EventRef`]s, which borrow their path from the buffer;
+/// [`EventRef::to_event`] makes an owned [`Event`] of the ones to keep.
+/// [`clear`](EventBuf::clear) empties the buffer, keeping its memory.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use watch_core::{EventBuf, RecursiveMode, Watcher};
+///
+/// let mut watcher = Watcher::new()?;
+/// watcher.watch(".", RecursiveMode::Recursive)?;
+/// let mut events = EventBuf::new();
+/// loop {
+///     events.clear();
+///     watcher.read(&mut events, None)?;
+///     for event in &events {
+///         println!("{} {}", event.kind, event.path.display());
+///     }
+/// }
+/// # #[allow(unreachable_code)]
+/// # Ok::<(), watch_core::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct EventBuf {
+    records: Vec<Record>,
+    /// Every record's path, back to back.
+    paths: Vec<u8>,
+}
+
+/// One event but its path, which is `paths[previous end..end]`.
+#[derive(Clone)]
+struct Record {
+    kind: EventKind,
+    end: usize,
+    is_dir: bool,
+    origin: Origin,
+}
+
+/// One event in an [`EventBuf`], its path borrowed from the buffer. The
+/// fields mean what [`Event`]'s do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventRef<'a> {
+    /// What happened.
+    pub kind: &'a EventKind,
+    /// The path as the user named it: the watched path joined with the names
+    /// below it.
+    pub path: &'a Path,
+    /// Whether `path` is (or, for `Removed`, was) a directory.
+    pub is_dir: bool,
+    /// Kernel notification or rescan.
+    pub origin: Origin,
+}
+
+impl EventRef<'_> {
+    /// An owned copy of this event.
+    pub fn to_event(&self) -> Event {
+        Event {
+            kind: self.kind.clone(),
+            path: self.path.to_path_buf(),
+            is_dir: self.is_dir,
+            origin: self.origin,
+        }
+    }
+}
+
+impl PartialEq<Event> for EventRef<'_> {
+    fn eq(&self, other: &Event) -> bool {
+        *self.kind == other.kind
+            && self.path == other.path
+            && self.is_dir == other.is_dir
+            && self.origin == other.origin
+    }
+}
+
+impl EventBuf {
+    /// An empty buffer; it allocates when the first event arrives.
+    pub fn new() -> EventBuf {
+        EventBuf::default()
+    }
+
+    /// An empty buffer with room for `events` events whose paths take
+    /// `path_bytes` bytes in all.
+    pub fn with_capacity(events: usize, path_bytes: usize) -> EventBuf {
+        EventBuf {
+            records: Vec::with_capacity(events),
+            paths: Vec::with_capacity(path_bytes),
+        }
+    }
+
+    /// How many events the buffer holds.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the buffer holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Removes every event, keeping the memory for the next read.
+    pub fn clear(&mut self) {
+        self.records.clear();
+        self.paths.clear();
+    }
+
+    /// The event at `index` (in the order they were read).
+    pub fn get(&self, index: usize) -> Option<EventRef<'_>> {
+        let record = self.records.get(index)?;
+        let start = match index {
+            0 => 0,
+            i => self.records[i - 1].end,
+        };
+        Some(EventRef {
+            kind: &record.kind,
+            path: Path::new(OsStr::from_bytes(&self.paths[start..record.end])),
+            is_dir: record.is_dir,
+            origin: record.origin,
+        })
+    }
+
+    /// The events, in the order they were read.
+    pub fn iter(&self) -> EventBufIter<'_> {
+        EventBufIter {
+            records: self.records.iter(),
+            paths: &self.paths,
+            start: 0,
+        }
+    }
+
+    /// Appends `event`, its path copied into the buffer.
+    pub(crate) fn push(&mut self, event: Event) {
+        self.paths
+            .extend_from_slice(event.path.as_os_str().as_bytes());
+        self.records.push(Record {
+            kind: event.kind,
+            end: self.paths.len(),
+            is_dir: event.is_dir,
+            origin: event.origin,
+        });
+    }
+
+    /// Appends an event whose path is `parts` joined by [`join_into`],
+    /// without building the path anywhere else; or, if it would repeat
+    /// the last event of the buffer and `may_collapse`, nothing. Returns
+    /// whether it was appended.
+    #[inline]
+    pub(crate) fn push_joined(
+        &mut self,
+        kind: EventKind,
+        parts: [&OsStr; 3],
+        is_dir: bool,
+        origin: Origin,
+        may_collapse: bool,
+    ) -> bool {
+        let start = self.paths.len();
+        join_into(&mut self.paths, parts);
+        if may_collapse
+            && let Some(last) = self.records.last()
+            && last.kind == kind
+            && last.is_dir == is_dir
+            && last.origin == origin
+        {
+            let last_start = match self.records.len() {
+                1 => 0,
+                n => self.records[n - 2].end,
+            };
+            // Compared as paths are (component by component), as a
+            // `Vec<Event>` compares its events.
+            let path = |bytes| Path::new(OsStr::from_bytes(bytes));
+            if path(&self.paths[last_start..start]) == path(&self.paths[start..]) {
+                self.paths.truncate(start);
+                return false;
+            }
+        }
+        self.records.push(Record {
+            kind,
+            end: self.paths.len(),
+            is_dir,
+            origin,
+        });
+        true
+    }
+
+    /// Whether the last event of the buffer is `event`.
+    pub(crate) fn last_is(&self, event: &Event) -> bool {
+        self.records
+            .len()
+            .checked_sub(1)
+            .and_then(|i| self.get(i))
+            .is_some_and(|last| last == *event)
+    }
+}
+
+/// Appends to `buf` the path made of `parts`: the first as it is, each
+/// further non-empty one after a `/` unless what is there ends in one.
+#[inline]
+pub(crate) fn join_into(buf: &mut Vec<u8>, parts: [&OsStr; 3]) {
+    let [first, rest @ ..] = parts;
+    let start = buf.len();
+    buf.extend_from_slice(first.as_bytes());
+    for part in rest {
+        if part.is_empty() {
+            continue;
+        }
+        if buf.len() > start && buf.last() != Some(&b'/') {
+            buf.push(b'/');
+        }
+        buf.extend_from_slice(part.as_bytes());
+    }
+}
+
+/// How many bytes [`join_into`] appends for `parts` at most.
+pub(crate) fn joined_len(parts: [&OsStr; 3]) -> usize {
+    parts.iter().map(|p| p.len() + 1).sum()
+}
+
+impl fmt::Debug for EventBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The events of an [`EventBuf`], in order; from [`EventBuf::iter`].
+#[derive(Clone, Debug)]
+pub struct EventBufIter<'a> {
+    records: std::slice::Iter<'a, Record>,
+    paths: &'a [u8],
+    start: usize,
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("kind", &self.kind)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Iterator for EventBufIter<'a> {
+    type Item = EventRef<'a>;
+
+    fn next(&mut self) -> Option<EventRef<'a>> {
+        let record = self.records.next()?;
+        let path = &self.paths[self.start..record.end];
+        self.start = record.end;
+        Some(EventRef {
+            kind: &record.kind,
+            path: Path::new(OsStr::from_bytes(path)),
+            is_dir: record.is_dir,
+            origin: record.origin,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.records.size_hint()
+    }
+}
+
+impl ExactSizeIterator for EventBufIter<'_> {}
+
+impl<'a> IntoIterator for &'a EventBuf {
+    type Item = EventRef<'a>;
+    type IntoIter = EventBufIter<'a>;
+
+    fn into_iter(self) -> EventBufIter<'a> {
+        self.iter()
+    }
+}
+
+/// Where [`Watcher::read`](crate::Watcher::read) appends events: a
+/// `Vec<Event>` (each event owned) or an [`EventBuf`] (paths lent from one
+/// reused buffer). Sealed: these two are the only ones.
+pub trait EventSink: sink::Sealed {}
+
+impl EventSink for Vec<Event> {}
+
+impl EventSink for EventBuf {}
+
+pub(crate) mod sink {
+    use std::ffi::{OsStr, OsString};
+    use std::os::unix::ffi::OsStringExt;
+    use std::path::PathBuf;
+
+    use super::{EventBuf, join_into, joined_len};
+    use crate::{Event, EventKind, Origin};
+
+    /// What an [`EventSink`](super::EventSink) is, inside the crate.
+    pub trait Sealed {
+        /// The sink this is.
+        fn sink(&mut self) -> Sink<'_>;
+    }
+
+    impl Sealed for Vec<Event> {
+        fn sink(&mut self) -> Sink<'_> {
+            Sink::Vec(self)
+        }
+    }
+
+    impl Sealed for EventBuf {
+        fn sink(&mut self) -> Sink<'_> {
+            Sink::Buf(self)
+        }
+    }
+
+    /// Events appended to a `Vec<Event>` or an [`EventBuf`].
+    pub enum Sink<'a> {
+        /// Owned events.
+        Vec(&'a mut Vec<Event>),
+        /// Paths lent from one buffer.
+        Buf(&'a mut EventBuf),
+    }
+
+    impl<'a> From<&'a mut Vec<Event>> for Sink<'a> {
+        fn from(out: &'a mut Vec<Event>) -> Sink<'a> {
+            Sink::Vec(out)
+        }
+    }
+
+    impl Sink<'_> {
+        /// How many events are there.
+        pub fn len(&self) -> usize {
+            match self {
+                Sink::Vec(v) => v.len(),
+                Sink::Buf(b) => b.len(),
+            }
+        }
+
+        /// Appends `event`.
+        pub fn push(&mut self, event: Event) {
+            match self {
+                Sink::Vec(v) => v.push(event),
+                Sink::Buf(b) => b.push(event),
+            }
+        }
+
+        /// Whether the last event is `event`.
+        pub fn last_is(&self, event: &Event) -> bool {
+            match self {
+                Sink::Vec(v) => v.last() == Some(event),
+                Sink::Buf(b) => b.last_is(event),
+            }
+        }
+
+        /// Appends an event whose path is `parts` joined (see
+        /// [`join_into`]), unless `may_collapse` and it repeats the last
+        /// event.
+        #[inline]
+        pub fn push_joined(
+            &mut self,
+            kind: EventKind,
+            parts: [&OsStr; 3],
+            is_dir: bool,
+            origin: Origin,
+            may_collapse: bool,
+        ) {
+            match self {
+                Sink::Vec(v) => {
+                    let mut bytes = Vec::with_capacity(joined_len(parts));
+                    join_into(&mut bytes, parts);
+                    let path = PathBuf::from(OsString::from_vec(bytes));
+                    let event = Event::new(kind, path, is_dir, origin);
+                    if !(may_collapse && v.last() == Some(&event)) {
+                        v.push(event);
+                    }
+                }
+                Sink::Buf(b) => {
+                    b.push_joined(kind, parts, is_dir, origin, may_collapse);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sink::Sink;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_kind() -> impl Strategy<Value = EventKind> {
+        prop_oneof![
+            Just(EventKind::Created),
+            Just(EventKind::Modified),
+            Just(EventKind::Metadata),
+            Just(EventKind::Removed),
+            Just(EventKind::Closed),
+            Just(EventKind::Overflow),
+            "[ab]{0,2}".prop_map(|from| EventKind::Renamed { from: from.into() }),
+        ]
+    }
+
+    /// One part of a path: empty, a slash, or a short name (possibly
+    /// ending in a slash).
+    fn any_part() -> impl Strategy<Value = String> {
+        prop_oneof![Just(String::new()), Just("/".to_string()), "[ab]{1,2}/?"]
+    }
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Push(EventKind, String, bool),
+        Joined(EventKind, [String; 3], bool, bool),
+        Clear,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (any_kind(), any_part(), any::<bool>()).prop_map(|(k, p, d)| Step::Push(k, p, d)),
+            6 => (any_kind(), [any_part(), any_part(), any_part()], any::<bool>(), any::<bool>())
+                .prop_map(|(k, p, d, c)| Step::Joined(k, p, d, c)),
+            1 => Just(Step::Clear),
+        ]
+    }
+
+    proptest! {
+        /// A buffer lends the events a `Vec<Event>` owns, after any
+        /// sequence of appends (collapsed or not) and clears.
+        #[test]
+        fn a_buffer_holds_what_a_vec_holds(steps in proptest::collection::vec(step(), 0..40)) {
+            let mut owned: Vec<Event> = Vec::new();
+            let mut lent = EventBuf::new();
+            for step in steps {
+                for sink in [Sink::Vec(&mut owned), Sink::Buf(&mut lent)] {
+                    let mut sink = sink;
+                    match step.clone() {
+                        Step::Push(kind, path, is_dir) => {
+                            sink.push(Event::new(kind, path, is_dir, Origin::Kernel));
+                        }
+                        Step::Joined(kind, parts, is_dir, collapse) => {
+                            let parts = parts.each_ref().map(|p| OsStr::new(p.as_str()));
+                            sink.push_joined(kind, parts, is_dir, Origin::Rescan, collapse);
+                        }
+                        Step::Clear => match sink {
+                            Sink::Vec(v) => v.clear(),
+                            Sink::Buf(b) => b.clear(),
+                        },
+                    }
+                }
+                prop_assert_eq!(lent.len(), owned.len());
+                prop_assert_eq!(lent.iter().len(), owned.len());
+                for (i, (got, want)) in lent.iter().zip(&owned).enumerate() {
+                    prop_assert!(got == *want, "{got:?} != {want:?}");
+                    prop_assert_eq!(lent.get(i), Some(got));
+                    prop_assert_eq!(&got.to_event(), want);
+                }
+                prop_assert_eq!(lent.get(owned.len()), None);
+                if let Some(last) = owned.last() {
+                    prop_assert!(Sink::Buf(&mut lent).last_is(last));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parts_join_as_paths_do() {
+        let join = |parts: [&str; 3]| {
+            let mut buf = b"x".to_vec();
+            join_into(&mut buf, parts.map(OsStr::new));
+            assert!(buf.len() - 1 <= joined_len(parts.map(OsStr::new)));
+            String::from_utf8(buf[1..].to_vec()).unwrap()
+        };
+        assert_eq!(join(["/w", "", "f"]), "/w/f");
+        assert_eq!(join(["/w/", "d", "f"]), "/w/d/f");
+        assert_eq!(join(["/", "", "f"]), "/f");
+        assert_eq!(join(["w", "d/", "f"]), "w/d/f");
+        assert_eq!(join(["", "", "f"]), "f");
+        assert_eq!(join(["/w", "", ""]), "/w");
+    }
+}
