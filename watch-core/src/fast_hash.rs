@@ -42,10 +42,14 @@ impl Hasher for FastHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
+            // The bytes as a little-endian word, zero-padded; gathered one
+            // by one (a copy of a length not known here is a call).
+            let word = rest
+                .iter()
+                .rev()
+                .fold(0u64, |word, &b| (word << 8) | u64::from(b));
             // The length keeps "a" and "a\0" apart.
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
+            self.add(word ^ ((rest.len() as u64) << 56));
         }
     }
 
@@ -97,5 +101,25 @@ mod tests {
             FastHash.hash_one(b"a".as_slice()),
             FastHash.hash_one(b"a\0".as_slice())
         );
+    }
+
+    #[test]
+    fn a_short_tail_hashes_as_its_zero_padded_little_endian_word() {
+        let bytes = b"0123456789abcdef";
+        for len in 0..=bytes.len() {
+            let mut h = FastHasher(7);
+            h.write(&bytes[..len]);
+            let mut want = FastHasher(7);
+            let (whole, tail) = bytes[..len].split_at(len / 8 * 8);
+            for chunk in whole.chunks(8) {
+                want.add(u64::from_le_bytes(chunk.try_into().unwrap()));
+            }
+            if !tail.is_empty() {
+                let mut word = [0u8; 8];
+                word[..tail.len()].copy_from_slice(tail);
+                want.add(u64::from_le_bytes(word) ^ ((tail.len() as u64) << 56));
+            }
+            assert_eq!(h.0, want.0, "{len} bytes");
+        }
     }
 }
