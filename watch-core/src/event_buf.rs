@@ -42,16 +42,58 @@ pub struct EventBuf {
     records: Vec<Record>,
     /// Every record's path, back to back.
     paths: Vec<u8>,
+    /// The kinds that carry data (a rename's old path, a skip's reason),
+    /// each with its record's position, in order.
+    carried: Vec<(usize, EventKind)>,
 }
 
-/// One event but its path, which is `paths[previous end..end]`.
+/// One event but its path, which is `paths[previous end..end]`: 16 bytes,
+/// a third of an [`Event`] (a burst's records are written to memory the
+/// kernel's copy has just pushed out of the cache).
 #[derive(Clone)]
 struct Record {
-    kind: EventKind,
     end: usize,
+    kind: Kind,
     is_dir: bool,
     origin: Origin,
 }
+
+const _: () = assert!(std::mem::size_of::<Record>() <= 16);
+
+/// An [`EventKind`] without its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Created,
+    Modified,
+    Metadata,
+    Removed,
+    Overflow,
+    Closed,
+    /// Kept in `carried`.
+    Carried,
+}
+
+impl Kind {
+    fn of(kind: &EventKind) -> Kind {
+        match kind {
+            EventKind::Created => Kind::Created,
+            EventKind::Modified => Kind::Modified,
+            EventKind::Metadata => Kind::Metadata,
+            EventKind::Removed => Kind::Removed,
+            EventKind::Overflow => Kind::Overflow,
+            EventKind::Closed => Kind::Closed,
+            EventKind::Renamed { .. } | EventKind::Skipped { .. } => Kind::Carried,
+        }
+    }
+}
+
+/// The kinds without data, lent by every buffer.
+static CREATED: EventKind = EventKind::Created;
+static MODIFIED: EventKind = EventKind::Modified;
+static METADATA: EventKind = EventKind::Metadata;
+static REMOVED: EventKind = EventKind::Removed;
+static OVERFLOW: EventKind = EventKind::Overflow;
+static CLOSED: EventKind = EventKind::Closed;
 
 /// One event in an [`EventBuf`], its path borrowed from the buffer. The
 /// fields mean what [`Event`]'s do.
@@ -101,6 +143,7 @@ impl EventBuf {
         EventBuf {
             records: Vec::with_capacity(events),
             paths: Vec::with_capacity(path_bytes),
+            carried: Vec::new(),
         }
     }
 
@@ -118,6 +161,7 @@ impl EventBuf {
     pub fn clear(&mut self) {
         self.records.clear();
         self.paths.clear();
+        self.carried.clear();
     }
 
     /// The event at `index` (in the order they were read).
@@ -127,12 +171,12 @@ impl EventBuf {
             0 => 0,
             i => self.records[i - 1].end,
         };
-        Some(EventRef {
-            kind: &record.kind,
-            path: Path::new(OsStr::from_bytes(&self.paths[start..record.end])),
-            is_dir: record.is_dir,
-            origin: record.origin,
-        })
+        let carried = match record.kind {
+            Kind::Carried => self.carried.binary_search_by_key(&index, |(i, _)| *i).ok(),
+            _ => None,
+        };
+        let carried = carried.map(|at| &self.carried[at].1);
+        Some(event_ref(record, &self.paths[start..record.end], carried))
     }
 
     /// The events, in the order they were read.
@@ -140,6 +184,7 @@ impl EventBuf {
         EventBufIter {
             records: self.records.iter(),
             paths: &self.paths,
+            carried: self.carried.iter(),
             start: 0,
         }
     }
@@ -148,12 +193,27 @@ impl EventBuf {
     pub(crate) fn push(&mut self, event: Event) {
         self.paths
             .extend_from_slice(event.path.as_os_str().as_bytes());
+        self.push_record(event.kind, event.is_dir, event.origin);
+    }
+
+    /// Appends the record of an event whose path ends the arena.
+    fn push_record(&mut self, kind: EventKind, is_dir: bool, origin: Origin) {
+        let tag = Kind::of(&kind);
+        if tag == Kind::Carried {
+            self.carried.push((self.records.len(), kind));
+        }
         self.records.push(Record {
-            kind: event.kind,
             end: self.paths.len(),
-            is_dir: event.is_dir,
-            origin: event.origin,
+            kind: tag,
+            is_dir,
+            origin,
         });
+    }
+
+    /// The kind of the last record.
+    fn last_kind(&self) -> Option<&EventKind> {
+        let last = self.records.last()?;
+        Some(kind_of(last, self.carried.last().map(|(_, k)| k)))
     }
 
     /// Appends an event whose path is `parts` joined by [`join_into`],
@@ -173,7 +233,7 @@ impl EventBuf {
         join_into(&mut self.paths, parts);
         if may_collapse
             && let Some(last) = self.records.last()
-            && last.kind == kind
+            && self.last_kind() == Some(&kind)
             && last.is_dir == is_dir
             && last.origin == origin
         {
@@ -189,12 +249,7 @@ impl EventBuf {
                 return false;
             }
         }
-        self.records.push(Record {
-            kind,
-            end: self.paths.len(),
-            is_dir,
-            origin,
-        });
+        self.push_record(kind, is_dir, origin);
         true
     }
 
@@ -242,6 +297,7 @@ impl fmt::Debug for EventBuf {
 pub struct EventBufIter<'a> {
     records: std::slice::Iter<'a, Record>,
     paths: &'a [u8],
+    carried: std::slice::Iter<'a, (usize, EventKind)>,
     start: usize,
 }
 
@@ -254,6 +310,31 @@ impl fmt::Debug for Record {
     }
 }
 
+/// The kind of `record`; `carried` is its kind if it carries data.
+fn kind_of<'a>(record: &Record, carried: Option<&'a EventKind>) -> &'a EventKind {
+    match record.kind {
+        Kind::Created => &CREATED,
+        Kind::Modified => &MODIFIED,
+        Kind::Metadata => &METADATA,
+        Kind::Removed => &REMOVED,
+        Kind::Overflow => &OVERFLOW,
+        Kind::Closed => &CLOSED,
+        // Every record of this kind has its entry in `carried`; only a
+        // buffer broken some other way could fail to pass it.
+        Kind::Carried => carried.unwrap_or(&OVERFLOW),
+    }
+}
+
+/// The event of `record`, whose path is `path`.
+fn event_ref<'a>(record: &Record, path: &'a [u8], carried: Option<&'a EventKind>) -> EventRef<'a> {
+    EventRef {
+        kind: kind_of(record, carried),
+        path: Path::new(OsStr::from_bytes(path)),
+        is_dir: record.is_dir,
+        origin: record.origin,
+    }
+}
+
 impl<'a> Iterator for EventBufIter<'a> {
     type Item = EventRef<'a>;
 
@@ -261,12 +342,11 @@ impl<'a> Iterator for EventBufIter<'a> {
         let record = self.records.next()?;
         let path = &self.paths[self.start..record.end];
         self.start = record.end;
-        Some(EventRef {
-            kind: &record.kind,
-            path: Path::new(OsStr::from_bytes(path)),
-            is_dir: record.is_dir,
-            origin: record.origin,
-        })
+        let carried = match record.kind {
+            Kind::Carried => self.carried.next().map(|(_, k)| k),
+            _ => None,
+        };
+        Some(event_ref(record, path, carried))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
