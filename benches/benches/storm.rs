@@ -244,62 +244,28 @@ mod imp {
                 start.elapsed()
             }
             "watch-core" => {
-                use watch_core::{EventKind, RecursiveMode};
-                let mut w = core_watcher().expect("watch-core watcher");
-                w.watch(dir, RecursiveMode::NonRecursive).expect("watch");
                 let out = &mut buffers.events;
-                let mut drain = |w: &mut watch_core::Watcher, tally: &mut Tally| {
+                time_core(dir, n, timed_sync, &mut tally, |w, tally| {
                     while w.read(out, Some(Duration::ZERO)).expect("read") > 0 {
                         for e in out.drain(..) {
-                            match e.kind {
-                                EventKind::Created => tally.event(Some(last_name(&e.path))),
-                                EventKind::Overflow => {
-                                    tally.overflows += 1;
-                                    tally.event(None);
-                                }
-                                _ => tally.event(None),
-                            }
+                            tally_core(tally, &e.kind, &e.path);
                         }
                     }
-                };
-                burst(dir, n);
-                let start = Instant::now();
-                drain(&mut w, &mut tally);
-                if timed_sync {
-                    w.sync(GIVE_UP).expect("sync");
-                    drain(&mut w, &mut tally);
-                }
-                start.elapsed()
+                })
             }
             "watch-core-buf" => {
-                use watch_core::{EventBuf, EventKind, RecursiveMode};
-                let mut w = core_watcher().expect("watch-core watcher");
-                w.watch(dir, RecursiveMode::NonRecursive).expect("watch");
                 let out = &mut buffers.lent;
-                let mut drain = |w: &mut watch_core::Watcher, tally: &mut Tally| loop {
-                    out.clear();
-                    if w.read::<EventBuf>(out, Some(Duration::ZERO)).expect("read") == 0 {
-                        break;
-                    }
-                    for e in out.iter() {
-                        match e.kind {
-                            EventKind::Created => tally.event(Some(last_name(e.path))),
-                            EventKind::Overflow => {
-                                tally.overflows += 1;
-                                tally.event(None);
-                            }
-                            _ => tally.event(None),
+                time_core(dir, n, timed_sync, &mut tally, |w, tally| {
+                    loop {
+                        out.clear();
+                        if w.read(out, Some(Duration::ZERO)).expect("read") == 0 {
+                            break;
+                        }
+                        for e in out.iter() {
+                            tally_core(tally, e.kind, e.path);
                         }
                     }
-                };
-                burst(dir, n);
-                let start = Instant::now();
-                drain(&mut w, &mut tally);
-                if timed_sync {
-                    w.sync(GIVE_UP).expect("sync");
-                    drain(&mut w, &mut tally);
-                }
-                start.elapsed()
+                })
             }
             "notify" => {
                 use notify_published::{
@@ -352,6 +318,42 @@ mod imp {
             other => panic!("unknown implementation {other}"),
         };
         (elapsed, tally)
+    }
+
+    /// watch-core's drain of a burst of `n` creations in `dir`, timed:
+    /// `drain` reads until `read` has nothing more (then, with
+    /// `timed_sync`, a `sync` and `drain` again).
+    fn time_core(
+        dir: &Path,
+        n: usize,
+        timed_sync: bool,
+        tally: &mut Tally,
+        mut drain: impl FnMut(&mut watch_core::Watcher, &mut Tally),
+    ) -> Duration {
+        let mut w = core_watcher().expect("watch-core watcher");
+        w.watch(dir, watch_core::RecursiveMode::NonRecursive)
+            .expect("watch");
+        burst(dir, n);
+        let start = Instant::now();
+        drain(&mut w, tally);
+        if timed_sync {
+            w.sync(GIVE_UP).expect("sync");
+            drain(&mut w, tally);
+        }
+        start.elapsed()
+    }
+
+    /// Counts one event watch-core delivered.
+    fn tally_core(tally: &mut Tally, kind: &watch_core::EventKind, path: &Path) {
+        use watch_core::EventKind;
+        match kind {
+            EventKind::Created => tally.event(Some(last_name(path))),
+            EventKind::Overflow => {
+                tally.overflows += 1;
+                tally.event(None);
+            }
+            _ => tally.event(None),
+        }
     }
 
     /// watch-core on its inotify backend.

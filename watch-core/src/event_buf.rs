@@ -2,10 +2,10 @@
 //! can append to, which lends each event's path instead of handing over an
 //! owned one.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
 
 use crate::{Event, EventKind, Origin};
 
@@ -216,19 +216,17 @@ impl EventBuf {
         Some(kind_of(last, self.carried.last().map(|(_, k)| k)))
     }
 
-    /// Appends an event whose path is `parts` joined by [`join_into`],
-    /// without building the path anywhere else; or, if it would repeat
-    /// the last event of the buffer and `may_collapse`, nothing. Returns
-    /// whether it was appended.
+    /// Appends `event`, its path joined in place (see [`join_into`]);
+    /// or, if it would repeat the last event of the buffer and
+    /// `may_collapse`, nothing.
     #[inline]
-    pub(crate) fn push_joined(
-        &mut self,
-        kind: EventKind,
-        parts: [&OsStr; 3],
-        is_dir: bool,
-        origin: Origin,
-        may_collapse: bool,
-    ) -> bool {
+    pub(crate) fn push_joined(&mut self, event: Joined<'_>, may_collapse: bool) {
+        let Joined {
+            kind,
+            parts,
+            is_dir,
+            origin,
+        } = event;
         let start = self.paths.len();
         join_into(&mut self.paths, parts);
         if may_collapse
@@ -246,11 +244,10 @@ impl EventBuf {
             let path = |bytes| Path::new(OsStr::from_bytes(bytes));
             if path(&self.paths[last_start..start]) == path(&self.paths[start..]) {
                 self.paths.truncate(start);
-                return false;
+                return;
             }
         }
         self.push_record(kind, is_dir, origin);
-        true
     }
 
     /// Whether the last event of the buffer is `event`.
@@ -278,6 +275,25 @@ pub(crate) fn join_into(buf: &mut Vec<u8>, parts: [&OsStr; 3]) {
             buf.push(b'/');
         }
         buf.extend_from_slice(part.as_bytes());
+    }
+}
+
+/// An event whose path is `parts` joined (see [`join_into`]): the root's
+/// path, a directory below it and a name, empty ones left out.
+pub(crate) struct Joined<'p> {
+    pub(crate) kind: EventKind,
+    pub(crate) parts: [&'p OsStr; 3],
+    pub(crate) is_dir: bool,
+    pub(crate) origin: Origin,
+}
+
+impl Joined<'_> {
+    /// The event, its path built in one allocation.
+    pub(crate) fn to_event(&self) -> Event {
+        let mut bytes = Vec::with_capacity(joined_len(self.parts));
+        join_into(&mut bytes, self.parts);
+        let path = PathBuf::from(OsString::from_vec(bytes));
+        Event::new(self.kind.clone(), path, self.is_dir, self.origin)
     }
 }
 
@@ -375,12 +391,8 @@ impl EventSink for Vec<Event> {}
 impl EventSink for EventBuf {}
 
 pub(crate) mod sink {
-    use std::ffi::{OsStr, OsString};
-    use std::os::unix::ffi::OsStringExt;
-    use std::path::PathBuf;
-
-    use super::{EventBuf, join_into, joined_len};
-    use crate::{Event, EventKind, Origin};
+    use super::EventBuf;
+    use crate::Event;
 
     /// What an [`EventSink`](super::EventSink) is, inside the crate.
     pub trait Sealed {
@@ -438,34 +450,6 @@ pub(crate) mod sink {
                 Sink::Buf(b) => b.last_is(event),
             }
         }
-
-        /// Appends an event whose path is `parts` joined (see
-        /// [`join_into`]), unless `may_collapse` and it repeats the last
-        /// event.
-        #[inline]
-        pub fn push_joined(
-            &mut self,
-            kind: EventKind,
-            parts: [&OsStr; 3],
-            is_dir: bool,
-            origin: Origin,
-            may_collapse: bool,
-        ) {
-            match self {
-                Sink::Vec(v) => {
-                    let mut bytes = Vec::with_capacity(joined_len(parts));
-                    join_into(&mut bytes, parts);
-                    let path = PathBuf::from(OsString::from_vec(bytes));
-                    let event = Event::new(kind, path, is_dir, origin);
-                    if !(may_collapse && v.last() == Some(&event)) {
-                        v.push(event);
-                    }
-                }
-                Sink::Buf(b) => {
-                    b.push_joined(kind, parts, is_dir, origin, may_collapse);
-                }
-            }
-        }
     }
 }
 
@@ -473,6 +457,7 @@ pub(crate) mod sink {
 mod tests {
     use super::sink::Sink;
     use super::*;
+    use crate::root_layer::Emit;
     use proptest::prelude::*;
 
     fn any_kind() -> impl Strategy<Value = EventKind> {
@@ -496,22 +481,23 @@ mod tests {
     #[derive(Clone, Debug)]
     enum Step {
         Push(EventKind, String, bool),
-        Joined(EventKind, [String; 3], bool, bool),
+        Joined(EventKind, [String; 3], bool),
         Clear,
     }
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
             4 => (any_kind(), any_part(), any::<bool>()).prop_map(|(k, p, d)| Step::Push(k, p, d)),
-            6 => (any_kind(), [any_part(), any_part(), any_part()], any::<bool>(), any::<bool>())
-                .prop_map(|(k, p, d, c)| Step::Joined(k, p, d, c)),
+            6 => (any_kind(), [any_part(), any_part(), any_part()], any::<bool>())
+                .prop_map(|(k, p, d)| Step::Joined(k, p, d)),
             1 => Just(Step::Clear),
         ]
     }
 
     proptest! {
         /// A buffer lends the events a `Vec<Event>` owns, after any
-        /// sequence of appends (collapsed or not) and clears.
+        /// sequence of appends (an event joined in place collapsed into a
+        /// repeated modification or notice, as `Emit` does) and clears.
         #[test]
         fn a_buffer_holds_what_a_vec_holds(steps in proptest::collection::vec(step(), 0..40)) {
             let mut owned: Vec<Event> = Vec::new();
@@ -523,9 +509,15 @@ mod tests {
                         Step::Push(kind, path, is_dir) => {
                             sink.push(Event::new(kind, path, is_dir, Origin::Kernel));
                         }
-                        Step::Joined(kind, parts, is_dir, collapse) => {
-                            let parts = parts.each_ref().map(|p| OsStr::new(p.as_str()));
-                            sink.push_joined(kind, parts, is_dir, Origin::Rescan, collapse);
+                        Step::Joined(kind, parts, is_dir) => {
+                            // Any event here may be collapsed into the last.
+                            let mut emit = Emit { out: sink, start: 0 };
+                            emit.push_joined(Joined {
+                                kind,
+                                parts: parts.each_ref().map(|p| OsStr::new(p.as_str())),
+                                is_dir,
+                                origin: Origin::Rescan,
+                            });
                         }
                         Step::Clear => match sink {
                             Sink::Vec(v) => v.clear(),

@@ -10,6 +10,7 @@ use std::path::Path;
 use inotify::{EventMask, WatchEvent};
 
 use super::kernel::Kernel;
+use crate::event_buf::Joined;
 use crate::root_layer::{Emit, Root, under};
 use crate::snapshot::{Entry, EntryKind, join_rel};
 use crate::{Config, Event, EventKind, Origin, RecursiveMode};
@@ -134,12 +135,12 @@ impl Root<Kernel> {
         {
             return false;
         }
-        out.push_joined(
-            EventKind::Created,
-            [self.path.as_os_str(), dir.as_os_str(), name],
-            false,
-            Origin::Kernel,
-        );
+        out.push_joined(Joined {
+            kind: EventKind::Created,
+            parts: [self.path.as_os_str(), dir.as_os_str(), name],
+            is_dir: false,
+            origin: Origin::Kernel,
+        });
         true
     }
 
@@ -320,10 +321,15 @@ impl Root<Kernel> {
     /// CLOSE_WRITE is (`changed`, then the notice) without looking it up
     /// again.
     fn closed_after_creation(&self, config: &Config, dir: &Path, name: &OsStr, out: &mut Emit<'_>) {
-        let parts = [self.path.as_os_str(), dir.as_os_str(), name];
-        out.push_joined(EventKind::Modified, parts, false, Origin::Kernel);
+        let event = |kind| Joined {
+            kind,
+            parts: [self.path.as_os_str(), dir.as_os_str(), name],
+            is_dir: false,
+            origin: Origin::Kernel,
+        };
+        out.push_joined(event(EventKind::Modified));
         if config.close_notices {
-            out.push_joined(EventKind::Closed, parts, false, Origin::Kernel);
+            out.push_joined(event(EventKind::Closed));
         }
     }
 

@@ -1,9 +1,8 @@
 //! The sink events are translated into.
 
-use std::ffi::OsStr;
-
+use crate::event_buf::Joined;
 use crate::event_buf::sink::Sink;
-use crate::{Event, EventKind, Origin};
+use crate::{Event, EventKind};
 
 /// Appends events, collapsing an immediate repeat of the same
 /// modification (one write is often MODIFY + CLOSE_WRITE) or close notice.
@@ -34,20 +33,20 @@ impl<'a> Emit<'a> {
         }
     }
 
-    /// Pushes an event whose path is `parts` joined (the root's path, a
-    /// directory below it and a name; empty ones left out), built in
-    /// place: a read into an [`EventBuf`](crate::EventBuf) copies the
-    /// parts into it and allocates no path.
-    pub(crate) fn push_joined(
-        &mut self,
-        kind: EventKind,
-        parts: [&OsStr; 3],
-        is_dir: bool,
-        origin: Origin,
-    ) {
-        let may_collapse = self.may_collapse(&kind);
-        self.out
-            .push_joined(kind, parts, is_dir, origin, may_collapse);
+    /// Pushes `event`, its path joined in place: into a `Vec` as one
+    /// allocation, into an [`EventBuf`](crate::EventBuf) as bytes copied
+    /// into its arena (no allocation).
+    pub(crate) fn push_joined(&mut self, event: Joined<'_>) {
+        let may_collapse = self.may_collapse(&event.kind);
+        match &mut self.out {
+            Sink::Vec(v) => {
+                let event = event.to_event();
+                if !(may_collapse && v.last() == Some(&event)) {
+                    v.push(event);
+                }
+            }
+            Sink::Buf(b) => b.push_joined(event, may_collapse),
+        }
     }
 
     /// Whether events were appended since this `Emit` was made.
