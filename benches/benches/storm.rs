@@ -27,7 +27,7 @@
 //! program reuses them: raw's byte buffer; watch-core's `Vec` of events
 //! (`watch-core`, each event's path owned) or its `EventBuf`
 //! (`watch-core-buf`, cleared before each read, paths lent from it, so
-//! that, as in raw's loop, no event allocates).
+//! that, as in raw's loop, no event of the burst allocates).
 //! Each side learns a created file's name the cheapest way its records
 //! allow: raw from the record, watch-core from the bytes after the event
 //! path's last `/`.

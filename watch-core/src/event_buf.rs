@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 use crate::{Event, EventKind, Origin};
 
 /// Events read into one buffer that keeps its memory from one read to the
-/// next: every path is stored in one byte arena, so a read into an
-/// `EventBuf` allocates nothing once the buffer has grown to the size of a
-/// read (a read into a `Vec<Event>` allocates each event's path).
+/// next: every path is stored in one byte arena, and the buffer lends it.
+/// On the inotify backend the events of a burst of created files are
+/// written into the arena directly, without an allocation each once the
+/// buffer has grown to the size of a read (a read into a `Vec<Event>`
+/// allocates every event's path); other events are still built with an
+/// owned path, which is copied in.
 ///
 /// [`Watcher::read`](crate::Watcher::read) appends to it as it appends to
 /// a `Vec<Event>`, and the events are the same, in the same order. Iterate
@@ -48,8 +51,7 @@ pub struct EventBuf {
 }
 
 /// One event but its path, which is `paths[previous end..end]`: 16 bytes,
-/// a third of an [`Event`] (a burst's records are written to memory the
-/// kernel's copy has just pushed out of the cache).
+/// the data few kinds carry kept aside.
 #[derive(Clone)]
 struct Record {
     end: usize,

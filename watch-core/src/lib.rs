@@ -45,10 +45,11 @@
 //!   [`AsRawFd`](std::os::fd::AsRawFd); see [`Watcher`]'s readiness rule)
 //!   from your own event loop, or, with the `tokio` feature, consume an
 //!   `AsyncWatcher` stream on your runtime.
-//! - **No allocation per event, if you like.** [`Watcher::read`] appends to
-//!   a `Vec<Event>` (each event owned) or to an [`EventBuf`], one reused
-//!   buffer that lends each event's path: the same events, the faster way
-//!   to drain a burst.
+//! - **A burst without an allocation per event, if you like.**
+//!   [`Watcher::read`] appends to a `Vec<Event>` (each event owned) or to
+//!   an [`EventBuf`], one reused buffer that lends each event's path: the
+//!   same events; on inotify, a burst of created files is written into it
+//!   without allocating.
 //! - **Batches in one call.** [`Watcher::debounced`] gives a
 //!   [`DebouncedWatcher`], the same interface handing out one coalesced
 //!   batch per burst (an editor's save is one batch); the [`Debouncer`]

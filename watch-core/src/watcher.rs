@@ -167,8 +167,9 @@ impl Watcher {
     ///
     /// `out` is a `Vec<Event>`, whose events are owned, or an
     /// [`EventBuf`](crate::EventBuf), which lends each event's path from one buffer kept
-    /// from one read to the next: the same events, without an allocation
-    /// per event (the faster way to drain a burst).
+    /// from one read to the next: the same events; on inotify, a burst of
+    /// created files without an allocation per event (the faster way to
+    /// drain one).
     ///
     /// `None` blocks until at least one event is available;
     /// `Some(Duration::ZERO)` never blocks; `Some(t)` waits at most `t`.

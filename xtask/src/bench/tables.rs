@@ -421,7 +421,7 @@ pub(super) fn scale_rows(results: &Results) -> Vec<ScaleRow> {
             .paired("drain", f, &drain, "raw")
             .map(Paired::inverse)
     };
-    // Judged on the read into an `EventBuf` (no allocation per event, as
+    // Judged on the read into an `EventBuf` (no allocation per created file, as
     // raw's loop has none); the read into a `Vec<Event>` is shown beside it.
     let core = rate("watch-core-buf");
     let into_vec = rate("watch-core").map_or(String::new(), |p| {
