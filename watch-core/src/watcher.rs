@@ -166,10 +166,10 @@ impl Watcher {
     /// Appends events to `out` and returns how many were appended.
     ///
     /// `out` is a `Vec<Event>`, whose events are owned, or an
-    /// [`EventBuf`](crate::EventBuf), which lends each event's path from one buffer kept
-    /// from one read to the next: the same events; on inotify, a burst of
-    /// created files without an allocation per event (the faster way to
-    /// drain one).
+    /// [`EventBuf`](crate::EventBuf), which lends each event's path from
+    /// one buffer kept from one read to the next: the same events; on
+    /// inotify, a burst of created files without an allocation per event
+    /// (the faster way to drain one).
     ///
     /// `None` blocks until at least one event is available;
     /// `Some(Duration::ZERO)` never blocks; `Some(t)` waits at most `t`.
