@@ -175,7 +175,18 @@ impl Planner {
             Resolved::Base(from) => from == at,
             Resolved::Nothing => true,
         };
-        (free && self.source_below(&at, i, own).is_none()).then_some(at)
+        // Not below a place that a pending creation or move still fills on
+        // the way to this node's own target: that write would wait for the
+        // staged node to move out, and the move would wait for the write
+        // (parent first), which no order satisfies.
+        let doomed = at.ancestors().any(|a| {
+            op.target.starts_with(a)
+                && self
+                    .fills
+                    .get(a)
+                    .is_some_and(|&j| j != i && self.state[j] != State::Done)
+        });
+        (free && !doomed && self.source_below(&at, i, own).is_none()).then_some(at)
     }
 
     fn can_stage(&self, i: usize) -> bool {
